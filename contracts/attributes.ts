@@ -1,0 +1,95 @@
+/**
+ * Telemetry attribute and span names that jobslo writes and reads.
+ *
+ * This module is a contract: the analyzer's queries, the store schema and
+ * every job runner that wants its spans understood depend on these names.
+ * They are documented in `docs/conventions.md`; change both together, and
+ * never rename a published name (add a new one instead).
+ *
+ * OpenTelemetry semantic conventions are reused where they exist
+ * (`error.type`, `process.exit.code`, `cicd.pipeline.*`, `k8s.job.name`);
+ * the `jobslo.*` namespace holds only what none covers.
+ */
+
+/** Name of the job (the unit users define SLOs on), e.g. `nightly-etl`. */
+export const ATTR_JOB_NAME = 'jobslo.job.name';
+/** Unique id of one run of a job: first attempt to final outcome. */
+export const ATTR_RUN_ID = 'jobslo.run.id';
+/** `run` on the span covering a whole run, `attempt` on each attempt span. */
+export const ATTR_SPAN_TYPE = 'jobslo.span.type';
+/** 1-based attempt number, on attempt spans. */
+export const ATTR_ATTEMPT_NUMBER = 'jobslo.attempt.number';
+/** Outcome of one attempt: see {@link AttemptOutcome}. */
+export const ATTR_ATTEMPT_OUTCOME = 'jobslo.attempt.outcome';
+/** Final outcome of a run, on run spans: see {@link RunOutcome}. */
+export const ATTR_RUN_OUTCOME = 'jobslo.run.outcome';
+/** Number of attempts the run made, on run spans. */
+export const ATTR_RUN_ATTEMPTS = 'jobslo.run.attempts';
+/** `true` when the run's last attempt failed and it was dead-lettered. */
+export const ATTR_RUN_DEAD_LETTERED = 'jobslo.run.dead_lettered';
+/** Why the run was dead-lettered (last error). */
+export const ATTR_DEAD_LETTER_REASON = 'jobslo.dead_letter.reason';
+/** Caller-supplied idempotency key of a run. */
+export const ATTR_IDEMPOTENCY_KEY = 'jobslo.run.idempotency_key';
+/** Queue (or schedule) the run came from. */
+export const ATTR_QUEUE_NAME = 'jobslo.queue.name';
+/** When the run was queued, Unix epoch nanoseconds (int or decimal string). */
+export const ATTR_QUEUED_TIME_UNIX_NANO = 'jobslo.run.queued_time_unix_nano';
+/** Cost of the run in the configured currency unit (double). */
+export const ATTR_COST_AMOUNT = 'jobslo.cost.amount';
+/** CPU seconds (user + system) the run's processes used (double). */
+export const ATTR_CPU_SECONDS = 'jobslo.resource.cpu_seconds';
+/** Peak resident set size of the run's processes in bytes (int). */
+export const ATTR_MAX_RSS_BYTES = 'jobslo.resource.max_rss_bytes';
+
+// Reused OpenTelemetry semantic conventions.
+/** semconv `error.type`: class of error (exception type, `timeout`, exit code). */
+export const ATTR_ERROR_TYPE = 'error.type';
+/** semconv `process.exit.code`. */
+export const ATTR_PROCESS_EXIT_CODE = 'process.exit.code';
+/** semconv `process.command`. */
+export const ATTR_PROCESS_COMMAND = 'process.command';
+/** semconv `service.name` (resource). */
+export const ATTR_SERVICE_NAME = 'service.name';
+/** semconv `cicd.pipeline.name`: accepted as the job name when `jobslo.job.name` is absent. */
+export const ATTR_CICD_PIPELINE_NAME = 'cicd.pipeline.name';
+/** semconv `cicd.pipeline.run.id`: accepted as the run id when `jobslo.run.id` is absent. */
+export const ATTR_CICD_PIPELINE_RUN_ID = 'cicd.pipeline.run.id';
+/** semconv `k8s.job.name`: accepted as the job name after `cicd.pipeline.name`. */
+export const ATTR_K8S_JOB_NAME = 'k8s.job.name';
+/** semconv `k8s.job.uid`: accepted as the run id after `cicd.pipeline.run.id`. */
+export const ATTR_K8S_JOB_UID = 'k8s.job.uid';
+
+/** Span names the executor uses (runners in other languages may use any name). */
+export const SPAN_NAME_RUN = 'job.run';
+export const SPAN_NAME_ATTEMPT = 'job.attempt';
+
+/** Values of {@link ATTR_SPAN_TYPE}. */
+export const SpanType = { Run: 'run', Attempt: 'attempt' } as const;
+export type SpanType = (typeof SpanType)[keyof typeof SpanType];
+
+/**
+ * Final outcome of a run. `succeeded`, `failed` and `timed_out` count toward
+ * the success rate; `cancelled` (stopped by an operator or signal) and
+ * `skipped` (idempotency key already succeeded) are reported but excluded.
+ */
+export const RunOutcome = {
+  Succeeded: 'succeeded',
+  Failed: 'failed',
+  TimedOut: 'timed_out',
+  Cancelled: 'cancelled',
+  Skipped: 'skipped',
+} as const;
+export type RunOutcome = (typeof RunOutcome)[keyof typeof RunOutcome];
+
+/** Outcome of one attempt. */
+export const AttemptOutcome = {
+  Succeeded: 'succeeded',
+  Failed: 'failed',
+  TimedOut: 'timed_out',
+  Cancelled: 'cancelled',
+} as const;
+export type AttemptOutcome = (typeof AttemptOutcome)[keyof typeof AttemptOutcome];
+
+/** Outcomes that count in the success-rate denominator. */
+export const COUNTED_OUTCOMES: readonly RunOutcome[] = [RunOutcome.Succeeded, RunOutcome.Failed, RunOutcome.TimedOut];

@@ -1,0 +1,39 @@
+/** Shared contracts every area imports: telemetry names, data model, errors, logging, durations. */
+export {
+  ATTR_JOB_NAME,
+  ATTR_RUN_ID,
+  ATTR_SPAN_TYPE,
+  ATTR_ATTEMPT_NUMBER,
+  ATTR_ATTEMPT_OUTCOME,
+  ATTR_RUN_OUTCOME,
+  ATTR_RUN_ATTEMPTS,
+  ATTR_RUN_DEAD_LETTERED,
+  ATTR_DEAD_LETTER_REASON,
+  ATTR_IDEMPOTENCY_KEY,
+  ATTR_QUEUE_NAME,
+  ATTR_QUEUED_TIME_UNIX_NANO,
+  ATTR_COST_AMOUNT,
+  ATTR_CPU_SECONDS,
+  ATTR_MAX_RSS_BYTES,
+  ATTR_ERROR_TYPE,
+  ATTR_PROCESS_EXIT_CODE,
+  ATTR_PROCESS_COMMAND,
+  ATTR_SERVICE_NAME,
+  ATTR_CICD_PIPELINE_NAME,
+  ATTR_CICD_PIPELINE_RUN_ID,
+  ATTR_K8S_JOB_NAME,
+  ATTR_K8S_JOB_UID,
+  SPAN_NAME_RUN,
+  SPAN_NAME_ATTEMPT,
+  SpanType,
+  RunOutcome,
+  AttemptOutcome,
+  COUNTED_OUTCOMES,
+} from './attributes.js';
+export { StatusCode } from './model.js';
+export type { AttributeValue, Attributes, SpanEventRecord, SpanRecord } from './model.js';
+export { JobsloError, ConfigError, DecodeError, StoreError, UnrecoverableError, errorMessage } from './errors.js';
+export type { JobsloErrorCode } from './errors.js';
+export { noopLogger, createLineLogger, parseLogLevel } from './logger.js';
+export type { Logger, LogLevel, LogFields } from './logger.js';
+export { parseDurationMillis, formatDurationMillis } from './duration.js';
