@@ -93,3 +93,28 @@ export type AttemptOutcome = (typeof AttemptOutcome)[keyof typeof AttemptOutcome
 
 /** Outcomes that count in the success-rate denominator. */
 export const COUNTED_OUTCOMES: readonly RunOutcome[] = [RunOutcome.Succeeded, RunOutcome.Failed, RunOutcome.TimedOut];
+
+/** Delay before the next attempt in milliseconds, on `job.retry_scheduled` events. */
+export const ATTR_RETRY_DELAY_MILLIS = 'jobslo.retry.delay_ms';
+/** Scheduled time of a missed tick, Unix epoch nanoseconds, on `job.missed` events. */
+export const ATTR_SCHEDULED_TIME_UNIX_NANO = 'jobslo.schedule.scheduled_time_unix_nano';
+
+/**
+ * Lifecycle events. The executor records them as span events on the run span
+ * (the event's time is the transition's time); `job.missed` and `job.skipped`
+ * ride on a zero-length run span of their own. See `docs/conventions.md`.
+ */
+export const LifecycleEvent = {
+  Queued: 'job.queued',
+  Started: 'job.started',
+  AttemptFailed: 'job.attempt_failed',
+  RetryScheduled: 'job.retry_scheduled',
+  Succeeded: 'job.succeeded',
+  Failed: 'job.failed',
+  TimedOut: 'job.timed_out',
+  Cancelled: 'job.cancelled',
+  DeadLettered: 'job.dead_lettered',
+  Skipped: 'job.skipped',
+  Missed: 'job.missed',
+} as const;
+export type LifecycleEvent = (typeof LifecycleEvent)[keyof typeof LifecycleEvent];

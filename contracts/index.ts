@@ -29,6 +29,9 @@ export {
   RunOutcome,
   AttemptOutcome,
   COUNTED_OUTCOMES,
+  ATTR_RETRY_DELAY_MILLIS,
+  ATTR_SCHEDULED_TIME_UNIX_NANO,
+  LifecycleEvent,
 } from './attributes.js';
 export { StatusCode } from './model.js';
 export type { AttributeValue, Attributes, SpanEventRecord, SpanRecord } from './model.js';
