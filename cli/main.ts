@@ -1,13 +1,11 @@
-import { createLineLogger, JobsloError, parseLogLevel, errorMessage } from '../contracts/index.js';
+import { createLineLogger, JobsloError, JOBSLO_VERSION, parseLogLevel, errorMessage } from '../contracts/index.js';
 import type { CliContext, Command } from './command.js';
 import { commands } from './registry.js';
-
-const VERSION = '0.1.0';
 
 function topHelp(): string {
   const width = Math.max(...commands.map((c) => c.name.length));
   const lines = commands.map((c) => `  ${c.name.padEnd(width)}  ${c.summary}`);
-  return `jobslo ${VERSION}: job observability and SLOs for batch, cron, queue and CI jobs
+  return `jobslo ${JOBSLO_VERSION}: job observability and SLOs for batch, cron, queue and CI jobs
 
 Usage: jobslo <command> [options]
 
@@ -60,7 +58,7 @@ export async function dispatch(argv: string[], ctx: CliContext): Promise<number>
     return name === undefined ? 2 : 0;
   }
   if (name === '--version') {
-    ctx.out(`${VERSION}\n`);
+    ctx.out(`${JOBSLO_VERSION}\n`);
     return 0;
   }
   const cmd = findCommand(name);

@@ -40,3 +40,4 @@ export type { JobsloErrorCode } from './errors.js';
 export { noopLogger, createLineLogger, parseLogLevel } from './logger.js';
 export type { Logger, LogLevel, LogFields } from './logger.js';
 export { parseDurationMillis, formatDurationMillis } from './duration.js';
+export { JOBSLO_VERSION } from './version.js';

@@ -1,0 +1,66 @@
+import type { JobAggregate, Store, TimeRange } from '../store/index.js';
+
+/** Per-job SLIs, the `jobs[]` element of `jobslo analyze --format json`. Field names are a stable contract. */
+export interface JobSlis {
+  job: string;
+  /** Runs with a counted outcome: succeeded + failed (failed includes timed out). */
+  runs: number;
+  succeeded: number;
+  failed: number;
+  /** succeeded / runs, 0..1; null when runs is 0 (only skipped or cancelled runs). */
+  success_rate: number | null;
+  /** Run latency (first attempt start to final attempt end) over counted runs, ms; null when runs is 0. */
+  latency_ms: { p50: number | null; p95: number | null; p99: number | null };
+  /** Mean retries (attempts - 1) per counted run; 0 when runs is 0. */
+  retries_per_run: number;
+  timed_out: number;
+  cancelled: number;
+  skipped: number;
+  dead_lettered: number;
+  /** dead_lettered / runs; null when runs is 0. */
+  dlq_rate: number | null;
+}
+
+/** The document `jobslo analyze --format json` prints. */
+export interface Analysis {
+  /** Start of the window, ISO-8601 (inclusive). */
+  from: string;
+  /** End of the window, ISO-8601 (exclusive). */
+  to: string;
+  jobs: JobSlis[];
+}
+
+const round = (n: number, digits = 3): number => {
+  const f = 10 ** digits;
+  return Math.round(n * f) / f;
+};
+
+const roundOrNull = (n: number | null, digits = 3): number | null => (n === null ? null : round(n, digits));
+
+/** Shapes one store aggregate into the public SLI record. Pure. */
+export function toJobSlis(a: JobAggregate): JobSlis {
+  return {
+    job: a.job,
+    runs: a.runs,
+    succeeded: a.succeeded,
+    failed: a.failed,
+    success_rate: a.runs === 0 ? null : round(a.succeeded / a.runs, 6),
+    latency_ms: { p50: roundOrNull(a.latencyP50Millis), p95: roundOrNull(a.latencyP95Millis), p99: roundOrNull(a.latencyP99Millis) },
+    retries_per_run: a.runs === 0 ? 0 : round(a.retries / a.runs, 6),
+    timed_out: a.timedOut,
+    cancelled: a.cancelled,
+    skipped: a.skipped,
+    dead_lettered: a.deadLettered,
+    dlq_rate: a.runs === 0 ? null : round(a.deadLettered / a.runs, 6),
+  };
+}
+
+/** Computes per-job SLIs for runs that finished in `range`; aggregation runs inside the store. */
+export async function analyze(store: Store, range: TimeRange): Promise<Analysis> {
+  const aggregates = await store.jobAggregates(range);
+  return {
+    from: new Date(range.fromMillis).toISOString(),
+    to: new Date(range.toMillis).toISOString(),
+    jobs: aggregates.map(toJobSlis),
+  };
+}

@@ -1,0 +1,56 @@
+import { parseArgs } from 'node:util';
+import { startCollector, StoreSink } from '../../collector/index.js';
+import { openStore } from '../../store/index.js';
+import type { Command } from '../command.js';
+import { STORE_HELP, parsePort, parsePositiveInt, storeValue } from '../_options.js';
+
+export const collectorCommand: Command = {
+  name: 'collector',
+  summary: 'Receive OTLP/HTTP traces from any job runner and store them',
+  help: `Usage: jobslo collector [--port 4318] [--host 127.0.0.1] [--store URL] [--max-body-bytes N]
+
+Serves POST /v1/traces (OTLP/HTTP, application/x-protobuf or application/json,
+optionally gzip) and GET /health. Point OTEL_EXPORTER_OTLP_ENDPOINT at it.
+SIGTERM or SIGINT stops accepting, finishes in-flight requests and closes
+the store.
+
+Options:
+  --port PORT         TCP port (default 4318, the OTLP/HTTP default)
+  --host ADDR         interface to listen on (default 127.0.0.1; 0.0.0.0 for all)
+${STORE_HELP}
+  --max-body-bytes N  largest request body, before and after decompression
+                      (default 16777216 = 16 MiB); larger requests get 413
+  -h, --help          show this help
+`,
+  async run(args, ctx) {
+    const { values } = parseArgs({
+      args,
+      options: {
+        port: { type: 'string' },
+        host: { type: 'string', default: '127.0.0.1' },
+        store: { type: 'string' },
+        'max-body-bytes': { type: 'string' },
+      },
+      strict: true,
+      allowPositionals: false,
+    });
+    const port = parsePort(values.port, '--port', 4318);
+    const maxBodyBytes = parsePositiveInt(values['max-body-bytes'], '--max-body-bytes', 16 * 1024 * 1024);
+    const store = await openStore(storeValue(values.store, ctx));
+    let collector;
+    try {
+      collector = await startCollector({ sink: new StoreSink(store, { logger: ctx.logger }), port, host: values.host, maxBodyBytes, logger: ctx.logger });
+    } catch (err) {
+      await store.close();
+      throw err;
+    }
+    ctx.logger.info('collector listening', { url: `${collector.url}/v1/traces`, store: store.location });
+    await new Promise<void>((resolve) => {
+      if (ctx.signal.aborted) resolve();
+      else ctx.signal.addEventListener('abort', () => resolve(), { once: true });
+    });
+    ctx.logger.info('shutting down collector', { signal: String(ctx.signal.reason) });
+    await collector.close();
+    return 0;
+  },
+};

@@ -1,0 +1,3 @@
+/** HTML SLO reports rendered with handlebars. */
+export { renderIndex, writeReport } from './render.js';
+export type { ReportContext } from './render.js';
