@@ -1,0 +1,124 @@
+import { gzipSync } from 'node:zlib';
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { startCollector, StoreSink } from '../../collector/index.js';
+import type { RunningCollector } from '../../collector/index.js';
+import { encodeTraceRequestProto } from '../../collector/otlp/index.js';
+import { DuckDbStore } from '../../store/index.js';
+import { runSpans } from '../support/spans.js';
+
+const T0 = Date.UTC(2026, 10, 1, 12);
+const RANGE = { fromMillis: T0 - 3_600_000, toMillis: T0 + 3_600_000 };
+
+let store: DuckDbStore;
+let collector: RunningCollector;
+
+beforeEach(async () => {
+  store = await DuckDbStore.open({ path: ':memory:' });
+  await store.migrate();
+  collector = await startCollector({ sink: new StoreSink(store), port: 0, maxBodyBytes: 64 * 1024 });
+});
+
+afterEach(async () => {
+  await collector.close();
+});
+
+function goodProto(): Uint8Array {
+  return encodeTraceRequestProto(
+    runSpans({ job: 'ok-job', startMillis: T0, outcome: 'succeeded', attempts: [{ startOffsetMillis: 0, durationMillis: 5, outcome: 'succeeded' }] }),
+  );
+}
+
+async function post(body: BodyInit, headers: Record<string, string>): Promise<Response> {
+  return fetch(`${collector.url}/v1/traces`, { method: 'POST', body, headers });
+}
+
+async function expectStillServing(): Promise<void> {
+  const res = await post(Buffer.from(goodProto()), { 'content-type': 'application/x-protobuf' });
+  expect(res.status).toBe(200);
+}
+
+describe('collector HTTP: bad input gets the right status and a message, and the server keeps serving', () => {
+  const proto = { 'content-type': 'application/x-protobuf' };
+  const json = { 'content-type': 'application/json' };
+  const cases: { name: string; body: () => BodyInit; headers: Record<string, string>; status: number; message: RegExp }[] = [
+    { name: 'truncated protobuf', body: () => Buffer.from(goodProto().subarray(0, 37)), headers: proto, status: 400, message: /cannot decode protobuf/ },
+    { name: 'invalid JSON', body: () => '{"resourceSpans": [', headers: json, status: 400, message: /cannot decode JSON/ },
+    { name: 'wrong content type', body: () => 'hello', headers: { 'content-type': 'text/plain' }, status: 415, message: /application\/x-protobuf or application\/json/ },
+    { name: 'empty body', body: () => '', headers: proto, status: 400, message: /empty request body/ },
+    { name: 'oversized body', body: () => Buffer.alloc(200 * 1024, 1), headers: proto, status: 413, message: /limit/ },
+    { name: 'gzip bomb over the limit', body: () => gzipSync(Buffer.alloc(1024 * 1024)), headers: { ...proto, 'content-encoding': 'gzip' }, status: 413, message: /decompressed body exceeds/ },
+    { name: 'garbage gzip', body: () => Buffer.from('definitely not gzip'), headers: { ...proto, 'content-encoding': 'gzip' }, status: 400, message: /not valid gzip/ },
+    { name: 'unknown content encoding', body: () => Buffer.from('x'), headers: { ...proto, 'content-encoding': 'br' }, status: 415, message: /Content-Encoding "br"/ },
+  ];
+  for (const c of cases) {
+    it(`${c.name} -> ${c.status}`, async () => {
+      const res = await post(c.body(), c.headers);
+      expect(res.status).toBe(c.status);
+      const isJson = (res.headers.get('content-type') ?? '').includes('json');
+      const text = isJson ? ((await res.json()) as { message: string }).message : Buffer.from(await res.arrayBuffer()).toString('latin1');
+      expect(text).toMatch(c.message);
+      await expectStillServing();
+    });
+  }
+
+  it('answers JSON requests with a JSON ExportTraceServiceResponse', async () => {
+    const res = await post(
+      JSON.stringify({ resourceSpans: [] }),
+      json,
+    );
+    expect(res.status).toBe(200);
+    expect(res.headers.get('content-type')).toContain('application/json');
+    expect(await res.json()).toEqual({});
+  });
+
+  it('reports spans with invalid ids as a partial success and stores the rest', async () => {
+    const body = {
+      resourceSpans: [
+        {
+          resource: { attributes: [] },
+          scopeSpans: [
+            {
+              scope: { name: 't' },
+              spans: [
+                { traceId: 'abc', spanId: '0102030405060708', name: 'bad', startTimeUnixNano: '1', endTimeUnixNano: '2' },
+                {
+                  traceId: '0102030405060708090a0b0c0d0e0f10', spanId: '0102030405060708', name: 'good', startTimeUnixNano: String(BigInt(T0) * 1_000_000n), endTimeUnixNano: String(BigInt(T0 + 5) * 1_000_000n),
+                  attributes: [
+                    { key: 'jobslo.job.name', value: { stringValue: 'partial' } },
+                    { key: 'jobslo.run.id', value: { stringValue: 'r1' } },
+                  ],
+                },
+              ],
+            },
+          ],
+        },
+      ],
+    };
+    const res = await post(JSON.stringify(body), json);
+    expect(res.status).toBe(200);
+    const payload = (await res.json()) as { partialSuccess?: { rejectedSpans?: string | number; errorMessage?: string } };
+    expect(Number(payload.partialSuccess?.rejectedSpans)).toBe(1);
+    expect(payload.partialSuccess?.errorMessage).toBeTruthy();
+    const [agg] = await store.jobAggregates(RANGE);
+    expect(agg).toMatchObject({ job: 'partial', runs: 1, succeeded: 1 });
+  });
+
+  it('accepts gzip-compressed protobuf and stores the run', async () => {
+    const res = await post(gzipSync(goodProto()), { ...proto, 'content-encoding': 'gzip' });
+    expect(res.status).toBe(200);
+    expect(await store.jobAggregates(RANGE)).toMatchObject([{ job: 'ok-job', runs: 1 }]);
+  });
+
+  it('answers 503 with Retry-After when the store cannot take the write', async () => {
+    await store.close();
+    const res = await post(Buffer.from(goodProto()), proto);
+    expect(res.status).toBe(503);
+    expect(Number(res.headers.get('retry-after'))).toBeGreaterThanOrEqual(1);
+  });
+
+  it('answers 404 with a hint for unknown paths', async () => {
+    const res = await fetch(`${collector.url}/v1/metrics`, { method: 'POST', body: 'x' });
+    expect(res.status).toBe(404);
+    expect(((await res.json()) as { message: string }).message).toMatch(/POST \/v1\/traces/);
+  });
+});
