@@ -98,6 +98,13 @@ export const COUNTED_OUTCOMES: readonly RunOutcome[] = [RunOutcome.Succeeded, Ru
 export const ATTR_RETRY_DELAY_MILLIS = 'jobslo.retry.delay_ms';
 /** Scheduled time of a missed tick, Unix epoch nanoseconds, on `job.missed` events. */
 export const ATTR_SCHEDULED_TIME_UNIX_NANO = 'jobslo.schedule.scheduled_time_unix_nano';
+/**
+ * Last bytes (default 4 KiB) of a failed attempt's stdout, on attempt spans;
+ * values of secret-looking environment variables are replaced by `[REDACTED]`.
+ */
+export const ATTR_ATTEMPT_STDOUT_TAIL = 'jobslo.attempt.stdout_tail';
+/** Last bytes (default 4 KiB) of a failed attempt's stderr, redacted like {@link ATTR_ATTEMPT_STDOUT_TAIL}. */
+export const ATTR_ATTEMPT_STDERR_TAIL = 'jobslo.attempt.stderr_tail';
 
 /**
  * Lifecycle events. The executor records them as span events on the run span

@@ -31,6 +31,8 @@ export {
   COUNTED_OUTCOMES,
   ATTR_RETRY_DELAY_MILLIS,
   ATTR_SCHEDULED_TIME_UNIX_NANO,
+  ATTR_ATTEMPT_STDOUT_TAIL,
+  ATTR_ATTEMPT_STDERR_TAIL,
   LifecycleEvent,
 } from './attributes.js';
 export { StatusCode } from './model.js';
