@@ -28,7 +28,7 @@ function goodProto(): Uint8Array {
   );
 }
 
-async function post(body: BodyInit, headers: Record<string, string>): Promise<Response> {
+async function post(body: string | Uint8Array, headers: Record<string, string>): Promise<Response> {
   return fetch(`${collector.url}/v1/traces`, { method: 'POST', body, headers });
 }
 
@@ -40,7 +40,7 @@ async function expectStillServing(): Promise<void> {
 describe('collector HTTP: bad input gets the right status and a message, and the server keeps serving', () => {
   const proto = { 'content-type': 'application/x-protobuf' };
   const json = { 'content-type': 'application/json' };
-  const cases: { name: string; body: () => BodyInit; headers: Record<string, string>; status: number; message: RegExp }[] = [
+  const cases: { name: string; body: () => string | Uint8Array; headers: Record<string, string>; status: number; message: RegExp }[] = [
     { name: 'truncated protobuf', body: () => Buffer.from(goodProto().subarray(0, 37)), headers: proto, status: 400, message: /cannot decode protobuf/ },
     { name: 'invalid JSON', body: () => '{"resourceSpans": [', headers: json, status: 400, message: /cannot decode JSON/ },
     { name: 'wrong content type', body: () => 'hello', headers: { 'content-type': 'text/plain' }, status: 415, message: /application\/x-protobuf or application\/json/ },
@@ -80,7 +80,7 @@ describe('collector HTTP: bad input gets the right status and a message, and the
             {
               scope: { name: 't' },
               spans: [
-                { traceId: 'abc', spanId: '0102030405060708', name: 'bad', startTimeUnixNano: '1', endTimeUnixNano: '2' },
+                { traceId: 'abcd', spanId: '0102030405060708', name: 'bad', startTimeUnixNano: '1', endTimeUnixNano: '2' },
                 {
                   traceId: '0102030405060708090a0b0c0d0e0f10', spanId: '0102030405060708', name: 'good', startTimeUnixNano: String(BigInt(T0) * 1_000_000n), endTimeUnixNano: String(BigInt(T0 + 5) * 1_000_000n),
                   attributes: [
