@@ -1,10 +1,14 @@
 import type { Command } from './command.js';
 import { analyzeCommand } from './commands/analyze.js';
 import { collectorCommand } from './commands/collector.js';
+import { demoCommand } from './commands/demo.js';
 import { reportCommand } from './commands/report.js';
+import { runCommand } from './commands/run.js';
 
 /** Every subcommand, in `--help` order. */
 export const commands: Command[] = [
+  demoCommand,
+  runCommand,
   collectorCommand,
   analyzeCommand,
   reportCommand,
