@@ -101,6 +101,30 @@ describe('ProtoReader other reads', () => {
     expect(reader([0]).string()).toBe('');
   });
 
+  it('cachedString returns the right string across slot collisions, lengths and invalid UTF-8', () => {
+    const enc = new TextEncoder();
+    const samples = [
+      ...Array.from({ length: 5000 }, (_, i) => `key.${i}`),
+      'x'.repeat(64),
+      'x'.repeat(65),
+      'y'.repeat(300),
+      'Grüße ✓',
+      '',
+    ];
+    // Twice, so the second pass is served from the cache where the slot still holds the string.
+    for (let pass = 0; pass < 2; pass++) {
+      for (const s of samples) {
+        const b = enc.encode(s);
+        expect(reader([...varint(b.length), ...b]).cachedString()).toBe(s);
+      }
+    }
+    for (let pass = 0; pass < 2; pass++) expect(reader([2, 0xff, 0x41]).cachedString()).toBe('\ufffdA');
+    // Same length, same slot candidates: differing bytes must not be confused.
+    expect(reader([3, 0x61, 0x62, 0x63]).cachedString()).toBe('abc');
+    expect(reader([3, 0x61, 0x62, 0x64]).cachedString()).toBe('abd');
+    expect(reader([3, 0x61, 0x62, 0x63]).cachedString()).toBe('abc');
+  });
+
   it('reads from a subarray view at the right offsets', () => {
     const backing = Uint8Array.from([0xee, 0xee, 3, 0x61, 0x62, 0x63, 0xee]);
     const r = new ProtoReader(backing.subarray(2, 6));

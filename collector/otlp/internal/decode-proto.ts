@@ -90,8 +90,8 @@ function decodeScopeSpans(r: ProtoReader, out: SpanRecord[], tally: RejectionTal
         const scopeOuter = r.enter();
         while (r.pos < r.limit) {
           const t = r.tag();
-          if (t === 0x0a) scopeName = r.string();
-          else if (t === 0x12) scopeVersion = r.string();
+          if (t === 0x0a) scopeName = r.cachedString();
+          else if (t === 0x12) scopeVersion = r.cachedString();
           else r.skip(t);
         }
         r.leave(scopeOuter);
@@ -173,7 +173,7 @@ function decodeSpan(
         break;
       }
       case 0x2a:
-        name = r.string();
+        name = r.cachedString();
         break;
       case 0x30:
         kind = r.int32();
@@ -252,7 +252,7 @@ function decodeEvent(r: ProtoReader): SpanEventRecord {
         timeUnixNano = r.fixed64();
         break;
       case 0x12:
-        name = r.string();
+        name = r.cachedString();
         break;
       case 0x1a:
         decodeKeyValue(r, attributes, 0);
@@ -272,7 +272,7 @@ function decodeKeyValue(r: ProtoReader, into: Attributes, depth: number): void {
   let value: AttributeValue = null;
   while (r.pos < r.limit) {
     const tag = r.tag();
-    if (tag === 0x0a) key = r.string();
+    if (tag === 0x0a) key = r.cachedString();
     else if (tag === 0x12) value = decodeAnyValue(r, depth + 1);
     else r.skip(tag);
   }
@@ -289,7 +289,7 @@ function decodeAnyValue(r: ProtoReader, depth: number): AttributeValue {
     const tag = r.tag();
     switch (tag) {
       case 0x0a:
-        value = r.string();
+        value = r.cachedString();
         break;
       case 0x10:
         value = r.bool();

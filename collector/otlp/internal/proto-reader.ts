@@ -10,6 +10,13 @@ export const WIRE_FIXED32 = 5;
 
 const TWO_POW_32 = 4294967296;
 
+/** Slots of the string cache (a power of two) and the longest string, in bytes, it holds: 64 KiB of bytes in all. */
+const CACHE_SLOTS = 1024;
+const CACHE_MAX_BYTES = 64;
+const cacheBytes = new Uint8Array(CACHE_SLOTS * CACHE_MAX_BYTES);
+const cacheLengths = new Uint8Array(CACHE_SLOTS);
+const cacheStrings: (string | undefined)[] = new Array<string | undefined>(CACHE_SLOTS).fill(undefined);
+
 /** Encoded size in bytes of an unsigned 32-bit varint. */
 export function varintSize(v: number): number {
   if (v < 0x80) return 1;
@@ -247,6 +254,43 @@ export class ProtoReader {
     const start = this.pos;
     this.pos = end;
     return end === start ? '' : this.nodeBuf.toString('utf8', start, end);
+  }
+
+  /**
+   * Like {@link string}, for strings that repeat across spans and requests
+   * (attribute keys, span and scope names, short enum-like values): a short
+   * string is looked up by its bytes in a small bounded cache first, which
+   * skips both the UTF-8 decoding and V8's interning of a fresh key string.
+   */
+  cachedString(): string {
+    const end = this.lengthEnd();
+    const start = this.pos;
+    this.pos = end;
+    const len = end - start;
+    if (len === 0) return '';
+    if (len > CACHE_MAX_BYTES) return this.nodeBuf.toString('utf8', start, end);
+    const buf = this.buf;
+    // FNV-1a over the bytes picks the slot; the bytes are then compared in full.
+    let h = 0x811c9dc5;
+    for (let i = start; i < end; i++) h = Math.imul(h ^ buf[i]!, 0x01000193);
+    const slot = (h >>> 0) & (CACHE_SLOTS - 1);
+    const cached = cacheStrings[slot];
+    const at = slot * CACHE_MAX_BYTES;
+    if (cached !== undefined && cacheLengths[slot] === len) {
+      let same = true;
+      for (let i = 0; i < len; i++) {
+        if (cacheBytes[at + i] !== buf[start + i]) {
+          same = false;
+          break;
+        }
+      }
+      if (same) return cached;
+    }
+    const s = this.nodeBuf.toString('utf8', start, end);
+    cacheBytes.set(buf.subarray(start, end), at);
+    cacheLengths[slot] = len;
+    cacheStrings[slot] = s;
+    return s;
   }
 
   /** Reads a length-delimited bytes field and returns it base64-encoded. */
