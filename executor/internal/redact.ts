@@ -42,7 +42,9 @@ export function longestSecretBytes(secrets: readonly string[]): number {
  * matched, but it lies within the window's first `longestSecretBytes` bytes;
  * that many characters (each at least one byte) are dropped, and a match that
  * starts inside the dropped part but ends after it still becomes
- * `[REDACTED]`, so no part of a secret survives.
+ * `[REDACTED]`; so does a partial secret at the very end (output cut off
+ * mid-secret). No run of {@link MIN_SECRET_LENGTH} or more characters of a
+ * secret survives.
  */
 export function redactedTail(
   window: Buffer,
@@ -64,8 +66,20 @@ export function redactedTail(
       i += 1;
     }
   }
+  // A stream that ended (or was killed) in the middle of printing a secret.
+  out = redactTrailingPrefix(out, secrets);
   const bytes = Buffer.from(out, 'utf8');
   if (bytes.length > limitBytes) out = bytes.subarray(bytes.length - limitBytes).toString('utf8');
   // The window (or the cut above) may start inside a multi-byte character.
   return out.replace(/^\uFFFD+/, '');
+}
+
+/** Replaces a trailing partial secret (a prefix of at least {@link MIN_SECRET_LENGTH} characters). */
+function redactTrailingPrefix(text: string, secrets: readonly string[]): string {
+  for (const s of secrets) {
+    for (let k = s.length - 1; k >= MIN_SECRET_LENGTH; k--) {
+      if (text.endsWith(s.slice(0, k))) return text.slice(0, text.length - k) + REDACTED;
+    }
+  }
+  return text;
 }
