@@ -19,6 +19,18 @@ export interface JobSlis {
   dead_lettered: number;
   /** dead_lettered / runs; null when runs is 0. */
   dlq_rate: number | null;
+  /** Queued to first attempt start, over runs that reported a queued time, ms; null without any. */
+  queue_delay_ms: { p50: number | null; p95: number | null };
+  /** Total cost of counted runs that reported one; null when none did. */
+  cost_total: number | null;
+  /** cost_total / runs that reported a cost; null when none did. */
+  cost_per_run: number | null;
+  /** CPU seconds per counted run that reported it; null when none did. */
+  cpu_seconds_per_run: number | null;
+  /** 95th percentile of runs' peak RSS, bytes; null when none reported it. */
+  max_rss_bytes_p95: number | null;
+  /** Failed and timed-out runs by failure mode (exit code, `timeout`, exception type). */
+  failure_modes: Record<string, number>;
 }
 
 /** The document `jobslo analyze --format json` prints. */
@@ -52,6 +64,12 @@ export function toJobSlis(a: JobAggregate): JobSlis {
     skipped: a.skipped,
     dead_lettered: a.deadLettered,
     dlq_rate: a.runs === 0 ? null : round(a.deadLettered / a.runs, 6),
+    queue_delay_ms: { p50: roundOrNull(a.queueDelayP50Millis), p95: roundOrNull(a.queueDelayP95Millis) },
+    cost_total: roundOrNull(a.costTotal, 6),
+    cost_per_run: a.costTotal === null || a.costedRuns === 0 ? null : round(a.costTotal / a.costedRuns, 6),
+    cpu_seconds_per_run: a.cpuSecondsTotal === null || a.cpuRuns === 0 ? null : round(a.cpuSecondsTotal / a.cpuRuns, 6),
+    max_rss_bytes_p95: a.maxRssP95Bytes === null ? null : Math.round(a.maxRssP95Bytes),
+    failure_modes: a.failureModes,
   };
 }
 

@@ -1,4 +1,5 @@
 import { COUNTED_OUTCOMES } from '../contracts/index.js';
+import type { JobSelector } from './types.js';
 
 /**
  * How far before a range's start the run queries look for the spans of runs
@@ -12,10 +13,36 @@ export const COUNTED_SQL_LIST = COUNTED_OUTCOMES.map((o) => `'${o}'`).join(', ')
 
 /**
  * Milliseconds as an integer nanosecond literal for SQL. Only finite numbers
- * reach SQL, so nothing a user typed can.
+ * reach SQL this way, so nothing a user typed can.
  * @throws {RangeError} for a non-finite value
  */
 export function nanosLiteral(millis: number): string {
   if (!Number.isFinite(millis)) throw new RangeError(`not a finite time: ${millis}`);
   return (BigInt(Math.trunc(millis)) * 1_000_000n).toString();
+}
+
+/** A finite number as a SQL literal. @throws {RangeError} otherwise */
+export function numberLiteral(n: number): string {
+  if (!Number.isFinite(n)) throw new RangeError(`not a finite number: ${n}`);
+  return String(n);
+}
+
+/** True when the selector has glob characters. */
+export function isGlob(selector: JobSelector): boolean {
+  return /[*?]/.test(selector);
+}
+
+/**
+ * A glob as a SQL LIKE pattern with `\` as the escape character: `*` -> `%`,
+ * `?` -> `_`, and literal `%`, `_` and `\` escaped.
+ */
+export function globToLike(selector: JobSelector): string {
+  let out = '';
+  for (const ch of selector) {
+    if (ch === '*') out += '%';
+    else if (ch === '?') out += '_';
+    else if (ch === '%' || ch === '_' || ch === '\\') out += `\\${ch}`;
+    else out += ch;
+  }
+  return out;
 }

@@ -5,8 +5,20 @@ import type { DuckDBAppender, DuckDBConnection } from '@duckdb/node-api';
 import { StoreError, errorMessage } from '../contracts/index.js';
 import type { SpanRecord } from '../contracts/index.js';
 import { toSpanRow } from './rows.js';
-import type { JobAggregate, Store, TimeRange } from './types.js';
-import { COUNTED_SQL_LIST, RUN_LOOKBACK_NANOS, nanosLiteral } from './_sql.js';
+import type {
+  GoodRunCriterion,
+  JobAggregate,
+  JobSelector,
+  ListRunsQuery,
+  RunSummary,
+  SeriesPoint,
+  Store,
+  TimeRange,
+  TimeSeriesQuery,
+  WindowCount,
+  WindowCountsQuery,
+} from './types.js';
+import { COUNTED_SQL_LIST, RUN_LOOKBACK_NANOS, globToLike, isGlob, nanosLiteral, numberLiteral } from './_sql.js';
 
 /** Ordered, append-only schema migrations. Never edit a published one. */
 const MIGRATIONS: readonly string[] = [
@@ -177,35 +189,74 @@ export class DuckDbStore implements Store {
     });
   }
 
-  async jobAggregates(range: TimeRange): Promise<JobAggregate[]> {
+  /**
+   * The runs CTE: one row per run whose run span has arrived, with spans read
+   * from `[from - lookback, to)`. Callers filter on `run_end_ns`.
+   * `jobFilter` is a SQL condition on `job` (parameters bound by the caller).
+   */
+  private runsCte(range: TimeRange, jobFilter: string): string {
     const from = nanosLiteral(range.fromMillis);
     const to = nanosLiteral(range.toMillis);
-    const sql = `
-      WITH runs AS (
+    return `runs AS (
         SELECT job, run_id,
+          max(trace_id) FILTER (WHERE span_type = 'run') AS trace_id,
+          max(span_id) FILTER (WHERE span_type = 'run') AS span_id,
           coalesce(min(start_ns) FILTER (WHERE span_type = 'attempt'), min(start_ns) FILTER (WHERE span_type = 'run')) AS first_start_ns,
           coalesce(max(end_ns) FILTER (WHERE span_type = 'attempt'), max(end_ns) FILTER (WHERE span_type = 'run')) AS last_end_ns,
           max(end_ns) FILTER (WHERE span_type = 'run') AS run_end_ns,
           max(outcome) FILTER (WHERE span_type = 'run') AS outcome,
           greatest(count(DISTINCT span_id) FILTER (WHERE span_type = 'attempt'),
                    coalesce(max(run_attempts) FILTER (WHERE span_type = 'run'), 0), 1) AS attempts,
-          bool_or(dead_lettered) AS dead_lettered
+          bool_or(dead_lettered) AS dead_lettered,
+          coalesce(nullif(max(error_type) FILTER (WHERE span_type = 'run'), ''),
+                   nullif(arg_max(error_type, attempt) FILTER (WHERE span_type = 'attempt'), ''), '') AS error_type,
+          coalesce(max(exit_code) FILTER (WHERE span_type = 'run'), arg_max(exit_code, attempt) FILTER (WHERE span_type = 'attempt')) AS exit_code,
+          coalesce(nullif(max(status_message) FILTER (WHERE span_type = 'run'), ''),
+                   arg_max(status_message, attempt) FILTER (WHERE span_type = 'attempt'), '') AS message,
+          max(queued_ns) FILTER (WHERE span_type = 'run') AS queued_ns,
+          max(cost) FILTER (WHERE span_type = 'run') AS cost,
+          max(cpu_seconds) FILTER (WHERE span_type = 'run') AS cpu_seconds,
+          max(max_rss_bytes) FILTER (WHERE span_type = 'run') AS max_rss_bytes
         FROM spans
         WHERE span_type IN ('run', 'attempt')
           AND end_ns >= ${from} - ${RUN_LOOKBACK_NANOS} AND start_ns < ${to}
+          AND ${jobFilter}
         GROUP BY job, run_id
         HAVING count(*) FILTER (WHERE span_type = 'run') > 0
-      )
+      )`;
+  }
+
+  /** `job = $n` or `job LIKE $n ESCAPE '\'`, with the value to bind. */
+  private jobCondition(selector: JobSelector, param: number): { sql: string; value: string } {
+    return isGlob(selector)
+      ? { sql: `job LIKE $${param} ESCAPE '\\'`, value: globToLike(selector) }
+      : { sql: `job = $${param}`, value: selector };
+  }
+
+  async jobAggregates(range: TimeRange): Promise<JobAggregate[]> {
+    const from = nanosLiteral(range.fromMillis);
+    const to = nanosLiteral(range.toMillis);
+    const counted = `outcome IN (${COUNTED_SQL_LIST})`;
+    const sql = `
+      WITH ${this.runsCte(range, "job <> ''")}
       SELECT job,
-        count(*) FILTER (WHERE outcome IN (${COUNTED_SQL_LIST})) AS runs,
+        count(*) FILTER (WHERE ${counted}) AS runs,
         count(*) FILTER (WHERE outcome = 'succeeded') AS succeeded,
         count(*) FILTER (WHERE outcome IN ('failed', 'timed_out')) AS failed,
         count(*) FILTER (WHERE outcome = 'timed_out') AS timed_out,
         count(*) FILTER (WHERE outcome = 'cancelled') AS cancelled,
         count(*) FILTER (WHERE outcome = 'skipped') AS skipped,
-        count(*) FILTER (WHERE dead_lettered) AS dead_lettered,
-        quantile_cont((last_end_ns - first_start_ns) / 1e6, [0.5, 0.95, 0.99]) FILTER (WHERE outcome IN (${COUNTED_SQL_LIST})) AS latency,
-        coalesce(sum(attempts - 1) FILTER (WHERE outcome IN (${COUNTED_SQL_LIST})), 0) AS retries
+        count(*) FILTER (WHERE dead_lettered AND ${counted}) AS dead_lettered,
+        quantile_cont((last_end_ns - first_start_ns) / 1e6, [0.5, 0.95, 0.99]) FILTER (WHERE ${counted}) AS latency,
+        coalesce(sum(attempts - 1) FILTER (WHERE ${counted}), 0) AS retries,
+        quantile_cont(greatest(first_start_ns - queued_ns, 0) / 1e6, [0.5, 0.95]) FILTER (WHERE queued_ns IS NOT NULL AND outcome <> 'skipped') AS queue_delay,
+        count(*) FILTER (WHERE queued_ns IS NOT NULL AND outcome <> 'skipped') AS queued_runs,
+        sum(cost) FILTER (WHERE ${counted}) AS cost_total,
+        count(cost) FILTER (WHERE ${counted}) AS costed_runs,
+        sum(cpu_seconds) FILTER (WHERE ${counted}) AS cpu_total,
+        count(cpu_seconds) FILTER (WHERE ${counted}) AS cpu_runs,
+        quantile_cont(max_rss_bytes, 0.95) FILTER (WHERE ${counted}) AS rss_p95,
+        to_json(list(CASE WHEN error_type <> '' THEN error_type ELSE outcome END) FILTER (WHERE outcome IN ('failed', 'timed_out'))) AS modes
       FROM runs
       WHERE run_end_ns >= ${from} AND run_end_ns < ${to}
       GROUP BY job`;
@@ -213,7 +264,9 @@ export class DuckDbStore implements Store {
     return rows
       .map((r): JobAggregate => {
         const latency = (r['latency'] as unknown[] | null) ?? [];
-        const q = (i: number): number | null => (latency[i] === undefined || latency[i] === null ? null : Number(latency[i]));
+        const queue = (r['queue_delay'] as unknown[] | null) ?? [];
+        const modes: Record<string, number> = {};
+        for (const m of (JSON.parse(String(r['modes'] ?? 'null')) as string[] | null) ?? []) modes[m] = (modes[m] ?? 0) + 1;
         return {
           job: String(r['job']),
           runs: Number(r['runs']),
@@ -223,20 +276,130 @@ export class DuckDbStore implements Store {
           cancelled: Number(r['cancelled']),
           skipped: Number(r['skipped']),
           deadLettered: Number(r['dead_lettered']),
-          latencyP50Millis: q(0),
-          latencyP95Millis: q(1),
-          latencyP99Millis: q(2),
+          latencyP50Millis: numOrNull(latency[0]),
+          latencyP95Millis: numOrNull(latency[1]),
+          latencyP99Millis: numOrNull(latency[2]),
           retries: Number(r['retries']),
+          queueDelayP50Millis: numOrNull(queue[0]),
+          queueDelayP95Millis: numOrNull(queue[1]),
+          queuedRuns: Number(r['queued_runs']),
+          costTotal: numOrNull(r['cost_total']),
+          costedRuns: Number(r['costed_runs']),
+          cpuSecondsTotal: numOrNull(r['cpu_total']),
+          cpuRuns: Number(r['cpu_runs']),
+          maxRssP95Bytes: numOrNull(r['rss_p95']),
+          failureModes: modes,
         };
       })
-      .sort((a, b) => (a.job < b.job ? -1 : a.job > b.job ? 1 : 0));
+      .sort((a, b) => compareStrings(a.job, b.job));
+  }
+
+  private goodCondition(criterion: GoodRunCriterion): string {
+    if (criterion.kind === 'success') return `outcome = 'succeeded'`;
+    return `outcome = 'succeeded' AND (last_end_ns - first_start_ns) <= ${numberLiteral(Math.trunc(criterion.thresholdMillis * 1e6))}`;
+  }
+
+  async windowCounts(query: WindowCountsQuery): Promise<WindowCount[]> {
+    if (query.windowsMillis.length === 0) return [];
+    const longest = Math.max(...query.windowsMillis);
+    const range = { fromMillis: query.endMillis - longest, toMillis: query.endMillis };
+    const cond = this.jobCondition(query.jobs, 1);
+    const good = this.goodCondition(query.criterion);
+    const end = nanosLiteral(query.endMillis);
+    const cols = query.windowsMillis
+      .map((w, i) => {
+        const start = nanosLiteral(query.endMillis - w);
+        return `count(*) FILTER (WHERE run_end_ns >= ${start} AND (${good})) AS g${i}, count(*) FILTER (WHERE run_end_ns >= ${start}) AS t${i}`;
+      })
+      .join(',\n        ');
+    const sql = `
+      WITH ${this.runsCte(range, cond.sql)}
+      SELECT ${cols}
+      FROM runs
+      WHERE outcome IN (${COUNTED_SQL_LIST}) AND run_end_ns < ${end}`;
+    const [row] = await this.query(sql, [cond.value]);
+    return query.windowsMillis.map((w, i) => ({ windowMillis: w, good: Number(row?.[`g${i}`] ?? 0), total: Number(row?.[`t${i}`] ?? 0) }));
+  }
+
+  async timeSeries(query: TimeSeriesQuery): Promise<SeriesPoint[]> {
+    const cond = this.jobCondition(query.jobs, 1);
+    const bucket = nanosLiteral(query.bucketMillis);
+    const good = this.goodCondition(query.criterion ?? { kind: 'success' });
+    const sql = `
+      WITH ${this.runsCte(query, cond.sql)}
+      SELECT (run_end_ns // ${bucket}) * ${bucket} AS bucket_ns,
+        count(*) AS runs,
+        count(*) FILTER (WHERE outcome = 'succeeded') AS succeeded,
+        count(*) FILTER (WHERE ${good}) AS good,
+        quantile_cont((last_end_ns - first_start_ns) / 1e6, [0.5, 0.95, 0.99]) AS latency
+      FROM runs
+      WHERE outcome IN (${COUNTED_SQL_LIST}) AND run_end_ns >= ${nanosLiteral(query.fromMillis)} AND run_end_ns < ${nanosLiteral(query.toMillis)}
+      GROUP BY bucket_ns
+      ORDER BY bucket_ns`;
+    const rows = await this.query(sql, [cond.value]);
+    return rows.map((r) => {
+      const latency = (r['latency'] as unknown[] | null) ?? [];
+      return {
+        bucketStartMillis: Number(BigInt(r['bucket_ns'] as bigint) / 1_000_000n),
+        runs: Number(r['runs']),
+        succeeded: Number(r['succeeded']),
+        good: Number(r['good']),
+        latencyP50Millis: numOrNull(latency[0]),
+        latencyP95Millis: numOrNull(latency[1]),
+        latencyP99Millis: numOrNull(latency[2]),
+      };
+    });
+  }
+
+  async listRuns(query: ListRunsQuery): Promise<RunSummary[]> {
+    const cond = this.jobCondition(query.jobs, 1);
+    const limit = Math.max(1, Math.min(10_000, Math.trunc(query.limit ?? 20)));
+    const filter = query.filter === 'failed' ? `AND outcome IN ('failed', 'timed_out')` : '';
+    const order = query.order === 'slowest' ? 'last_end_ns - first_start_ns DESC, run_end_ns DESC' : 'run_end_ns DESC, run_id';
+    const sql = `
+      WITH ${this.runsCte(query, cond.sql)}
+      SELECT job, run_id, trace_id, span_id, outcome, first_start_ns, last_end_ns, attempts, error_type, exit_code, message, dead_lettered
+      FROM runs
+      WHERE run_end_ns >= ${nanosLiteral(query.fromMillis)} AND run_end_ns < ${nanosLiteral(query.toMillis)} ${filter}
+      ORDER BY ${order}
+      LIMIT ${limit}`;
+    const rows = await this.query(sql, [cond.value]);
+    return rows.map((r) => toRunSummary(r));
+  }
+
+  async runStarts(jobs: JobSelector, range: TimeRange, which: 'succeeded' | 'any'): Promise<number[]> {
+    const cond = this.jobCondition(jobs, 1);
+    // Runs that started in the range end after its start: widen the CTE's read range to its end plus a day.
+    const sql = `
+      WITH ${this.runsCte({ fromMillis: range.fromMillis, toMillis: range.toMillis + 86_400_000 }, cond.sql)}
+      SELECT first_start_ns FROM runs
+      WHERE first_start_ns >= ${nanosLiteral(range.fromMillis)} AND first_start_ns < ${nanosLiteral(range.toMillis)}
+        AND ${which === 'succeeded' ? "outcome = 'succeeded'" : "outcome <> 'skipped'"}
+      ORDER BY first_start_ns`;
+    const rows = await this.query(sql, [cond.value]);
+    return rows.map((r) => Number(BigInt(r['first_start_ns'] as bigint) / 1_000_000n));
+  }
+
+  async jobNames(range: TimeRange): Promise<string[]> {
+    const sql = `
+      WITH ${this.runsCte(range, "job <> ''")}
+      SELECT DISTINCT job FROM runs
+      WHERE run_end_ns >= ${nanosLiteral(range.fromMillis)} AND run_end_ns < ${nanosLiteral(range.toMillis)}`;
+    return (await this.query(sql)).map((r) => String(r['job'])).sort(compareStrings);
+  }
+
+  async dropBefore(olderThanMillis: number): Promise<number> {
+    const day = Math.floor(olderThanMillis / 86_400_000);
+    const rows = await this.query(`SELECT count(DISTINCT day) AS n FROM spans WHERE day < DATE '1970-01-01' + ${numberLiteral(day)}`);
+    await this.query(`DELETE FROM spans WHERE day < DATE '1970-01-01' + ${numberLiteral(day)}`);
+    return Number(rows[0]?.['n'] ?? 0);
   }
 
   /** Runs a read query and returns plain row objects. For tests and diagnostics. */
-  async query(sql: string): Promise<Record<string, unknown>[]> {
+  async query(sql: string, params: string[] = []): Promise<Record<string, unknown>[]> {
     return this.serial(async () => {
       try {
-        const reader = await this.conn.runAndReadAll(sql);
+        const reader = await this.conn.runAndReadAll(sql, params);
         return reader.getRowObjectsJS() as Record<string, unknown>[];
       } catch (cause) {
         throw new StoreError('JOBSLO_ERR_STORE_QUERY', `DuckDB query failed: ${errorMessage(cause)}`, { cause });
@@ -251,4 +414,35 @@ export class DuckDbStore implements Store {
     this.conn.closeSync();
     this.instance.closeSync();
   }
+}
+
+function numOrNull(v: unknown): number | null {
+  if (v === null || v === undefined) return null;
+  const n = Number(v);
+  return Number.isFinite(n) ? n : null;
+}
+
+/** Byte-order string comparison, the same in every store and locale. */
+export function compareStrings(a: string, b: string): number {
+  return a < b ? -1 : a > b ? 1 : 0;
+}
+
+function toRunSummary(r: Record<string, unknown>): RunSummary {
+  const start = BigInt(r['first_start_ns'] as bigint);
+  const end = BigInt(r['last_end_ns'] as bigint);
+  return {
+    job: String(r['job']),
+    runId: String(r['run_id']),
+    traceId: String(r['trace_id'] ?? ''),
+    spanId: String(r['span_id'] ?? ''),
+    outcome: String(r['outcome']),
+    startMillis: Number(start / 1_000_000n),
+    endMillis: Number(end / 1_000_000n),
+    latencyMillis: Number(end - start) / 1e6,
+    attempts: Number(r['attempts']),
+    errorType: String(r['error_type'] ?? ''),
+    exitCode: numOrNull(r['exit_code']),
+    message: String(r['message'] ?? ''),
+    deadLettered: r['dead_lettered'] === true,
+  };
 }

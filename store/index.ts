@@ -1,4 +1,5 @@
 /** Storage of spans and the pushed-down SLI queries, one implementation per backend. */
+import { StoreError } from '../contracts/index.js';
 import type { Store } from './types.js';
 import { parseStoreUrl } from './url.js';
 import { DuckDbStore } from './duckdb.js';
@@ -9,7 +10,21 @@ export { parseStoreUrl, redact, DEFAULT_STORE } from './url.js';
 export type { StoreUrl } from './url.js';
 export { toSpanRow } from './rows.js';
 export type { SpanRow } from './rows.js';
-export type { Store, JobAggregate, TimeRange } from './types.js';
+export { compareStrings } from './duckdb.js';
+export { globToLike, isGlob } from './_sql.js';
+export type {
+  Store,
+  JobAggregate,
+  TimeRange,
+  JobSelector,
+  GoodRunCriterion,
+  WindowCount,
+  WindowCountsQuery,
+  SeriesPoint,
+  TimeSeriesQuery,
+  RunSummary,
+  ListRunsQuery,
+} from './types.js';
 
 /**
  * Opens the store a `--store` value names and applies migrations.
@@ -22,11 +37,8 @@ export async function openStore(value: string): Promise<Store> {
     case 'duckdb':
       store = await DuckDbStore.open({ path: url.path });
       break;
-    case 'clickhouse': {
-      const { ClickHouseStore } = await import('./clickhouse.js');
-      store = new ClickHouseStore({ url: url.url, database: url.database });
-      break;
-    }
+    case 'clickhouse':
+      throw new StoreError('JOBSLO_ERR_STORE_UNREACHABLE', 'the ClickHouse store is not part of this build yet; use duckdb:PATH');
   }
   try {
     await store.migrate();

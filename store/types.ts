@@ -7,6 +7,13 @@ export interface TimeRange {
 }
 
 /**
+ * Which jobs a query covers: an exact job name, or a glob where `*` matches
+ * any run of characters and `?` one character (`etl-*`). Other characters,
+ * SQL quotes included, are matched literally.
+ */
+export type JobSelector = string;
+
+/**
  * Per-job aggregates over the runs that finished in a range. Computed inside
  * the store (pushed down), never from raw rows in TypeScript.
  */
@@ -27,6 +34,106 @@ export interface JobAggregate {
   latencyP99Millis: number | null;
   /** Sum of (attempts - 1) over counted runs. */
   retries: number;
+  /** Queue delay (queued to first attempt start) percentiles over runs that report a queued time, ms. */
+  queueDelayP50Millis: number | null;
+  queueDelayP95Millis: number | null;
+  /** Runs that reported a queued time. */
+  queuedRuns: number;
+  /** Sum of `jobslo.cost.amount` over counted runs; null when none reported a cost. */
+  costTotal: number | null;
+  /** Counted runs that reported a cost. */
+  costedRuns: number;
+  /** Sum of CPU seconds over counted runs; null when none reported it. */
+  cpuSecondsTotal: number | null;
+  /** Counted runs that reported CPU seconds. */
+  cpuRuns: number;
+  /** 95th percentile of peak RSS over runs that reported it, bytes. */
+  maxRssP95Bytes: number | null;
+  /**
+   * Failed (and timed-out) counted runs by failure mode: the run's
+   * `error.type` (exit code, `timeout`, exception type), else its outcome.
+   */
+  failureModes: Record<string, number>;
+}
+
+/** What makes a run "good" for an SLI. */
+export type GoodRunCriterion =
+  /** Good = succeeded; total = counted runs. */
+  | { kind: 'success' }
+  /** Good = succeeded within `thresholdMillis` of run latency; total = counted runs. */
+  | { kind: 'latency'; thresholdMillis: number };
+
+/** Good and total counted runs in one window. */
+export interface WindowCount {
+  /** Window length, ms; the window is `[endMillis - windowMillis, endMillis)`. */
+  windowMillis: number;
+  good: number;
+  total: number;
+}
+
+/** Query of {@link Store.windowCounts}. */
+export interface WindowCountsQuery {
+  jobs: JobSelector;
+  criterion: GoodRunCriterion;
+  /** End of every window, Unix ms (exclusive). */
+  endMillis: number;
+  /** Window lengths, ms. */
+  windowsMillis: readonly number[];
+}
+
+/** One bucket of a per-job time series. */
+export interface SeriesPoint {
+  /** Bucket start, Unix ms. */
+  bucketStartMillis: number;
+  runs: number;
+  succeeded: number;
+  /** Good runs under the query's criterion (equals succeeded for `success`). */
+  good: number;
+  latencyP50Millis: number | null;
+  latencyP95Millis: number | null;
+  latencyP99Millis: number | null;
+}
+
+/** Query of {@link Store.timeSeries}. */
+export interface TimeSeriesQuery extends TimeRange {
+  jobs: JobSelector;
+  /** Bucket width, ms (buckets are aligned to multiples of it since the epoch). */
+  bucketMillis: number;
+  /** @default { kind: 'success' } */
+  criterion?: GoodRunCriterion;
+}
+
+/** One derived run, for lists (latest failures, slowest runs) and freshness. */
+export interface RunSummary {
+  job: string;
+  runId: string;
+  /** Trace id of the run span. */
+  traceId: string;
+  /** Span id of the run span. */
+  spanId: string;
+  outcome: string;
+  /** First attempt start, Unix ms. */
+  startMillis: number;
+  /** Final attempt end, Unix ms. */
+  endMillis: number;
+  latencyMillis: number;
+  attempts: number;
+  errorType: string;
+  exitCode: number | null;
+  /** Status message of the run span (untrusted text). */
+  message: string;
+  deadLettered: boolean;
+}
+
+/** Query of {@link Store.listRuns}. */
+export interface ListRunsQuery extends TimeRange {
+  jobs: JobSelector;
+  /** `failed` = failed or timed out; `all` = every outcome. @default 'all' */
+  filter?: 'all' | 'failed';
+  /** `latest` = by end time, newest first; `slowest` = by latency, longest first. @default 'latest' */
+  order?: 'latest' | 'slowest';
+  /** @default 20 */
+  limit?: number;
 }
 
 /** Where spans are stored and SLIs are computed. */
@@ -41,6 +148,22 @@ export interface Store {
   insertSpans(spans: readonly SpanRecord[]): Promise<void>;
   /** Per-job aggregates for runs whose end falls in `range`, sorted by job name. */
   jobAggregates(range: TimeRange): Promise<JobAggregate[]>;
+  /** Good/total counted runs of the selected jobs in each window ending at `endMillis`, in the order asked. */
+  windowCounts(query: WindowCountsQuery): Promise<WindowCount[]>;
+  /** Per-bucket runs, good runs and latency of the selected jobs; buckets without runs are omitted. Ascending. */
+  timeSeries(query: TimeSeriesQuery): Promise<SeriesPoint[]>;
+  /** Runs of the selected jobs that ended in the range, filtered and ordered. */
+  listRuns(query: ListRunsQuery): Promise<RunSummary[]>;
+  /**
+   * Start times (first attempt start, Unix ms, ascending) of the runs of the
+   * selected jobs that started in the range: succeeded runs only, or any
+   * outcome but `skipped`.
+   */
+  runStarts(jobs: JobSelector, range: TimeRange, which: 'succeeded' | 'any'): Promise<number[]>;
+  /** Names of jobs with any run in the range, sorted. */
+  jobNames(range: TimeRange): Promise<string[]>;
+  /** Drops stored data older than `olderThanMillis` (whole days/partitions); resolves to how many partitions were dropped. */
+  dropBefore(olderThanMillis: number): Promise<number>;
   /** Closes connections; idempotent. */
   close(): Promise<void>;
 }

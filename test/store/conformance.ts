@@ -1,0 +1,251 @@
+/**
+ * The store contract, as tests: every store (DuckDB, ClickHouse) runs this
+ * same suite, so the SLIs are the same whichever store computes them.
+ * Percentiles are compared within `latencyTolerance` (a fraction), because
+ * stores may compute them differently (interpolated vs nearest rank).
+ */
+import { afterEach, describe, expect, it } from 'vitest';
+import type { SpanRecord } from '../../contracts/index.js';
+import type { Store } from '../../store/index.js';
+import { runSpans } from '../support/spans.js';
+import type { FixtureRun } from '../support/spans.js';
+
+export interface ConformanceOptions {
+  /** Opens a fresh, empty, migrated store owned by one test. */
+  open(): Promise<Store>;
+  /** Makes inserted rows visible to queries, if the store needs it. */
+  settle?(store: Store): Promise<void>;
+  /** Allowed relative error of percentiles. @default 0 (exact) */
+  latencyTolerance?: number;
+}
+
+const T0 = Date.UTC(2026, 10, 1, 12, 0, 0);
+const HOUR = 3_600_000;
+const RANGE = { fromMillis: T0 - HOUR, toMillis: T0 + HOUR };
+
+const ok = (job: string, startMillis: number, durationMillis: number, extra: Partial<FixtureRun> = {}): SpanRecord[] =>
+  runSpans({ job, startMillis, outcome: 'succeeded', attempts: [{ startOffsetMillis: 0, durationMillis, outcome: 'succeeded', exitCode: 0 }], ...extra });
+
+const failed = (job: string, startMillis: number, exitCode: number, attempts = 1): SpanRecord[] =>
+  runSpans({
+    job,
+    startMillis,
+    outcome: 'failed',
+    deadLettered: true,
+    attempts: Array.from({ length: attempts }, (_, i) => ({ startOffsetMillis: i * 100, durationMillis: 50, outcome: 'failed' as const, exitCode })),
+  });
+
+const flaky = (startMillis: number): SpanRecord[] =>
+  runSpans({
+    job: 'flaky',
+    startMillis,
+    outcome: 'succeeded',
+    attempts: [
+      { startOffsetMillis: 0, durationMillis: 100, outcome: 'failed', exitCode: 1 },
+      { startOffsetMillis: 200, durationMillis: 100, outcome: 'failed', exitCode: 1 },
+      { startOffsetMillis: 400, durationMillis: 100, outcome: 'succeeded', exitCode: 0 },
+    ],
+  });
+
+export function defineStoreConformance(name: string, options: ConformanceOptions): void {
+  let stores: Store[] = [];
+  const fresh = async (): Promise<Store> => {
+    const s = await options.open();
+    stores.push(s);
+    return s;
+  };
+  const insert = async (s: Store, spans: SpanRecord[]): Promise<void> => {
+    await s.insertSpans(spans);
+    await options.settle?.(s);
+  };
+  const tol = options.latencyTolerance ?? 0;
+  const near = (got: number | null | undefined, want: number): void => {
+    expect(got).not.toBeNull();
+    expect(Math.abs((got as number) - want)).toBeLessThanOrEqual(Math.max(tol * want, 1e-6));
+  };
+
+  afterEach(async () => {
+    await Promise.all(stores.map((s) => s.close()));
+    stores = [];
+  });
+
+  describe(`${name}: span-to-run derivation`, () => {
+    it('counts a run with retries once, with attempts - 1 retries and first-start-to-last-end latency', async () => {
+      const s = await fresh();
+      await insert(s, flaky(T0));
+      const [agg] = await s.jobAggregates(RANGE);
+      expect(agg).toMatchObject({ job: 'flaky', runs: 1, succeeded: 1, failed: 0, retries: 2 });
+      near(agg?.latencyP50Millis, 500);
+    });
+
+    it('gives the same runs when spans arrive out of order and in separate requests', async () => {
+      const s = await fresh();
+      for (const span of flaky(T0).reverse()) await s.insertSpans([span]);
+      await options.settle?.(s);
+      const [agg] = await s.jobAggregates(RANGE);
+      expect(agg).toMatchObject({ runs: 1, succeeded: 1, retries: 2 });
+      near(agg?.latencyP50Millis, 500);
+    });
+
+    it('does not change any SLI when the same spans are delivered twice', async () => {
+      const s = await fresh();
+      const spans = [...flaky(T0), ...failed('flaky', T0 + 1000, 2)];
+      await insert(s, spans);
+      const once = await s.jobAggregates(RANGE);
+      const windowsOnce = await s.windowCounts({ jobs: 'flaky', criterion: { kind: 'success' }, endMillis: T0 + HOUR, windowsMillis: [HOUR, 2 * HOUR] });
+      await insert(s, spans);
+      await insert(s, spans.slice(1, 3));
+      expect(await s.jobAggregates(RANGE)).toEqual(once);
+      expect(await s.windowCounts({ jobs: 'flaky', criterion: { kind: 'success' }, endMillis: T0 + HOUR, windowsMillis: [HOUR, 2 * HOUR] })).toEqual(windowsOnce);
+      expect(once[0]).toMatchObject({ runs: 2, succeeded: 1, failed: 1, retries: 2 });
+    });
+
+    it('does not count a run until its run span (the final outcome) has arrived', async () => {
+      const s = await fresh();
+      const spans = flaky(T0);
+      await insert(s, spans.slice(1));
+      expect(await s.jobAggregates(RANGE)).toEqual([]);
+      await insert(s, spans.slice(0, 1));
+      expect((await s.jobAggregates(RANGE))[0]?.runs).toBe(1);
+    });
+
+    it('reports cancelled and skipped runs without counting them in the success rate', async () => {
+      const s = await fresh();
+      await insert(s, [
+        ...ok('j', T0, 10),
+        ...runSpans({ job: 'j', startMillis: T0, outcome: 'timed_out', attempts: [{ startOffsetMillis: 0, durationMillis: 10, outcome: 'timed_out' }], deadLettered: true }),
+        ...runSpans({ job: 'j', startMillis: T0, outcome: 'cancelled', attempts: [{ startOffsetMillis: 0, durationMillis: 10, outcome: 'failed' }] }),
+        ...runSpans({ job: 'j', startMillis: T0, outcome: 'skipped', attempts: [] }),
+      ]);
+      const [agg] = await s.jobAggregates(RANGE);
+      expect(agg).toMatchObject({ runs: 2, succeeded: 1, failed: 1, timedOut: 1, cancelled: 1, skipped: 1, deadLettered: 1 });
+      expect(agg?.failureModes).toEqual({ timeout: 1 });
+    });
+
+    it('counts a run in the range its final outcome falls in', async () => {
+      const s = await fresh();
+      await insert(s, ok('edge', RANGE.toMillis - 50, 100));
+      expect(await s.jobAggregates(RANGE)).toEqual([]);
+      expect(await s.jobAggregates({ fromMillis: RANGE.toMillis, toMillis: RANGE.toMillis + 1000 })).toHaveLength(1);
+    });
+  });
+
+  describe(`${name}: aggregates`, () => {
+    it('computes latency percentiles, failure modes, cost, CPU and queue delay per job', async () => {
+      const s = await fresh();
+      const spans: SpanRecord[] = [];
+      for (let i = 1; i <= 100; i++) {
+        spans.push(
+          ...ok('batch', T0 + i * 1000, i * 10, {
+            extraAttributes: {
+              'jobslo.cost.amount': 0.5,
+              'jobslo.resource.cpu_seconds': 2,
+              'jobslo.resource.max_rss_bytes': i * 1_000_000,
+              'jobslo.run.queued_time_unix_nano': String(BigInt(T0 + i * 1000 - 250) * 1_000_000n),
+            },
+          }),
+        );
+      }
+      spans.push(...failed('batch', T0, 3), ...failed('batch', T0 + 10, 3), ...failed('batch', T0 + 20, 137));
+      await insert(s, spans);
+      const [agg] = await s.jobAggregates(RANGE);
+      expect(agg).toMatchObject({ job: 'batch', runs: 103, succeeded: 100, failed: 3, deadLettered: 3, costedRuns: 100, cpuRuns: 100, queuedRuns: 100 });
+      expect(agg?.failureModes).toEqual({ '3': 2, '137': 1 });
+      near(agg?.costTotal, 50);
+      near(agg?.cpuSecondsTotal, 200);
+      near(agg?.queueDelayP50Millis, 250);
+      // 100 runs of 10..1000 ms and 3 failures of 50 ms: linear-interpolated p50 = 490, p99 = 989.8.
+      near(agg?.latencyP50Millis, 490);
+      near(agg?.latencyP99Millis, 989.8);
+      near(agg?.maxRssP95Bytes, 95_050_000);
+    });
+
+    it('stores hostile and odd-byte job names and attribute values as data', async () => {
+      const s = await fresh();
+      const names = ["x'); DROP TABLE spans; --", 'tab\there', 'back\\slash', 'quote"d', 'émoji 🚀', 'percent%_under'];
+      for (const n of names) await s.insertSpans(ok(n, T0, 5));
+      await options.settle?.(s);
+      const got = (await s.jobAggregates(RANGE)).map((a) => a.job);
+      expect([...got].sort()).toEqual([...names].sort());
+      for (const n of names) {
+        const [w] = await s.windowCounts({ jobs: n, criterion: { kind: 'success' }, endMillis: T0 + HOUR, windowsMillis: [2 * HOUR] });
+        expect(w?.total, n).toBe(1);
+      }
+      const runs = await s.listRuns({ ...RANGE, jobs: "x'); DROP TABLE spans; --" });
+      expect(runs).toHaveLength(1);
+    });
+  });
+
+  describe(`${name}: SLO queries`, () => {
+    it('counts good and total runs per window, with globs and latency thresholds', async () => {
+      const s = await fresh();
+      await insert(s, [
+        ...ok('etl-a', T0 - 30 * 60_000, 100),
+        ...ok('etl-b', T0 - 5 * 60_000, 5_000),
+        ...failed('etl-a', T0 - 2 * 60_000, 1),
+        ...ok('other', T0 - 60_000, 10),
+        ...ok('etl_x', T0 - 60_000, 10),
+      ]);
+      const end = T0 + 1;
+      expect(await s.windowCounts({ jobs: 'etl-*', criterion: { kind: 'success' }, endMillis: end, windowsMillis: [10 * 60_000, HOUR] })).toEqual([
+        { windowMillis: 10 * 60_000, good: 1, total: 2 },
+        { windowMillis: HOUR, good: 2, total: 3 },
+      ]);
+      expect(await s.windowCounts({ jobs: 'etl-*', criterion: { kind: 'latency', thresholdMillis: 1_000 }, endMillis: end, windowsMillis: [HOUR] })).toEqual([
+        { windowMillis: HOUR, good: 1, total: 3 },
+      ]);
+      // `_` in a selector is literal, not a LIKE wildcard.
+      expect(await s.windowCounts({ jobs: 'etl_*', criterion: { kind: 'success' }, endMillis: end, windowsMillis: [HOUR] })).toEqual([
+        { windowMillis: HOUR, good: 1, total: 1 },
+      ]);
+      expect(await s.windowCounts({ jobs: 'nope', criterion: { kind: 'success' }, endMillis: end, windowsMillis: [HOUR] })).toEqual([
+        { windowMillis: HOUR, good: 0, total: 0 },
+      ]);
+    });
+
+    it('buckets runs into a time series', async () => {
+      const s = await fresh();
+      await insert(s, [...ok('ts', T0 + 1_000, 100), ...ok('ts', T0 + 2_000, 300), ...failed('ts', T0 + 61_000, 1)]);
+      const series = await s.timeSeries({ ...RANGE, jobs: 'ts', bucketMillis: 60_000 });
+      expect(series.map((p) => [p.bucketStartMillis, p.runs, p.succeeded, p.good])).toEqual([
+        [T0, 2, 2, 2],
+        [T0 + 60_000, 1, 0, 0],
+      ]);
+      near(series[0]?.latencyP50Millis, 200);
+    });
+
+    it('lists the latest failures and the slowest runs with their trace ids', async () => {
+      const s = await fresh();
+      const f1 = failed('l', T0 + 1_000, 2);
+      const f2 = failed('l', T0 + 2_000, 3, 2);
+      await insert(s, [...ok('l', T0, 900), ...ok('l', T0 + 10, 100), ...f1, ...f2]);
+      const failures = await s.listRuns({ ...RANGE, jobs: 'l', filter: 'failed', order: 'latest' });
+      expect(failures.map((r) => [r.exitCode, r.errorType, r.outcome, r.attempts, r.deadLettered])).toEqual([
+        [3, '3', 'failed', 2, true],
+        [2, '2', 'failed', 1, true],
+      ]);
+      expect(failures[0]?.traceId).toBe(f2[0]?.traceId);
+      expect(failures[0]?.spanId).toBe(f2[0]?.spanId);
+      const slowest = await s.listRuns({ ...RANGE, jobs: 'l', order: 'slowest', limit: 1 });
+      expect(slowest.map((r) => r.latencyMillis)).toEqual([900]);
+    });
+
+    it('returns run start times for freshness and the job names', async () => {
+      const s = await fresh();
+      await insert(s, [...ok('cron', T0, 10), ...failed('cron', T0 + 60_000, 1), ...ok('cron', T0 + 120_000, 10), ...ok('zeta', T0, 1)]);
+      expect(await s.runStarts('cron', RANGE, 'succeeded')).toEqual([T0, T0 + 120_000]);
+      expect(await s.runStarts('cron', RANGE, 'any')).toEqual([T0, T0 + 60_000, T0 + 120_000]);
+      expect(await s.jobNames(RANGE)).toEqual(['cron', 'zeta']);
+    });
+
+    it('drops whole days older than the retention', async () => {
+      const s = await fresh();
+      const DAY = 86_400_000;
+      await insert(s, [...ok('old', T0 - 10 * DAY, 10), ...ok('new', T0, 10)]);
+      const dropped = await s.dropBefore(T0 - 5 * DAY);
+      await options.settle?.(s);
+      expect(dropped).toBe(1);
+      expect(await s.jobNames({ fromMillis: T0 - 20 * DAY, toMillis: T0 + DAY })).toEqual(['new']);
+    });
+  });
+}
