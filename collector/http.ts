@@ -9,6 +9,8 @@ import { DecodeError, errorMessage, noopLogger } from '../contracts/index.js';
 import type { Logger } from '../contracts/index.js';
 import { decodeTraceRequestJson, decodeTraceRequestProto, encodeRpcStatus, encodeTraceResponse } from './otlp/index.js';
 import type { SpanSink } from './sink.js';
+import { REMOTE_READ_METHODS } from '../store/index.js';
+import type { RemoteReadMethod, Store } from '../store/index.js';
 
 const gunzipAsync = promisify(gunzip);
 const inflateAsync = promisify(inflate);
@@ -25,6 +27,11 @@ export interface CollectorOptions {
    * decompression (so a small gzip bomb is refused too). @default 16_777_216 (16 MiB)
    */
   maxBodyBytes?: number;
+  /**
+   * Store to answer `POST /api/v1/store` read queries from, so other jobslo
+   * processes can read a DuckDB file this process holds. @default none (404)
+   */
+  readStore?: Store;
   logger?: Logger;
 }
 
@@ -163,6 +170,23 @@ export async function startCollector(options: CollectorOptions): Promise<Running
       inFlight--;
     }
   });
+
+  const readStore = options.readStore;
+  if (readStore) {
+    app.post('/api/v1/store', express.json({ limit: '1mb' }), async (req: Request, res: Response) => {
+      const { method, args } = (req.body ?? {}) as { method?: unknown; args?: unknown };
+      if (typeof method !== 'string' || !(REMOTE_READ_METHODS as readonly string[]).includes(method) || !Array.isArray(args)) {
+        res.status(400).json({ message: `expected {"method": one of ${REMOTE_READ_METHODS.join(', ')}, "args": [...]}` });
+        return;
+      }
+      try {
+        const fn = readStore[method as RemoteReadMethod] as (...a: unknown[]) => Promise<unknown>;
+        res.json({ result: await fn.apply(readStore, args) });
+      } catch (err) {
+        res.status(500).json({ message: errorMessage(err) });
+      }
+    });
+  }
 
   app.use((req: Request, res: Response) => {
     res.status(404).json({ code: 5, message: `no route for ${req.method} ${req.path}; OTLP traces go to POST /v1/traces` });

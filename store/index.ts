@@ -3,6 +3,8 @@ import { StoreError } from '../contracts/index.js';
 import type { Store } from './types.js';
 import { parseStoreUrl } from './url.js';
 import { DuckDbStore } from './duckdb.js';
+import { readOwner } from './owner.js';
+import { RemoteStore } from './remote.js';
 
 export { DuckDbStore } from './duckdb.js';
 export type { DuckDbStoreOptions } from './duckdb.js';
@@ -11,6 +13,10 @@ export type { StoreUrl } from './url.js';
 export { toSpanRow } from './rows.js';
 export type { SpanRow } from './rows.js';
 export { compareStrings } from './duckdb.js';
+export { RemoteStore, REMOTE_READ_METHODS } from './remote.js';
+export type { RemoteReadMethod } from './remote.js';
+export { ownerFilePath, readOwner, removeOwnerFile, writeOwnerFile } from './owner.js';
+export type { StoreOwner } from './owner.js';
 export { globToLike, isGlob } from './_sql.js';
 export type {
   Store,
@@ -35,7 +41,14 @@ export async function openStore(value: string): Promise<Store> {
   let store: Store;
   switch (url.kind) {
     case 'duckdb':
-      store = await DuckDbStore.open({ path: url.path });
+      try {
+        store = await DuckDbStore.open({ path: url.path });
+      } catch (err) {
+        // DuckDB allows one process per file: read through the collector that holds it.
+        const owner = err instanceof StoreError && err.code === 'JOBSLO_ERR_STORE_LOCKED' ? readOwner(url.path) : undefined;
+        if (!owner) throw err;
+        return new RemoteStore(owner.url, `duckdb:${url.path}`);
+      }
       break;
     case 'clickhouse':
       throw new StoreError('JOBSLO_ERR_STORE_UNREACHABLE', 'the ClickHouse store is not part of this build yet; use duckdb:PATH');

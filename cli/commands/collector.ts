@@ -1,6 +1,6 @@
 import { parseArgs } from 'node:util';
 import { startCollector, StoreSink } from '../../collector/index.js';
-import { openStore } from '../../store/index.js';
+import { openStore, parseStoreUrl, removeOwnerFile, writeOwnerFile } from '../../store/index.js';
 import type { Command } from '../command.js';
 import { STORE_HELP, parsePort, parsePositiveInt, storeValue } from '../_options.js';
 
@@ -12,7 +12,8 @@ export const collectorCommand: Command = {
 Serves POST /v1/traces (OTLP/HTTP, application/x-protobuf or application/json,
 optionally gzip) and GET /health. Point OTEL_EXPORTER_OTLP_ENDPOINT at it.
 SIGTERM or SIGINT stops accepting, finishes in-flight requests and closes
-the store.
+the store. While it holds a DuckDB file, "jobslo analyze" and "jobslo report"
+on the same file read through it (POST /api/v1/store, loopback by default).
 
 Options:
   --port PORT         TCP port (default 4318, the OTLP/HTTP default)
@@ -39,11 +40,21 @@ ${STORE_HELP}
     const store = await openStore(storeValue(values.store, ctx));
     let collector;
     try {
-      collector = await startCollector({ sink: new StoreSink(store, { logger: ctx.logger }), port, host: values.host, maxBodyBytes, logger: ctx.logger });
+      collector = await startCollector({
+        sink: new StoreSink(store, { logger: ctx.logger }),
+        port,
+        host: values.host,
+        maxBodyBytes,
+        readStore: store,
+        logger: ctx.logger,
+      });
     } catch (err) {
       await store.close();
       throw err;
     }
+    const storeUrl = parseStoreUrl(storeValue(values.store, ctx));
+    // Other jobslo commands read a DuckDB file this process holds through us.
+    if (storeUrl.kind === 'duckdb') writeOwnerFile(storeUrl.path, collector.url);
     ctx.logger.info('collector listening', { url: `${collector.url}/v1/traces`, store: store.location });
     await new Promise<void>((resolve) => {
       if (ctx.signal.aborted) resolve();
@@ -51,6 +62,7 @@ ${STORE_HELP}
     });
     ctx.logger.info('shutting down collector', { signal: String(ctx.signal.reason) });
     await collector.close();
+    if (storeUrl.kind === 'duckdb') removeOwnerFile(storeUrl.path);
     return 0;
   },
 };

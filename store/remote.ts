@@ -1,0 +1,93 @@
+import { StoreError, errorMessage } from '../contracts/index.js';
+import type { SpanRecord } from '../contracts/index.js';
+import type {
+  JobAggregate,
+  JobSelector,
+  ListRunsQuery,
+  RunSummary,
+  SeriesPoint,
+  Store,
+  TimeRange,
+  TimeSeriesQuery,
+  WindowCount,
+  WindowCountsQuery,
+} from './types.js';
+
+/** Store methods a collector answers over `POST /api/v1/store` for readers of its DuckDB file. */
+export const REMOTE_READ_METHODS = ['jobAggregates', 'windowCounts', 'timeSeries', 'listRuns', 'runStarts', 'jobNames'] as const;
+export type RemoteReadMethod = (typeof REMOTE_READ_METHODS)[number];
+
+/**
+ * Reads through a running collector that holds the store (DuckDB allows one
+ * process per file): every read query is sent to the collector, which runs it
+ * on its own connection. Read-only: writes are refused.
+ */
+export class RemoteStore implements Store {
+  readonly kind = 'remote';
+  readonly location: string;
+
+  /**
+   * @param baseUrl the collector's base URL, e.g. `http://127.0.0.1:4318`
+   * @param timeoutMillis bound on each request @default 30_000
+   */
+  constructor(
+    private readonly baseUrl: string,
+    readonly via: string,
+    private readonly timeoutMillis = 30_000,
+  ) {
+    this.location = `${via} (through the collector at ${baseUrl})`;
+  }
+
+  private async call<T>(method: RemoteReadMethod, args: unknown[]): Promise<T> {
+    let res: Response;
+    try {
+      res = await fetch(`${this.baseUrl}/api/v1/store`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json' },
+        body: JSON.stringify({ method, args }),
+        signal: AbortSignal.timeout(this.timeoutMillis),
+      });
+    } catch (cause) {
+      throw new StoreError('JOBSLO_ERR_STORE_UNREACHABLE', `cannot reach the collector at ${this.baseUrl} that holds ${this.via}: ${errorMessage(cause)}`, { cause });
+    }
+    const body = (await res.json().catch(() => ({}))) as { result?: T; message?: string };
+    if (!res.ok) throw new StoreError('JOBSLO_ERR_STORE_QUERY', `the collector at ${this.baseUrl} answered ${res.status}: ${body.message ?? ''}`);
+    return body.result as T;
+  }
+
+  async migrate(): Promise<void> {}
+
+  async insertSpans(_spans: readonly SpanRecord[]): Promise<void> {
+    throw new StoreError('JOBSLO_ERR_STORE_QUERY', `${this.location} is read-only; send spans to the collector over OTLP instead`);
+  }
+
+  jobAggregates(range: TimeRange): Promise<JobAggregate[]> {
+    return this.call('jobAggregates', [range]);
+  }
+
+  windowCounts(query: WindowCountsQuery): Promise<WindowCount[]> {
+    return this.call('windowCounts', [query]);
+  }
+
+  timeSeries(query: TimeSeriesQuery): Promise<SeriesPoint[]> {
+    return this.call('timeSeries', [query]);
+  }
+
+  listRuns(query: ListRunsQuery): Promise<RunSummary[]> {
+    return this.call('listRuns', [query]);
+  }
+
+  runStarts(jobs: JobSelector, range: TimeRange, which: 'succeeded' | 'any'): Promise<number[]> {
+    return this.call('runStarts', [jobs, range, which]);
+  }
+
+  jobNames(range: TimeRange): Promise<string[]> {
+    return this.call('jobNames', [range]);
+  }
+
+  async dropBefore(_olderThanMillis: number): Promise<number> {
+    throw new StoreError('JOBSLO_ERR_STORE_QUERY', `${this.location} is read-only; run retention in the collector's process`);
+  }
+
+  async close(): Promise<void> {}
+}
