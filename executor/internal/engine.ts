@@ -191,6 +191,7 @@ export async function executeRun(o: EngineOptions, runner: AttemptRunner): Promi
       releases.push(slot.release);
       waited ||= slot.waited;
     }
+    if (o.signal?.aborted) return cancelledBeforeStart(o, runId, runAttrs, waited || o.concurrencyKey !== undefined ? createdAt : undefined);
     const queuedAt = o.queuedAtMillis ?? (waited || o.concurrencyKey !== undefined ? createdAt : undefined);
     if (queuedAt !== undefined) runAttrs[ATTR_QUEUED_TIME_UNIX_NANO] = toUnixNanoString(queuedAt);
 
@@ -431,16 +432,17 @@ function skipped(o: EngineOptions, runId: string, runAttrs: Attributes, previous
   return { runId, outcome: RunOutcome.Skipped, attempts: 0, deadLettered: false };
 }
 
-/** A zero-length cancelled run span: cancelled while waiting for a lock or slot. */
-function cancelledBeforeStart(o: EngineOptions, runId: string, runAttrs: Attributes, createdAt: number): EngineResult {
+/** A zero-length cancelled run span: cancelled before its first attempt (e.g. while waiting for a lock or slot). */
+function cancelledBeforeStart(o: EngineOptions, runId: string, runAttrs: Attributes, waitedSince: number | undefined): EngineResult {
   const now = o.clock.now();
+  const queuedAt = o.queuedAtMillis ?? waitedSince;
   const span = o.tracer.startSpan(
     SPAN_NAME_RUN,
     {
       startTime: hr(now),
       attributes: {
         ...runAttrs,
-        [ATTR_QUEUED_TIME_UNIX_NANO]: toUnixNanoString(o.queuedAtMillis ?? createdAt),
+        ...(queuedAt === undefined ? {} : { [ATTR_QUEUED_TIME_UNIX_NANO]: toUnixNanoString(queuedAt) }),
         [ATTR_RUN_OUTCOME]: RunOutcome.Cancelled,
         [ATTR_RUN_ATTEMPTS]: 0,
         [ATTR_RUN_DEAD_LETTERED]: false,
@@ -449,7 +451,7 @@ function cancelledBeforeStart(o: EngineOptions, runId: string, runAttrs: Attribu
     },
     o.parentContext,
   );
-  span.addEvent(LifecycleEvent.Queued, hr(o.queuedAtMillis ?? createdAt));
+  if (queuedAt !== undefined) span.addEvent(LifecycleEvent.Queued, hr(queuedAt));
   span.addEvent(LifecycleEvent.Cancelled, hr(now));
   span.setStatus({ code: SpanStatusCode.ERROR, message: 'run cancelled before its first attempt' });
   span.end(hr(now));

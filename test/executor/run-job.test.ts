@@ -331,6 +331,36 @@ describe('runJob: idempotency keys (local state)', () => {
 });
 
 describe('runJob: concurrency keys', () => {
+  it('a run cancelled while waiting for a slot never executes: zero attempts, queued then cancelled', async () => {
+    let release: () => void = () => {};
+    const holder = runJob(opts({ concurrencyKey: 'one', lockPollMillis: 5, clock: undefined }), () => new Promise<void>((r) => (release = r)));
+    await new Promise((r) => setTimeout(r, 20));
+    const ac = new AbortController();
+    let ran = false;
+    const waiter = runJob(opts({ concurrencyKey: 'one', lockPollMillis: 5, clock: undefined, signal: ac.signal }), async () => {
+      ran = true;
+    });
+    await new Promise((r) => setTimeout(r, 30));
+    ac.abort('SIGTERM');
+    const r = await waiter;
+    release();
+    await holder;
+    expect(ran).toBe(false);
+    expect(r).toMatchObject({ outcome: 'cancelled', attempts: 0, deadLettered: false });
+    const span = tracing.runSpans().find((s) => s.attributes[ATTR_RUN_OUTCOME] === 'cancelled')!;
+    expect(eventNames(span)).toEqual([LifecycleEvent.Queued, LifecycleEvent.Cancelled]);
+  });
+
+  it('an already-aborted signal runs nothing', async () => {
+    let ran = false;
+    const r = await runJob(opts({ signal: AbortSignal.abort('SIGINT') }), async () => {
+      ran = true;
+    });
+    expect(ran).toBe(false);
+    expect(r).toMatchObject({ outcome: 'cancelled', attempts: 0 });
+    expect(eventNames(tracing.runSpans()[0]!)).toEqual([LifecycleEvent.Cancelled]);
+  });
+
   it('at most N runs at once per key; waiting is recorded as queue time', async () => {
     let running = 0;
     let peak = 0;
