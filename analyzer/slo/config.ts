@@ -1,0 +1,487 @@
+/**
+ * `jobslo.yaml`: SLOs, burn-rate alert tiers and webhooks. Parsed with
+ * `yaml`, validated at load; every error is a {@link ConfigError} naming the
+ * path of the bad field (`slos[0].objective`) and, when known, its line.
+ */
+import { readFileSync } from 'node:fs';
+import { Cron } from 'croner';
+import { LineCounter, parseAllDocuments } from 'yaml';
+import type { Document } from 'yaml';
+import { ConfigError, errorMessage, formatDurationMillis, parseDurationMillis } from '../../contracts/index.js';
+import { parseStoreUrl } from '../../store/index.js';
+import { burnFactor, defaultTiers } from './tiers.js';
+import type { BurnRateTier } from './tiers.js';
+
+/** What makes an event good. */
+export type SliKind = 'success' | 'latency' | 'freshness';
+
+/** Freshness (dead-man switch) settings of an SLO. */
+export interface FreshnessSpec {
+  /** Cron expression of the schedule (5 or 6 fields). */
+  cron: string;
+  /** IANA time zone the schedule is read in. @default 'UTC' */
+  timezone: string;
+  /** How long after a tick a succeeded run may start and still count. @default 1_800_000 (30m) */
+  graceMillis: number;
+}
+
+/** One validated SLO. */
+export interface SloDefinition {
+  name: string;
+  /** Exact job name or glob (`etl-*`). */
+  job: string;
+  sli: SliKind;
+  /** Target ratio of good events, in (0, 1). */
+  objective: number;
+  /** Rolling window, ms. */
+  windowMillis: number;
+  /** For `sli: latency`: a run is good when it succeeded within this, ms. */
+  latencyThresholdMillis?: number;
+  /** For `sli: freshness`. */
+  freshness?: FreshnessSpec;
+  alerting: {
+    /** The long window needs at least this many events to fire. @default 1 */
+    minEvents: number;
+    tiers: BurnRateTier[];
+  };
+  /** Where the SLO came from. */
+  source: 'jobslo' | 'openslo';
+}
+
+/** Payload format of a webhook. */
+export type WebhookFormat = 'alertmanager' | 'slack' | 'json';
+
+/** One webhook receiver. */
+export interface WebhookConfig {
+  name: string;
+  url: string;
+  /** @default 'alertmanager' */
+  format: WebhookFormat;
+  /** HMAC-SHA256 key, resolved from `env:NAME` or `file:PATH`; never logged. */
+  secret?: string;
+  /** Per-request timeout. @default 10_000 */
+  timeoutMillis: number;
+}
+
+/** Alert delivery settings. */
+export interface AlertsConfig {
+  webhooks: WebhookConfig[];
+  /** A firing alert is re-sent after this long. @default 14_400_000 (4h) */
+  repeatIntervalMillis: number;
+  /** Base URL of `jobslo serve`, for `externalURL` and `generatorURL`. @default '' */
+  externalUrl: string;
+}
+
+/** A validated `jobslo.yaml`. */
+export interface JobsloConfig {
+  /** File it was read from (or `<inline>`). */
+  file: string;
+  /** `store:` value, already checked with `parseStoreUrl`. */
+  store?: string;
+  slos: SloDefinition[];
+  alerts: AlertsConfig;
+}
+
+/** Options of {@link parseConfig}. */
+export interface ParseConfigOptions {
+  /** Named in error messages. @default 'jobslo.yaml' */
+  fileName?: string;
+  /** Environment for `env:` secrets. @default process.env */
+  env?: NodeJS.ProcessEnv;
+  /** Reads `file:` secrets. @default readFileSync utf8 */
+  readFile?: (path: string) => string;
+}
+
+/** Default config file, relative to the working directory. */
+export const DEFAULT_CONFIG_FILE = 'jobslo.yaml';
+
+const DEFAULT_REPEAT_MILLIS = 4 * 3_600_000;
+const DEFAULT_GRACE_MILLIS = 30 * 60_000;
+const DEFAULT_WEBHOOK_TIMEOUT_MILLIS = 10_000;
+
+type Segment = string | number;
+
+function formatPath(path: readonly Segment[]): string {
+  let out = '';
+  for (const s of path) out += typeof s === 'number' ? `[${s}]` : out === '' ? s : `.${s}`;
+  return out === '' ? '(root)' : out;
+}
+
+const describe = (v: unknown): string => (typeof v === 'string' ? JSON.stringify(v) : v === null ? 'null' : Array.isArray(v) ? 'a list' : typeof v === 'object' ? 'a mapping' : String(v));
+
+/** Field access with the path of every value, for error messages. */
+class Reader {
+  constructor(
+    private readonly doc: Document,
+    private readonly lines: LineCounter,
+    private readonly file: string,
+    /** Path of the document inside the file (for multi-document files). */
+    private readonly prefix: readonly Segment[],
+  ) {}
+
+  fail(path: readonly Segment[], message: string): never {
+    let where = '';
+    const node = this.doc.getIn(path, true) as { range?: [number, number, number] } | undefined;
+    if (node && Array.isArray(node.range)) {
+      const pos = this.lines.linePos(node.range[0]);
+      where = ` (${this.file}:${pos.line}:${pos.col})`;
+    }
+    throw new ConfigError(formatPath([...this.prefix, ...path]), `${message}${where}`);
+  }
+
+  mapping(value: unknown, path: readonly Segment[], allowed: readonly string[]): Record<string, unknown> {
+    if (value === null || typeof value !== 'object' || Array.isArray(value)) this.fail(path, `must be a mapping, got ${describe(value)}`);
+    const rec = value as Record<string, unknown>;
+    for (const key of Object.keys(rec)) {
+      if (!allowed.includes(key)) this.fail([...path, key], `unknown field; expected one of ${allowed.join(', ')}`);
+    }
+    return rec;
+  }
+
+  list(value: unknown, path: readonly Segment[]): unknown[] {
+    if (!Array.isArray(value)) this.fail(path, `must be a list, got ${describe(value)}`);
+    return value;
+  }
+
+  string(value: unknown, path: readonly Segment[]): string {
+    if (typeof value !== 'string' || value.trim() === '') this.fail(path, `must be a non-empty string, got ${describe(value)}`);
+    return value;
+  }
+
+  number(value: unknown, path: readonly Segment[]): number {
+    if (typeof value !== 'number' || !Number.isFinite(value)) this.fail(path, `must be a number, got ${describe(value)}`);
+    return value;
+  }
+
+  boolean(value: unknown, path: readonly Segment[]): boolean {
+    if (typeof value !== 'boolean') this.fail(path, `must be true or false, got ${describe(value)}`);
+    return value;
+  }
+
+  duration(value: unknown, path: readonly Segment[]): number {
+    if (typeof value !== 'string' && typeof value !== 'number') this.fail(path, `must be a duration such as 5m, 6h, 30d, got ${describe(value)}`);
+    let ms: number;
+    try {
+      ms = parseDurationMillis(String(value), formatPath(path));
+    } catch {
+      this.fail(path, `"${String(value)}" is not a duration; use forms like 30s, 5m, 1h30m, 30d`);
+    }
+    if (ms <= 0) this.fail(path, `must be a positive duration, got ${String(value)}`);
+    return ms;
+  }
+
+  objective(value: unknown, path: readonly Segment[]): number {
+    const n = this.number(value, path);
+    if (!(n > 0 && n < 1)) this.fail(path, `must be between 0 and 1 (exclusive), got ${n}`);
+    return n;
+  }
+
+  oneOf<T extends string>(value: unknown, path: readonly Segment[], choices: readonly T[]): T {
+    if (typeof value !== 'string' || !(choices as readonly string[]).includes(value)) {
+      this.fail(path, `must be one of ${choices.join(', ')}, got ${describe(value)}`);
+    }
+    return value as T;
+  }
+}
+
+/**
+ * Reads and validates a config file.
+ * @throws {ConfigError} naming `--config` when the file cannot be read, else the bad field
+ */
+export function loadConfig(path: string, options: Omit<ParseConfigOptions, 'fileName'> = {}): JobsloConfig {
+  let text: string;
+  try {
+    text = readFileSync(path, 'utf8');
+  } catch (cause) {
+    throw new ConfigError('--config', `cannot read ${path}: ${errorMessage(cause)}`, { cause });
+  }
+  return parseConfig(text, { ...options, fileName: path });
+}
+
+/**
+ * Parses and validates the text of a config file: one jobslo document and/or
+ * any number of OpenSLO v1 `kind: SLO` documents.
+ * @throws {ConfigError} for YAML syntax errors (with line and column) and invalid fields
+ */
+export function parseConfig(text: string, options: ParseConfigOptions = {}): JobsloConfig {
+  const file = options.fileName ?? DEFAULT_CONFIG_FILE;
+  const env = options.env ?? process.env;
+  const readFile = options.readFile ?? ((p: string) => readFileSync(p, 'utf8'));
+  const lines = new LineCounter();
+  const docs = parseAllDocuments(text, { lineCounter: lines, prettyErrors: false, uniqueKeys: true });
+  if (!Array.isArray(docs)) throw new ConfigError(file, 'is not a YAML stream');
+  for (const doc of docs) {
+    const e = doc.errors[0];
+    if (e) {
+      const pos = e.linePos?.[0];
+      const where = pos ? ` at line ${pos.line}, column ${pos.col}` : '';
+      throw new ConfigError(file, `YAML syntax error${where}: ${e.message.split('\n')[0] ?? e.message}`);
+    }
+  }
+  const present = docs.filter((d) => d.contents !== null);
+  const multi = present.length > 1;
+  let base: JobsloConfig | undefined;
+  const openSlos: SloDefinition[] = [];
+  present.forEach((doc, i) => {
+    const index = (docs as readonly unknown[]).indexOf(doc);
+    const r = new Reader(doc as unknown as Document, lines, file, multi ? ['documents', index] : []);
+    const value: unknown = doc.toJS({ maxAliasCount: 100 });
+    if (value !== null && typeof value === 'object' && !Array.isArray(value) && 'apiVersion' in value) {
+      openSlos.push(readOpenSlo(r, value as Record<string, unknown>));
+      return;
+    }
+    if (base) r.fail([], `a second jobslo document (document ${i + 1}); put every SLO in one document or use OpenSLO documents`);
+    base = readJobslo(r, value, file, env, readFile);
+  });
+  const config: JobsloConfig = base ?? { file, slos: [], alerts: { webhooks: [], repeatIntervalMillis: DEFAULT_REPEAT_MILLIS, externalUrl: '' } };
+  config.slos.push(...openSlos);
+  const seen = new Set<string>();
+  config.slos.forEach((s, i) => {
+    if (seen.has(s.name)) throw new ConfigError(`slos[${i}].name`, `"${s.name}" is defined twice; SLO names must be unique`);
+    seen.add(s.name);
+  });
+  return config;
+}
+
+function readJobslo(r: Reader, value: unknown, file: string, env: NodeJS.ProcessEnv, readFile: (p: string) => string): JobsloConfig {
+  const root = r.mapping(value, [], ['store', 'slos', 'alerts']);
+  let store: string | undefined;
+  if (root['store'] !== undefined) {
+    store = r.string(root['store'], ['store']);
+    try {
+      parseStoreUrl(store, 'store');
+    } catch (err) {
+      r.fail(['store'], err instanceof ConfigError ? err.message.replace(/^store: /, '') : errorMessage(err));
+    }
+  }
+  const slos = root['slos'] === undefined ? [] : r.list(root['slos'], ['slos']).map((s, i) => readSlo(r, s, ['slos', i]));
+  const alerts = readAlerts(r, root['alerts'], env, readFile);
+  return { file, ...(store !== undefined ? { store } : {}), slos, alerts };
+}
+
+const SLO_FIELDS = ['name', 'job', 'sli', 'objective', 'window', 'latency', 'freshness', 'alerting'] as const;
+
+function readSlo(r: Reader, value: unknown, path: Segment[]): SloDefinition {
+  const m = r.mapping(value, path, SLO_FIELDS);
+  const name = r.string(m['name'], [...path, 'name']);
+  const job = r.string(m['job'], [...path, 'job']);
+  const sli = r.oneOf(m['sli'] ?? 'success', [...path, 'sli'], ['success', 'latency', 'freshness'] as const);
+  const objective = r.objective(m['objective'], [...path, 'objective']);
+  const windowMillis = r.duration(m['window'] ?? '30d', [...path, 'window']);
+  const slo: SloDefinition = { name, job, sli, objective, windowMillis, alerting: { minEvents: 1, tiers: [] }, source: 'jobslo' };
+  if (sli === 'latency') {
+    if (m['latency'] === undefined) r.fail([...path, 'latency'], 'is required for sli: latency, e.g. latency: { threshold: 10m }');
+    const l = r.mapping(m['latency'], [...path, 'latency'], ['threshold']);
+    slo.latencyThresholdMillis = r.duration(l['threshold'], [...path, 'latency', 'threshold']);
+  } else if (m['latency'] !== undefined) {
+    r.fail([...path, 'latency'], `only applies to sli: latency (this SLO is sli: ${sli})`);
+  }
+  if (sli === 'freshness') {
+    if (m['freshness'] === undefined) r.fail([...path, 'freshness'], 'is required for sli: freshness, e.g. freshness: { cron: "0 2 * * *", timezone: UTC, grace: 30m }');
+    slo.freshness = readFreshness(r, m['freshness'], [...path, 'freshness']);
+  } else if (m['freshness'] !== undefined) {
+    r.fail([...path, 'freshness'], `only applies to sli: freshness (this SLO is sli: ${sli})`);
+  }
+  slo.alerting = readAlerting(r, m['alerting'], [...path, 'alerting'], windowMillis);
+  return slo;
+}
+
+function readFreshness(r: Reader, value: unknown, path: Segment[]): FreshnessSpec {
+  const m = r.mapping(value, path, ['cron', 'timezone', 'grace']);
+  const cron = r.string(m['cron'], [...path, 'cron']);
+  const timezone = m['timezone'] === undefined ? 'UTC' : r.string(m['timezone'], [...path, 'timezone']);
+  try {
+    new Intl.DateTimeFormat('en-US', { timeZone: timezone });
+  } catch {
+    r.fail([...path, 'timezone'], `"${timezone}" is not an IANA time zone such as UTC or Europe/Berlin`);
+  }
+  try {
+    const c = new Cron(cron, { timezone, paused: true });
+    c.stop();
+  } catch (err) {
+    r.fail([...path, 'cron'], `"${cron}" is not a cron expression: ${errorMessage(err)}`);
+  }
+  const graceMillis = m['grace'] === undefined ? DEFAULT_GRACE_MILLIS : r.duration(m['grace'], [...path, 'grace']);
+  return { cron, timezone, graceMillis };
+}
+
+function readAlerting(r: Reader, value: unknown, path: Segment[], windowMillis: number): SloDefinition['alerting'] {
+  if (value === undefined) return { minEvents: 1, tiers: defaultTiers(windowMillis) };
+  const m = r.mapping(value, path, ['min_events', 'tiers']);
+  let minEvents = 1;
+  if (m['min_events'] !== undefined) {
+    minEvents = r.number(m['min_events'], [...path, 'min_events']);
+    if (!Number.isInteger(minEvents) || minEvents < 0) r.fail([...path, 'min_events'], `must be a whole number >= 0, got ${minEvents}`);
+  }
+  const t = m['tiers'];
+  if (t === undefined || t === 'default') return { minEvents, tiers: defaultTiers(windowMillis) };
+  if (typeof t === 'string') r.fail([...path, 'tiers'], `must be "default" or a list of tiers, got ${describe(t)}`);
+  const tiers = r.list(t, [...path, 'tiers']).map((item, i): BurnRateTier => {
+    const p = [...path, 'tiers', i];
+    const tm = r.mapping(item, p, ['severity', 'long', 'short', 'factor', 'budget', 'enabled']);
+    const severity = r.string(tm['severity'], [...p, 'severity']);
+    const longWindowMillis = r.duration(tm['long'], [...p, 'long']);
+    const shortWindowMillis = r.duration(tm['short'], [...p, 'short']);
+    if (shortWindowMillis >= longWindowMillis) {
+      r.fail([...p, 'short'], `must be shorter than long (${formatDurationMillis(longWindowMillis)}), got ${formatDurationMillis(shortWindowMillis)}`);
+    }
+    if ((tm['factor'] === undefined) === (tm['budget'] === undefined)) {
+      r.fail(p, 'needs exactly one of factor (a burn rate, e.g. 14.4) or budget (the fraction of the error budget spent in the long window, e.g. 0.02)');
+    }
+    let factor: number;
+    if (tm['factor'] !== undefined) {
+      factor = r.number(tm['factor'], [...p, 'factor']);
+      if (factor <= 0) r.fail([...p, 'factor'], `must be > 0, got ${factor}`);
+    } else {
+      const budget = r.number(tm['budget'], [...p, 'budget']);
+      if (!(budget > 0 && budget <= 1)) r.fail([...p, 'budget'], `must be in (0, 1], got ${budget}`);
+      factor = burnFactor(budget, windowMillis, longWindowMillis);
+    }
+    const enabled = tm['enabled'] === undefined ? true : r.boolean(tm['enabled'], [...p, 'enabled']);
+    return { severity, longWindowMillis, shortWindowMillis, factor, enabled };
+  });
+  return { minEvents, tiers };
+}
+
+function readAlerts(r: Reader, value: unknown, env: NodeJS.ProcessEnv, readFile: (p: string) => string): AlertsConfig {
+  const alerts: AlertsConfig = { webhooks: [], repeatIntervalMillis: DEFAULT_REPEAT_MILLIS, externalUrl: '' };
+  if (value === undefined) return alerts;
+  const m = r.mapping(value, ['alerts'], ['webhooks', 'repeat_interval', 'external_url']);
+  if (m['repeat_interval'] !== undefined) alerts.repeatIntervalMillis = r.duration(m['repeat_interval'], ['alerts', 'repeat_interval']);
+  if (m['external_url'] !== undefined) {
+    const u = r.string(m['external_url'], ['alerts', 'external_url']);
+    if (!isHttpUrl(u)) r.fail(['alerts', 'external_url'], `must be an http(s) URL, got ${JSON.stringify(u)}`);
+    alerts.externalUrl = u.replace(/\/+$/, '');
+  }
+  if (m['webhooks'] !== undefined) {
+    const names = new Set<string>();
+    alerts.webhooks = r.list(m['webhooks'], ['alerts', 'webhooks']).map((w, i): WebhookConfig => {
+      const p: Segment[] = ['alerts', 'webhooks', i];
+      const wm = r.mapping(w, p, ['name', 'url', 'format', 'secret', 'timeout']);
+      const name = r.string(wm['name'], [...p, 'name']);
+      if (!/^[A-Za-z0-9_.-]+$/.test(name)) r.fail([...p, 'name'], `must match [A-Za-z0-9_.-]+ (it names outbox files), got ${JSON.stringify(name)}`);
+      if (names.has(name)) r.fail([...p, 'name'], `"${name}" is used by another webhook; names must be unique`);
+      names.add(name);
+      const url = r.string(wm['url'], [...p, 'url']);
+      if (!isHttpUrl(url)) r.fail([...p, 'url'], `must be an http(s) URL, got ${JSON.stringify(url)}`);
+      const format = r.oneOf(wm['format'] ?? 'alertmanager', [...p, 'format'], ['alertmanager', 'slack', 'json'] as const);
+      const timeoutMillis = wm['timeout'] === undefined ? DEFAULT_WEBHOOK_TIMEOUT_MILLIS : r.duration(wm['timeout'], [...p, 'timeout']);
+      const hook: WebhookConfig = { name, url, format, timeoutMillis };
+      if (wm['secret'] !== undefined) hook.secret = readSecret(r, wm['secret'], [...p, 'secret'], env, readFile);
+      return hook;
+    });
+  }
+  return alerts;
+}
+
+function readSecret(r: Reader, value: unknown, path: Segment[], env: NodeJS.ProcessEnv, readFile: (p: string) => string): string {
+  const ref = r.string(value, path);
+  if (ref.startsWith('env:')) {
+    const name = ref.slice(4);
+    const v = env[name];
+    if (v === undefined || v === '') r.fail(path, `environment variable ${name} is not set (or empty)`);
+    return v;
+  }
+  if (ref.startsWith('file:')) {
+    let v: string;
+    try {
+      v = readFile(ref.slice(5)).trim();
+    } catch (err) {
+      r.fail(path, `cannot read secret file ${ref.slice(5)}: ${errorMessage(err)}`);
+    }
+    if (v === '') r.fail(path, `secret file ${ref.slice(5)} is empty`);
+    return v;
+  }
+  // The value itself is never echoed: it may be a pasted secret.
+  r.fail(path, 'must be env:VARIABLE or file:PATH; secrets are not written into the config file');
+}
+
+function isHttpUrl(value: string): boolean {
+  try {
+    const u = new URL(value);
+    return u.protocol === 'http:' || u.protocol === 'https:';
+  } catch {
+    return false;
+  }
+}
+
+/**
+ * An OpenSLO v1 `kind: SLO` whose ratio indicator counts jobslo runs:
+ * `good` and `total` both have `metricSource.type: jobslo` and the same
+ * `metricSource.spec.job`; `good.metricSource.spec.query` is
+ * `outcome="succeeded"` (success SLI) or `outcome="succeeded" and latency<=DURATION`
+ * (latency SLI); `total.metricSource.spec.query` is `counted` (succeeded,
+ * failed and timed-out runs). Only rolling `Occurrences` windows with one
+ * objective are supported; anything else is an error naming the part.
+ */
+function readOpenSlo(r: Reader, doc: Record<string, unknown>): SloDefinition {
+  if (doc['apiVersion'] !== 'openslo/v1') r.fail(['apiVersion'], `unsupported OpenSLO version ${describe(doc['apiVersion'])}; only openslo/v1 is supported`);
+  if (doc['kind'] !== 'SLO') r.fail(['kind'], `unsupported OpenSLO kind ${describe(doc['kind'])}; only kind: SLO is supported (inline its indicator)`);
+  const root = r.mapping(doc, [], ['apiVersion', 'kind', 'metadata', 'spec']);
+  const meta = r.mapping(root['metadata'], ['metadata'], ['name', 'displayName', 'labels', 'annotations']);
+  const name = r.string(meta['name'], ['metadata', 'name']);
+  const spec = r.mapping(root['spec'], ['spec'], ['description', 'service', 'indicator', 'indicatorRef', 'budgetingMethod', 'timeWindow', 'objectives', 'alertPolicies']);
+  if (spec['indicatorRef'] !== undefined) r.fail(['spec', 'indicatorRef'], 'is not supported; inline the indicator under spec.indicator');
+  if (spec['alertPolicies'] !== undefined) r.fail(['spec', 'alertPolicies'], 'is not supported; jobslo alerts with multiwindow burn-rate tiers (see docs/slos.md)');
+  const method = spec['budgetingMethod'] ?? 'Occurrences';
+  if (method !== 'Occurrences') r.fail(['spec', 'budgetingMethod'], `${describe(method)} is not supported; only Occurrences`);
+  const windows = r.list(spec['timeWindow'], ['spec', 'timeWindow']);
+  if (windows.length !== 1) r.fail(['spec', 'timeWindow'], `must have exactly one window, got ${windows.length}`);
+  const tw = r.mapping(windows[0], ['spec', 'timeWindow', 0], ['duration', 'isRolling', 'calendar']);
+  if (tw['calendar'] !== undefined || tw['isRolling'] === false) r.fail(['spec', 'timeWindow', 0], 'calendar windows are not supported; use isRolling: true');
+  const windowMillis = r.duration(tw['duration'], ['spec', 'timeWindow', 0, 'duration']);
+  const objectives = r.list(spec['objectives'], ['spec', 'objectives']);
+  if (objectives.length !== 1) r.fail(['spec', 'objectives'], `must have exactly one objective, got ${objectives.length}`);
+  const op: Segment[] = ['spec', 'objectives', 0];
+  const obj = r.mapping(objectives[0], op, ['displayName', 'target', 'targetPercent', 'op', 'value', 'timeSliceTarget', 'timeSliceWindow']);
+  for (const k of ['op', 'value', 'timeSliceTarget', 'timeSliceWindow']) {
+    if (obj[k] !== undefined) r.fail([...op, k], 'is not supported; ratio SLOs need only target');
+  }
+  let objective: number;
+  if (obj['target'] !== undefined) objective = r.objective(obj['target'], [...op, 'target']);
+  else if (obj['targetPercent'] !== undefined) objective = r.objective(r.number(obj['targetPercent'], [...op, 'targetPercent']) / 100, [...op, 'targetPercent']);
+  else r.fail(op, 'needs target (0..1) or targetPercent (0..100)');
+
+  const ip: Segment[] = ['spec', 'indicator'];
+  const ind = r.mapping(spec['indicator'], ip, ['metadata', 'spec']);
+  const isp = r.mapping(ind['spec'], [...ip, 'spec'], ['ratioMetric', 'thresholdMetric']);
+  if (isp['thresholdMetric'] !== undefined) r.fail([...ip, 'spec', 'thresholdMetric'], 'is not supported; use ratioMetric with good and total');
+  const rp: Segment[] = [...ip, 'spec', 'ratioMetric'];
+  const ratio = r.mapping(isp['ratioMetric'], rp, ['counter', 'good', 'bad', 'total', 'rawType', 'raw']);
+  for (const k of ['bad', 'raw', 'rawType']) if (ratio[k] !== undefined) r.fail([...rp, k], 'is not supported; use good and total');
+  const source = (which: 'good' | 'total'): { job: string; query: string } => {
+    const p: Segment[] = [...rp, which];
+    const part = r.mapping(ratio[which], p, ['metricSource']);
+    const ms = r.mapping(part['metricSource'], [...p, 'metricSource'], ['metricSourceRef', 'type', 'spec']);
+    if (ms['metricSourceRef'] !== undefined) r.fail([...p, 'metricSource', 'metricSourceRef'], 'is not supported; use type: jobslo');
+    if (ms['type'] !== 'jobslo') r.fail([...p, 'metricSource', 'type'], `${describe(ms['type'])} is not supported; only type: jobslo (jobslo run outcomes)`);
+    const s = r.mapping(ms['spec'], [...p, 'metricSource', 'spec'], ['job', 'query']);
+    return { job: r.string(s['job'], [...p, 'metricSource', 'spec', 'job']), query: r.string(s['query'], [...p, 'metricSource', 'spec', 'query']).trim() };
+  };
+  const good = source('good');
+  const total = source('total');
+  if (good.job !== total.job) r.fail([...rp, 'total', 'metricSource', 'spec', 'job'], `must equal the good job ${JSON.stringify(good.job)}, got ${JSON.stringify(total.job)}`);
+  if (total.query !== 'counted') r.fail([...rp, 'total', 'metricSource', 'spec', 'query'], `must be "counted" (succeeded, failed and timed-out runs), got ${JSON.stringify(total.query)}`);
+  const gq = /^outcome\s*=\s*"succeeded"(?:\s+and\s+latency\s*<=\s*(\S+))?$/.exec(good.query);
+  const gqPath: Segment[] = [...rp, 'good', 'metricSource', 'spec', 'query'];
+  if (!gq) r.fail(gqPath, `${JSON.stringify(good.query)} is not supported; use outcome="succeeded" or outcome="succeeded" and latency<=10m`);
+  const slo: SloDefinition = {
+    name,
+    job: good.job,
+    sli: gq[1] === undefined ? 'success' : 'latency',
+    objective,
+    windowMillis,
+    alerting: { minEvents: 1, tiers: defaultTiers(windowMillis) },
+    source: 'openslo',
+  };
+  if (gq[1] !== undefined) slo.latencyThresholdMillis = r.duration(gq[1], gqPath);
+  return slo;
+}
+
+/**
+ * The `--store` value: the flag, else `JOBSLO_STORE`, else the config's
+ * `store:`, else `undefined` (the caller's default).
+ */
+export function configuredStore(flag: string | undefined, env: NodeJS.ProcessEnv, config: JobsloConfig | undefined): string | undefined {
+  return flag ?? env['JOBSLO_STORE'] ?? config?.store;
+}

@@ -1,0 +1,210 @@
+/**
+ * Evaluates SLOs against a store: SLI, error budget, burn rates and the
+ * multiwindow burn-rate alert tiers. Uses only the {@link Store} interface,
+ * so it gives the same answers on every store.
+ */
+import { formatDurationMillis } from '../../contracts/index.js';
+import type { GoodRunCriterion, Store, WindowCount } from '../../store/index.js';
+import { budgetExhaustedAtMillis, budgetRemaining, burnRate } from './budget.js';
+import type { SloDefinition } from './config.js';
+import { countTicks, judgeTicks, scheduleTicks } from './freshness.js';
+import type { BurnRateTier } from './tiers.js';
+
+/** One tier's verdict. */
+export interface TierEvaluation {
+  tier: BurnRateTier;
+  burnRateLong: number | null;
+  burnRateShort: number | null;
+  /** Events in the long window (for the `min_events` guard). */
+  longEvents: number;
+  firing: boolean;
+}
+
+/** Everything known about one SLO at one instant. */
+export interface SloEvaluation {
+  slo: SloDefinition;
+  /** Evaluation time, Unix ms; every window ends at (and includes) it. */
+  atMillis: number;
+  /** Good and total events over the SLO window (runs, or ticks for freshness). */
+  good: number;
+  total: number;
+  /** good / total; null without events. */
+  sli: number | null;
+  budgetRemaining: number;
+  /** Burn rate per window length, ms; null for a window without events. */
+  burnRates: Map<number, number | null>;
+  /** The burn rate used for the exhaustion projection and the window it came from. */
+  currentBurnRate: { windowMillis: number; value: number } | null;
+  budgetExhaustedAtMillis: number | null;
+  /** Enabled tiers only, in config order. */
+  tiers: TierEvaluation[];
+}
+
+/** The `slos[]` element of `jobslo analyze --format json`. Field names are a stable contract. */
+export interface SloJson {
+  name: string;
+  job: string;
+  sli: string;
+  objective: number;
+  /** SLO window, e.g. `30d`. */
+  window: string;
+  /** good / total over the window; null without events. */
+  sli_value: number | null;
+  good: number;
+  total: number;
+  /** Fraction of the error budget left, 1 = untouched, negative = overspent. */
+  error_budget_remaining: number;
+  /** Burn rate per window (`5m`, `1h`, ...); null for a window without events. */
+  burn_rates: Record<string, number | null>;
+  /** ISO time the budget runs out at the current burn rate; null when not burning. */
+  budget_exhausted_at: string | null;
+  alerts: { severity: string; long_window: string; short_window: string; factor: number; firing: boolean }[];
+}
+
+/** Window lengths the SLO needs counted: its window and every enabled tier's two windows, ascending. */
+export function sloWindows(slo: SloDefinition): number[] {
+  const set = new Set<number>([slo.windowMillis]);
+  for (const t of slo.alerting.tiers) {
+    if (!t.enabled) continue;
+    set.add(t.longWindowMillis);
+    set.add(t.shortWindowMillis);
+  }
+  return [...set].sort((a, b) => a - b);
+}
+
+/**
+ * Good/total events of an SLO in each window ending at (and including)
+ * `atMillis`. Runs are counted by the store (`windowCounts`); freshness ticks
+ * are judged here from the succeeded run starts (`runStarts`).
+ */
+export async function countSloWindows(store: Store, slo: SloDefinition, atMillis: number, windowsMillis: readonly number[]): Promise<WindowCount[]> {
+  if (slo.sli === 'freshness') {
+    const f = slo.freshness;
+    if (!f) throw new TypeError(`SLO ${slo.name} has sli freshness without freshness settings`);
+    const longest = Math.max(...windowsMillis);
+    // Ticks judged in (at - longest, at]: those in (at - longest - grace, at - grace].
+    const ticks = scheduleTicks(f, atMillis - longest - f.graceMillis + 1, atMillis - f.graceMillis);
+    if (ticks.length === 0) return windowsMillis.map((w) => ({ windowMillis: w, good: 0, total: 0 }));
+    const starts = await store.runStarts(slo.job, { fromMillis: ticks[0] as number, toMillis: atMillis + 1 }, 'succeeded');
+    return countTicks(judgeTicks(ticks, starts, f.graceMillis, atMillis), atMillis, windowsMillis);
+  }
+  const criterion: GoodRunCriterion =
+    slo.sli === 'latency' ? { kind: 'latency', thresholdMillis: slo.latencyThresholdMillis ?? 0 } : { kind: 'success' };
+  // windowCounts windows are [end - w, end): end one ms later so a run that ended at `at` counts.
+  return store.windowCounts({ jobs: slo.job, criterion, endMillis: atMillis + 1, windowsMillis });
+}
+
+/** Evaluates one SLO at `atMillis` from its window counts. Pure. */
+export function evaluateFromCounts(slo: SloDefinition, atMillis: number, counts: readonly WindowCount[]): SloEvaluation {
+  const byWindow = new Map(counts.map((c) => [c.windowMillis, c]));
+  const get = (w: number): WindowCount => byWindow.get(w) ?? { windowMillis: w, good: 0, total: 0 };
+  const whole = get(slo.windowMillis);
+  const burnRates = new Map<number, number | null>();
+  for (const c of counts) burnRates.set(c.windowMillis, burnRate(c.good, c.total, slo.objective));
+  const tiers: TierEvaluation[] = slo.alerting.tiers
+    .filter((t) => t.enabled)
+    .map((tier) => {
+      const long = get(tier.longWindowMillis);
+      const burnRateLong = burnRate(long.good, long.total, slo.objective);
+      const burnRateShort = burnRate(get(tier.shortWindowMillis).good, get(tier.shortWindowMillis).total, slo.objective);
+      const firing =
+        long.total >= slo.alerting.minEvents &&
+        burnRateLong !== null &&
+        burnRateShort !== null &&
+        burnRateLong > tier.factor &&
+        burnRateShort > tier.factor;
+      return { tier, burnRateLong, burnRateShort, longEvents: long.total, firing };
+    });
+  // "Current" burn: the shortest tier long window that has events (1h by default), else the SLO window.
+  const candidates = [...new Set(tiers.map((t) => t.tier.longWindowMillis))].sort((a, b) => a - b);
+  candidates.push(slo.windowMillis);
+  let currentBurnRate: SloEvaluation['currentBurnRate'] = null;
+  for (const w of candidates) {
+    const v = burnRates.get(w);
+    if (v !== null && v !== undefined) {
+      currentBurnRate = { windowMillis: w, value: v };
+      break;
+    }
+  }
+  const remaining = budgetRemaining(whole.good, whole.total, slo.objective);
+  return {
+    slo,
+    atMillis,
+    good: whole.good,
+    total: whole.total,
+    sli: whole.total > 0 ? whole.good / whole.total : null,
+    budgetRemaining: remaining,
+    burnRates,
+    currentBurnRate,
+    budgetExhaustedAtMillis: budgetExhaustedAtMillis(remaining, currentBurnRate?.value ?? null, slo.windowMillis, atMillis),
+    tiers,
+  };
+}
+
+/** Evaluates one SLO at `atMillis`. */
+export async function evaluateSlo(store: Store, slo: SloDefinition, atMillis: number): Promise<SloEvaluation> {
+  const windows = sloWindows(slo);
+  return evaluateFromCounts(slo, atMillis, await countSloWindows(store, slo, atMillis, windows));
+}
+
+/** Evaluates every SLO at `atMillis`, in config order (one store query at a time). */
+export async function evaluateSlos(store: Store, slos: readonly SloDefinition[], atMillis: number): Promise<SloEvaluation[]> {
+  const out: SloEvaluation[] = [];
+  for (const slo of slos) out.push(await evaluateSlo(store, slo, atMillis));
+  return out;
+}
+
+const round = (n: number, digits = 6): number => {
+  const f = 10 ** digits;
+  return Math.round(n * f) / f;
+};
+
+/** Shapes an evaluation into the public JSON record. Pure. */
+export function toSloJson(e: SloEvaluation): SloJson {
+  const burn_rates: Record<string, number | null> = {};
+  for (const [w, v] of [...e.burnRates].sort((a, b) => a[0] - b[0])) burn_rates[formatDurationMillis(w)] = v === null ? null : round(v);
+  return {
+    name: e.slo.name,
+    job: e.slo.job,
+    sli: e.slo.sli,
+    objective: e.slo.objective,
+    window: formatDurationMillis(e.slo.windowMillis),
+    sli_value: e.sli === null ? null : round(e.sli),
+    good: e.good,
+    total: e.total,
+    error_budget_remaining: round(e.budgetRemaining),
+    burn_rates,
+    budget_exhausted_at: e.budgetExhaustedAtMillis === null ? null : new Date(Math.round(e.budgetExhaustedAtMillis)).toISOString(),
+    alerts: e.tiers.map((t) => ({
+      severity: t.tier.severity,
+      long_window: formatDurationMillis(t.tier.longWindowMillis),
+      short_window: formatDurationMillis(t.tier.shortWindowMillis),
+      factor: round(t.tier.factor, 4),
+      firing: t.firing,
+    })),
+  };
+}
+
+/** A plain-text table of SLO evaluations, for `jobslo analyze` and `jobslo alerts`. */
+export function formatSloTable(evals: readonly SloEvaluation[]): string {
+  if (evals.length === 0) return 'No SLOs configured.\n';
+  const rows = evals.map((e) => {
+    const j = toSloJson(e);
+    const firing = j.alerts.filter((a) => a.firing).map((a) => `${a.severity}(${a.long_window}/${a.short_window})`);
+    return [
+      j.name,
+      j.job,
+      j.sli,
+      `${(j.objective * 100).toFixed(3).replace(/\.?0+$/, '')}%`,
+      j.window,
+      j.sli_value === null ? '-' : `${(j.sli_value * 100).toFixed(3)}%`,
+      `${(j.error_budget_remaining * 100).toFixed(1)}%`,
+      e.currentBurnRate === null ? '-' : `${e.currentBurnRate.value.toFixed(2)} (${formatDurationMillis(e.currentBurnRate.windowMillis)})`,
+      firing.length === 0 ? '-' : firing.join(' '),
+    ];
+  });
+  const header = ['SLO', 'JOB', 'SLI', 'OBJECTIVE', 'WINDOW', 'SLI VALUE', 'BUDGET LEFT', 'BURN', 'FIRING'];
+  const widths = header.map((h, i) => Math.max(h.length, ...rows.map((r) => (r[i] ?? '').length)));
+  const line = (cells: string[]): string => cells.map((c, i) => c.padEnd(widths[i] ?? 0)).join('  ').trimEnd();
+  return [line(header), ...rows.map(line)].join('\n') + '\n';
+}

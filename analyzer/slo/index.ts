@@ -1,0 +1,12 @@
+/** SLOs: config, error budgets, burn rates, freshness and burn-rate alert tiers. */
+export { loadConfig, parseConfig, configuredStore, DEFAULT_CONFIG_FILE } from './config.js';
+export type { JobsloConfig, SloDefinition, SliKind, FreshnessSpec, WebhookConfig, WebhookFormat, AlertsConfig, ParseConfigOptions } from './config.js';
+export { WORKBOOK_TIERS, burnFactor, defaultTiers } from './tiers.js';
+export type { BurnRateTier, BudgetTier } from './tiers.js';
+export { burnRate, budgetRemaining, budgetExhaustedAtMillis, detectionTimeMillis } from './budget.js';
+export { scheduleTicks, judgeTicks, countTicks, MAX_TICKS } from './freshness.js';
+export type { TickVerdict } from './freshness.js';
+export { evaluateSlo, evaluateSlos, evaluateFromCounts, countSloWindows, sloWindows, toSloJson, formatSloTable } from './evaluate.js';
+export type { SloEvaluation, TierEvaluation, SloJson } from './evaluate.js';
+export { formatPrometheus, escapeLabelValue, formatSampleValue, MetricsWriter, PROMETHEUS_CONTENT_TYPE } from './metrics.js';
+export type { ServeStats } from './metrics.js';
