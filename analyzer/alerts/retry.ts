@@ -1,0 +1,61 @@
+/**
+ * Retry classification of webhook deliveries. Pure functions: the delivery
+ * loop decides from their values, and every loop is bounded by attempts and a
+ * deadline.
+ */
+
+/** What one delivery attempt came to. */
+export type DeliveryOutcome =
+  | { kind: 'success' }
+  /** Permanent: retrying the same request cannot help (e.g. 400, 401, 404). */
+  | { kind: 'failure'; reason: string }
+  /** Transient: try again, after `retryInMillis` when the receiver said so. */
+  | { kind: 'retryable'; reason: string; retryInMillis?: number };
+
+/** HTTP statuses worth retrying: rate limited, bad gateway, unavailable, gateway timeout. */
+export const RETRYABLE_STATUSES: ReadonlySet<number> = new Set([429, 502, 503, 504]);
+
+/**
+ * Parses a `Retry-After` header (delay-seconds or an HTTP-date) into a delay
+ * in ms from `nowMillis`; undefined when absent or malformed, 0 for a date in the past.
+ */
+export function parseRetryAfterMillis(value: string | null | undefined, nowMillis: number): number | undefined {
+  if (value === null || value === undefined) return undefined;
+  const text = value.trim();
+  if (/^\d+$/.test(text)) return Number(text) * 1000;
+  if (!/[a-z]/i.test(text)) return undefined;
+  const at = Date.parse(text);
+  if (Number.isNaN(at)) return undefined;
+  return Math.max(0, at - nowMillis);
+}
+
+/** Classifies an HTTP response: 2xx success; 429/502/503/504 retryable (with Retry-After); anything else permanent. */
+export function classifyResponse(status: number, retryAfter: string | null | undefined, nowMillis: number): DeliveryOutcome {
+  if (status >= 200 && status < 300) return { kind: 'success' };
+  if (RETRYABLE_STATUSES.has(status)) {
+    const retryInMillis = parseRetryAfterMillis(retryAfter, nowMillis);
+    return retryInMillis === undefined ? { kind: 'retryable', reason: `HTTP ${status}` } : { kind: 'retryable', reason: `HTTP ${status}`, retryInMillis };
+  }
+  return { kind: 'failure', reason: `HTTP ${status}` };
+}
+
+/** A request that got no response (refused, reset, DNS, timeout) is retryable. */
+export function classifyNetworkError(message: string): DeliveryOutcome {
+  return { kind: 'retryable', reason: message };
+}
+
+/**
+ * Exponential backoff with full jitter: `random() × min(cap, base × 2^(attempt-1))`,
+ * raised to the receiver's `Retry-After` when it asked for longer.
+ * @param attempt 1-based number of the attempt that just failed
+ */
+export function retryDelayMillis(
+  attempt: number,
+  options: { baseDelayMillis: number; maxDelayMillis: number },
+  random: () => number,
+  retryAfterMillis?: number,
+): number {
+  const ceiling = Math.min(options.maxDelayMillis, options.baseDelayMillis * 2 ** Math.max(0, attempt - 1));
+  const jittered = Math.round(random() * ceiling);
+  return retryAfterMillis === undefined ? jittered : Math.max(jittered, retryAfterMillis);
+}
