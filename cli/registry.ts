@@ -1,9 +1,11 @@
 import type { Command } from './command.js';
+import { alertsCommand } from './commands/alerts.js';
 import { analyzeCommand } from './commands/analyze.js';
 import { collectorCommand } from './commands/collector.js';
 import { demoCommand } from './commands/demo.js';
 import { reportCommand } from './commands/report.js';
 import { runCommand } from './commands/run.js';
+import { serveCommand } from './commands/serve.js';
 
 /** Every subcommand, in `--help` order. */
 export const commands: Command[] = [
@@ -12,4 +14,6 @@ export const commands: Command[] = [
   collectorCommand,
   analyzeCommand,
   reportCommand,
+  alertsCommand,
+  serveCommand,
 ];

@@ -2,8 +2,10 @@ import { parseArgs } from 'node:util';
 import { ConfigError } from '../../contracts/index.js';
 import { analyze, formatTable } from '../../analyzer/index.js';
 import { openStore } from '../../store/index.js';
+import { evaluateSlos, formatSloTable, toSloJson } from '../../analyzer/slo/index.js';
+import { CONFIG_HELP, resolveConfig, storeFor } from './alerts.js';
 import type { Command } from '../command.js';
-import { STORE_HELP, storeValue, timeRange } from '../_options.js';
+import { STORE_HELP, timeRange } from '../_options.js';
 
 export const analyzeCommand: Command = {
   name: 'analyze',
@@ -20,6 +22,10 @@ ${STORE_HELP}
   --format FORMAT     table (default) or json; json is a stable contract:
                       {"from","to","jobs":[{"job","runs","succeeded","failed",
                        "success_rate","latency_ms":{"p50","p95","p99"},"retries_per_run",...}]}
+                      and, with a config, "slos":[{"name","sli_value",
+                       "error_budget_remaining","burn_rates",...}] (docs/slos.md)
+${CONFIG_HELP}; SLOs are
+                      evaluated at the end of the window when it exists
   -h, --help          show this help
 `,
   async run(args, ctx) {
@@ -30,6 +36,7 @@ ${STORE_HELP}
         since: { type: 'string' },
         until: { type: 'string' },
         format: { type: 'string', default: 'table' },
+        config: { type: 'string' },
       },
       strict: true,
       allowPositionals: false,
@@ -38,10 +45,13 @@ ${STORE_HELP}
       throw new ConfigError('--format', `"${values.format}" is not a format; use table or json`);
     }
     const range = timeRange(values.since, values.until, Date.now());
-    const store = await openStore(storeValue(values.store, ctx));
+    const config = resolveConfig(values.config, ctx, false);
+    const store = await openStore(storeFor(values.store, ctx, config));
     try {
       const result = await analyze(store, range);
-      ctx.out(values.format === 'json' ? `${JSON.stringify(result, null, 2)}\n` : formatTable(result));
+      const slos = config ? await evaluateSlos(store, config.slos, range.toMillis - 1) : undefined;
+      if (values.format === 'json') ctx.out(`${JSON.stringify(slos ? { ...result, slos: slos.map(toSloJson) } : result, null, 2)}\n`);
+      else ctx.out(slos ? `${formatTable(result)}\n${formatSloTable(slos)}` : formatTable(result));
       return 0;
     } finally {
       await store.close();
