@@ -3,11 +3,14 @@ import { StoreError } from '../contracts/index.js';
 import type { Store } from './types.js';
 import { parseStoreUrl } from './url.js';
 import { DuckDbStore } from './duckdb.js';
+import { ClickHouseStore } from './clickhouse.js';
 import { readOwner } from './owner.js';
 import { RemoteStore } from './remote.js';
 
 export { DuckDbStore } from './duckdb.js';
 export type { DuckDbStoreOptions } from './duckdb.js';
+export { ClickHouseStore } from './clickhouse.js';
+export type { ClickHouseStoreOptions } from './clickhouse.js';
 export { parseStoreUrl, redact, DEFAULT_STORE } from './url.js';
 export type { StoreUrl } from './url.js';
 export { toSpanRow } from './rows.js';
@@ -51,7 +54,8 @@ export async function openStore(value: string): Promise<Store> {
       }
       break;
     case 'clickhouse':
-      throw new StoreError('JOBSLO_ERR_STORE_UNREACHABLE', 'the ClickHouse store is not part of this build yet; use duckdb:PATH');
+      store = await ClickHouseStore.open({ url: url.url, database: url.database });
+      break;
   }
   try {
     await store.migrate();

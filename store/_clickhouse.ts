@@ -1,0 +1,280 @@
+/**
+ * ClickHouse SQL text helpers: literal quoting, the TabSeparated row encoding
+ * of spans, the interpolated quantile expression and error classification.
+ * Internal to the ClickHouse store; every value that reaches ClickHouse SQL
+ * goes through {@link quoteString} or a finite-number helper in `_sql.ts`.
+ */
+import { StoreError, errorMessage } from '../contracts/index.js';
+import type { SpanRecord } from '../contracts/index.js';
+import { toSpanRow } from './rows.js';
+
+const NANOS_PER_DAY = 86_400_000_000_000n;
+const INT64_MAX = 9_223_372_036_854_775_807n;
+const INT64_MIN = -9_223_372_036_854_775_808n;
+const INT32_MAX = 2_147_483_647;
+const INT32_MIN = -2_147_483_648;
+/** The last day a ClickHouse `Date` (UInt16 days since 1970) can hold. */
+const MAX_DATE_DAYS = 65_535;
+
+const ESCAPES: Record<string, string> = {
+  '\\': '\\\\',
+  "'": "\\'",
+  '\0': '\\0',
+  '\b': '\\b',
+  '\f': '\\f',
+  '\n': '\\n',
+  '\r': '\\r',
+  '\t': '\\t',
+};
+
+// Backslash, quote, C0 controls and DEL; lone UTF-16 surrogates are handled below.
+// eslint-disable-next-line no-control-regex
+const NEEDS_ESCAPE = /[\\'\u0000-\u001f\u007f]|[\ud800-\udbff](?![\udc00-\udfff])|(?<![\ud800-\udbff])[\udc00-\udfff]/g;
+
+/**
+ * A string as a ClickHouse single-quoted literal. Backslash and quote are
+ * backslash-escaped; NUL, BS, FF, LF, CR and TAB get their named escapes;
+ * every other C0 control and DEL becomes `\xHH`. Non-ASCII text is kept as
+ * UTF-8 (the HTTP body's encoding). A lone UTF-16 surrogate (not valid
+ * Unicode, so not encodable as UTF-8) becomes U+FFFD, exactly as Node's
+ * UTF-8 encoder turns it into when the same string is inserted.
+ *
+ * Works on ClickHouse 18.16 and current releases (neither reads `\u`
+ * escapes in literals, so none are produced).
+ */
+export function quoteString(value: string): string {
+  return `'${value.replace(NEEDS_ESCAPE, (ch) => {
+    const named = ESCAPES[ch];
+    if (named !== undefined) return named;
+    const code = ch.charCodeAt(0);
+    if (code >= 0xd800) return '\uFFFD';
+    return `\\x${code.toString(16).padStart(2, '0').toUpperCase()}`;
+  })}'`;
+}
+
+/**
+ * A database or table name as a backquoted identifier.
+ * @throws {RangeError} unless it matches `[A-Za-z_][A-Za-z0-9_]*`
+ */
+export function quoteIdentifier(name: string): string {
+  if (!/^[A-Za-z_][A-Za-z0-9_]*$/.test(name)) throw new RangeError(`not a plain identifier: ${JSON.stringify(name)}`);
+  return `\`${name}\``;
+}
+
+/**
+ * Columns of `spans` in the order {@link encodeSpansTsv} writes them. The
+ * same columns as the DuckDB store's `spans` table.
+ */
+export const SPAN_COLUMNS = [
+  'day',
+  'trace_id',
+  'span_id',
+  'parent_span_id',
+  'name',
+  'kind',
+  'start_ns',
+  'end_ns',
+  'status_code',
+  'status_message',
+  'service_name',
+  'job',
+  'run_id',
+  'span_type',
+  'attempt',
+  'outcome',
+  'run_attempts',
+  'error_type',
+  'exit_code',
+  'cost',
+  'cpu_seconds',
+  'max_rss_bytes',
+  'queued_ns',
+  'dead_lettered',
+  'attributes',
+  'resource_attributes',
+  'events',
+  'received_ns',
+] as const;
+
+// TabSeparated text escaping: backslash, TAB, LF and CR are the bytes that
+// would end or corrupt a field; everything else travels raw (as UTF-8).
+const TSV_SPECIAL = /[\\\t\n\r]/;
+const TSV_SPECIAL_G = /[\\\t\n\r]/g;
+const TSV_ESCAPES: Record<string, string> = { '\\': '\\\\', '\t': '\\t', '\n': '\\n', '\r': '\\r' };
+
+function tsvString(s: string): string {
+  return TSV_SPECIAL.test(s) ? s.replace(TSV_SPECIAL_G, (ch) => TSV_ESCAPES[ch] as string) : s;
+}
+
+function clampInt64(n: bigint): bigint {
+  return n > INT64_MAX ? INT64_MAX : n < INT64_MIN ? INT64_MIN : n;
+}
+
+function int32(n: number): string {
+  return String(n > INT32_MAX ? INT32_MAX : n < INT32_MIN ? INT32_MIN : Math.trunc(n));
+}
+
+function nullableFloat(n: number | null): string {
+  return n === null || !Number.isFinite(n) ? '\\N' : String(n);
+}
+
+const dayText = new Map<number, string>();
+
+function dayString(startNs: bigint): string {
+  let days = Number(startNs / NANOS_PER_DAY);
+  if (startNs < 0n || days < 0) days = 0;
+  if (days > MAX_DATE_DAYS) days = MAX_DATE_DAYS;
+  let text = dayText.get(days);
+  if (text === undefined) {
+    text = new Date(days * 86_400_000).toISOString().slice(0, 10);
+    if (dayText.size > 4096) dayText.clear();
+    dayText.set(days, text);
+  }
+  return text;
+}
+
+/**
+ * Encodes spans as `TabSeparated` rows of {@link SPAN_COLUMNS}, one line per
+ * span. Values outside a column's range are clamped (times to Int64, attempt
+ * numbers to Int32, days to the `Date` range) or, for the nullable exit code
+ * and queued time, stored as NULL, so that no span can make an insert fail.
+ */
+export function encodeSpansTsv(spans: readonly SpanRecord[], receivedNs: bigint): string {
+  const received = receivedNs.toString();
+  const lines: string[] = new Array<string>(spans.length);
+  for (let i = 0; i < spans.length; i++) {
+    const r = toSpanRow(spans[i] as SpanRecord);
+    const exit = r.exitCode === null || r.exitCode > INT32_MAX || r.exitCode < INT32_MIN ? '\\N' : String(r.exitCode);
+    const queued = r.queuedNs === null || r.queuedNs > INT64_MAX || r.queuedNs < INT64_MIN ? '\\N' : r.queuedNs.toString();
+    lines[i] =
+      dayString(r.startNs) +
+      '\t' + tsvString(r.traceId) +
+      '\t' + tsvString(r.spanId) +
+      '\t' + tsvString(r.parentSpanId) +
+      '\t' + tsvString(r.name) +
+      '\t' + String(r.kind & 0xff) +
+      '\t' + clampInt64(r.startNs).toString() +
+      '\t' + clampInt64(r.endNs).toString() +
+      '\t' + String(r.statusCode & 0xff) +
+      '\t' + tsvString(r.statusMessage) +
+      '\t' + tsvString(r.serviceName) +
+      '\t' + tsvString(r.job) +
+      '\t' + tsvString(r.runId) +
+      '\t' + r.spanType +
+      '\t' + int32(r.attempt) +
+      '\t' + tsvString(r.outcome) +
+      '\t' + int32(r.runAttempts) +
+      '\t' + tsvString(r.errorType) +
+      '\t' + exit +
+      '\t' + nullableFloat(r.cost) +
+      '\t' + nullableFloat(r.cpuSeconds) +
+      '\t' + nullableFloat(r.maxRssBytes) +
+      '\t' + queued +
+      '\t' + (r.deadLettered ? '1' : '0') +
+      '\t' + tsvString(r.attributes) +
+      '\t' + tsvString(r.resourceAttributes) +
+      '\t' + tsvString(r.events) +
+      '\t' + received +
+      '\n';
+  }
+  return lines.join('');
+}
+
+/**
+ * SQL for the `q` quantile of a sorted `Array(Float64)` with linear
+ * interpolation between closest ranks: the definition of DuckDB's
+ * `quantile_cont` (and of `quantileExactInclusive`, which ClickHouse 18.16
+ * lacks): `h = (n - 1) * q`, `a[floor(h)] + (h - floor(h)) * (a[floor(h) + 1] - a[floor(h)])`
+ * with 0-based `a`. NULL for an empty array.
+ *
+ * @param sorted an expression or alias of an ascending `Array(Float64)`
+ * @param q a quantile in [0, 1]
+ * @throws {RangeError} when `q` is outside [0, 1]
+ */
+export function interpolatedQuantileSql(sorted: string, q: number): string {
+  if (!Number.isFinite(q) || q < 0 || q > 1) throw new RangeError(`not a quantile: ${q}`);
+  const n = `length(${sorted})`;
+  // toInt64 before subtracting: length() is UInt64 and 0 - 1 would wrap.
+  const h = `(greatest(toInt64(${n}) - 1, 0) * ${String(q)})`;
+  const lo = `toUInt64(floor(${h}))`;
+  const a = `arrayElement(${sorted}, ${lo} + 1)`;
+  const b = `arrayElement(${sorted}, least(${lo} + 2, ${n}))`;
+  return `if(${n} = 0, NULL, ${a} + (${h} - ${lo}) * (${b} - ${a}))`;
+}
+
+/** Error codes of ClickHouse servers that mean "try again later", not "your request is wrong". */
+const TRANSIENT_CODES = new Set([
+  159, // TIMEOUT_EXCEEDED
+  164, // READONLY (e.g. a replica lost ZooKeeper)
+  202, // TOO_MANY_SIMULTANEOUS_QUERIES
+  203, // NO_FREE_CONNECTION
+  209, // SOCKET_TIMEOUT
+  210, // NETWORK_ERROR
+  241, // MEMORY_LIMIT_EXCEEDED
+  242, // TABLE_IS_READ_ONLY
+  252, // TOO_MANY_PARTS
+  279, // ALL_CONNECTION_TRIES_FAILED
+  319, // UNKNOWN_STATUS_OF_INSERT
+  425, // SYSTEM_ERROR
+  999, // KEEPER_EXCEPTION
+]);
+
+/** Codes of failed logins: 192 UNKNOWN_USER, 193 WRONG_PASSWORD, 194 REQUIRED_PASSWORD, 516 AUTHENTICATION_FAILED. */
+const AUTH_CODES = new Set([192, 193, 194, 516]);
+
+const NETWORK_CODES = new Set(['ECONNREFUSED', 'ECONNRESET', 'EHOSTUNREACH', 'ENETUNREACH', 'ENOTFOUND', 'EAI_AGAIN', 'ETIMEDOUT', 'EPIPE', 'ECONNABORTED', 'UND_ERR_SOCKET']);
+
+/** The ClickHouse server error code in an error's message (`Code: 62, ...` or `Code: 62. DB::Exception`), if any. */
+export function clickHouseErrorCode(err: unknown): number | undefined {
+  const code = (err as { code?: unknown } | null)?.code;
+  if (typeof code === 'string' && /^\d+$/.test(code)) return Number(code);
+  const m = /\bCode: (\d+)[.,]/.exec(errorMessage(err));
+  return m ? Number(m[1]) : undefined;
+}
+
+/** True when the error is a failure to reach the server at all (refused, reset, DNS, timeout). */
+export function isNetworkError(err: unknown): boolean {
+  for (let e: unknown = err, depth = 0; e !== undefined && e !== null && depth < 5; depth++) {
+    const code = (e as { code?: unknown }).code;
+    if (typeof code === 'string' && NETWORK_CODES.has(code)) return true;
+    const msg = errorMessage(e);
+    if (/^Timeout error\b|socket hang up|ECONNREFUSED|ECONNRESET|other side closed/i.test(msg)) return true;
+    e = (e as { cause?: unknown }).cause;
+  }
+  return false;
+}
+
+/**
+ * Wraps an error of the ClickHouse client as a {@link StoreError}:
+ * `JOBSLO_ERR_STORE_UNREACHABLE` when the server cannot be reached or says
+ * "try later" (callers may retry), `JOBSLO_ERR_STORE_URL` when the login is
+ * refused, else `JOBSLO_ERR_STORE_QUERY`.
+ *
+ * @param where the redacted URL and database, named in the message
+ * @param doing what was being done, e.g. `insert of 500 spans`
+ */
+export function toStoreError(err: unknown, where: string, doing: string): StoreError {
+  if (err instanceof StoreError) return err;
+  // Server messages can quote whole rows of a failed insert: keep them short.
+  const full = errorMessage(err).trim();
+  const msg = full.length > 600 ? `${full.slice(0, 600)}...` : full;
+  if (isNetworkError(err)) {
+    return new StoreError(
+      'JOBSLO_ERR_STORE_UNREACHABLE',
+      `cannot reach ClickHouse at ${where} (${doing}): ${msg}. ` +
+        'Check that clickhouse-server is running and that the URL names its HTTP interface (port 8123 by default, not the native port 9000); ' +
+        'for the development services run "bash scripts/services.sh up".',
+      { cause: err },
+    );
+  }
+  const code = clickHouseErrorCode(err);
+  if (code !== undefined && AUTH_CODES.has(code)) {
+    return new StoreError('JOBSLO_ERR_STORE_URL', `ClickHouse at ${where} refused the login (${doing}): ${msg}. Check the user and password in --store.`, {
+      cause: err,
+    });
+  }
+  if (code !== undefined && TRANSIENT_CODES.has(code)) {
+    return new StoreError('JOBSLO_ERR_STORE_UNREACHABLE', `ClickHouse at ${where} is temporarily unable to serve (${doing}): ${msg}`, { cause: err });
+  }
+  return new StoreError('JOBSLO_ERR_STORE_QUERY', `ClickHouse ${doing} failed at ${where}: ${msg}`, { cause: err });
+}

@@ -1,0 +1,501 @@
+import { Readable } from 'node:stream';
+import { createClient } from '@clickhouse/client';
+import type { ClickHouseClient, Logger as ClientLogger, LogParams, ErrorLogParams, WarnLogParams } from '@clickhouse/client';
+import { ConfigError, StoreError, noopLogger } from '../contracts/index.js';
+import type { Logger, SpanRecord } from '../contracts/index.js';
+import { compareStrings } from './duckdb.js';
+import type {
+  GoodRunCriterion,
+  JobAggregate,
+  JobSelector,
+  ListRunsQuery,
+  RunSummary,
+  SeriesPoint,
+  Store,
+  TimeRange,
+  TimeSeriesQuery,
+  WindowCount,
+  WindowCountsQuery,
+} from './types.js';
+import { COUNTED_SQL_LIST, RUN_LOOKBACK_NANOS, globToLike, isGlob, nanosLiteral, numberLiteral } from './_sql.js';
+import { SPAN_COLUMNS, encodeSpansTsv, interpolatedQuantileSql, quoteIdentifier, quoteString, toStoreError } from './_clickhouse.js';
+import { redact } from './url.js';
+
+/**
+ * Ordered, append-only schema migrations; each is a list of statements with
+ * `{db}` standing for the quoted database. ClickHouse has no transactions, so
+ * a crash between a statement and its record re-runs it: every statement must
+ * be idempotent (`IF NOT EXISTS`). Never edit a published one.
+ *
+ * Runs on ClickHouse 18.16 and current releases: no DateTime64, LowCardinality
+ * (experimental behind a setting in 18.16), codecs, TTL or skipping indices.
+ */
+const MIGRATIONS: readonly (readonly string[])[] = [
+  [
+    // Same columns as DuckDB's `spans`. Partitions are UTC days of the span's
+    // *end* (the runs queries bound end_ns from below, so a query for the last
+    // day reads two or three partitions, and retention drops days whose spans
+    // all ended before the cut-off). `day` itself is the start day, as in DuckDB.
+    // The sorting key puts the 3-valued span_type first so run queries skip
+    // other spans, then job (job selectors prune by primary key, prefix globs
+    // included) and run; (span_type, job, run_id, span_id, trace_id) identifies
+    // a span, so ReplacingMergeTree removes redelivered copies when it merges.
+    `CREATE TABLE IF NOT EXISTS {db}.spans (
+      day Date,
+      trace_id String,
+      span_id String,
+      parent_span_id String,
+      name String,
+      kind UInt8,
+      start_ns Int64,
+      end_ns Int64,
+      status_code UInt8,
+      status_message String,
+      service_name String,
+      job String,
+      run_id String,
+      span_type String,
+      attempt Int32,
+      outcome String,
+      run_attempts Int32,
+      error_type String,
+      exit_code Nullable(Int32),
+      cost Nullable(Float64),
+      cpu_seconds Nullable(Float64),
+      max_rss_bytes Nullable(Float64),
+      queued_ns Nullable(Int64),
+      dead_lettered UInt8,
+      attributes String,
+      resource_attributes String,
+      events String,
+      received_ns Int64
+    ) ENGINE = ReplacingMergeTree
+    PARTITION BY toYYYYMMDD(toDateTime(intDiv(end_ns, 1000000000)))
+    ORDER BY (span_type, job, run_id, span_id, trace_id)`,
+  ],
+];
+
+/** Options of {@link ClickHouseStore}. */
+export interface ClickHouseStoreOptions {
+  /** HTTP(S) URL of the server, `http://[user[:password]@]host:8123`. */
+  url: string;
+  /** Database (created by {@link ClickHouseStore.migrate}); must match `[A-Za-z_][A-Za-z0-9_]*`. */
+  database: string;
+  /** Timeout of each HTTP request, ms. @default 30_000 */
+  requestTimeoutMillis?: number;
+  /** Rows per INSERT request; larger {@link ClickHouseStore.insertSpans} calls are split. @default 100_000 */
+  maxRowsPerInsert?: number;
+  /** Concurrent HTTP connections. @default 10 */
+  maxOpenConnections?: number;
+  /** Where the client's own warnings go. @default noopLogger */
+  logger?: Logger;
+}
+
+function clientLoggerClass(logger: Logger): new () => ClientLogger {
+  const fields = (p: LogParams): Record<string, string> => ({ module: p.module ?? 'clickhouse' });
+  return class implements ClientLogger {
+    trace(p: LogParams): void {
+      logger.debug(`clickhouse client: ${p.message}`, fields(p));
+    }
+    debug(p: LogParams): void {
+      logger.debug(`clickhouse client: ${p.message}`, fields(p));
+    }
+    info(p: LogParams): void {
+      logger.debug(`clickhouse client: ${p.message}`, fields(p));
+    }
+    warn(p: WarnLogParams): void {
+      logger.warn(`clickhouse client: ${p.message}`, fields(p));
+    }
+    error(p: ErrorLogParams): void {
+      logger.warn(`clickhouse client: ${p.message}`, { ...fields(p), error: p.err.message });
+    }
+  };
+}
+
+type Row = Record<string, unknown>;
+
+/**
+ * The scale-out store: spans in a ClickHouse `ReplacingMergeTree`, SLIs
+ * computed by ClickHouse over HTTP. Duplicate deliveries are removed by
+ * merges eventually, and made harmless before that by the same idempotent
+ * per-run aggregates as the DuckDB store (min, max, uniqExact, argMax).
+ * Several processes may write to one database at once.
+ */
+export class ClickHouseStore implements Store {
+  readonly kind = 'clickhouse';
+  readonly location: string;
+  private readonly client: ClickHouseClient;
+  private readonly db: string;
+  private readonly where: string;
+  private readonly maxRowsPerInsert: number;
+  private closed = false;
+
+  private constructor(options: ClickHouseStoreOptions) {
+    let url: URL;
+    try {
+      url = new URL(options.url);
+    } catch (cause) {
+      throw new ConfigError('--store', `"${redact(options.url)}" is not a URL; use clickhouse:http://HOST:8123/DATABASE`, { cause });
+    }
+    if (!/^[A-Za-z_][A-Za-z0-9_]*$/.test(options.database)) {
+      throw new ConfigError('--store', `database name "${options.database}" must match [A-Za-z_][A-Za-z0-9_]*`);
+    }
+    const username = decodeURIComponent(url.username) || undefined;
+    const password = decodeURIComponent(url.password) || undefined;
+    url.username = '';
+    url.password = '';
+    const base = url.toString().replace(/\/$/, '');
+    this.db = quoteIdentifier(options.database);
+    this.where = `${base}/${options.database}`;
+    this.location = `clickhouse:${this.where}`;
+    this.maxRowsPerInsert = options.maxRowsPerInsert ?? 100_000;
+    this.client = createClient({
+      url: base,
+      ...(username !== undefined ? { username } : {}),
+      ...(password !== undefined ? { password } : {}),
+      request_timeout: options.requestTimeoutMillis ?? 30_000,
+      max_open_connections: options.maxOpenConnections ?? 10,
+      compression: { request: false, response: false },
+      application: 'jobslo',
+      log: { LoggerClass: clientLoggerClass(options.logger ?? noopLogger) },
+    });
+  }
+
+  /**
+   * Creates a store for a ClickHouse server. No I/O happens until the first
+   * call; {@link migrate} creates the database and tables.
+   * @throws {ConfigError} for a bad URL or database name
+   */
+  static open(options: ClickHouseStoreOptions): Promise<ClickHouseStore> {
+    return Promise.resolve(new ClickHouseStore(options));
+  }
+
+  /** Table `spans` of this store's database, quoted, for diagnostics queries. */
+  get spansTable(): string {
+    return `${this.db}.spans`;
+  }
+
+  async migrate(): Promise<void> {
+    await this.command(`CREATE DATABASE IF NOT EXISTS ${this.db}`, 'create database');
+    await this.command(
+      `CREATE TABLE IF NOT EXISTS ${this.db}.jobslo_migrations (version UInt32, applied_at DateTime) ENGINE = MergeTree ORDER BY version`,
+      'create migrations table',
+    );
+    const [row] = await this.select(`SELECT max(version) AS v FROM ${this.db}.jobslo_migrations`, 'read schema version');
+    const current = Number(row?.['v'] ?? 0);
+    for (let v = current; v < MIGRATIONS.length; v++) {
+      for (const statement of MIGRATIONS[v] ?? []) {
+        await this.command(statement.replaceAll('{db}', this.db), `migration ${v + 1}`);
+      }
+      await this.command(`INSERT INTO ${this.db}.jobslo_migrations (version, applied_at) VALUES (${v + 1}, now())`, `record migration ${v + 1}`);
+    }
+  }
+
+  async insertSpans(spans: readonly SpanRecord[]): Promise<void> {
+    if (spans.length === 0) return;
+    const receivedNs = BigInt(Date.now()) * 1_000_000n;
+    for (let i = 0; i < spans.length; i += this.maxRowsPerInsert) {
+      const chunk = spans.slice(i, i + this.maxRowsPerInsert);
+      const body = Buffer.from(encodeSpansTsv(chunk, receivedNs), 'utf8');
+      try {
+        await this.client.insert({ table: `${this.db}.spans`, values: Readable.from([body], { objectMode: false }), format: 'TabSeparated', columns: [...SPAN_COLUMNS] as [string, ...string[]] });
+      } catch (err) {
+        throw toStoreError(err, this.where, `insert of ${chunk.length} spans`);
+      }
+    }
+  }
+
+  /**
+   * The runs subquery: one row per run whose run span has arrived, from spans
+   * in `[from - lookback, to)`. Every aggregate is idempotent under repeated
+   * rows (max, min, uniqExact, argMax of identical copies), so copies that
+   * ReplacingMergeTree has not merged away yet change nothing. `max(if(c, x,
+   * NULL))` is `max(x) FILTER (WHERE c)`: NULL when no row matches (18.16's
+   * `maxIf` would give 0 there).
+   */
+  private runsSubquery(range: TimeRange, jobFilter: string): string {
+    const from = nanosLiteral(range.fromMillis);
+    const to = nanosLiteral(range.toMillis);
+    const run = `span_type = 'run'`;
+    const att = `span_type = 'attempt'`;
+    // Aliases inside the GROUP BY level are prefixed: ClickHouse resolves an
+    // alias everywhere in its SELECT, so `maxIf(span_id, ...) AS span_id`
+    // would feed itself into uniqExactIf(span_id, ...).
+    return `(
+      SELECT job, run_id, r_trace_id AS trace_id, r_span_id AS span_id, first_start_ns, last_end_ns, run_end_ns,
+        r_outcome AS outcome, attempts, r_dead_lettered AS dead_lettered, r_error_type AS error_type, r_exit_code AS exit_code,
+        message, r_queued_ns AS queued_ns, r_cost AS cost, r_cpu_seconds AS cpu_seconds, r_max_rss_bytes AS max_rss_bytes
+      FROM (
+        SELECT job, run_id,
+          maxIf(trace_id, ${run}) AS r_trace_id,
+          maxIf(span_id, ${run}) AS r_span_id,
+          if(countIf(${att}) > 0, minIf(start_ns, ${att}), minIf(start_ns, ${run})) AS first_start_ns,
+          if(countIf(${att}) > 0, maxIf(end_ns, ${att}), maxIf(end_ns, ${run})) AS last_end_ns,
+          maxIf(end_ns, ${run}) AS run_end_ns,
+          maxIf(outcome, ${run}) AS r_outcome,
+          greatest(greatest(toInt64(uniqExactIf(span_id, ${att})), toInt64(maxIf(run_attempts, ${run}))), 1) AS attempts,
+          max(dead_lettered) AS r_dead_lettered,
+          if(maxIf(error_type, ${run}) != '', maxIf(error_type, ${run}), argMaxIf(error_type, attempt, ${att})) AS r_error_type,
+          ifNull(max(if(${run}, exit_code, NULL)), argMax(if(${att}, exit_code, NULL), if(${att}, attempt, NULL))) AS r_exit_code,
+          if(maxIf(status_message, ${run}) != '', maxIf(status_message, ${run}), argMaxIf(status_message, attempt, ${att})) AS message,
+          max(if(${run}, queued_ns, NULL)) AS r_queued_ns,
+          max(if(${run}, cost, NULL)) AS r_cost,
+          max(if(${run}, cpu_seconds, NULL)) AS r_cpu_seconds,
+          max(if(${run}, max_rss_bytes, NULL)) AS r_max_rss_bytes
+        FROM ${this.db}.spans
+        WHERE span_type IN ('run', 'attempt')
+          AND end_ns >= ${from} - ${RUN_LOOKBACK_NANOS} AND start_ns < ${to}
+          AND ${jobFilter}
+        GROUP BY job, run_id
+        HAVING countIf(${run}) > 0
+      )
+    )`;
+  }
+
+  /** `job = '...'` or `job LIKE '...'` (backslash is LIKE's escape in ClickHouse), quoted. */
+  private jobCondition(selector: JobSelector): string {
+    return isGlob(selector) ? `job LIKE ${quoteString(globToLike(selector))}` : `job = ${quoteString(selector)}`;
+  }
+
+  async jobAggregates(range: TimeRange): Promise<JobAggregate[]> {
+    const from = nanosLiteral(range.fromMillis);
+    const to = nanosLiteral(range.toMillis);
+    const counted = `outcome IN (${COUNTED_SQL_LIST})`;
+    const failed = `outcome IN ('failed', 'timed_out')`;
+    const queued = `queued_ns IS NOT NULL AND outcome != 'skipped'`;
+    const sql = `
+      SELECT job, runs, succeeded, failed, timed_out, cancelled, skipped, n_dead_lettered,
+        ${interpolatedQuantileSql('lat', 0.5)} AS latency_p50,
+        ${interpolatedQuantileSql('lat', 0.95)} AS latency_p95,
+        ${interpolatedQuantileSql('lat', 0.99)} AS latency_p99,
+        retries,
+        ${interpolatedQuantileSql('qd', 0.5)} AS queue_p50,
+        ${interpolatedQuantileSql('qd', 0.95)} AS queue_p95,
+        queued_runs, cost_total, costed_runs, cpu_total, cpu_runs,
+        ${interpolatedQuantileSql('rss', 0.95)} AS rss_p95,
+        arrayMap(m -> (m, countEqual(modes, m)), arrayDistinct(modes)) AS mode_counts
+      FROM (
+        SELECT job,
+          countIf(${counted}) AS runs,
+          countIf(outcome = 'succeeded') AS succeeded,
+          countIf(${failed}) AS failed,
+          countIf(outcome = 'timed_out') AS timed_out,
+          countIf(outcome = 'cancelled') AS cancelled,
+          countIf(outcome = 'skipped') AS skipped,
+          countIf(dead_lettered = 1 AND ${counted}) AS n_dead_lettered,
+          arraySort(groupArrayIf((last_end_ns - first_start_ns) / 1e6, ${counted})) AS lat,
+          sumIf(attempts - 1, ${counted}) AS retries,
+          arraySort(groupArrayIf(greatest(first_start_ns - assumeNotNull(queued_ns), 0) / 1e6, ${queued})) AS qd,
+          countIf(${queued}) AS queued_runs,
+          sum(if(${counted}, cost, NULL)) AS cost_total,
+          count(if(${counted}, cost, NULL)) AS costed_runs,
+          sum(if(${counted}, cpu_seconds, NULL)) AS cpu_total,
+          count(if(${counted}, cpu_seconds, NULL)) AS cpu_runs,
+          arraySort(groupArrayIf(assumeNotNull(max_rss_bytes), ${counted} AND max_rss_bytes IS NOT NULL)) AS rss,
+          groupArrayIf(if(error_type != '', error_type, outcome), ${failed}) AS modes
+        FROM ${this.runsSubquery(range, "job != ''")}
+        WHERE run_end_ns >= ${from} AND run_end_ns < ${to}
+        GROUP BY job
+      )`;
+    const rows = await this.select(sql, 'job aggregates query');
+    return rows
+      .map((r): JobAggregate => {
+        const modes: Record<string, number> = {};
+        for (const pair of (r['mode_counts'] as [string, string | number][] | null) ?? []) modes[String(pair[0])] = Number(pair[1]);
+        return {
+          job: String(r['job']),
+          runs: Number(r['runs']),
+          succeeded: Number(r['succeeded']),
+          failed: Number(r['failed']),
+          timedOut: Number(r['timed_out']),
+          cancelled: Number(r['cancelled']),
+          skipped: Number(r['skipped']),
+          deadLettered: Number(r['n_dead_lettered']),
+          latencyP50Millis: numOrNull(r['latency_p50']),
+          latencyP95Millis: numOrNull(r['latency_p95']),
+          latencyP99Millis: numOrNull(r['latency_p99']),
+          retries: Number(r['retries']),
+          queueDelayP50Millis: numOrNull(r['queue_p50']),
+          queueDelayP95Millis: numOrNull(r['queue_p95']),
+          queuedRuns: Number(r['queued_runs']),
+          costTotal: numOrNull(r['cost_total']),
+          costedRuns: Number(r['costed_runs']),
+          cpuSecondsTotal: numOrNull(r['cpu_total']),
+          cpuRuns: Number(r['cpu_runs']),
+          maxRssP95Bytes: numOrNull(r['rss_p95']),
+          failureModes: modes,
+        };
+      })
+      .sort((a, b) => compareStrings(a.job, b.job));
+  }
+
+  private goodCondition(criterion: GoodRunCriterion): string {
+    if (criterion.kind === 'success') return `outcome = 'succeeded'`;
+    return `outcome = 'succeeded' AND (last_end_ns - first_start_ns) <= ${numberLiteral(Math.trunc(criterion.thresholdMillis * 1e6))}`;
+  }
+
+  async windowCounts(query: WindowCountsQuery): Promise<WindowCount[]> {
+    if (query.windowsMillis.length === 0) return [];
+    const longest = Math.max(...query.windowsMillis);
+    const range = { fromMillis: query.endMillis - longest, toMillis: query.endMillis };
+    const good = this.goodCondition(query.criterion);
+    const cols = query.windowsMillis
+      .map((w, i) => {
+        const start = nanosLiteral(query.endMillis - w);
+        return `countIf(run_end_ns >= ${start} AND (${good})) AS g${i}, countIf(run_end_ns >= ${start}) AS t${i}`;
+      })
+      .join(',\n        ');
+    const sql = `
+      SELECT ${cols}
+      FROM ${this.runsSubquery(range, this.jobCondition(query.jobs))}
+      WHERE outcome IN (${COUNTED_SQL_LIST}) AND run_end_ns < ${nanosLiteral(query.endMillis)}`;
+    const [row] = await this.select(sql, 'window counts query');
+    return query.windowsMillis.map((w, i) => ({ windowMillis: w, good: Number(row?.[`g${i}`] ?? 0), total: Number(row?.[`t${i}`] ?? 0) }));
+  }
+
+  async timeSeries(query: TimeSeriesQuery): Promise<SeriesPoint[]> {
+    const bucket = nanosLiteral(query.bucketMillis);
+    const good = this.goodCondition(query.criterion ?? { kind: 'success' });
+    const sql = `
+      SELECT bucket_ns, runs, succeeded, good,
+        ${interpolatedQuantileSql('lat', 0.5)} AS p50,
+        ${interpolatedQuantileSql('lat', 0.95)} AS p95,
+        ${interpolatedQuantileSql('lat', 0.99)} AS p99
+      FROM (
+        SELECT intDiv(run_end_ns, ${bucket}) * ${bucket} AS bucket_ns,
+          count() AS runs,
+          countIf(outcome = 'succeeded') AS succeeded,
+          countIf(${good}) AS good,
+          arraySort(groupArray((last_end_ns - first_start_ns) / 1e6)) AS lat
+        FROM ${this.runsSubquery(query, this.jobCondition(query.jobs))}
+        WHERE outcome IN (${COUNTED_SQL_LIST}) AND run_end_ns >= ${nanosLiteral(query.fromMillis)} AND run_end_ns < ${nanosLiteral(query.toMillis)}
+        GROUP BY bucket_ns
+      )
+      ORDER BY bucket_ns`;
+    const rows = await this.select(sql, 'time series query');
+    return rows.map((r) => ({
+      bucketStartMillis: Number(BigInt(String(r['bucket_ns'])) / 1_000_000n),
+      runs: Number(r['runs']),
+      succeeded: Number(r['succeeded']),
+      good: Number(r['good']),
+      latencyP50Millis: numOrNull(r['p50']),
+      latencyP95Millis: numOrNull(r['p95']),
+      latencyP99Millis: numOrNull(r['p99']),
+    }));
+  }
+
+  async listRuns(query: ListRunsQuery): Promise<RunSummary[]> {
+    const limit = Math.max(1, Math.min(10_000, Math.trunc(query.limit ?? 20)));
+    const filter = query.filter === 'failed' ? `AND outcome IN ('failed', 'timed_out')` : '';
+    const order = query.order === 'slowest' ? 'last_end_ns - first_start_ns DESC, run_end_ns DESC' : 'run_end_ns DESC, run_id';
+    const sql = `
+      SELECT job, run_id, trace_id, span_id, outcome, first_start_ns, last_end_ns, attempts, error_type, exit_code, message, dead_lettered
+      FROM ${this.runsSubquery(query, this.jobCondition(query.jobs))}
+      WHERE run_end_ns >= ${nanosLiteral(query.fromMillis)} AND run_end_ns < ${nanosLiteral(query.toMillis)} ${filter}
+      ORDER BY ${order}
+      LIMIT ${numberLiteral(limit)}`;
+    const rows = await this.select(sql, 'run list query');
+    return rows.map((r) => {
+      const start = BigInt(String(r['first_start_ns']));
+      const end = BigInt(String(r['last_end_ns']));
+      return {
+        job: String(r['job']),
+        runId: String(r['run_id']),
+        traceId: String(r['trace_id'] ?? ''),
+        spanId: String(r['span_id'] ?? ''),
+        outcome: String(r['outcome']),
+        startMillis: Number(start / 1_000_000n),
+        endMillis: Number(end / 1_000_000n),
+        latencyMillis: Number(end - start) / 1e6,
+        attempts: Number(r['attempts']),
+        errorType: String(r['error_type'] ?? ''),
+        exitCode: numOrNull(r['exit_code']),
+        message: String(r['message'] ?? ''),
+        deadLettered: Number(r['dead_lettered']) === 1,
+      };
+    });
+  }
+
+  async runStarts(jobs: JobSelector, range: TimeRange, which: 'succeeded' | 'any'): Promise<number[]> {
+    // Runs that started in the range end after its start: widen the read range to its end plus a day.
+    const sql = `
+      SELECT first_start_ns
+      FROM ${this.runsSubquery({ fromMillis: range.fromMillis, toMillis: range.toMillis + 86_400_000 }, this.jobCondition(jobs))}
+      WHERE first_start_ns >= ${nanosLiteral(range.fromMillis)} AND first_start_ns < ${nanosLiteral(range.toMillis)}
+        AND ${which === 'succeeded' ? "outcome = 'succeeded'" : "outcome != 'skipped'"}
+      ORDER BY first_start_ns`;
+    const rows = await this.select(sql, 'run starts query');
+    return rows.map((r) => Number(BigInt(String(r['first_start_ns'])) / 1_000_000n));
+  }
+
+  async jobNames(range: TimeRange): Promise<string[]> {
+    const sql = `
+      SELECT DISTINCT job
+      FROM ${this.runsSubquery(range, "job != ''")}
+      WHERE run_end_ns >= ${nanosLiteral(range.fromMillis)} AND run_end_ns < ${nanosLiteral(range.toMillis)}`;
+    return (await this.select(sql, 'job names query')).map((r) => String(r['job'])).sort(compareStrings);
+  }
+
+  /**
+   * Drops the day partitions whose spans all ended before the UTC day of
+   * `olderThanMillis`, found in `system.parts`, with `ALTER TABLE ... DROP
+   * PARTITION ID`: whole parts are unlinked, nothing is rewritten.
+   */
+  async dropBefore(olderThanMillis: number): Promise<number> {
+    const cutoff = new Date(Math.floor(olderThanMillis / 86_400_000) * 86_400_000);
+    const cutoffId = Number(cutoff.toISOString().slice(0, 10).replaceAll('-', ''));
+    const database = this.db.slice(1, -1);
+    const rows = await this.select(
+      `SELECT DISTINCT partition_id FROM system.parts WHERE database = ${quoteString(database)} AND table = 'spans' AND active`,
+      'partition list query',
+    );
+    const old = rows.map((r) => String(r['partition_id'])).filter((id) => /^\d{8}$/.test(id) && Number(id) < cutoffId);
+    for (const id of old) {
+      await this.command(`ALTER TABLE ${this.db}.spans DROP PARTITION ID ${quoteString(id)}`, `drop partition ${id}`);
+    }
+    return old.length;
+  }
+
+  /**
+   * Runs a read query and returns its rows as JSON objects (64-bit integers as
+   * decimal strings). For tests and diagnostics: the caller quotes values.
+   */
+  async query(sql: string): Promise<Row[]> {
+    return this.select(sql, 'query');
+  }
+
+  private async select(sql: string, doing: string): Promise<Row[]> {
+    this.assertOpen();
+    try {
+      const result = await this.client.query({ query: sql, format: 'JSONEachRow' });
+      return await result.json<Row>();
+    } catch (err) {
+      throw toStoreError(err, this.where, doing);
+    }
+  }
+
+  private async command(sql: string, doing: string): Promise<void> {
+    this.assertOpen();
+    try {
+      await this.client.command({ query: sql });
+    } catch (err) {
+      throw toStoreError(err, this.where, doing);
+    }
+  }
+
+  private assertOpen(): void {
+    if (this.closed) throw new StoreError('JOBSLO_ERR_STORE_QUERY', `the ClickHouse store ${this.where} is closed`);
+  }
+
+  async close(): Promise<void> {
+    if (this.closed) return;
+    this.closed = true;
+    await this.client.close();
+  }
+}
+
+function numOrNull(v: unknown): number | null {
+  if (v === null || v === undefined) return null;
+  const n = Number(v);
+  return Number.isFinite(n) ? n : null;
+}
