@@ -6,11 +6,13 @@ import { demoCommand } from './commands/demo.js';
 import { reportCommand } from './commands/report.js';
 import { runCommand } from './commands/run.js';
 import { serveCommand } from './commands/serve.js';
+import { scheduleCommand } from './commands/schedule.js';
 
 /** Every subcommand, in `--help` order. */
 export const commands: Command[] = [
   demoCommand,
   runCommand,
+  scheduleCommand,
   collectorCommand,
   analyzeCommand,
   reportCommand,

@@ -21,3 +21,5 @@ export { resolveStateDir, DEFAULT_STATE_DIR } from './state.js';
 export { contextFromEnv, envForSpanContext } from './traceparent.js';
 export { startTelemetry, probeCollector, ObservedExporter } from './telemetry.js';
 export type { Telemetry, TelemetryOptions, DeliveryReport } from './telemetry.js';
+export { parseScheduleConfig, startScheduler, missedTicks, cronFor } from './schedule.js';
+export type { ScheduleConfig, ScheduledJob, OverlapPolicy, Scheduler, SchedulerOptions, Tick } from './schedule.js';

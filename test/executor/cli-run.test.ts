@@ -2,7 +2,7 @@
  * `jobslo run` end to end: the compiled binary, real processes, spans
  * received by a capturing OTLP/HTTP JSON server.
  */
-import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
@@ -235,5 +235,42 @@ describe('jobslo run: shutdown and delivery', () => {
     const lines = r.stderr.split('\n').filter((l) => l !== '');
     expect(lines).toHaveLength(1);
     expect(lines[0]).toMatch(/^jobslo run: telemetry not delivered to http:\/\/127\.0\.0\.1:1\/v1\/traces: .*ECONNREFUSED/);
+  });
+});
+
+describe('jobslo schedule', () => {
+  const schedule = (args: string[]): ReturnType<typeof start> =>
+    start(process.execPath, [cli.bin, 'schedule', ...args], { env: cleanEnv(), cwd: dir });
+
+  it('--dry-run validates the file and prints the next ticks', async () => {
+    writeFileSync(join(dir, 's.yaml'), 'jobs:\n  - {name: nightly, cron: "0 2 * * *", timezone: America/New_York, command: "true"}\n');
+    const r = await schedule(['--file', 's.yaml', '--dry-run']).done;
+    expect(r.code).toBe(0);
+    expect(r.stdout).toMatch(/^nightly {2}"0 2 \* \* \*" America\/New_York {2}overlap=skip {2}next: (\d{4}-\d\d-\d\dT0[67]:00:00\.000Z(, )?){3}\n$/);
+  });
+
+  it('an invalid file exits 2 naming the field', async () => {
+    writeFileSync(join(dir, 'bad.yaml'), 'jobs:\n  - {name: x, cron: "99 * * * *", command: "true"}\n');
+    const r = await schedule(['--file', 'bad.yaml']).done;
+    expect(r.code).toBe(2);
+    expect(r.stderr).toMatch(/bad\.yaml: jobs\[0\]\.cron/);
+  });
+
+  it('runs jobs on their ticks as job runs queued at the tick; SIGTERM stops it with 143', async () => {
+    writeFileSync(join(dir, 's.yaml'), 'queue: every-second\njobs:\n  - {name: sec, cron: "* * * * * *", command: "echo tick >> marker"}\n');
+    const p = schedule(['--file', 's.yaml', '--endpoint', capture.url, '--state-dir', join(dir, 'state')]);
+    const lines = (): number => (existsSync(join(dir, 'marker')) ? readFileSync(join(dir, 'marker'), 'utf8').split('\n').length - 1 : 0);
+    expect(await waitFor(() => lines() >= 2, 10_000)).toBe(true);
+    p.child.kill('SIGTERM');
+    const r = await p.done;
+    expect(r.code).toBe(143);
+    const done = runs().filter((s) => s.attributes[ATTR_JOB_NAME] === 'sec' && s.attributes[ATTR_RUN_OUTCOME] === 'succeeded');
+    expect(done.length).toBeGreaterThanOrEqual(2);
+    for (const s of done) {
+      expect(s.attributes[ATTR_QUEUE_NAME]).toBe('every-second');
+      const queuedNs = BigInt(s.attributes[ATTR_QUEUED_TIME_UNIX_NANO] as string);
+      expect(queuedNs % 1_000_000_000n).toBe(0n); // the tick, on a whole second
+      expect(s.startNanos >= queuedNs).toBe(true);
+    }
   });
 });
