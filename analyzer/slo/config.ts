@@ -213,7 +213,7 @@ export function parseConfig(text: string, options: ParseConfigOptions = {}): Job
   for (const doc of docs) {
     const e = doc.errors[0];
     if (e) {
-      const pos = e.linePos?.[0];
+      const pos = e.linePos?.[0] ?? lines.linePos(e.pos[0]);
       const where = pos ? ` at line ${pos.line}, column ${pos.col}` : '';
       throw new ConfigError(file, `YAML syntax error${where}: ${e.message.split('\n')[0] ?? e.message}`);
     }
