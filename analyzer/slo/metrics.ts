@@ -18,12 +18,13 @@ function escapeHelp(text: string): string {
   return text.replace(/\\/g, '\\\\').replace(/\n/g, '\\n');
 }
 
-/** A sample value: integers as is, `NaN`, `+Inf`, `-Inf` spelled as Prometheus wants. */
+/** A sample value to 12 significant digits; `NaN`, `+Inf`, `-Inf` spelled as Prometheus wants. */
 export function formatSampleValue(v: number): string {
   if (Number.isNaN(v)) return 'NaN';
   if (v === Infinity) return '+Inf';
   if (v === -Infinity) return '-Inf';
-  return String(v);
+  // 12 significant digits: 1 / (1 - 0.99) prints as 100, not 99.99999999999991.
+  return String(Number(v.toPrecision(12)));
 }
 
 type Labels = Record<string, string>;
