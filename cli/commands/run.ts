@@ -141,7 +141,7 @@ export const runCommand: Command = {
     if (values.job === undefined || values.job.trim() === '') throw new ConfigError('--job', 'a job name is required');
 
     // The executor and OpenTelemetry load only when a run actually starts.
-    const ex = await import('../../executor/index.js');
+    const ex = await import('../../executor/process-entry.js');
     const env = ctx.env;
     const rate = (flag: 'cost-cpu-hour' | 'cost-gb-hour' | 'cost-per-run', envName: string): number => {
       const v = values[flag] ?? env[envName];
