@@ -142,6 +142,24 @@ describe('jobslo run: spans and exit codes', () => {
     expect(runs()[0]!.events.map((e) => e.name)).toContain(LifecycleEvent.TimedOut);
   });
 
+  it('--deadline kills the attempt running at the deadline: exit 124 after two attempts', async () => {
+    const started = Date.now();
+    const script = '[ "$JOBSLO_ATTEMPT" = 1 ] && exit 1; sleep 10'; // attempt 1 fails fast, attempt 2 hangs
+    const r = await run(['--job', 'dl', '--endpoint', capture.url, '--deadline', '1500ms', '--retries', '5', '--base-delay', '100ms', '--jitter', 'none', '--', 'sh', '-c', script]);
+    expect(r.code).toBe(124);
+    expect(Date.now() - started).toBeLessThan(8_000);
+    expect(attempts().map((a) => a.attributes['jobslo.attempt.outcome'])).toEqual(['failed', 'timed_out']);
+    expect(runs()[0]!.attributes[ATTR_RUN_OUTCOME]).toBe('timed_out');
+  });
+
+  it('cost rates come from JOBSLO_COST_* when no flag is given; a flag wins', async () => {
+    await run(['--job', 'c1', '--endpoint', capture.url, '--', 'true'], { JOBSLO_COST_PER_RUN: '0.5' });
+    await run(['--job', 'c2', '--endpoint', capture.url, '--cost-per-run', '0.25', '--', 'true'], { JOBSLO_COST_PER_RUN: '0.5' });
+    const cost = (job: string): unknown => runs().find((s) => s.attributes[ATTR_JOB_NAME] === job)?.attributes['jobslo.cost.amount'];
+    expect(cost('c1')).toBe(0.5);
+    expect(cost('c2')).toBe(0.25);
+  });
+
   it('queue name and queued time are recorded', async () => {
     await run(['--job', 'q', '--endpoint', capture.url, '--queue', 'nightly', '--queued-at', '2026-01-01T00:00:00Z', '--', 'true']);
     const r = runs()[0]!;
