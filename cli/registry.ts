@@ -3,6 +3,8 @@ import { alertsCommand } from './commands/alerts.js';
 import { analyzeCommand } from './commands/analyze.js';
 import { collectorCommand } from './commands/collector.js';
 import { demoCommand } from './commands/demo.js';
+import { ingestCommand } from './commands/ingest.js';
+import { migrateCommand } from './commands/migrate.js';
 import { reportCommand } from './commands/report.js';
 import { runCommand } from './commands/run.js';
 import { serveCommand } from './commands/serve.js';
@@ -14,6 +16,8 @@ export const commands: Command[] = [
   runCommand,
   scheduleCommand,
   collectorCommand,
+  ingestCommand,
+  migrateCommand,
   analyzeCommand,
   reportCommand,
   alertsCommand,

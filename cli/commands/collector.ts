@@ -1,5 +1,7 @@
 import { parseArgs } from 'node:util';
 import { startCollector, StoreSink } from '../../collector/index.js';
+import { DEFAULT_SPANS_TOPIC, KafkaSink, parseBrokers, validateTopic } from '../../collector/index.js';
+import { ConfigError, parseDurationMillis } from '../../contracts/index.js';
 import { openStore, parseStoreUrl, removeOwnerFile, writeOwnerFile } from '../../store/index.js';
 import type { Command } from '../command.js';
 import { STORE_HELP, parsePort, parsePositiveInt, storeValue } from '../_options.js';
@@ -8,6 +10,7 @@ export const collectorCommand: Command = {
   name: 'collector',
   summary: 'Receive OTLP/HTTP traces from any job runner and store them',
   help: `Usage: jobslo collector [--port 4318] [--host 127.0.0.1] [--store URL] [--max-body-bytes N]
+       jobslo collector --bus kafka --brokers HOST:PORT[,...] [--topic otlp_spans] [--bus-timeout 5s]
 
 Serves POST /v1/traces (OTLP/HTTP, application/x-protobuf or application/json,
 optionally gzip) and GET /health. Point OTEL_EXPORTER_OTLP_ENDPOINT at it.
@@ -21,6 +24,15 @@ Options:
 ${STORE_HELP}
   --max-body-bytes N  largest request body, before and after decompression
                       (default 16777216 = 16 MiB); larger requests get 413
+  --bus BUS           store (default): write spans to --store in this process;
+                      kafka: publish each request to Kafka for "jobslo ingest"
+                      (scale-out; see docs/scale-out.md)
+  --brokers LIST      Kafka bootstrap brokers HOST:PORT[,HOST:PORT...] (--bus kafka)
+  --topic NAME        Kafka topic (default otlp_spans); one message per request,
+                      an OTLP ExportTraceServiceRequest in protobuf (otlp_proto)
+  --bus-timeout DUR   deadline for Kafka to acknowledge a request (all in-sync
+                      replicas), e.g. 500ms, 5s (default 5s); when Kafka is
+                      unreachable or slower, the request gets 503 + Retry-After
   -h, --help          show this help
 `,
   async run(args, ctx) {
@@ -31,12 +43,51 @@ ${STORE_HELP}
         host: { type: 'string', default: '127.0.0.1' },
         store: { type: 'string' },
         'max-body-bytes': { type: 'string' },
+        bus: { type: 'string' },
+        brokers: { type: 'string' },
+        topic: { type: 'string' },
+        'bus-timeout': { type: 'string' },
       },
       strict: true,
       allowPositionals: false,
     });
     const port = parsePort(values.port, '--port', 4318);
     const maxBodyBytes = parsePositiveInt(values['max-body-bytes'], '--max-body-bytes', 16 * 1024 * 1024);
+    const bus = values.bus ?? 'store';
+    if (bus !== 'store' && bus !== 'kafka') throw new ConfigError('--bus', `"${bus}" is not a bus; use store or kafka`);
+    if (bus === 'store') {
+      for (const flag of ['brokers', 'topic', 'bus-timeout'] as const) {
+        if (values[flag] !== undefined) throw new ConfigError(`--${flag}`, 'only applies with --bus kafka');
+      }
+    }
+    if (bus === 'kafka') {
+      if (values.store !== undefined) throw new ConfigError('--store', 'does not apply with --bus kafka; "jobslo ingest --store ..." stores what the collector publishes');
+      if (values.brokers === undefined) throw new ConfigError('--brokers', 'is required with --bus kafka, e.g. --brokers 127.0.0.1:9092');
+      const timeoutMillis = parseDurationMillis(values['bus-timeout'] ?? '5s', '--bus-timeout');
+      if (timeoutMillis <= 0) throw new ConfigError('--bus-timeout', 'must be a positive duration');
+      const sink = new KafkaSink({
+        brokers: parseBrokers(values.brokers),
+        topic: validateTopic(values.topic ?? DEFAULT_SPANS_TOPIC, '--topic'),
+        timeoutMillis,
+        logger: ctx.logger,
+      });
+      await sink.start();
+      let kafkaCollector;
+      try {
+        kafkaCollector = await startCollector({ sink, port, host: values.host, maxBodyBytes, logger: ctx.logger });
+      } catch (err) {
+        await sink.close();
+        throw err;
+      }
+      ctx.logger.info('collector listening', { url: `${kafkaCollector.url}/v1/traces`, bus: 'kafka', topic: values.topic ?? DEFAULT_SPANS_TOPIC });
+      await new Promise<void>((resolve) => {
+        if (ctx.signal.aborted) resolve();
+        else ctx.signal.addEventListener('abort', () => resolve(), { once: true });
+      });
+      ctx.logger.info('shutting down collector', { signal: String(ctx.signal.reason) });
+      await kafkaCollector.close();
+      return 0;
+    }
     const store = await openStore(storeValue(values.store, ctx));
     let collector;
     try {

@@ -1,0 +1,33 @@
+import { parseArgs } from 'node:util';
+import { openStore } from '../../store/index.js';
+import type { Command } from '../command.js';
+import { STORE_HELP, storeValue } from '../_options.js';
+
+export const migrateCommand: Command = {
+  name: 'migrate',
+  summary: 'Create or upgrade the schema of a store (DuckDB file or ClickHouse database)',
+  help: `Usage: jobslo migrate [--store URL]
+
+Creates the store's database and tables, or applies the schema migrations it
+lacks (recorded in its jobslo_migrations table). Idempotent: running it again
+changes nothing. Every command that opens a store does this too; run it alone
+to prepare a ClickHouse database before starting collectors and ingest
+processes, or to check that the store URL works.
+
+Options:
+${STORE_HELP}
+  -h, --help          show this help
+`,
+  async run(args, ctx) {
+    const { values } = parseArgs({ args, options: { store: { type: 'string' } }, strict: true, allowPositionals: false });
+    // openStore migrates; migrating again proves the schema is current.
+    const store = await openStore(storeValue(values.store, ctx));
+    try {
+      await store.migrate();
+      ctx.out(`schema up to date: ${store.location}\n`);
+      return 0;
+    } finally {
+      await store.close();
+    }
+  },
+};
