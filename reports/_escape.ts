@@ -9,12 +9,12 @@ const ENTITIES: Record<string, string> = {
   '<': '&lt;',
   '>': '&gt;',
   '"': '&quot;',
-  "'": '&#39;',
-  '`': '&#96;',
-  '=': '&#61;',
+  "'": '&#x27;',
+  '`': '&#x60;',
+  '=': '&#x3D;',
 };
 
-/** Escapes text for HTML/SVG element content and quoted attribute values. */
+/** Escapes text for HTML/SVG element content and quoted attribute values, exactly as handlebars' `{{ }}` does. */
 export function escapeXml(text: string): string {
   return text.replace(/[&<>"'`=]/g, (c) => ENTITIES[c] ?? c);
 }

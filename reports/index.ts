@@ -1,3 +1,17 @@
-/** HTML SLO reports rendered with handlebars. */
-export { renderIndex, writeReport } from './render.js';
+/** HTML SLO reports: executive, on-call and per-job debug pages, rendered server-side with handlebars and inline SVG. */
+export { collectReportData, chooseBucketMillis, latencyHistogram } from './collect.js';
+export type { CollectReportOptions } from './collect.js';
+export { renderReportSite, writeReportSite, renderIndex, writeReport } from './render.js';
 export type { ReportContext } from './render.js';
+export { reportSlug, assignSlugs } from './slug.js';
+export type {
+  ReportData,
+  ReportJobDetail,
+  ReportSloData,
+  ReportSloInput,
+  ReportAlertTier,
+  ReportAlertInput,
+  ReportBurnRate,
+  ReportFreshnessInput,
+  LatencyHistogram,
+} from './model.js';

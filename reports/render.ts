@@ -1,20 +1,14 @@
-import { existsSync, readFileSync } from 'node:fs';
+import { createHash } from 'node:crypto';
+import { existsSync, readFileSync, readdirSync } from 'node:fs';
 import { mkdir, writeFile } from 'node:fs/promises';
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import Handlebars from 'handlebars';
-import type { Analysis, JobSlis } from '../analyzer/index.js';
-
-/** What a report page says about where its numbers came from. */
-export interface ReportContext {
-  analysis: Analysis;
-  /** Store the numbers came from (no credentials). */
-  storeLocation: string;
-  /** When the report was made. @default new Date() */
-  generatedAt?: Date;
-  /** jobslo version shown in the page header. */
-  version: string;
-}
+import type { Analysis } from '../analyzer/index.js';
+import { freshness, indexView, jobView, oncallView, sloView } from './_views.js';
+import type { SitePaths } from './_views.js';
+import type { ReportData } from './model.js';
+import { assignSlugs, reportSlug } from './slug.js';
 
 /** Finds `reports/templates` both from source (vitest) and from `dist/reports` (the CLI). */
 function templatesDir(): string {
@@ -25,10 +19,13 @@ function templatesDir(): string {
   throw new Error(`report templates not found next to ${here}`);
 }
 
+type Page = 'index' | 'oncall' | 'job' | 'slo';
+
 interface Compiled {
   layout: Handlebars.TemplateDelegate;
-  index: Handlebars.TemplateDelegate;
+  pages: Record<Page, Handlebars.TemplateDelegate>;
   css: string;
+  csp: string;
 }
 
 let compiled: Compiled | undefined;
@@ -37,51 +34,150 @@ function templates(): Compiled {
   if (compiled) return compiled;
   const dir = templatesDir();
   const hb = Handlebars.create();
-  hb.registerHelper('percent', (v: unknown) => (typeof v === 'number' ? `${(v * 100).toFixed(2)}%` : '–'));
-  hb.registerHelper('fixed', (v: unknown, digits: unknown) => (typeof v === 'number' ? v.toFixed(typeof digits === 'number' ? digits : 2) : '–'));
-  hb.registerHelper('duration', (v: unknown) => {
-    if (typeof v !== 'number') return '–';
-    if (v >= 60_000) return `${(v / 60_000).toFixed(1)} min`;
-    if (v >= 1_000) return `${(v / 1_000).toFixed(2)} s`;
-    return `${v.toFixed(v < 10 ? 1 : 0)} ms`;
-  });
   const read = (name: string): string => readFileSync(join(dir, name), 'utf8');
-  // strict: a typo in a template is an error at render time, not an empty cell.
+  for (const f of readdirSync(join(dir, 'partials'))) {
+    if (f.endsWith('.hbs')) hb.registerPartial(f.slice(0, -4), read(join('partials', f)));
+  }
+  // strict: a misspelt field is an error at render time, not an empty cell.
+  const compile = (name: string): Handlebars.TemplateDelegate => hb.compile(read(name), { strict: true });
+  const css = read('style.css');
+  if (/<\/style/i.test(css)) throw new Error('style.css must not contain "</style"');
+  // Only this exact stylesheet may apply: no inline style attributes, no injected <style>, no scripts at all.
+  const hash = createHash('sha256').update(css, 'utf8').digest('base64');
   compiled = {
-    layout: hb.compile(read('layout.hbs'), { strict: true }),
-    index: hb.compile(read('index.hbs'), { strict: false }),
-    css: read('style.css'),
+    layout: compile('layout.hbs'),
+    pages: { index: compile('index.hbs'), oncall: compile('oncall.hbs'), job: compile('job.hbs'), slo: compile('slo.hbs') },
+    css,
+    csp: `default-src 'none'; style-src 'sha256-${hash}'; base-uri 'none'; form-action 'none'`,
   };
   return compiled;
 }
 
-function health(job: JobSlis): string {
-  if (job.success_rate === null) return 'none';
-  if (job.success_rate < 0.9) return 'bad';
-  if (job.success_rate < 0.99) return 'warn';
-  return 'good';
+interface LayoutArgs {
+  title: string;
+  heading: string;
+  crumb: string;
+  root: '' | '../';
+  active: 'index' | 'oncall' | '';
+  job: string;
+  body: string;
 }
 
-/** Renders the self-contained `index.html` (inline CSS, no scripts, no external requests). Pure. */
-export function renderIndex(ctx: ReportContext): string {
+function page(d: ReportData, a: LayoutArgs): string {
   const t = templates();
-  const jobs = ctx.analysis.jobs.map((j) => ({ ...j, health: health(j) }));
-  const body = t.index({ jobs });
   return t.layout({
-    title: 'Job SLO report',
+    ...a,
     css: t.css,
-    body,
-    window: { from: ctx.analysis.from, to: ctx.analysis.to },
-    generatedAt: (ctx.generatedAt ?? new Date()).toISOString(),
-    version: ctx.version,
-    storeLocation: ctx.storeLocation,
+    csp: t.csp,
+    nav: [
+      { href: `${a.root}index.html`, label: 'Overview', current: a.active === 'index' },
+      { href: `${a.root}oncall.html`, label: 'On-call', current: a.active === 'oncall' },
+    ],
+    fresh: freshness(d),
+    version: d.version,
+    storeLocation: d.storeLocation,
   });
 }
 
-/** Writes the report site into `outDir`; resolves to the path of `index.html`. */
+/**
+ * Renders the whole report site from collected data: path (relative, `/`
+ * separated) -> HTML. `index.html` (executive view), `oncall.html`, one
+ * `jobs/<slug>.html` per job in the window and one `slos/<slug>.html` per
+ * SLO given. Every page is self-contained (inline CSS and SVG, no scripts,
+ * a CSP that allows nothing but its own stylesheet). Pure: no I/O besides
+ * reading the templates once.
+ * @throws {Error} when the templates are missing or do not match the view models
+ */
+export function renderReportSite(data: ReportData): Map<string, string> {
+  const t = templates();
+  const jobSlugs = assignSlugs(data.analysis.jobs.map((j) => j.job));
+  const sloSlugs = assignSlugs((data.slos ?? []).map((s) => s.input.name));
+  const paths: SitePaths = {
+    job: (name) => `jobs/${jobSlugs.get(name) ?? reportSlug(name)}.html`,
+    slo: (name) => `slos/${sloSlugs.get(name) ?? reportSlug(name)}.html`,
+  };
+  const site = new Map<string, string>();
+  const index = indexView(data, paths);
+  site.set(
+    'index.html',
+    page(data, { title: 'Job SLO report', heading: 'Job SLO report', crumb: '', root: '', active: 'index', job: '', body: t.pages.index({ ...index, jobsBeforeWindow: data.jobsBeforeWindow }) }),
+  );
+  site.set(
+    'oncall.html',
+    page(data, { title: 'On-call', heading: 'On-call', crumb: '', root: '', active: 'oncall', job: '', body: t.pages.oncall({ ...oncallView(data, paths), jobsBeforeWindow: data.jobsBeforeWindow }) }),
+  );
+  const details = new Map(data.details.map((x) => [x.job, x]));
+  for (const j of data.analysis.jobs) {
+    const view = jobView(data, j, details.get(j.job), paths);
+    site.set(paths.job(j.job), page(data, { title: `${j.job} · job`, heading: j.job, crumb: 'Job', root: '../', active: '', job: j.job, body: t.pages.job(view) }));
+  }
+  for (const s of data.slos ?? []) {
+    const view = sloView(s, data, paths);
+    site.set(paths.slo(s.input.name), page(data, { title: `${s.input.name} · SLO`, heading: s.input.name, crumb: 'SLO', root: '../', active: '', job: '', body: t.pages.slo(view) }));
+  }
+  return site;
+}
+
+/**
+ * Writes a rendered site into `outDir` (created if missing; existing files
+ * with the same names are replaced, others are left alone). Resolves to the
+ * path of `index.html`.
+ */
+export async function writeReportSite(outDir: string, data: ReportData): Promise<string> {
+  const site = renderReportSite(data);
+  for (const [path, html] of site) {
+    const file = join(outDir, ...path.split('/'));
+    await mkdir(dirname(file), { recursive: true });
+    await writeFile(file, html, 'utf8');
+  }
+  return join(outDir, 'index.html');
+}
+
+/** What a report page says about where its numbers came from (the index-only input of {@link renderIndex}). */
+export interface ReportContext {
+  analysis: Analysis;
+  /** Store the numbers came from (no credentials). */
+  storeLocation: string;
+  /** When the report was made. @default new Date() */
+  generatedAt?: Date;
+  /** jobslo version shown in the page footer. */
+  version: string;
+}
+
+/** Report data from an analysis alone: no previous period, no time series, no run lists. */
+function fromAnalysis(ctx: ReportContext): ReportData {
+  const from = Date.parse(ctx.analysis.from);
+  const to = Date.parse(ctx.analysis.to);
+  return {
+    window: { fromMillis: from, toMillis: to },
+    previousWindow: { fromMillis: from - (to - from), toMillis: from },
+    generatedAtMillis: (ctx.generatedAt ?? new Date()).getTime(),
+    version: ctx.version,
+    storeLocation: ctx.storeLocation,
+    analysis: ctx.analysis,
+    previous: { from: new Date(from - (to - from)).toISOString(), to: ctx.analysis.from, jobs: [] },
+    details: [],
+    latestFailures: [],
+    latestRunEndMillis: null,
+    jobsBeforeWindow: 0,
+    slos: null,
+    freshness: null,
+  };
+}
+
+/**
+ * Renders `index.html` from an analysis alone (no store access, so no
+ * charts, run lists or previous-period changes).
+ * @deprecated Use {@link collectReportData} and {@link renderReportSite}.
+ */
+export function renderIndex(ctx: ReportContext): string {
+  return renderReportSite(fromAnalysis(ctx)).get('index.html') as string;
+}
+
+/**
+ * Writes the site rendered from an analysis alone; resolves to the path of `index.html`.
+ * @deprecated Use {@link collectReportData} and {@link writeReportSite}.
+ */
 export async function writeReport(outDir: string, ctx: ReportContext): Promise<string> {
-  await mkdir(outDir, { recursive: true });
-  const path = join(outDir, 'index.html');
-  await writeFile(path, renderIndex(ctx), 'utf8');
-  return path;
+  return writeReportSite(outDir, fromAnalysis(ctx));
 }

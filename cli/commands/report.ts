@@ -1,19 +1,23 @@
 import { parseArgs } from 'node:util';
 import { resolve } from 'node:path';
 import { JOBSLO_VERSION } from '../../contracts/index.js';
-import { analyze } from '../../analyzer/index.js';
-import { writeReport } from '../../reports/index.js';
+import { collectReportData, writeReportSite } from '../../reports/index.js';
 import { openStore } from '../../store/index.js';
 import type { Command } from '../command.js';
 import { STORE_HELP, storeValue, timeRange } from '../_options.js';
 
 export const reportCommand: Command = {
   name: 'report',
-  summary: 'Write a self-contained HTML SLO report',
+  summary: 'Write the HTML SLO report: overview, on-call and per-job pages',
   help: `Usage: jobslo report [--store URL] [--since 24h] [--until ISO] [--out DIR]
 
-Writes DIR/index.html: one self-contained page (inline CSS, no scripts, no
-network) that works offline, as a CI artifact or as an email attachment.
+Writes a static site into DIR: index.html (overview: success, failures, cost
+and their change against the previous window of the same length),
+oncall.html (latest failures with trace ids, queue delay) and one page per
+job under jobs/ (success and latency over time, latency histogram, retries,
+failure modes, slowest and failed runs). Every page is self-contained (inline
+CSS and SVG, no scripts, no network) and works offline, as a CI artifact or as
+an email attachment. Prints the path of index.html.
 
 Options:
 ${STORE_HELP}
@@ -37,8 +41,8 @@ ${STORE_HELP}
     const range = timeRange(values.since, values.until, Date.now());
     const store = await openStore(storeValue(values.store, ctx));
     try {
-      const analysis = await analyze(store, range);
-      const path = await writeReport(resolve(ctx.cwd, values.out), { analysis, storeLocation: store.location, version: JOBSLO_VERSION });
+      const data = await collectReportData(store, { range, version: JOBSLO_VERSION });
+      const path = await writeReportSite(resolve(ctx.cwd, values.out), data);
       ctx.out(`${path}\n`);
       return 0;
     } finally {

@@ -8,7 +8,7 @@ import type { Analysis } from '../../analyzer/index.js';
 import { startCollector, StoreSink } from '../../collector/index.js';
 import { runJob, runProcessJob, startTelemetry } from '../../executor/index.js';
 import type { DeliveryReport } from '../../executor/index.js';
-import { writeReport } from '../../reports/index.js';
+import { collectReportData, writeReportSite } from '../../reports/index.js';
 import { DuckDbStore } from '../../store/index.js';
 import { DEMO_JOBS, expectedOutcomes, planDemo, seededRandom } from './plan.js';
 import type { DemoJob, ExpectedJob, PlannedRun } from './plan.js';
@@ -146,8 +146,9 @@ export async function runDemo(options: DemoOptions): Promise<DemoResult> {
     options.signal?.removeEventListener('abort', onAbort);
     const delivery = await telemetry.shutdown();
     const now = Date.now();
-    const analysis = await analyze(store, { fromMillis: started - 60_000, toMillis: now + 1 });
-    const reportPath = await writeReport(resolve(options.reportDir), { analysis, storeLocation: storePath, version: JOBSLO_VERSION });
+    const range = { fromMillis: started - 60_000, toMillis: now + 1 };
+    const analysis = await analyze(store, range);
+    const reportPath = await writeReportSite(resolve(options.reportDir), await collectReportData(store, { range, version: JOBSLO_VERSION, storeLocation: storePath }));
     return { analysis, expected, reportPath, collectorUrl: collector.url, delivery, elapsedMillis: Date.now() - started };
   } finally {
     await collector.close();

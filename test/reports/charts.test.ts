@@ -76,7 +76,7 @@ describe('charts: untrusted text is escaped everywhere', () => {
     for (const out of [svg, bars, hist]) {
       expect(out).not.toContain('<script');
       expect(out).not.toContain('"x"');
-      expect(out).toContain('&lt;script&gt;alert(&quot;x&quot;)&lt;/script&gt; &amp; &#39;q&#39; &#96;t&#96; &#61;');
+      expect(out).toContain('&lt;script&gt;alert(&quot;x&quot;)&lt;/script&gt; &amp; &#x27;q&#x27; &#x60;t&#x60; &#x3D;');
       expect(tagBalanceProblem(out)).toBeNull();
     }
   });
