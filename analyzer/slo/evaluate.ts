@@ -147,10 +147,22 @@ export async function evaluateSlo(store: Store, slo: SloDefinition, atMillis: nu
   return evaluateFromCounts(slo, atMillis, await countSloWindows(store, slo, atMillis, windows));
 }
 
-/** Evaluates every SLO at `atMillis`, in config order (one store query at a time). */
-export async function evaluateSlos(store: Store, slos: readonly SloDefinition[], atMillis: number): Promise<SloEvaluation[]> {
-  const out: SloEvaluation[] = [];
-  for (const slo of slos) out.push(await evaluateSlo(store, slo, atMillis));
+/**
+ * Evaluates every SLO at `atMillis`; results in config order. At most
+ * `concurrency` store queries are in flight (a store may still serialize
+ * them, as DuckDB's single connection does).
+ * @param concurrency @default 4
+ */
+export async function evaluateSlos(store: Store, slos: readonly SloDefinition[], atMillis: number, concurrency = 4): Promise<SloEvaluation[]> {
+  const out: SloEvaluation[] = new Array<SloEvaluation>(slos.length);
+  let next = 0;
+  const worker = async (): Promise<void> => {
+    while (next < slos.length) {
+      const i = next++;
+      out[i] = await evaluateSlo(store, slos[i] as SloDefinition, atMillis);
+    }
+  };
+  await Promise.all(Array.from({ length: Math.max(1, Math.min(concurrency, slos.length)) }, worker));
   return out;
 }
 

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { ConfigError } from '../../contracts/index.js';
-import { parseConfig } from '../../analyzer/slo/index.js';
+import { loadConfig, parseConfig } from '../../analyzer/slo/index.js';
 import { DAY, HOUR, MINUTE } from './helpers.js';
 
 function configError(text: string, env: NodeJS.ProcessEnv = {}): ConfigError {
@@ -57,6 +57,21 @@ describe('jobslo.yaml validation', () => {
     const err = configError('slos:\n  - name: s\n    job: [unclosed\n');
     expect(err.path).toBe('jobslo.yaml');
     expect(err.message).toMatch(/YAML syntax error at line \d+, column \d+/);
+  });
+
+  it('loads examples/jobslo.yaml', () => {
+    const cfg = loadConfig('examples/jobslo.yaml', { env: { JOBSLO_WEBHOOK_SECRET: 'x' } });
+    expect(cfg.slos.map((s) => [s.name, s.sli, s.source])).toEqual([
+      ['etl-success', 'success', 'jobslo'],
+      ['etl-latency', 'latency', 'jobslo'],
+      ['etl-freshness', 'freshness', 'jobslo'],
+      ['report-success', 'success', 'openslo'],
+    ]);
+    expect(cfg.slos[2]?.alerting.tiers.map((t) => [t.severity, t.enabled])).toEqual([['page', true], ['ticket', true], ['page', false]]);
+  });
+
+  it('names --config when the file cannot be read', () => {
+    expect(() => loadConfig('/nonexistent/jobslo.yaml')).toThrow(/^--config: cannot read/);
   });
 
   it('never echoes a literal secret', () => {
