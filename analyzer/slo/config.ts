@@ -90,6 +90,12 @@ export interface ParseConfigOptions {
   env?: NodeJS.ProcessEnv;
   /** Reads `file:` secrets. @default readFileSync utf8 */
   readFile?: (path: string) => string;
+  /**
+   * Read webhook secrets (`env:`/`file:`) now. `false` only checks their form
+   * and leaves `secret` unset: for commands that never send (`analyze`).
+   * @default true
+   */
+  resolveSecrets?: boolean;
 }
 
 /** Default config file, relative to the working directory. */
@@ -206,7 +212,8 @@ export function loadConfig(path: string, options: Omit<ParseConfigOptions, 'file
 export function parseConfig(text: string, options: ParseConfigOptions = {}): JobsloConfig {
   const file = options.fileName ?? DEFAULT_CONFIG_FILE;
   const env = options.env ?? process.env;
-  const readFile = options.readFile ?? ((p: string) => readFileSync(p, 'utf8'));
+  const read = options.readFile ?? ((p: string) => readFileSync(p, 'utf8'));
+  const readFile = options.resolveSecrets === false ? null : read;
   const lines = new LineCounter();
   const docs = parseAllDocuments(text, { lineCounter: lines, prettyErrors: false, uniqueKeys: true });
   if (!Array.isArray(docs)) throw new ConfigError(file, 'is not a YAML stream');
@@ -243,7 +250,7 @@ export function parseConfig(text: string, options: ParseConfigOptions = {}): Job
   return config;
 }
 
-function readJobslo(r: Reader, value: unknown, file: string, env: NodeJS.ProcessEnv, readFile: (p: string) => string): JobsloConfig {
+function readJobslo(r: Reader, value: unknown, file: string, env: NodeJS.ProcessEnv, readFile: ((p: string) => string) | null): JobsloConfig {
   const root = r.mapping(value, [], ['store', 'slos', 'alerts']);
   let store: string | undefined;
   if (root['store'] !== undefined) {
@@ -343,7 +350,7 @@ function readAlerting(r: Reader, value: unknown, path: Segment[], windowMillis: 
   return { minEvents, tiers };
 }
 
-function readAlerts(r: Reader, value: unknown, env: NodeJS.ProcessEnv, readFile: (p: string) => string): AlertsConfig {
+function readAlerts(r: Reader, value: unknown, env: NodeJS.ProcessEnv, readFile: ((p: string) => string) | null): AlertsConfig {
   const alerts: AlertsConfig = { webhooks: [], repeatIntervalMillis: DEFAULT_REPEAT_MILLIS, externalUrl: '' };
   if (value === undefined) return alerts;
   const m = r.mapping(value, ['alerts'], ['webhooks', 'repeat_interval', 'external_url']);
@@ -367,33 +374,36 @@ function readAlerts(r: Reader, value: unknown, env: NodeJS.ProcessEnv, readFile:
       const format = r.oneOf(wm['format'] ?? 'alertmanager', [...p, 'format'], ['alertmanager', 'slack', 'json'] as const);
       const timeoutMillis = wm['timeout'] === undefined ? DEFAULT_WEBHOOK_TIMEOUT_MILLIS : r.duration(wm['timeout'], [...p, 'timeout']);
       const hook: WebhookConfig = { name, url, format, timeoutMillis };
-      if (wm['secret'] !== undefined) hook.secret = readSecret(r, wm['secret'], [...p, 'secret'], env, readFile);
+      if (wm['secret'] !== undefined) {
+        const secret = readSecret(r, wm['secret'], [...p, 'secret'], env, readFile);
+        if (secret !== undefined) hook.secret = secret;
+      }
       return hook;
     });
   }
   return alerts;
 }
 
-function readSecret(r: Reader, value: unknown, path: Segment[], env: NodeJS.ProcessEnv, readFile: (p: string) => string): string {
+/** The secret, or undefined when `readFile` is null (form checked only). */
+function readSecret(r: Reader, value: unknown, path: Segment[], env: NodeJS.ProcessEnv, readFile: ((p: string) => string) | null): string | undefined {
   const ref = r.string(value, path);
+  // The value itself is never echoed: it may be a pasted secret.
+  if (!ref.startsWith('env:') && !ref.startsWith('file:')) r.fail(path, 'must be env:VARIABLE or file:PATH; secrets are not written into the config file');
+  if (readFile === null) return undefined;
   if (ref.startsWith('env:')) {
     const name = ref.slice(4);
     const v = env[name];
     if (v === undefined || v === '') r.fail(path, `environment variable ${name} is not set (or empty)`);
     return v;
   }
-  if (ref.startsWith('file:')) {
-    let v: string;
-    try {
-      v = readFile(ref.slice(5)).trim();
-    } catch (err) {
-      r.fail(path, `cannot read secret file ${ref.slice(5)}: ${errorMessage(err)}`);
-    }
-    if (v === '') r.fail(path, `secret file ${ref.slice(5)} is empty`);
-    return v;
+  let v: string;
+  try {
+    v = readFile(ref.slice(5)).trim();
+  } catch (err) {
+    r.fail(path, `cannot read secret file ${ref.slice(5)}: ${errorMessage(err)}`);
   }
-  // The value itself is never echoed: it may be a pasted secret.
-  r.fail(path, 'must be env:VARIABLE or file:PATH; secrets are not written into the config file');
+  if (v === '') r.fail(path, `secret file ${ref.slice(5)} is empty`);
+  return v;
 }
 
 function isHttpUrl(value: string): boolean {

@@ -3,7 +3,7 @@
  * multiwindow burn-rate alert tiers. Uses only the {@link Store} interface,
  * so it gives the same answers on every store.
  */
-import { formatDurationMillis } from '../../contracts/index.js';
+import { ConfigError, formatDurationMillis } from '../../contracts/index.js';
 import type { GoodRunCriterion, Store, WindowCount } from '../../store/index.js';
 import { budgetExhaustedAtMillis, budgetRemaining, burnRate } from './budget.js';
 import type { SloDefinition } from './config.js';
@@ -83,7 +83,13 @@ export async function countSloWindows(store: Store, slo: SloDefinition, atMillis
     if (!f) throw new TypeError(`SLO ${slo.name} has sli freshness without freshness settings`);
     const longest = Math.max(...windowsMillis);
     // Ticks judged in (at - longest, at]: those in (at - longest - grace, at - grace].
-    const ticks = scheduleTicks(f, atMillis - longest - f.graceMillis + 1, atMillis - f.graceMillis);
+    let ticks: number[];
+    try {
+      ticks = scheduleTicks(f, atMillis - longest - f.graceMillis + 1, atMillis - f.graceMillis);
+    } catch (err) {
+      if (err instanceof RangeError) throw new ConfigError(`slo ${slo.name} freshness.cron`, `${err.message}; use a coarser schedule or a shorter window`, { cause: err });
+      throw err;
+    }
     if (ticks.length === 0) return windowsMillis.map((w) => ({ windowMillis: w, good: 0, total: 0 }));
     const starts = await store.runStarts(slo.job, { fromMillis: ticks[0] as number, toMillis: atMillis + 1 }, 'succeeded');
     return countTicks(judgeTicks(ticks, starts, f.graceMillis, atMillis), atMillis, windowsMillis);

@@ -14,13 +14,13 @@ import { STORE_HELP, storeValue } from '../_options.js';
  * `./jobslo.yaml` when present; `undefined` when neither and not `required`.
  * @throws {ConfigError} when required and missing, or invalid
  */
-export function resolveConfig(flag: string | undefined, ctx: CliContext, required: boolean): JobsloConfig | undefined {
+export function resolveConfig(flag: string | undefined, ctx: CliContext, required: boolean, resolveSecrets = true): JobsloConfig | undefined {
   const path = resolve(ctx.cwd, flag ?? DEFAULT_CONFIG_FILE);
   if (flag === undefined && !existsSync(path)) {
     if (required) throw new ConfigError('--config', `no ${DEFAULT_CONFIG_FILE} in ${ctx.cwd}; pass --config FILE (see docs/slos.md)`);
     return undefined;
   }
-  return loadConfig(path, { env: ctx.env });
+  return loadConfig(path, { env: ctx.env, resolveSecrets });
 }
 
 /** `--store` flag, else `JOBSLO_STORE`, else the config's `store:`, else the default. */

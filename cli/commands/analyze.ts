@@ -45,7 +45,7 @@ ${CONFIG_HELP}; SLOs are
       throw new ConfigError('--format', `"${values.format}" is not a format; use table or json`);
     }
     const range = timeRange(values.since, values.until, Date.now());
-    const config = resolveConfig(values.config, ctx, false);
+    const config = resolveConfig(values.config, ctx, false, false);
     const store = await openStore(storeFor(values.store, ctx, config));
     try {
       const result = await analyze(store, range);

@@ -70,6 +70,16 @@ describe('jobslo.yaml validation', () => {
     expect(cfg.slos[2]?.alerting.tiers.map((t) => [t.severity, t.enabled])).toEqual([['page', true], ['ticket', true], ['page', false]]);
   });
 
+  it('reads file: secrets, and only checks secret references when asked not to resolve them', () => {
+    const text = 'alerts:\n  webhooks:\n    - {name: a, url: "http://127.0.0.1/x", secret: "file:/run/secret"}\n    - {name: b, url: "http://127.0.0.1/y", secret: "env:UNSET_VAR"}\n';
+    expect(() => parseConfig(text, { env: {}, readFile: () => ' s3cret\n' })).toThrow(/alerts.webhooks\[1\].secret: environment variable UNSET_VAR/);
+    const unresolved = parseConfig(text, { env: {}, resolveSecrets: false });
+    expect(unresolved.alerts.webhooks.map((w) => w.secret)).toEqual([undefined, undefined]);
+    const resolved = parseConfig(text, { env: { UNSET_VAR: 'v' }, readFile: () => ' s3cret\n' });
+    expect(resolved.alerts.webhooks.map((w) => w.secret)).toEqual(['s3cret', 'v']);
+    expect(() => parseConfig(text.replace('file:/run/secret', 'plain'), { resolveSecrets: false })).toThrow(/must be env:VARIABLE or file:PATH/);
+  });
+
   it('names --config when the file cannot be read', () => {
     expect(() => loadConfig('/nonexistent/jobslo.yaml')).toThrow(/^--config: cannot read/);
   });
