@@ -231,9 +231,11 @@ export function parseConfig(text: string, options: ParseConfigOptions = {}): Job
   const openSlos: SloDefinition[] = [];
   present.forEach((doc, i) => {
     const index = (docs as readonly unknown[]).indexOf(doc);
-    const r = new Reader(doc as unknown as Document, lines, file, multi ? ['documents', index] : []);
     const value: unknown = doc.toJS({ maxAliasCount: 100 });
-    if (value !== null && typeof value === 'object' && !Array.isArray(value) && 'apiVersion' in value) {
+    const isOpenSlo = value !== null && typeof value === 'object' && !Array.isArray(value) && 'apiVersion' in value;
+    // OpenSLO documents are named by index; the jobslo document keeps plain paths (`slos[0].objective`).
+    const r = new Reader(doc as unknown as Document, lines, file, multi && isOpenSlo ? ['documents', index] : []);
+    if (isOpenSlo) {
       openSlos.push(readOpenSlo(r, value as Record<string, unknown>));
       return;
     }

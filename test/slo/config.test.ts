@@ -194,8 +194,9 @@ describe('OpenSLO v1 documents', () => {
     expect(err.message).toContain(message);
   });
 
-  it('prefixes paths with the document index in multi-document files', () => {
+  it('prefixes OpenSLO paths with the document index in multi-document files, not jobslo paths', () => {
     const err = configError(`slos: []\n---\n${OPENSLO.replace('Occurrences', 'Timeslices')}`);
     expect(err.path).toBe('documents[1].spec.budgetingMethod');
+    expect(configError(`slos:\n  - {name: x, job: x, objective: 2}\n---\n${OPENSLO}`).path).toBe('slos[0].objective');
   });
 });
