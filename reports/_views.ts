@@ -361,7 +361,7 @@ export function indexView(d: ReportData, paths: SitePaths): Record<string, unkno
   ];
   if (slos) {
     const met = slos.filter((s) => s.status.tone === 'good').length;
-    tiles.push({ label: 'SLOs meeting objective', field: 'slos_met', value: cell(met, `${met} of ${slos.length}`, met === slos.length ? 'good' : 'warn'), note: firing > 0 ? `${firing} alert${firing === 1 ? '' : 's'} firing` : 'no alert firing' });
+    tiles.push({ label: 'SLOs meeting objective', field: 'slos_met', value: cell(met, `${met} of ${slos.length}`, met === slos.length ? 'good' : met === 0 ? 'bad' : 'warn'), note: firing > 0 ? `${firing} alert${firing === 1 ? '' : 's'} firing` : 'no alert firing' });
   }
 
   const failedMost = d.analysis.jobs
