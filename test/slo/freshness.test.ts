@@ -123,6 +123,12 @@ describe('freshness SLOs on a store', () => {
     expect(e.tiers[1]?.firing).toBe(true);
   });
 
+  it('refuses a schedule too dense for its window with an error naming the SLO', async () => {
+    const store = await fresh();
+    const slo = freshnessSlo('dense', '* * * * * *', 'UTC', '1s');
+    await expect(evaluateSlo(store, slo, day(10))).rejects.toThrow(/slo dense-fresh freshness.cron: schedule .* has more than 200000 ticks/);
+  });
+
   it('alerts when the job never ran at all: every tick of the window is bad', async () => {
     const store = await fresh();
     const e = await evaluateSlo(store, freshnessSlo('ghost'), day(20, 2, 31));
