@@ -7,7 +7,7 @@ import { ConfigError, formatDurationMillis } from '../../contracts/index.js';
 import type { GoodRunCriterion, Store, WindowCount } from '../../store/index.js';
 import { budgetExhaustedAtMillis, budgetRemaining, burnRate } from './budget.js';
 import type { SloDefinition } from './config.js';
-import { countTicks, judgeTicks, scheduleTicks } from './freshness.js';
+import { cachedScheduleTicks, countTicks, judgeTicks } from './freshness.js';
 import type { BurnRateTier } from './tiers.js';
 
 /** One tier's verdict. */
@@ -85,7 +85,7 @@ export async function countSloWindows(store: Store, slo: SloDefinition, atMillis
     // Ticks judged in (at - longest, at]: those in (at - longest - grace, at - grace].
     let ticks: number[];
     try {
-      ticks = scheduleTicks(f, atMillis - longest - f.graceMillis + 1, atMillis - f.graceMillis);
+      ticks = cachedScheduleTicks(f, atMillis - longest - f.graceMillis + 1, atMillis - f.graceMillis);
     } catch (err) {
       if (err instanceof RangeError) throw new ConfigError(`slo ${slo.name} freshness.cron`, `${err.message}; use a coarser schedule or a shorter window`, { cause: err });
       throw err;

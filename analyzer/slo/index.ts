@@ -4,7 +4,7 @@ export type { JobsloConfig, SloDefinition, SliKind, FreshnessSpec, WebhookConfig
 export { WORKBOOK_TIERS, burnFactor, defaultTiers } from './tiers.js';
 export type { BurnRateTier, BudgetTier } from './tiers.js';
 export { burnRate, budgetRemaining, budgetExhaustedAtMillis, detectionTimeMillis } from './budget.js';
-export { scheduleTicks, judgeTicks, countTicks, MAX_TICKS } from './freshness.js';
+export { scheduleTicks, cachedScheduleTicks, judgeTicks, countTicks, MAX_TICKS } from './freshness.js';
 export type { TickVerdict } from './freshness.js';
 export { evaluateSlo, evaluateSlos, evaluateFromCounts, countSloWindows, sloWindows, toSloJson, formatSloTable } from './evaluate.js';
 export type { SloEvaluation, TierEvaluation, SloJson } from './evaluate.js';

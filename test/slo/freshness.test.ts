@@ -1,6 +1,6 @@
 /** Freshness SLIs: scheduled ticks judged against succeeded run starts. */
 import { afterEach, describe, expect, it } from 'vitest';
-import { countTicks, evaluateSlo, judgeTicks, parseConfig, scheduleTicks } from '../../analyzer/slo/index.js';
+import { cachedScheduleTicks, countTicks, evaluateSlo, judgeTicks, parseConfig, scheduleTicks } from '../../analyzer/slo/index.js';
 import type { SloDefinition } from '../../analyzer/slo/index.js';
 import type { DuckDbStore } from '../../store/index.js';
 import { DAY, HOUR, MINUTE, memoryStore, run } from './helpers.js';
@@ -78,6 +78,22 @@ describe('schedules across DST', () => {
       '2026-11-01T05:30:00.000Z',
       '2026-11-02T06:30:00.000Z',
     ]);
+  });
+
+  it('gives the same ticks from the cache as without it, for windows moving forward, back and jumping', () => {
+    const spec = { cron: '*/7 * * * *', timezone: 'Europe/Berlin' };
+    const base = Date.UTC(2026, 2, 28);
+    for (const [from, to] of [
+      [0, DAY],
+      [MINUTE, DAY + MINUTE],
+      [3 * MINUTE + 1, DAY + 3 * MINUTE + 1],
+      [HOUR, 2 * HOUR],
+      [0, 3 * DAY],
+      [5 * DAY, 6 * DAY],
+      [5 * DAY + 1, 5 * DAY + 2],
+    ] as const) {
+      expect(cachedScheduleTicks(spec, base + from, base + to)).toEqual(scheduleTicks(spec, base + from, base + to));
+    }
   });
 
   it('refuses to enumerate an unbounded number of ticks', () => {
