@@ -182,6 +182,7 @@ function sloStatus(s: ReportSloData): SloStatus {
 
 function criterionText(s: ReportSloData): string {
   const c = s.input.criterion;
+  if (c === null) return 'event is good (not a run-based SLI)';
   return c.kind === 'success' ? 'run succeeded' : `run succeeded within ${formatDuration(c.thresholdMillis)}`;
 }
 
@@ -202,8 +203,11 @@ function exhaustText(s: ReportSloData, nowMillis: number): string {
 }
 
 /** An SLO's burn-down and burn-rate charts. */
-function sloCharts(s: ReportSloData, d: ReportData, ids: Ids): { burndownSvg: string; burnSvg: string } {
+function sloCharts(s: ReportSloData, d: ReportData, ids: Ids): { burndownSvg: string; burnSvg: string; chartsNote: string } {
   const i = s.input;
+  if (i.criterion === null) {
+    return { burndownSvg: '', burnSvg: '', chartsNote: 'This SLI does not count runs (freshness counts schedule ticks), so there is no burn-down or burn-rate chart from run data; the figures above come from the SLO evaluator.' };
+  }
   const end = i.evaluatedAtMillis ?? d.window.toMillis;
   const pct = (v: number): string => `${Math.round(v * 100)}%`;
   const bd = s.budgetSeries.map((p) => ({ x: p.atMillis, y: p.remaining }));
@@ -252,7 +256,7 @@ function sloCharts(s: ReportSloData, d: ReportData, ids: Ids): { burndownSvg: st
     yMin: 0,
     rules,
   });
-  return { burndownSvg: burndown, burnSvg: burn };
+  return { burndownSvg: burndown, burnSvg: burn, chartsNote: '' };
 }
 
 /** A row of the SLO compliance table. */
@@ -292,6 +296,13 @@ function sloRows(d: ReportData, paths: SitePaths, root: string): SloRow[] {
     .sort((a, b) => (a.budget.v as number | null ?? Infinity) - (b.budget.v as number | null ?? Infinity) || (a.name < b.name ? -1 : 1));
 }
 
+/** The tier an alert belongs to: same name and, when the alert says, same long window. */
+function tierOf(i: ReportSloData['input'], a: ReportAlertInput): ReportSloData['input']['alertTiers'][number] | undefined {
+  return i.alertTiers.find((t) => t.name === a.tier && (a.longWindowMillis === undefined || a.longWindowMillis === t.longWindowMillis));
+}
+
+const firedText = (a: ReportAlertInput, now: number): string => (a.firedAtMillis === null ? 'firing' : `${formatTime(a.firedAtMillis)} (${formatAgo(a.firedAtMillis, now)})`);
+
 /** A row of an alerts table. */
 export interface AlertRow {
   slo: string;
@@ -314,15 +325,15 @@ function alertRows(d: ReportData, paths: SitePaths, root: string, state: ReportA
     const now = i.evaluatedAtMillis ?? d.window.toMillis;
     for (const a of i.alerts) {
       if (a.state !== state) continue;
-      const tier = i.alertTiers.find((t) => t.name === a.tier);
+      const tier = tierOf(i, a);
       rows.push({
         slo: i.name,
         sloHref: root + paths.slo(i.name),
         tier: a.tier,
         threshold: tier ? formatRate(tier.burnRateThreshold) : NONE,
         state: a.state,
-        fired: `${formatTime(a.firedAtMillis)} (${formatAgo(a.firedAtMillis, now)})`,
-        firedMillis: a.firedAtMillis,
+        fired: firedText(a, now),
+        firedMillis: a.firedAtMillis ?? 0,
         resolved: a.resolvedAtMillis === null ? NONE : `${formatTime(a.resolvedAtMillis)} (${formatAgo(a.resolvedAtMillis, now)})`,
         burn: burnText(a.burnRates),
         exhausts: exhaustText(s, now),
@@ -502,7 +513,7 @@ export function jobView(d: ReportData, j: JobSlis, detail: ReportJobDetail | und
     const half = detail.bucketMillis / 2;
     const rate = detail.series.map((pt) => ({ x: pt.bucketStartMillis + half, y: pt.runs > 0 ? pt.succeeded / pt.runs : null }));
     const rules: ChartRule[] = slos
-      .filter((s) => s.input.criterion.kind === 'success')
+      .filter((s) => s.input.criterion?.kind === 'success')
       .map((s) => ({ value: s.input.objective, label: `SLO ${formatObjective(s.input.objective)} (${s.input.name})`, tone: 'warn' as const }));
     const pctY = (v: number): string => `${trimNumber(v * 100)}%`;
     charts.push({
@@ -643,7 +654,7 @@ export function sloView(s: ReportSloData, d: ReportData, paths: SitePaths): Reco
     .map((t) => {
       const long = current.get(t.longWindowMillis);
       const shortRate = t.shortWindowMillis === undefined ? undefined : current.get(t.shortWindowMillis);
-      const firing = i.alerts.some((a) => a.tier === t.name && a.state === 'firing');
+      const firing = i.alerts.some((a) => a.state === 'firing' && tierOf(i, a) === t);
       return {
         name: t.name,
         threshold: formatRate(t.burnRateThreshold),
@@ -656,12 +667,12 @@ export function sloView(s: ReportSloData, d: ReportData, paths: SitePaths): Reco
     });
   const jobs = d.analysis.jobs.filter((j) => selects(i.jobs, j.job)).map((j) => ({ job: j.job, href: `../${paths.job(j.job)}`, successRate: cell(j.success_rate, formatPercent(j.success_rate), health(j.success_rate)), runs: formatCount(j.runs), failed: formatCount(j.failed) }));
   const alerts = [...i.alerts]
-    .sort((a, b) => (a.state === b.state ? b.firedAtMillis - a.firedAtMillis : a.state === 'firing' ? -1 : 1))
+    .sort((a, b) => (a.state === b.state ? (b.firedAtMillis ?? 0) - (a.firedAtMillis ?? 0) : a.state === 'firing' ? -1 : 1))
     .map((a) => ({
       tier: a.tier,
       state: a.state,
       tone: a.state === 'firing' ? 'bad' : 'muted',
-      fired: `${formatTime(a.firedAtMillis)} (${formatAgo(a.firedAtMillis, now)})`,
+      fired: firedText(a, now),
       resolved: a.resolvedAtMillis === null ? NONE : `${formatTime(a.resolvedAtMillis)} (${formatAgo(a.resolvedAtMillis, now)})`,
       burn: burnText(a.burnRates),
       summary: a.summary === undefined ? '' : excerpt(a.summary, MESSAGE_CHARS),

@@ -148,12 +148,14 @@ const MAX_BURN_BUCKETS = 20_000;
 
 async function collectSlo(store: Store, slo: ReportSloInput, window: TimeRange): Promise<ReportSloData> {
   const end = slo.evaluatedAtMillis ?? window.toMillis;
+  if (slo.criterion === null) return { input: slo, budgetSeries: [], burnSeries: [], burnStepMillis: 0 };
+  const criterion = slo.criterion;
   const allowedFraction = 1 - slo.objective;
 
   // Budget burn-down over the compliance window: budget left after each bucket's bad runs,
   // against the budget of all runs in the window (so the last point is the budget left now).
   const bdBucket = BUCKETS.find((b) => slo.windowMillis / b <= 120) ?? Math.ceil(slo.windowMillis / 120);
-  const bd = await store.timeSeries({ jobs: slo.jobs, fromMillis: end - slo.windowMillis, toMillis: end, bucketMillis: bdBucket, criterion: slo.criterion });
+  const bd = await store.timeSeries({ jobs: slo.jobs, fromMillis: end - slo.windowMillis, toMillis: end, bucketMillis: bdBucket, criterion });
   const total = bd.reduce((s, p) => s + p.runs, 0);
   const budgetSeries: ReportSloData['budgetSeries'] = [];
   if (total > 0) {
@@ -181,7 +183,7 @@ async function collectSlo(store: Store, slo: ReportSloInput, window: TimeRange):
     const n = last - first;
     const runs = new Float64Array(n + 1);
     const bad = new Float64Array(n + 1);
-    const pts = await store.timeSeries({ jobs: slo.jobs, fromMillis: first * step, toMillis: window.toMillis, bucketMillis: step, criterion: slo.criterion });
+    const pts = await store.timeSeries({ jobs: slo.jobs, fromMillis: first * step, toMillis: window.toMillis, bucketMillis: step, criterion });
     for (const p of pts) {
       const i = Math.round(p.bucketStartMillis / step) - first;
       if (i < 0 || i >= n) continue;

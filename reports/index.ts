@@ -4,6 +4,8 @@ export type { CollectReportOptions } from './collect.js';
 export { renderReportSite, writeReportSite, renderIndex, writeReport } from './render.js';
 export type { ReportContext } from './render.js';
 export { reportSlug, assignSlugs } from './slug.js';
+export { reportSloFromEvaluation } from './slo-input.js';
+export type { SloEvaluationLike, AlertHistoryLike } from './slo-input.js';
 export type {
   ReportData,
   ReportJobDetail,

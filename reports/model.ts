@@ -29,9 +29,11 @@ export interface ReportAlertTier {
 export interface ReportAlertInput {
   /** Name of the tier that fired (matches a {@link ReportAlertTier.name}). */
   tier: string;
+  /** Long window of that tier, ms, to tell apart tiers that share a name (two `page` tiers). */
+  longWindowMillis?: number;
   state: 'firing' | 'resolved';
-  /** When it started firing, Unix ms. */
-  firedAtMillis: number;
+  /** When it started firing, Unix ms; null when the evaluator does not know. */
+  firedAtMillis: number | null;
   /** When it resolved, Unix ms; null while firing. */
   resolvedAtMillis: number | null;
   /** Burn rates when it fired (or now, while firing), per window. */
@@ -60,8 +62,12 @@ export interface ReportSloInput {
   description?: string;
   /** Target fraction of good runs, e.g. 0.99. In (0, 1). */
   objective: number;
-  /** What a good run is; the same criterion the store's window counts take. */
-  criterion: GoodRunCriterion;
+  /**
+   * What a good run is, as the store's window counts take it; null for SLIs
+   * that are not about runs (freshness counts schedule ticks), which get no
+   * burn-down or burn-rate chart.
+   */
+  criterion: GoodRunCriterion | null;
   /** Compliance window, ms (e.g. 28 days). */
   windowMillis: number;
   /** When the evaluator computed the figures below, Unix ms. @default the report's window end */

@@ -1,0 +1,88 @@
+/**
+ * Maps the SLO evaluator's result onto {@link ReportSloInput}. The evaluator's
+ * types are described structurally here (no import from `analyzer/slo`), so
+ * any value shaped like its `SloEvaluation` fits, and a change of shape there
+ * shows up as a type error at the call site.
+ */
+import type { ReportAlertInput, ReportSloInput } from './model.js';
+
+/** The parts of the SLO evaluator's `SloEvaluation` the report reads. */
+export interface SloEvaluationLike {
+  slo: {
+    name: string;
+    /** Exact job name or glob. */
+    job: string;
+    sli: string;
+    objective: number;
+    windowMillis: number;
+    latencyThresholdMillis?: number;
+  };
+  atMillis: number;
+  good: number;
+  total: number;
+  sli: number | null;
+  budgetRemaining: number;
+  burnRates: ReadonlyMap<number, number | null>;
+  budgetExhaustedAtMillis: number | null;
+  tiers: readonly {
+    tier: { severity: string; longWindowMillis: number; shortWindowMillis: number; factor: number };
+    burnRateLong: number | null;
+    burnRateShort: number | null;
+    firing: boolean;
+  }[];
+}
+
+/** Alert history the evaluation itself does not carry (from the alert state store), keyed like the tiers. */
+export interface AlertHistoryLike {
+  severity: string;
+  longWindowMillis: number;
+  state: 'firing' | 'resolved';
+  firedAtMillis: number | null;
+  resolvedAtMillis: number | null;
+}
+
+/**
+ * One evaluated SLO as report input. Firing tiers become firing alerts (with
+ * their long and short burn rates); `history` adds resolved alerts and fire
+ * times when the caller has them. Success and latency SLIs get run-based
+ * charts; other SLIs (freshness) get `criterion: null`.
+ */
+export function reportSloFromEvaluation(e: SloEvaluationLike, history: readonly AlertHistoryLike[] = []): ReportSloInput {
+  const criterion: ReportSloInput['criterion'] =
+    e.slo.sli === 'success'
+      ? { kind: 'success' }
+      : e.slo.sli === 'latency' && e.slo.latencyThresholdMillis !== undefined
+        ? { kind: 'latency', thresholdMillis: e.slo.latencyThresholdMillis }
+        : null;
+  const alerts: ReportAlertInput[] = [];
+  for (const t of e.tiers) {
+    const past = history.filter((h) => h.severity === t.tier.severity && h.longWindowMillis === t.tier.longWindowMillis);
+    const rates = [
+      { windowMillis: t.tier.longWindowMillis, rate: t.burnRateLong },
+      { windowMillis: t.tier.shortWindowMillis, rate: t.burnRateShort },
+    ];
+    if (t.firing) {
+      const since = past.find((h) => h.state === 'firing')?.firedAtMillis ?? null;
+      alerts.push({ tier: t.tier.severity, longWindowMillis: t.tier.longWindowMillis, state: 'firing', firedAtMillis: since, resolvedAtMillis: null, burnRates: rates });
+    }
+    for (const h of past.filter((x) => x.state === 'resolved')) {
+      alerts.push({ tier: h.severity, longWindowMillis: h.longWindowMillis, state: 'resolved', firedAtMillis: h.firedAtMillis, resolvedAtMillis: h.resolvedAtMillis, burnRates: [] });
+    }
+  }
+  return {
+    name: e.slo.name,
+    jobs: e.slo.job,
+    objective: e.slo.objective,
+    criterion,
+    windowMillis: e.slo.windowMillis,
+    evaluatedAtMillis: e.atMillis,
+    sliValue: e.sli,
+    good: e.good,
+    total: e.total,
+    errorBudgetRemaining: e.total === 0 ? null : e.budgetRemaining,
+    burnRates: [...e.burnRates].map(([windowMillis, rate]) => ({ windowMillis, rate })),
+    budgetExhaustedAtMillis: e.budgetExhaustedAtMillis,
+    alertTiers: e.tiers.map((t) => ({ name: t.tier.severity, burnRateThreshold: t.tier.factor, longWindowMillis: t.tier.longWindowMillis, shortWindowMillis: t.tier.shortWindowMillis })),
+    alerts,
+  };
+}
