@@ -1,4 +1,31 @@
-import type { JobAggregate, Store, TimeRange } from '../store/index.js';
+import { compareStrings } from '../store/index.js';
+import type { JobAggregate, QueueDepth, Store, TimeRange } from '../store/index.js';
+
+function emptyAggregate(job: string): JobAggregate {
+  return {
+    job,
+    runs: 0,
+    succeeded: 0,
+    failed: 0,
+    timedOut: 0,
+    cancelled: 0,
+    skipped: 0,
+    deadLettered: 0,
+    latencyP50Millis: null,
+    latencyP95Millis: null,
+    latencyP99Millis: null,
+    retries: 0,
+    queueDelayP50Millis: null,
+    queueDelayP95Millis: null,
+    queuedRuns: 0,
+    costTotal: null,
+    costedRuns: 0,
+    cpuSecondsTotal: null,
+    cpuRuns: 0,
+    maxRssP95Bytes: null,
+    failureModes: {},
+  };
+}
 
 /** Per-job SLIs, the `jobs[]` element of `jobslo analyze --format json`. Field names are a stable contract. */
 export interface JobSlis {
@@ -31,6 +58,8 @@ export interface JobSlis {
   max_rss_bytes_p95: number | null;
   /** Failed and timed-out runs by failure mode (exit code, `timeout`, exception type). */
   failure_modes: Record<string, number>;
+  /** Runs queued and not started at the window's end (`now`), and the most waiting at once in the window (`max`). */
+  queue_depth: { now: number; max: number };
 }
 
 /** The document `jobslo analyze --format json` prints. */
@@ -50,7 +79,7 @@ const round = (n: number, digits = 3): number => {
 const roundOrNull = (n: number | null, digits = 3): number | null => (n === null ? null : round(n, digits));
 
 /** Shapes one store aggregate into the public SLI record. Pure. */
-export function toJobSlis(a: JobAggregate): JobSlis {
+export function toJobSlis(a: JobAggregate, depth: QueueDepth = { job: a.job, now: 0, max: 0 }): JobSlis {
   return {
     job: a.job,
     runs: a.runs,
@@ -70,15 +99,23 @@ export function toJobSlis(a: JobAggregate): JobSlis {
     cpu_seconds_per_run: a.cpuSecondsTotal === null || a.cpuRuns === 0 ? null : round(a.cpuSecondsTotal / a.cpuRuns, 6),
     max_rss_bytes_p95: a.maxRssP95Bytes === null ? null : Math.round(a.maxRssP95Bytes),
     failure_modes: a.failureModes,
+    queue_depth: { now: depth.now, max: depth.max },
   };
 }
 
 /** Computes per-job SLIs for runs that finished in `range`; aggregation runs inside the store. */
 export async function analyze(store: Store, range: TimeRange): Promise<Analysis> {
-  const aggregates = await store.jobAggregates(range);
+  const [aggregates, depths] = await Promise.all([store.jobAggregates(range), store.queueDepths(range)]);
+  const depthOf = new Map(depths.map((d) => [d.job, d]));
+  const jobs = aggregates.map((a) => toJobSlis(a, depthOf.get(a.job)));
+  // A job whose runs are all still waiting has no finished run yet, but is queued.
+  for (const d of depths) {
+    if (!aggregates.some((a) => a.job === d.job)) jobs.push(toJobSlis(emptyAggregate(d.job), d));
+  }
+  jobs.sort((x, y) => compareStrings(x.job, y.job));
   return {
     from: new Date(range.fromMillis).toISOString(),
     to: new Date(range.toMillis).toISOString(),
-    jobs: aggregates.map(toJobSlis),
+    jobs,
   };
 }

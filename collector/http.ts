@@ -5,7 +5,7 @@ import { gunzip, inflate } from 'node:zlib';
 import { promisify } from 'node:util';
 import express from 'express';
 import type { Request, Response } from 'express';
-import { DecodeError, errorMessage, noopLogger } from '../contracts/index.js';
+import { DecodeError, errorMessage, noopLogger, parseLifecycleBatch } from '../contracts/index.js';
 import type { Logger } from '../contracts/index.js';
 import { decodeTraceRequestJson, decodeTraceRequestProto, encodeRpcStatus, encodeTraceResponse } from './otlp/index.js';
 import type { SpanSink } from './sink.js';
@@ -187,6 +187,36 @@ export async function startCollector(options: CollectorOptions): Promise<Running
       }
     });
   }
+
+  // Live lifecycle events from the executor (JSON, schema jobslo.lifecycle/v1).
+  app.post('/v1/lifecycle', async (req: Request, res: Response) => {
+    try {
+      const type = (req.headers['content-type'] ?? '').split(';')[0]?.trim().toLowerCase();
+      if (type !== 'application/json') {
+        req.resume();
+        throw new HttpError(415, `Content-Type "${req.headers['content-type'] ?? ''}" is not supported; send application/json ({"events": [...]})`);
+      }
+      const body = await decompress(await readBody(req, limit), req.headers['content-encoding'], limit);
+      let events;
+      try {
+        events = parseLifecycleBatch(body.toString('utf8'));
+      } catch (err) {
+        if (err instanceof DecodeError) throw new HttpError(400, `cannot decode lifecycle events: ${err.message}`);
+        throw err;
+      }
+      if (!sink.writeLifecycle) throw new HttpError(501, 'this collector\'s sink does not take lifecycle events');
+      const result = events.length === 0 ? ({ kind: 'accepted' } as const) : await sink.writeLifecycle(events);
+      if (result.kind === 'retryable') {
+        res.set('Retry-After', String(Math.max(1, Math.ceil(result.retryAfterMillis / 1000))));
+        throw new HttpError(503, `not stored, try again: ${result.reason}`);
+      }
+      if (result.kind === 'failed') throw new HttpError(500, `not stored: ${result.reason}`);
+      res.status(200).json({ accepted: events.length });
+    } catch (err) {
+      const status = err instanceof HttpError ? err.status : 500;
+      res.status(status).json({ code: status, message: errorMessage(err) });
+    }
+  });
 
   app.use((req: Request, res: Response) => {
     res.status(404).json({ code: 5, message: `no route for ${req.method} ${req.path}; OTLP traces go to POST /v1/traces` });

@@ -1,5 +1,5 @@
 import { errorMessage } from '../contracts/index.js';
-import type { Logger, SpanRecord } from '../contracts/index.js';
+import type { LifecycleEventRecord, Logger, SpanRecord } from '../contracts/index.js';
 import type { Store } from '../store/index.js';
 
 /**
@@ -19,6 +19,8 @@ export interface SpanSink {
    * arrived as protobuf (a bus may forward it unchanged).
    */
   write(spans: readonly SpanRecord[], raw?: Uint8Array): Promise<SinkResult>;
+  /** Hands live lifecycle events over (`POST /v1/lifecycle`). */
+  writeLifecycle?(events: readonly LifecycleEventRecord[]): Promise<SinkResult>;
   close(): Promise<void>;
 }
 
@@ -64,6 +66,16 @@ export class StoreSink implements SpanSink {
       return { kind: 'retryable', retryAfterMillis: this.retryAfterMillis, reason: `store write failed: ${errorMessage(err)}` };
     } finally {
       this.pending -= spans.length;
+    }
+  }
+
+  async writeLifecycle(events: readonly LifecycleEventRecord[]): Promise<SinkResult> {
+    try {
+      await this.store.insertLifecycleEvents(events);
+      return { kind: 'accepted' };
+    } catch (err) {
+      this.logger?.error('lifecycle write failed', { store: this.store.kind, events: events.length, error: errorMessage(err) });
+      return { kind: 'retryable', retryAfterMillis: this.retryAfterMillis, reason: `store write failed: ${errorMessage(err)}` };
     }
   }
 

@@ -43,3 +43,5 @@ export { noopLogger, createLineLogger, parseLogLevel } from './logger.js';
 export type { Logger, LogLevel, LogFields } from './logger.js';
 export { parseDurationMillis, formatDurationMillis } from './duration.js';
 export { JOBSLO_VERSION } from './version.js';
+export { LIFECYCLE_SCHEMA, lifecycleEventId, lifecycleFromJson, lifecycleToJson, parseLifecycleBatch } from './lifecycle.js';
+export type { LifecycleEventRecord } from './lifecycle.js';

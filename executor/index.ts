@@ -23,3 +23,5 @@ export { startTelemetry, probeCollector, ObservedExporter } from './telemetry.js
 export type { Telemetry, TelemetryOptions, DeliveryReport } from './telemetry.js';
 export { parseScheduleConfig, startScheduler, missedTicks, cronFor } from './schedule.js';
 export type { ScheduleConfig, ScheduledJob, OverlapPolicy, Scheduler, SchedulerOptions, Tick } from './schedule.js';
+export { LifecycleReporter, lifecycleUrlFor } from './lifecycle-reporter.js';
+export type { LifecycleReporterOptions, LifecycleDelivery } from './lifecycle-reporter.js';

@@ -1,5 +1,5 @@
 import { context, trace, type Context, type Tracer, type TracerProvider } from '@opentelemetry/api';
-import { ConfigError, noopLogger, type Logger } from '../contracts/index.js';
+import { ConfigError, noopLogger, type LifecycleEventRecord, type Logger } from '../contracts/index.js';
 import { DEFAULT_BACKOFF, validateBackoff, type BackoffPolicy } from './backoff.js';
 import { systemClock, type Clock } from './clock.js';
 import { ZERO_RATES, type CostRates } from './cost.js';
@@ -58,6 +58,14 @@ export interface RunOptions {
   random?: () => number;
   /** How often a run waiting for a lock or slot retries. @default 100 */
   lockPollMillis?: number;
+  /**
+   * Called synchronously at every lifecycle transition (queued, started,
+   * attempt_failed, retry_scheduled, final outcome, dead_lettered, skipped,
+   * cancelled) as it happens, for live delivery (see `LifecycleReporter`).
+   * The same events are also recorded as span events on the run span.
+   * @default none
+   */
+  onLifecycle?: (event: LifecycleEventRecord) => void;
 }
 
 function positive(value: number | undefined, path: string): number | undefined {
@@ -113,5 +121,6 @@ export function resolveEngineOptions(o: RunOptions, command: string | undefined)
     random: o.random ?? Math.random,
     signal: o.signal,
     lockPollMillis: positive(o.lockPollMillis, 'lockPollMillis') ?? 100,
+    onLifecycle: o.onLifecycle,
   };
 }

@@ -10,3 +10,4 @@ export { parseRate } from './cost.js';
 export { resolveStateDir } from './state.js';
 export { contextFromEnv } from './traceparent.js';
 export { startTelemetry } from './telemetry.js';
+export { LifecycleReporter, lifecycleUrlFor } from './lifecycle-reporter.js';

@@ -5,7 +5,7 @@
  * goes through {@link quoteString} or a finite-number helper in `_sql.ts`.
  */
 import { StoreError, errorMessage } from '../contracts/index.js';
-import type { SpanRecord } from '../contracts/index.js';
+import type { LifecycleEventRecord, SpanRecord } from '../contracts/index.js';
 import { toSpanRow } from './rows.js';
 
 const NANOS_PER_DAY = 86_400_000_000_000n;
@@ -277,4 +277,28 @@ export function toStoreError(err: unknown, where: string, doing: string): StoreE
     return new StoreError('JOBSLO_ERR_STORE_UNREACHABLE', `ClickHouse at ${where} is temporarily unable to serve (${doing}): ${msg}`, { cause: err });
   }
   return new StoreError('JOBSLO_ERR_STORE_QUERY', `ClickHouse ${doing} failed at ${where}: ${msg}`, { cause: err });
+}
+
+/** Columns of `lifecycle_events`, in the order {@link encodeLifecycleTsv} writes them. */
+export const LIFECYCLE_COLUMNS = ['day', 'event_id', 'type', 'job', 'run_id', 'time_ns', 'attempt', 'attributes', 'received_ns'] as const;
+
+/** Encodes lifecycle events as `TabSeparated` rows of {@link LIFECYCLE_COLUMNS}. */
+export function encodeLifecycleTsv(events: readonly LifecycleEventRecord[], receivedNs: bigint): string {
+  const received = receivedNs.toString();
+  let out = '';
+  for (const e of events) {
+    const attempt = e.attempt === undefined || e.attempt > 2_147_483_647 ? '\\N' : String(e.attempt);
+    out +=
+      dayString(e.timeUnixNano) +
+      '\t' + tsvString(e.eventId) +
+      '\t' + tsvString(e.type) +
+      '\t' + tsvString(e.job) +
+      '\t' + tsvString(e.runId) +
+      '\t' + (e.timeUnixNano > INT64_MAX ? INT64_MAX : e.timeUnixNano).toString() +
+      '\t' + attempt +
+      '\t' + tsvString(JSON.stringify(e.attributes)) +
+      '\t' + received +
+      '\n';
+  }
+  return out;
 }

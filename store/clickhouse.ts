@@ -2,13 +2,14 @@ import { Readable } from 'node:stream';
 import { createClient } from '@clickhouse/client';
 import type { ClickHouseClient, Logger as ClientLogger, LogParams, ErrorLogParams, WarnLogParams } from '@clickhouse/client';
 import { ConfigError, StoreError, noopLogger } from '../contracts/index.js';
-import type { Logger, SpanRecord } from '../contracts/index.js';
+import type { LifecycleEventRecord, Logger, SpanRecord } from '../contracts/index.js';
 import { compareStrings } from './duckdb.js';
 import type {
   GoodRunCriterion,
   JobAggregate,
   JobSelector,
   ListRunsQuery,
+  QueueDepth,
   RunSummary,
   SeriesPoint,
   Store,
@@ -18,7 +19,7 @@ import type {
   WindowCountsQuery,
 } from './types.js';
 import { COUNTED_SQL_LIST, RUN_LOOKBACK_NANOS, globToLike, isGlob, nanosLiteral, numberLiteral } from './_sql.js';
-import { SPAN_COLUMNS, encodeSpansTsv, interpolatedQuantileSql, quoteIdentifier, quoteString, toStoreError } from './_clickhouse.js';
+import { LIFECYCLE_COLUMNS, SPAN_COLUMNS, encodeLifecycleTsv, encodeSpansTsv, interpolatedQuantileSql, quoteIdentifier, quoteString, toStoreError } from './_clickhouse.js';
 import { redact } from './url.js';
 
 /**
@@ -72,6 +73,23 @@ const MIGRATIONS: readonly (readonly string[])[] = [
     ) ENGINE = ReplacingMergeTree
     PARTITION BY toYYYYMMDD(toDateTime(intDiv(end_ns, 1000000000)))
     ORDER BY (span_type, job, run_id, span_id, trace_id)`,
+  ],
+  [
+    // Live lifecycle events (queued, started, ...), for queue depth. Redelivered
+    // copies share an event_id; the queue-depth query is idempotent anyway.
+    `CREATE TABLE IF NOT EXISTS {db}.lifecycle_events (
+      day Date,
+      event_id String,
+      type String,
+      job String,
+      run_id String,
+      time_ns Int64,
+      attempt Nullable(Int32),
+      attributes String,
+      received_ns Int64
+    ) ENGINE = ReplacingMergeTree
+    PARTITION BY toYYYYMMDD(day)
+    ORDER BY (job, run_id, event_id)`,
   ],
 ];
 
@@ -203,6 +221,63 @@ export class ClickHouseStore implements Store {
         throw toStoreError(err, this.where, `insert of ${chunk.length} spans`);
       }
     }
+  }
+
+  async insertLifecycleEvents(events: readonly LifecycleEventRecord[]): Promise<void> {
+    if (events.length === 0) return;
+    const body = Buffer.from(encodeLifecycleTsv(events, BigInt(Date.now()) * 1_000_000n), 'utf8');
+    try {
+      await this.client.insert({
+        table: `${this.db}.lifecycle_events`,
+        values: Readable.from([body], { objectMode: false }),
+        format: 'TabSeparated',
+        columns: [...LIFECYCLE_COLUMNS] as [string, ...string[]],
+      });
+    } catch (err) {
+      throw toStoreError(err, this.where, `insert of ${events.length} lifecycle events`);
+    }
+  }
+
+  async queueDepths(range: TimeRange): Promise<QueueDepth[]> {
+    const from = nanosLiteral(range.fromMillis);
+    const to = nanosLiteral(range.toMillis);
+    // Runs queued (live lifecycle event) within the lookback before the range's
+    // end, with no later transition and no run span yet.
+    const pending = `
+      SELECT job, q FROM (
+        SELECT job, run_id, min(time_ns) AS q, countIf(type = 'job.queued') AS n_queued, countIf(type != 'job.queued') AS n_other
+        FROM ${this.db}.lifecycle_events
+        WHERE time_ns >= ${to} - ${RUN_LOOKBACK_NANOS} AND time_ns < ${to}
+        GROUP BY job, run_id
+      )
+      WHERE n_queued > 0 AND n_other = 0
+        AND (job, run_id) NOT IN (
+          SELECT job, run_id FROM ${this.db}.spans
+          WHERE span_type = 'run' AND end_ns >= ${to} - ${RUN_LOOKBACK_NANOS} - ${RUN_LOOKBACK_NANOS}
+        )`;
+    // Max depth: +1 when a run is queued, -1 when it starts, summed in time
+    // order (a start sorts before a queue at the same instant).
+    const sql = `
+      SELECT job,
+        arrayReduce('max', arrayCumSum(arrayMap(x -> tupleElement(x, 2), arraySort(groupArray(step))))) AS max_depth,
+        sum(pending_start) AS now_depth
+      FROM (
+        SELECT job, arrayJoin([(greatest(s, toInt64(${from})), toInt8(1)), (e, toInt8(-1))]) AS step,
+          if(pending = 1 AND tupleElement(step, 2) = 1, 1, 0) AS pending_start
+        FROM (
+          SELECT job, toInt64(assumeNotNull(queued_ns)) AS s, toInt64(first_start_ns) AS e, toUInt8(0) AS pending
+          FROM ${this.runsSubquery(range, "job != ''")}
+          WHERE queued_ns IS NOT NULL AND first_start_ns > assumeNotNull(queued_ns)
+            AND first_start_ns > ${from} AND assumeNotNull(queued_ns) < ${to}
+          UNION ALL
+          SELECT job, toInt64(q) AS s, toInt64(${to}) AS e, toUInt8(1) AS pending FROM (${pending})
+        )
+      )
+      GROUP BY job`;
+    const rows = await this.select(sql, 'queue depth query');
+    return rows
+      .map((r) => ({ job: String(r['job']), now: Number(r['now_depth']), max: Number(r['max_depth']) }))
+      .sort((a, b) => compareStrings(a.job, b.job));
   }
 
   /**
@@ -452,6 +527,13 @@ export class ClickHouseStore implements Store {
     const old = rows.map((r) => String(r['partition_id'])).filter((id) => /^\d{8}$/.test(id) && Number(id) < cutoffId);
     for (const id of old) {
       await this.command(`ALTER TABLE ${this.db}.spans DROP PARTITION ID ${quoteString(id)}`, `drop partition ${id}`);
+    }
+    const lifecycle = await this.select(
+      `SELECT DISTINCT partition_id FROM system.parts WHERE database = ${quoteString(database)} AND table = 'lifecycle_events' AND active`,
+      'lifecycle partition list query',
+    );
+    for (const id of lifecycle.map((r) => String(r['partition_id'])).filter((i) => /^\d{8}$/.test(i) && Number(i) < cutoffId)) {
+      await this.command(`ALTER TABLE ${this.db}.lifecycle_events DROP PARTITION ID ${quoteString(id)}`, `drop lifecycle partition ${id}`);
     }
     return old.length;
   }

@@ -3,13 +3,14 @@ import { dirname, resolve } from 'node:path';
 import { DuckDBInstance, dateValue } from '@duckdb/node-api';
 import type { DuckDBAppender, DuckDBConnection } from '@duckdb/node-api';
 import { StoreError, errorMessage } from '../contracts/index.js';
-import type { SpanRecord } from '../contracts/index.js';
+import type { LifecycleEventRecord, SpanRecord } from '../contracts/index.js';
 import { toSpanRow } from './rows.js';
 import type {
   GoodRunCriterion,
   JobAggregate,
   JobSelector,
   ListRunsQuery,
+  QueueDepth,
   RunSummary,
   SeriesPoint,
   Store,
@@ -50,6 +51,17 @@ const MIGRATIONS: readonly string[] = [
     attributes VARCHAR NOT NULL,
     resource_attributes VARCHAR NOT NULL,
     events VARCHAR NOT NULL,
+    received_ns BIGINT NOT NULL
+  )`,
+  `CREATE TABLE IF NOT EXISTS lifecycle_events (
+    day DATE NOT NULL,
+    event_id VARCHAR NOT NULL,
+    type VARCHAR NOT NULL,
+    job VARCHAR NOT NULL,
+    run_id VARCHAR NOT NULL,
+    time_ns BIGINT NOT NULL,
+    attempt INTEGER,
+    attributes VARCHAR NOT NULL,
     received_ns BIGINT NOT NULL
   )`,
 ];
@@ -187,6 +199,80 @@ export class DuckDbStore implements Store {
         appender.closeSync();
       }
     });
+  }
+
+  async insertLifecycleEvents(events: readonly LifecycleEventRecord[]): Promise<void> {
+    if (events.length === 0) return;
+    const receivedNs = BigInt(Date.now()) * 1_000_000n;
+    await this.serial(async () => {
+      let appender: DuckDBAppender;
+      try {
+        appender = await this.conn.createAppender('lifecycle_events');
+      } catch (cause) {
+        throw new StoreError('JOBSLO_ERR_STORE_QUERY', 'cannot append to DuckDB table lifecycle_events (was the store migrated?)', { cause });
+      }
+      try {
+        for (const e of events) {
+          appender.appendDate(dateValue(Number(e.timeUnixNano / NANOS_PER_DAY)));
+          appender.appendVarchar(e.eventId);
+          appender.appendVarchar(e.type);
+          appender.appendVarchar(e.job);
+          appender.appendVarchar(e.runId);
+          appender.appendBigInt(e.timeUnixNano);
+          if (e.attempt === undefined) appender.appendNull();
+          else appender.appendInteger(e.attempt);
+          appender.appendVarchar(JSON.stringify(e.attributes));
+          appender.appendBigInt(receivedNs);
+          appender.endRow();
+        }
+        appender.flushSync();
+      } catch (cause) {
+        throw new StoreError('JOBSLO_ERR_STORE_QUERY', `insert of ${events.length} lifecycle events into DuckDB failed`, { cause });
+      } finally {
+        appender.closeSync();
+      }
+    });
+  }
+
+  async queueDepths(range: TimeRange): Promise<QueueDepth[]> {
+    const from = nanosLiteral(range.fromMillis);
+    const to = nanosLiteral(range.toMillis);
+    // Pending: queued (live lifecycle event) within the lookback before the
+    // range's end, with no later transition and no run span yet.
+    const sql = `
+      WITH ${this.runsCte(range, "job <> ''")},
+      pending AS (
+        SELECT job, run_id, min(time_ns) AS queued_ns
+        FROM lifecycle_events
+        WHERE time_ns >= ${to} - ${RUN_LOOKBACK_NANOS} AND time_ns < ${to}
+        GROUP BY job, run_id
+        HAVING count(*) FILTER (WHERE type = 'job.queued') > 0 AND count(*) FILTER (WHERE type <> 'job.queued') = 0
+      ),
+      pending_open AS (
+        SELECT p.job, p.run_id, p.queued_ns FROM pending p
+        WHERE NOT EXISTS (SELECT 1 FROM spans s WHERE s.run_id = p.run_id AND s.span_type = 'run' AND s.job = p.job)
+      ),
+      intervals AS (
+        SELECT job, queued_ns AS s, first_start_ns AS e FROM runs
+        WHERE queued_ns IS NOT NULL AND first_start_ns > queued_ns AND first_start_ns > ${from} AND queued_ns < ${to}
+        UNION ALL
+        SELECT job, queued_ns AS s, ${to} AS e FROM pending_open
+      ),
+      steps AS (
+        SELECT job, greatest(s, ${from}) AS t, 1 AS d FROM intervals
+        UNION ALL
+        SELECT job, e AS t, -1 AS d FROM intervals
+      ),
+      depth AS (
+        SELECT job, sum(d) OVER (PARTITION BY job ORDER BY t, d ROWS UNBOUNDED PRECEDING) AS depth FROM steps
+      )
+      SELECT d.job, max(d.depth) AS max_depth, coalesce(any_value(n.now_depth), 0) AS now_depth
+      FROM depth d LEFT JOIN (SELECT job, count(*) AS now_depth FROM pending_open GROUP BY job) n ON n.job = d.job
+      GROUP BY d.job`;
+    const rows = await this.query(sql);
+    return rows
+      .map((r) => ({ job: String(r['job']), now: Number(r['now_depth']), max: Number(r['max_depth']) }))
+      .sort((a, b) => compareStrings(a.job, b.job));
   }
 
   /**
@@ -392,6 +478,7 @@ export class DuckDbStore implements Store {
     const day = Math.floor(olderThanMillis / 86_400_000);
     const rows = await this.query(`SELECT count(DISTINCT day) AS n FROM spans WHERE day < DATE '1970-01-01' + ${numberLiteral(day)}`);
     await this.query(`DELETE FROM spans WHERE day < DATE '1970-01-01' + ${numberLiteral(day)}`);
+    await this.query(`DELETE FROM lifecycle_events WHERE day < DATE '1970-01-01' + ${numberLiteral(day)}`);
     return Number(rows[0]?.['n'] ?? 0);
   }
 

@@ -33,6 +33,7 @@ export type {
   TimeSeriesQuery,
   RunSummary,
   ListRunsQuery,
+  QueueDepth,
 } from './types.js';
 
 /**

@@ -1,9 +1,10 @@
 import { StoreError, errorMessage } from '../contracts/index.js';
-import type { SpanRecord } from '../contracts/index.js';
+import type { LifecycleEventRecord, SpanRecord } from '../contracts/index.js';
 import type {
   JobAggregate,
   JobSelector,
   ListRunsQuery,
+  QueueDepth,
   RunSummary,
   SeriesPoint,
   Store,
@@ -14,7 +15,7 @@ import type {
 } from './types.js';
 
 /** Store methods a collector answers over `POST /api/v1/store` for readers of its DuckDB file. */
-export const REMOTE_READ_METHODS = ['jobAggregates', 'windowCounts', 'timeSeries', 'listRuns', 'runStarts', 'jobNames'] as const;
+export const REMOTE_READ_METHODS = ['jobAggregates', 'windowCounts', 'timeSeries', 'listRuns', 'runStarts', 'jobNames', 'queueDepths'] as const;
 export type RemoteReadMethod = (typeof REMOTE_READ_METHODS)[number];
 
 /**
@@ -59,6 +60,14 @@ export class RemoteStore implements Store {
 
   async insertSpans(_spans: readonly SpanRecord[]): Promise<void> {
     throw new StoreError('JOBSLO_ERR_STORE_QUERY', `${this.location} is read-only; send spans to the collector over OTLP instead`);
+  }
+
+  async insertLifecycleEvents(_events: readonly LifecycleEventRecord[]): Promise<void> {
+    throw new StoreError('JOBSLO_ERR_STORE_QUERY', `${this.location} is read-only; send lifecycle events to the collector instead`);
+  }
+
+  queueDepths(range: TimeRange): Promise<QueueDepth[]> {
+    return this.call('queueDepths', [range]);
   }
 
   jobAggregates(range: TimeRange): Promise<JobAggregate[]> {

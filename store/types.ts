@@ -1,4 +1,4 @@
-import type { SpanRecord } from '../contracts/index.js';
+import type { LifecycleEventRecord, SpanRecord } from '../contracts/index.js';
 
 /** A half-open time range `[fromMillis, toMillis)` in Unix epoch milliseconds. */
 export interface TimeRange {
@@ -136,6 +136,15 @@ export interface ListRunsQuery extends TimeRange {
   limit?: number;
 }
 
+/** Queue depth of one job: runs queued and not yet started. */
+export interface QueueDepth {
+  job: string;
+  /** Runs queued and not started at the range's end (from live lifecycle events). */
+  now: number;
+  /** Most runs waiting at once during the range. */
+  max: number;
+}
+
 /** Where spans are stored and SLIs are computed. */
 export interface Store {
   /** `duckdb` or `clickhouse`. */
@@ -146,6 +155,10 @@ export interface Store {
   migrate(): Promise<void>;
   /** Stores spans. Delivering the same span twice must not change any SLI. */
   insertSpans(spans: readonly SpanRecord[]): Promise<void>;
+  /** Stores live lifecycle events. Delivering the same event twice must not change any SLI. */
+  insertLifecycleEvents(events: readonly LifecycleEventRecord[]): Promise<void>;
+  /** Queue depth per job (jobs with any queued run in the range), sorted by job name. */
+  queueDepths(range: TimeRange): Promise<QueueDepth[]>;
   /** Per-job aggregates for runs whose end falls in `range`, sorted by job name. */
   jobAggregates(range: TimeRange): Promise<JobAggregate[]>;
   /** Good/total counted runs of the selected jobs in each window ending at `endMillis`, in the order asked. */

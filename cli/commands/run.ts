@@ -194,11 +194,13 @@ export const runCommand: Command = {
     const exportTimeoutMillis = duration('export-timeout') ?? 5_000;
 
     const telemetry = ex.startTelemetry({ tracesUrl: endpoint.tracesUrl, exportTimeoutMillis });
+    const lifecycle = new ex.LifecycleReporter({ url: ex.lifecycleUrlFor(endpoint.tracesUrl), logger: ctx.logger });
     let result;
     try {
-      result = await ex.runProcessJob({ ...options, tracer: telemetry.tracer });
+      result = await ex.runProcessJob({ ...options, tracer: telemetry.tracer, onLifecycle: lifecycle.report });
     } finally {
-      const delivery = await telemetry.shutdown();
+      // Lifecycle events are best effort (the run span carries them too): no separate notice.
+      const [delivery] = await Promise.all([telemetry.shutdown(), lifecycle.flush()]);
       if (!delivery.delivered) {
         const dropped = delivery.failedSpans > 0 ? ` (${delivery.failedSpans} span${delivery.failedSpans === 1 ? '' : 's'} dropped)` : '';
         ctx.err(`jobslo run: telemetry not delivered to ${endpoint.tracesUrl}: ${delivery.reason ?? 'unknown error'}${dropped}\n`);

@@ -6,7 +6,7 @@ import type { Logger } from '../../contracts/index.js';
 import { analyze } from '../../analyzer/index.js';
 import type { Analysis } from '../../analyzer/index.js';
 import { startCollector, StoreSink } from '../../collector/index.js';
-import { runJob, runProcessJob, startTelemetry } from '../../executor/index.js';
+import { LifecycleReporter, runJob, runProcessJob, startTelemetry } from '../../executor/index.js';
 import type { DeliveryReport } from '../../executor/index.js';
 import { collectReportData, writeReportSite } from '../../reports/index.js';
 import { DuckDbStore } from '../../store/index.js';
@@ -94,6 +94,7 @@ export async function runDemo(options: DemoOptions): Promise<DemoResult> {
   const collector = await startCollector({ sink: new StoreSink(store, { logger }), port: 0, logger });
   try {
     const telemetry = startTelemetry({ tracesUrl: `${collector.url}/v1/traces`, serviceName: 'jobslo-demo' });
+    const lifecycle = new LifecycleReporter({ url: `${collector.url}/v1/lifecycle`, logger });
     const plan = planDemo(options.seed ?? 42, options.jobs ?? DEMO_JOBS);
     const expected = expectedOutcomes(plan);
     const controller = new AbortController();
@@ -116,6 +117,7 @@ export async function runDemo(options: DemoOptions): Promise<DemoResult> {
           queue: 'demo',
           queuedAtMillis: Date.now(),
           signal: controller.signal,
+          onLifecycle: lifecycle.report,
         };
         if (run.job.kind === 'process') {
           await runProcessJob({
@@ -144,7 +146,7 @@ export async function runDemo(options: DemoOptions): Promise<DemoResult> {
     };
     await Promise.all(Array.from({ length: options.concurrency ?? 8 }, () => worker()));
     options.signal?.removeEventListener('abort', onAbort);
-    const delivery = await telemetry.shutdown();
+    const [delivery] = await Promise.all([telemetry.shutdown(), lifecycle.flush()]);
     const now = Date.now();
     const range = { fromMillis: started - 60_000, toMillis: now + 1 };
     const analysis = await analyze(store, range);

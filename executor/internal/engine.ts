@@ -38,6 +38,7 @@ import {
   errorMessage,
   type Logger,
 } from '../../contracts/index.js';
+import { lifecycleEventId, type LifecycleEventRecord } from '../../contracts/index.js';
 import { computeBackoffMillis, type BackoffPolicy } from '../backoff.js';
 import { sleep, toHrTime, toUnixNanoString, type Clock } from '../clock.js';
 import { computeRunCost, type CostRates } from '../cost.js';
@@ -66,6 +67,7 @@ export interface EngineOptions {
   random: () => number;
   signal: AbortSignal | undefined;
   lockPollMillis: number;
+  onLifecycle: ((event: LifecycleEventRecord) => void) | undefined;
 }
 
 /** What a runner gets for one attempt. */
@@ -128,6 +130,33 @@ export function isTimeoutReason(reason: unknown): boolean {
   return reason instanceof DOMException && reason.name === TIMEOUT;
 }
 
+/** Records a lifecycle event on the run span and tells the live listener, if any. */
+function emit(o: EngineOptions, span: Span, runId: string, type: LifecycleEvent, atMillis: number, attrs: Attributes = {}, tellListener = true): void {
+  span.addEvent(type, attrs, hr(atMillis));
+  if (tellListener) notify(o, runId, type, atMillis, attrs);
+}
+
+/** Tells `o.onLifecycle` about a transition; a throwing listener is logged, never fatal. */
+function notify(o: EngineOptions, runId: string, type: LifecycleEvent, atMillis: number, attrs: Attributes): void {
+  if (!o.onLifecycle) return;
+  const timeUnixNano = BigInt(toUnixNanoString(atMillis));
+  const n = attrs[ATTR_ATTEMPT_NUMBER];
+  const attempt = typeof n === 'number' ? n : undefined;
+  try {
+    o.onLifecycle({
+      eventId: lifecycleEventId(runId, type, timeUnixNano, attempt),
+      type,
+      job: o.name,
+      runId,
+      timeUnixNano,
+      ...(attempt !== undefined ? { attempt } : {}),
+      attributes: attrs as LifecycleEventRecord['attributes'],
+    });
+  } catch (err) {
+    o.logger.warn('lifecycle listener failed', { type, error: err instanceof Error ? err.message : String(err) });
+  }
+}
+
 function hr(ms: number): [number, number] {
   return toHrTime(ms);
 }
@@ -165,6 +194,11 @@ export async function executeRun(o: EngineOptions, runner: AttemptRunner): Promi
   if (o.queue !== undefined) runAttrs[ATTR_QUEUE_NAME] = o.queue;
 
   const releases: Release[] = [];
+  // A run that may wait (for a slot or a lock) is queued from now on: say so
+  // live, so queue depth is visible while it waits. The run span repeats the
+  // event with the same id when the run starts.
+  const liveQueuedAt = o.queuedAtMillis ?? (o.concurrencyKey !== undefined ? createdAt : undefined);
+  if (liveQueuedAt !== undefined) notify(o, runId, LifecycleEvent.Queued, liveQueuedAt, {});
   try {
     // --- Before the first attempt: idempotency and concurrency. ---
     let waited = false;
@@ -175,7 +209,7 @@ export async function executeRun(o: EngineOptions, runner: AttemptRunner): Promi
       const lock = await acquireIdempotencyLock(o.stateDir, o.name, o.idempotencyKey, owner, waitOpts(o)).catch(
         (err: unknown) => cancelledOr(err, o),
       );
-      if (lock === 'cancelled') return cancelledBeforeStart(o, runId, runAttrs, createdAt);
+      if (lock === 'cancelled') return cancelledBeforeStart(o, runId, runAttrs, createdAt, liveQueuedAt);
       releases.push(lock.release);
       waited ||= lock.waited;
       // Another run with this key may have succeeded while we waited.
@@ -187,19 +221,21 @@ export async function executeRun(o: EngineOptions, runner: AttemptRunner): Promi
       const slot = await acquireConcurrencySlot(o.stateDir, o.concurrencyKey, o.concurrency, owner, waitOpts(o)).catch(
         (err: unknown) => cancelledOr(err, o),
       );
-      if (slot === 'cancelled') return cancelledBeforeStart(o, runId, runAttrs, createdAt);
+      if (slot === 'cancelled') return cancelledBeforeStart(o, runId, runAttrs, createdAt, liveQueuedAt);
       releases.push(slot.release);
       waited ||= slot.waited;
     }
-    if (o.signal?.aborted) return cancelledBeforeStart(o, runId, runAttrs, waited || o.concurrencyKey !== undefined ? createdAt : undefined);
+    if (o.signal?.aborted) {
+      return cancelledBeforeStart(o, runId, runAttrs, waited || o.concurrencyKey !== undefined ? createdAt : undefined, liveQueuedAt);
+    }
     const queuedAt = o.queuedAtMillis ?? (waited || o.concurrencyKey !== undefined ? createdAt : undefined);
     if (queuedAt !== undefined) runAttrs[ATTR_QUEUED_TIME_UNIX_NANO] = toUnixNanoString(queuedAt);
 
     // --- The attempts. ---
     const firstStart = clock.now();
     const runSpan = o.tracer.startSpan(SPAN_NAME_RUN, { startTime: hr(firstStart), attributes: runAttrs }, o.parentContext);
-    if (queuedAt !== undefined) runSpan.addEvent(LifecycleEvent.Queued, hr(queuedAt));
-    runSpan.addEvent(LifecycleEvent.Started, hr(firstStart));
+    if (queuedAt !== undefined) emit(o, runSpan, runId, LifecycleEvent.Queued, queuedAt, {}, queuedAt !== liveQueuedAt);
+    emit(o, runSpan, runId, LifecycleEvent.Started, firstStart);
     const runCtx = trace.setSpan(o.parentContext, runSpan);
     const deadlineAt = o.deadlineMillis === undefined ? undefined : firstStart + o.deadlineMillis;
     const maxAttempts = o.retries + 1;
@@ -236,11 +272,7 @@ export async function executeRun(o: EngineOptions, runner: AttemptRunner): Promi
       outcome = runOutcomeOf(report.outcome);
       if (report.outcome === AttemptOutcome.Succeeded || report.outcome === AttemptOutcome.Cancelled) break;
 
-      runSpan.addEvent(
-        LifecycleEvent.AttemptFailed,
-        { [ATTR_ATTEMPT_NUMBER]: attempt, [ATTR_ERROR_TYPE]: report.errorType ?? 'error' },
-        hr(end),
-      );
+      emit(o, runSpan, runId, LifecycleEvent.AttemptFailed, end, { [ATTR_ATTEMPT_NUMBER]: attempt, [ATTR_ERROR_TYPE]: report.errorType ?? 'error' });
       const why = report.message ?? report.errorType ?? 'failed';
       if (hitDeadline) {
         deadLetterReason = `${why} (run deadline of ${o.deadlineMillis} ms reached)`;
@@ -265,7 +297,7 @@ export async function executeRun(o: EngineOptions, runner: AttemptRunner): Promi
         });
         break;
       }
-      runSpan.addEvent(LifecycleEvent.RetryScheduled, { [ATTR_RETRY_DELAY_MILLIS]: delay, [ATTR_ATTEMPT_NUMBER]: attempt + 1 }, hr(end));
+      emit(o, runSpan, runId, LifecycleEvent.RetryScheduled, end, { [ATTR_RETRY_DELAY_MILLIS]: delay, [ATTR_ATTEMPT_NUMBER]: attempt + 1 });
       logger.info('attempt failed; retrying', { job: o.name, attempt, error: report.errorType, delayMillis: delay });
       try {
         await sleep(clock, delay, o.signal);
@@ -290,9 +322,9 @@ export async function executeRun(o: EngineOptions, runner: AttemptRunner): Promi
     if (cpuSeconds !== undefined) endAttrs[ATTR_CPU_SECONDS] = cpuSeconds;
     if (maxRssBytes !== undefined) endAttrs[ATTR_MAX_RSS_BYTES] = maxRssBytes;
     runSpan.setAttributes(endAttrs);
-    runSpan.addEvent(FINAL_EVENT[outcome], hr(lastEnd));
+    emit(o, runSpan, runId, FINAL_EVENT[outcome], lastEnd);
     if (deadLettered) {
-      runSpan.addEvent(LifecycleEvent.DeadLettered, deadLetterReason ? { [ATTR_DEAD_LETTER_REASON]: deadLetterReason } : {}, hr(lastEnd));
+      emit(o, runSpan, runId, LifecycleEvent.DeadLettered, lastEnd, deadLetterReason ? { [ATTR_DEAD_LETTER_REASON]: deadLetterReason } : {});
     }
     if (outcome !== RunOutcome.Succeeded) {
       runSpan.setStatus({ code: SpanStatusCode.ERROR, message: statusMessage(outcome, last, deadLetterReason) });
@@ -426,14 +458,20 @@ function skipped(o: EngineOptions, runId: string, runAttrs: Attributes, previous
     },
     o.parentContext,
   );
-  span.addEvent(LifecycleEvent.Skipped, hr(now));
+  emit(o, span, runId, LifecycleEvent.Skipped, now);
   span.end(hr(now));
   o.logger.info('skipped: this idempotency key already succeeded', { job: o.name, previousRunId });
   return { runId, outcome: RunOutcome.Skipped, attempts: 0, deadLettered: false };
 }
 
 /** A zero-length cancelled run span: cancelled before its first attempt (e.g. while waiting for a lock or slot). */
-function cancelledBeforeStart(o: EngineOptions, runId: string, runAttrs: Attributes, waitedSince: number | undefined): EngineResult {
+function cancelledBeforeStart(
+  o: EngineOptions,
+  runId: string,
+  runAttrs: Attributes,
+  waitedSince: number | undefined,
+  liveQueuedAt: number | undefined,
+): EngineResult {
   const now = o.clock.now();
   const queuedAt = o.queuedAtMillis ?? waitedSince;
   const span = o.tracer.startSpan(
@@ -451,8 +489,8 @@ function cancelledBeforeStart(o: EngineOptions, runId: string, runAttrs: Attribu
     },
     o.parentContext,
   );
-  if (queuedAt !== undefined) span.addEvent(LifecycleEvent.Queued, hr(queuedAt));
-  span.addEvent(LifecycleEvent.Cancelled, hr(now));
+  if (queuedAt !== undefined) emit(o, span, runId, LifecycleEvent.Queued, queuedAt, {}, queuedAt !== liveQueuedAt);
+  emit(o, span, runId, LifecycleEvent.Cancelled, now);
   span.setStatus({ code: SpanStatusCode.ERROR, message: 'run cancelled before its first attempt' });
   span.end(hr(now));
   return { runId, outcome: RunOutcome.Cancelled, attempts: 0, deadLettered: false };

@@ -122,3 +122,48 @@ describe('collector HTTP: bad input gets the right status and a message, and the
     expect(((await res.json()) as { message: string }).message).toMatch(/POST \/v1\/traces/);
   });
 });
+
+describe('collector HTTP: live lifecycle events', () => {
+  const url = (): string => `${collector.url}/v1/lifecycle`;
+  const event = (runId: string, type: string, atMillis: number): Record<string, unknown> => ({
+    schema: 'jobslo.lifecycle/v1',
+    type,
+    job: 'queued-job',
+    run_id: runId,
+    time_unix_nano: String(BigInt(atMillis) * 1_000_000n),
+  });
+
+  it('stores a batch and the waiting run shows in queue depth', async () => {
+    const res = await fetch(url(), {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify({ events: [event('r1', 'job.queued', T0), event('r2', 'job.queued', T0 + 1), event('r2', 'job.started', T0 + 2)] }),
+    });
+    expect(res.status).toBe(200);
+    expect(await res.json()).toEqual({ accepted: 3 });
+    expect(await store.queueDepths(RANGE)).toEqual([{ job: 'queued-job', now: 1, max: 1 }]);
+  });
+
+  it('rejects a bad event naming the field, and stores nothing of that batch', async () => {
+    const res = await fetch(url(), {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify({ events: [event('r1', 'job.queued', T0), { ...event('r3', 'job.exploded', T0) }] }),
+    });
+    expect(res.status).toBe(400);
+    expect(((await res.json()) as { message: string }).message).toMatch(/events\[1\]\.type: "job.exploded" is not a lifecycle event/);
+    expect(await store.queueDepths(RANGE)).toEqual([]);
+  });
+
+  it('rejects other content types and unknown schema versions', async () => {
+    const wrongType = await fetch(url(), { method: 'POST', headers: { 'content-type': 'text/plain' }, body: 'x' });
+    expect(wrongType.status).toBe(415);
+    const wrongSchema = await fetch(url(), {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify({ events: [{ ...event('r1', 'job.queued', T0), schema: 'jobslo.lifecycle/v9' }] }),
+    });
+    expect(wrongSchema.status).toBe(400);
+    expect(((await wrongSchema.json()) as { message: string }).message).toMatch(/events\[0\]\.schema: expected "jobslo.lifecycle\/v1"/);
+  });
+});

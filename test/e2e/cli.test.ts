@@ -92,6 +92,35 @@ describe('CLI end to end: jobslo run -> jobslo collector (DuckDB) -> jobslo anal
     }
   }, 120_000);
 
+  it('shows runs waiting for a concurrency slot as queue depth while they wait', async () => {
+    const dbPath = join(dir, 'queue.duckdb');
+    const store = `duckdb:${dbPath}`;
+    const collector = await startCollectorProcess(store);
+    const env = { ...process.env, JOBSLO_STATE_DIR: join(dir, 'queue-state') };
+    const start = (): ChildProcess =>
+      spawn(process.execPath, [cli.bin, 'run', '--job', 'serial', '--concurrency-key', 'serial', '--endpoint', collector.url, '--', 'sleep', '2'], { cwd: dir, env, stdio: 'ignore' });
+    const depth = async (): Promise<{ now: number; max: number } | undefined> => {
+      const r = await jobslo(['analyze', '--store', store, '--since', '1h', '--format', 'json']);
+      expect(r.code, r.stderr).toBe(0);
+      return (JSON.parse(r.stdout) as Analysis).jobs.find((j) => j.job === 'serial')?.queue_depth;
+    };
+    try {
+      const holder = start();
+      await new Promise((r) => setTimeout(r, 500));
+      const waiter = start();
+      let seen: { now: number; max: number } | undefined;
+      for (let i = 0; i < 30 && seen?.now !== 1; i++) {
+        await new Promise((r) => setTimeout(r, 100));
+        seen = await depth();
+      }
+      expect(seen?.now).toBe(1);
+      await Promise.all([holder, waiter].map((c) => new Promise((r) => c.once('exit', r))));
+      expect(await depth()).toEqual({ now: 0, max: 1 });
+    } finally {
+      collector.child.kill('SIGTERM');
+    }
+  }, 120_000);
+
   it('says clearly when another process holds the DuckDB file', async () => {
     const dbPath = join(dir, 'locked.duckdb');
     const holder = spawn(

@@ -94,7 +94,7 @@ describe.skipIf(!up)('ClickHouse store against the real server', () => {
       expect(store.kind).toBe('clickhouse');
       await store.migrate();
       const versions = await clickhouseExec(`SELECT version FROM ${db}.jobslo_migrations ORDER BY version FORMAT TSV`);
-      expect(versions.trim().split('\n')).toEqual(['1']);
+      expect(versions.trim().split('\n')).toEqual(['1', '2']);
       const engine = await clickhouseExec(`SELECT engine FROM system.tables WHERE database = '${db}' AND name = 'spans' FORMAT TSV`);
       expect(engine.trim()).toBe('ReplacingMergeTree');
     } finally {

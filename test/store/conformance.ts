@@ -5,7 +5,8 @@
  * stores may compute them differently (interpolated vs nearest rank).
  */
 import { afterEach, describe, expect, it } from 'vitest';
-import type { SpanRecord } from '../../contracts/index.js';
+import { LifecycleEvent, lifecycleEventId } from '../../contracts/index.js';
+import type { LifecycleEventRecord, SpanRecord } from '../../contracts/index.js';
 import type { Store } from '../../store/index.js';
 import { runSpans } from '../support/spans.js';
 import type { FixtureRun } from '../support/spans.js';
@@ -236,6 +237,33 @@ export function defineStoreConformance(name: string, options: ConformanceOptions
       expect(await s.runStarts('cron', RANGE, 'succeeded')).toEqual([T0, T0 + 120_000]);
       expect(await s.runStarts('cron', RANGE, 'any')).toEqual([T0, T0 + 60_000, T0 + 120_000]);
       expect(await s.jobNames(RANGE)).toEqual(['cron', 'zeta']);
+    });
+
+    it('reports queue depth now (live lifecycle events) and at most (queued-to-start intervals), idempotently', async () => {
+      const s = await fresh();
+      const queuedRun = (job: string, queuedMillis: number, startMillis: number): SpanRecord[] =>
+        ok(job, startMillis, 100, { extraAttributes: { 'jobslo.run.queued_time_unix_nano': String(BigInt(queuedMillis) * 1_000_000n) } });
+      // Three finished runs waiting [0,10], [2,20], [15,30] s after T0: at most 2 at once.
+      const finished = [...queuedRun('q', T0, T0 + 10_000), ...queuedRun('q', T0 + 2_000, T0 + 20_000), ...queuedRun('q', T0 + 15_000, T0 + 30_000)];
+      const live = (runId: string, type: LifecycleEvent, atMillis: number): LifecycleEventRecord => {
+        const t = BigInt(atMillis) * 1_000_000n;
+        return { eventId: lifecycleEventId(runId, type, t), type, job: 'q', runId, timeUnixNano: t, attributes: {} };
+      };
+      const fRun = queuedRun('q', T0 + 50_000, T0 + 51_000);
+      const fRunId = String(fRun[0]?.attributes['jobslo.run.id']);
+      const events = [
+        live('d', LifecycleEvent.Queued, T0 + 40_000), // still waiting
+        live('e', LifecycleEvent.Queued, T0 + 5_000), // started since
+        live('e', LifecycleEvent.Started, T0 + 6_000),
+        live(fRunId, LifecycleEvent.Queued, T0 + 50_000), // finished: its run span arrived
+      ];
+      await s.insertSpans([...finished, ...fRun]);
+      await s.insertLifecycleEvents(events);
+      await s.insertLifecycleEvents(events.slice(0, 1));
+      await options.settle?.(s);
+      expect(await s.queueDepths(RANGE)).toEqual([{ job: 'q', now: 1, max: 2 }]);
+      expect(await s.queueDepths({ fromMillis: RANGE.fromMillis, toMillis: T0 + 45_000 })).toEqual([{ job: 'q', now: 1, max: 2 }]);
+      expect(await s.queueDepths({ fromMillis: T0 - 2 * HOUR, toMillis: T0 - HOUR })).toEqual([]);
     });
 
     it('drops whole days older than the retention', async () => {
