@@ -1,10 +1,11 @@
 import { createLineLogger, JobsloError, JOBSLO_VERSION, parseLogLevel, errorMessage } from '../contracts/index.js';
 import type { CliContext, Command } from './command.js';
-import { commands } from './registry.js';
+import { commands, loadAllCommands } from './registry.js';
 
-function topHelp(): string {
-  const width = Math.max(...commands.map((c) => c.name.length));
-  const lines = commands.map((c) => `  ${c.name.padEnd(width)}  ${c.summary}`);
+async function topHelp(): Promise<string> {
+  const all = await loadAllCommands();
+  const width = Math.max(...all.map((c) => c.name.length));
+  const lines = all.map((c) => `  ${c.name.padEnd(width)}  ${c.summary}`);
   return `jobslo ${JOBSLO_VERSION}: job observability and SLOs for batch, cron, queue and CI jobs
 
 Usage: jobslo <command> [options]
@@ -53,15 +54,15 @@ export async function dispatch(argv: string[], ctx: CliContext): Promise<number>
   const [name, ...rest] = argv;
   if (name === undefined || name === '--help' || name === '-h' || name === 'help') {
     const sub = name === 'help' ? rest[0] : undefined;
-    const cmd = sub === undefined ? undefined : findCommand(sub);
-    ctx.out(cmd ? cmd.help : topHelp());
+    const cmd = sub === undefined ? undefined : await findCommand(sub);
+    ctx.out(cmd ? cmd.help : await topHelp());
     return name === undefined ? 2 : 0;
   }
   if (name === '--version') {
     ctx.out(`${JOBSLO_VERSION}\n`);
     return 0;
   }
-  const cmd = findCommand(name);
+  const cmd = await findCommand(name);
   if (!cmd) {
     ctx.err(`jobslo: unknown command "${name}". Run "jobslo --help" for the list.\n`);
     return 2;
@@ -92,6 +93,6 @@ export async function dispatch(argv: string[], ctx: CliContext): Promise<number>
   }
 }
 
-function findCommand(name: string): Command | undefined {
-  return commands.find((c) => c.name === name);
+async function findCommand(name: string): Promise<Command | undefined> {
+  return commands.find((c) => c.name === name)?.load();
 }

@@ -7,7 +7,9 @@ import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { parseAllDocuments } from 'yaml';
-import { commands } from '../../cli/registry.js';
+import { loadAllCommands } from '../../cli/registry.js';
+
+const commands = await loadAllCommands();
 import { parseConfig } from '../../analyzer/index.js';
 
 const ROOT = join(import.meta.dirname, '..', '..');
@@ -52,5 +54,17 @@ describe('deploy/ manifests', () => {
   it('the example config the compose file mounts is valid', () => {
     const config = parseConfig(read('examples/jobslo.yaml'), { env: { JOBSLO_WEBHOOK_SECRET: 'x' } });
     expect(config.slos.length).toBeGreaterThan(0);
+  });
+});
+
+describe('CLI registry', () => {
+  it('each lazily loaded command has the name it is registered under, a summary and help naming itself', async () => {
+    const { commands: entries } = await import('../../cli/registry.js');
+    for (const entry of entries) {
+      const cmd = await entry.load();
+      expect(cmd.name).toBe(entry.name);
+      expect(cmd.summary.length).toBeGreaterThan(10);
+      expect(cmd.help).toContain(`jobslo ${entry.name}`);
+    }
   });
 });
