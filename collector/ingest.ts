@@ -469,9 +469,10 @@ export async function startIngest(options: IngestOptions): Promise<RunningIngest
         // not running (crashed): nothing to pause
       }
       const finished = await Promise.race([flushing.then(() => true), stopSignal.wait(stopTimeout).then(() => false)]);
+      if (!finished) hardStop = true;
+      // Wakes every sleeper and clears their timers (a pending timer would keep the process alive).
+      stopSignal.notify();
       if (!finished) {
-        hardStop = true;
-        stopSignal.notify();
         logger.warn('stopped before the current batch was stored; its messages will be delivered again', { bufferedSpans: stats.bufferedSpans });
         await flushing.catch(() => undefined);
       }

@@ -17,7 +17,7 @@ export const ingestCommand: Command = {
   summary: 'Consume OTLP spans from Kafka and store them (scale-out path)',
   help: `Usage: jobslo ingest --brokers HOST:PORT[,...] --store URL [--group jobslo-ingest]
                      [--topic otlp_spans] [--batch-max-spans 50000] [--batch-max-wait 1s]
-                     [--dead-letter-topic otlp_spans_dlq] [--retention-days N]
+                     [--dead-letter-topic otlp_spans_dlq] [--retention-days N] [--session-timeout 30s]
 
 Reads the OTLP trace requests that "jobslo collector --bus kafka" (or an
 OpenTelemetry Collector's Kafka exporter with encoding otlp_proto) publishes,
@@ -41,6 +41,9 @@ ${STORE_HELP.replace(/^ {2}--store URL {9}/, '  --store URL             ').repla
                           (default ${DEFAULT_DEAD_LETTER_TOPIC}; "" drops them, logged)
   --retention-days N      drop stored days older than N days, at start and daily
                           (default: keep everything)
+  --session-timeout DUR   how long the group waits for a crashed ingest process
+                          before giving its partitions to the others (default 30s,
+                          at least 6s; the broker's group.min/max.session.timeout.ms bound it)
   -h, --help              show this help
 `,
   async run(args, ctx) {
@@ -55,6 +58,7 @@ ${STORE_HELP.replace(/^ {2}--store URL {9}/, '  --store URL             ').repla
         'batch-max-wait': { type: 'string' },
         'dead-letter-topic': { type: 'string' },
         'retention-days': { type: 'string' },
+        'session-timeout': { type: 'string' },
       },
       strict: true,
       allowPositionals: false,
@@ -72,6 +76,9 @@ ${STORE_HELP.replace(/^ {2}--store URL {9}/, '  --store URL             ').repla
     if (deadLetterTopic === topic) throw new ConfigError('--dead-letter-topic', 'must differ from --topic');
     const retentionDays = values['retention-days'] === undefined ? undefined : parsePositiveInt(values['retention-days'], '--retention-days', 1);
 
+    const sessionTimeoutMillis = parseDurationMillis(values['session-timeout'] ?? '30s', '--session-timeout');
+    if (sessionTimeoutMillis < 6_000) throw new ConfigError('--session-timeout', 'must be at least 6s (Kafka brokers refuse shorter sessions by default)');
+
     const store = await openStore(storeValue(values.store, ctx));
     try {
       const ingest = await startIngest({
@@ -82,6 +89,8 @@ ${STORE_HELP.replace(/^ {2}--store URL {9}/, '  --store URL             ').repla
         batchMaxSpans,
         batchMaxWaitMillis,
         deadLetterTopic,
+        sessionTimeoutMillis,
+        heartbeatIntervalMillis: Math.min(3_000, Math.floor(sessionTimeoutMillis / 3)),
         ...(retentionDays !== undefined ? { retentionDays } : {}),
         logger: ctx.logger,
       });

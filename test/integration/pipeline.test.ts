@@ -1,0 +1,161 @@
+/**
+ * The scale-out path with the real CLI and real services: OTLP/HTTP protobuf
+ * into `jobslo collector --bus kafka`, `jobslo ingest` into ClickHouse, and
+ * `jobslo analyze` on ClickHouse equal to the embedded DuckDB path for the
+ * same requests; then the same with the ingest killed (SIGKILL) mid-stream.
+ */
+import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { analyze } from '../../analyzer/index.js';
+import { StoreSink, startCollector } from '../../collector/index.js';
+import type { SpanRecord } from '../../contracts/index.js';
+import { ClickHouseStore, DuckDbStore } from '../../store/index.js';
+import { clickhouseExec, clickhouseUrl, kafkaBrokers, probeClickHouse, probeKafka, requireService } from '../support/services.js';
+import { freePort } from '../support/kafka-broker.js';
+import { FIXTURE_T0, comparisonFixture } from './_fixture.js';
+import { buildCli, cleanupKafka, postSpans, requests, runCli, spawnCli, unique, uniqueDatabase, waitFor } from './_util.js';
+import type { CliProcess } from './_util.js';
+
+const SUITE = 'scale-out pipeline with the real CLI (test/integration/pipeline.test.ts)';
+const up = (await requireService('ClickHouse', () => probeClickHouse(), SUITE)) && (await requireService('Kafka', () => probeKafka(), SUITE));
+
+const RANGE = { fromMillis: FIXTURE_T0, toMillis: FIXTURE_T0 + 24 * 3_600_000 };
+const UNTIL = new Date(RANGE.toMillis).toISOString();
+
+/** What the embedded path computes for these requests: HTTP into a collector writing DuckDB in-process. */
+async function duckDbPath(reqs: SpanRecord[][]): Promise<unknown> {
+  const store = await DuckDbStore.open({ path: ':memory:' });
+  await store.migrate();
+  const collector = await startCollector({ sink: new StoreSink(store), port: 0 });
+  try {
+    for (const r of reqs) expect((await postSpans(collector.url, r)).status).toBe(200);
+    return await analyze(store, RANGE);
+  } finally {
+    await collector.close();
+  }
+}
+
+async function distinctSpans(db: string): Promise<number> {
+  return Number((await clickhouseExec(`SELECT uniqExact(trace_id, span_id) FROM ${db}.spans FORMAT TSV`)).trim());
+}
+
+describe.skipIf(!up)('OTLP -> jobslo collector --bus kafka -> Kafka -> jobslo ingest -> ClickHouse', () => {
+  const brokers = kafkaBrokers().join(',');
+  const topics: string[] = [];
+  const groups: string[] = [];
+  const databases: string[] = [];
+  const procs: CliProcess[] = [];
+
+  beforeAll(() => {
+    buildCli();
+  }, 240_000);
+
+  afterEach(async (ctx) => {
+    const failed = ctx.task.result?.state === 'fail';
+    for (const p of procs.splice(0)) {
+      await p.kill('SIGKILL');
+      if (failed) console.error(`--- output of a spawned CLI ---\n${p.output().slice(-4_000)}`);
+    }
+  });
+
+  afterAll(async () => {
+    if (!up) return;
+    await cleanupKafka(kafkaBrokers(), topics, groups);
+    for (const db of databases) await clickhouseExec(`DROP DATABASE IF EXISTS ${db}`);
+  });
+
+  const setup = async (): Promise<{ topic: string; group: string; db: string; store: string; collectorUrl: string; collector: CliProcess }> => {
+    const topic = unique();
+    const group = unique('group');
+    const db = uniqueDatabase();
+    topics.push(topic, `${topic}-dlq`);
+    groups.push(group);
+    databases.push(db);
+    const port = await freePort();
+    const collector = spawnCli(['collector', '--bus', 'kafka', '--brokers', brokers, '--topic', topic, '--port', String(port), '--bus-timeout', '10s']);
+    procs.push(collector);
+    const collectorUrl = `http://127.0.0.1:${port}`;
+    await waitFor('collector /health', async () => (await fetch(`${collectorUrl}/health`)).ok, 30_000, 200);
+    return { topic, group, db, store: `clickhouse:${clickhouseUrl()}/${db}`, collectorUrl, collector };
+  };
+
+  const startIngest = (s: { topic: string; group: string; store: string }): CliProcess => {
+    const p = spawnCli([
+      'ingest',
+      '--brokers',
+      brokers,
+      '--topic',
+      s.topic,
+      '--group',
+      s.group,
+      '--store',
+      s.store,
+      '--dead-letter-topic',
+      `${s.topic}-dlq`,
+      '--batch-max-spans',
+      '300',
+      '--batch-max-wait',
+      '100ms',
+      // A killed member holds its partitions until its session expires.
+      '--session-timeout',
+      '6s',
+    ]);
+    procs.push(p);
+    return p;
+  };
+
+  it(
+    'analyze on ClickHouse equals the DuckDB path for the same OTLP requests',
+    async () => {
+      const spans = comparisonFixture(11, 600);
+      const reqs = requests(spans, 60);
+      const s = await setup();
+      const ingest = startIngest(s);
+      for (const r of reqs) expect((await postSpans(s.collectorUrl, r)).status).toBe(200);
+      const want = new Set(spans.map((x) => `${x.traceId}/${x.spanId}`)).size;
+      await waitFor('all spans in ClickHouse', async () => (await distinctSpans(s.db)) === want, 60_000, 250);
+
+      const res = await runCli(['analyze', '--store', s.store, '--since', '24h', '--until', UNTIL, '--format', 'json']);
+      expect(res.code, res.output).toBe(0);
+      expect(JSON.parse(res.stdout)).toEqual(await duckDbPath(reqs));
+
+      // SIGTERM: the ingest finishes, commits and exits 0.
+      expect(await ingest.kill('SIGTERM')).toBe(0);
+      expect(await s.collector.kill('SIGTERM')).toBe(0);
+    },
+    180_000,
+  );
+
+  it(
+    'loses nothing and changes no SLI when the ingest is killed with SIGKILL mid-stream and restarted',
+    async () => {
+      const spans = comparisonFixture(12, 900);
+      const reqs = requests(spans, 30);
+      const s = await setup();
+      let ingest = startIngest(s);
+      const want = new Set(spans.map((x) => `${x.traceId}/${x.spanId}`)).size;
+      let killedAt = -1;
+      for (let i = 0; i < reqs.length; i++) {
+        expect((await postSpans(s.collectorUrl, reqs[i] as SpanRecord[])).status).toBe(200);
+        if (killedAt < 0 && i > reqs.length / 3 && (await distinctSpans(s.db)) > 0) {
+          expect(await ingest.kill('SIGKILL')).toBe('SIGKILL');
+          killedAt = i;
+        }
+        if (killedAt >= 0 && i === killedAt + 10) ingest = startIngest(s);
+        await new Promise((r) => setTimeout(r, 20));
+      }
+      expect(killedAt).toBeGreaterThan(0);
+      await waitFor('all spans in ClickHouse after the restart', async () => (await distinctSpans(s.db)) === want, 90_000, 250);
+      const store = await ClickHouseStore.open({ url: clickhouseUrl(), database: s.db });
+      try {
+        expect(await analyze(store, RANGE)).toEqual(await duckDbPath(reqs));
+        const rows = Number((await clickhouseExec(`SELECT count() FROM ${s.db}.spans FORMAT TSV`)).trim());
+        // Redelivered copies (stored before the kill, committed after) are allowed, never missing spans.
+        expect(rows).toBeGreaterThanOrEqual(want);
+      } finally {
+        await store.close();
+      }
+      expect(await ingest.kill('SIGTERM')).toBe(0);
+    },
+    240_000,
+  );
+});
