@@ -14,7 +14,6 @@
 // median of the rounds. The default store is an in-memory DuckDB.
 import console from 'node:console';
 import { performance } from 'node:perf_hooks';
-import process from 'node:process';
 import { parseArgs } from 'node:util';
 import { openStore } from '../dist/store/index.js';
 import { evaluateSlos, parseConfig } from '../dist/analyzer/slo/index.js';
