@@ -5,11 +5,10 @@ import { resolve } from 'node:path';
 import { parseArgs } from 'node:util';
 import { ConfigError, JOBSLO_VERSION, errorMessage, parseDurationMillis } from '../../contracts/index.js';
 import type { Logger } from '../../contracts/index.js';
-import { analyze } from '../../analyzer/index.js';
-import { DEFAULT_STATE_DIR, runAlertCycle, statePaths, FileOutbox } from '../../analyzer/alerts/index.js';
+import { DEFAULT_STATE_DIR, FileOutbox, alertFingerprint, loadAlertState, runAlertCycle, statePaths } from '../../analyzer/alerts/index.js';
 import { PROMETHEUS_CONTENT_TYPE, formatPrometheus } from '../../analyzer/slo/index.js';
 import type { JobsloConfig, ServeStats, SloEvaluation } from '../../analyzer/slo/index.js';
-import { renderIndex } from '../../reports/index.js';
+import { collectReportData, renderReportSite, reportSloFromEvaluation } from '../../reports/index.js';
 import { openStore } from '../../store/index.js';
 import type { Store } from '../../store/index.js';
 import type { Command } from '../command.js';
@@ -42,9 +41,35 @@ export interface SloServer {
   close(): Promise<void>;
 }
 
+/** The report's SLO input from the latest evaluations, with fire times from the alert state. */
+function reportSlos(evaluations: readonly SloEvaluation[], stateDir: string) {
+  const state = loadAlertState(statePaths(stateDir).stateFile);
+  return evaluations.map((e) =>
+    reportSloFromEvaluation(
+      e,
+      e.tiers
+        .filter((t) => t.firing)
+        .map((t) => ({
+          severity: t.tier.severity,
+          longWindowMillis: t.tier.longWindowMillis,
+          state: 'firing' as const,
+          firedAtMillis: state.firing[alertFingerprint(e.slo.name, t.tier)]?.startsAtMillis ?? null,
+          resolvedAtMillis: null,
+        })),
+    ),
+  );
+}
+
+/** `/`, `/report/`, `/report/jobs/x.html`, `/jobs/x.html` → the site page path (`index.html`, `jobs/x.html`). */
+function sitePath(urlPath: string): string {
+  const rest = urlPath.replace(/^\/report(?=\/|$)/, '').replace(/^\/+/, '');
+  return rest === '' ? 'index.html' : rest;
+}
+
 /**
- * Evaluates SLOs once, then serves `GET /metrics` (Prometheus text), `GET /`
- * and `GET /report/` (the HTML report) and re-evaluates every `intervalMillis`.
+ * Evaluates SLOs once, then serves `GET /metrics` (Prometheus text), the HTML
+ * report site at `/` and `/report/` (rendered once per evaluation cycle, with
+ * the SLO pages of the latest evaluation) and re-evaluates every `intervalMillis`.
  */
 export async function startSloServer(o: SloServerOptions): Promise<SloServer> {
   const stats: ServeStats = { evaluations: 0, evaluationErrors: 0, outboxPending: 0, delivered: 0, lastEvaluationMillis: null };
@@ -53,6 +78,26 @@ export async function startSloServer(o: SloServerOptions): Promise<SloServer> {
   let running: Promise<void> | undefined;
   let timer: NodeJS.Timeout | undefined;
   let closed = false;
+  // The report site, rendered at most once per cycle.
+  let site: { cycle: number; pages: Promise<Map<string, string>> } | undefined;
+  const sitePages = (): Promise<Map<string, string>> => {
+    const cycleNo = stats.evaluations + stats.evaluationErrors;
+    if (site?.cycle !== cycleNo) {
+      const now = Date.now();
+      const pages = collectReportData(o.store, {
+        range: { fromMillis: now - (o.reportWindowMillis ?? 86_400_000), toMillis: now + 1 },
+        version: JOBSLO_VERSION,
+        storeLocation: o.store.location,
+        slos: reportSlos(evaluations, o.stateDir),
+      }).then(renderReportSite);
+      site = { cycle: cycleNo, pages };
+      // A failed render is retried by the next request.
+      pages.catch(() => {
+        if (site?.pages === pages) site = undefined;
+      });
+    }
+    return site.pages;
+  };
 
   const runCycle = async (): Promise<void> => {
     try {
@@ -95,23 +140,21 @@ export async function startSloServer(o: SloServerOptions): Promise<SloServer> {
       res.writeHead(200, { 'content-type': PROMETHEUS_CONTENT_TYPE }).end(formatPrometheus(evaluations, stats));
       return;
     }
-    if (path === '/' || path === '/report' || path === '/report/' || path === '/report/index.html') {
-      const now = Date.now();
-      analyze(o.store, { fromMillis: now - (o.reportWindowMillis ?? 86_400_000), toMillis: now + 1 })
-        .then((analysis) => {
-          res.writeHead(200, { 'content-type': 'text/html; charset=utf-8' }).end(renderIndex({ analysis, storeLocation: o.store.location, version: JOBSLO_VERSION }));
-        })
-        .catch((err: unknown) => {
-          o.logger.error('report failed', { error: errorMessage(err) });
-          res.writeHead(500, { 'content-type': 'text/plain; charset=utf-8' }).end('report failed; see the server log\n');
-        });
-      return;
-    }
     if (path === '/healthz') {
       res.writeHead(200, { 'content-type': 'text/plain; charset=utf-8' }).end('ok\n');
       return;
     }
-    res.writeHead(404, { 'content-type': 'text/plain; charset=utf-8' }).end('not found; try /metrics or /\n');
+    const page = sitePath(path);
+    sitePages()
+      .then((pages) => {
+        const html = pages.get(page);
+        if (html === undefined) res.writeHead(404, { 'content-type': 'text/plain; charset=utf-8' }).end('not found; try /metrics or /\n');
+        else res.writeHead(200, { 'content-type': 'text/html; charset=utf-8' }).end(html);
+      })
+      .catch((err: unknown) => {
+        o.logger.error('report failed', { error: errorMessage(err) });
+        res.writeHead(500, { 'content-type': 'text/plain; charset=utf-8' }).end('report failed; see the server log\n');
+      });
   });
   await new Promise<void>((resolveListen, reject) => {
     server.once('error', reject);
@@ -150,7 +193,8 @@ notifications to the configured webhooks (through the on-disk outbox), and
 serves:
   GET /metrics        Prometheus text: per SLO and job the SLI, error budget
                       remaining, burn rate per window, alert state
-  GET /, /report/     the HTML SLO report (last 24h)
+  GET /, /report/     the HTML report site (last 24h) with a page per job and
+                      per SLO, rendered once per evaluation
   GET /healthz        liveness
 Stops on SIGINT/SIGTERM.
 

@@ -139,8 +139,16 @@ describe('jobslo serve', () => {
 
     const page = await fetch(`${server.url}/`);
     expect(page.status).toBe(200);
-    expect(await page.text()).toContain('<html');
+    const index = await page.text();
+    expect(index).toContain('<html');
     expect((await fetch(`${server.url}/report/`)).status).toBe(200);
+    // The site's pages, linked relatively, are served under / and /report/, SLO pages included.
+    const sloLink = /href="(slos\/[^"]+\.html)"/.exec(index)?.[1];
+    expect(sloLink).toBeDefined();
+    const sloPage = await fetch(`${server.url}/report/${sloLink ?? ''}`);
+    expect(sloPage.status).toBe(200);
+    expect(await sloPage.text()).toContain('broken');
+    expect((await fetch(`${server.url}/${sloLink ?? ''}`)).status).toBe(200);
     expect((await fetch(`${server.url}/nope`)).status).toBe(404);
   });
 
