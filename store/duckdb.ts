@@ -9,8 +9,12 @@ import type {
   GoodRunCriterion,
   JobAggregate,
   JobSelector,
+  JobSeries,
+  ListRunsByJobQuery,
   ListRunsQuery,
   QueueDepth,
+  RunDistribution,
+  RunDistributionQuery,
   RunSummary,
   SeriesPoint,
   Store,
@@ -451,6 +455,87 @@ export class DuckDbStore implements Store {
       LIMIT ${limit}`;
     const rows = await this.query(sql, [cond.value]);
     return rows.map((r) => toRunSummary(r));
+  }
+
+  /** {@link timeSeries} grouped by job as well as by bucket: one scan for all selected jobs. */
+  async timeSeriesByJob(query: TimeSeriesQuery): Promise<JobSeries[]> {
+    const cond = this.jobCondition(query.jobs, 1);
+    const bucket = nanosLiteral(query.bucketMillis);
+    const good = this.goodCondition(query.criterion ?? { kind: 'success' });
+    const sql = `
+      WITH ${this.runsCte(query, cond.sql)}
+      SELECT job, (run_end_ns // ${bucket}) * ${bucket} AS bucket_ns,
+        count(*) AS runs,
+        count(*) FILTER (WHERE outcome = 'succeeded') AS succeeded,
+        count(*) FILTER (WHERE ${good}) AS good,
+        quantile_cont((last_end_ns - first_start_ns) / 1e6, [0.5, 0.95, 0.99]) AS latency
+      FROM runs
+      WHERE outcome IN (${COUNTED_SQL_LIST}) AND run_end_ns >= ${nanosLiteral(query.fromMillis)} AND run_end_ns < ${nanosLiteral(query.toMillis)}
+      GROUP BY job, bucket_ns
+      ORDER BY job, bucket_ns`;
+    const byJob = new Map<string, SeriesPoint[]>();
+    for (const r of await this.query(sql, [cond.value])) {
+      const latency = (r['latency'] as unknown[] | null) ?? [];
+      const job = String(r['job']);
+      let points = byJob.get(job);
+      if (!points) byJob.set(job, (points = []));
+      points.push({
+        bucketStartMillis: Number(BigInt(r['bucket_ns'] as bigint) / 1_000_000n),
+        runs: Number(r['runs']),
+        succeeded: Number(r['succeeded']),
+        good: Number(r['good']),
+        latencyP50Millis: numOrNull(latency[0]),
+        latencyP95Millis: numOrNull(latency[1]),
+        latencyP99Millis: numOrNull(latency[2]),
+      });
+    }
+    return [...byJob].map(([job, points]) => ({ job, points })).sort((a, b) => compareStrings(a.job, b.job));
+  }
+
+  /** {@link listRuns} with the limit applied per job (a window function), for all selected jobs at once. */
+  async listRunsByJob(query: ListRunsByJobQuery): Promise<RunSummary[]> {
+    const cond = this.jobCondition(query.jobs, 1);
+    const limit = Math.max(1, Math.min(10_000, Math.trunc(query.limitPerJob)));
+    const filter = query.filter === 'failed' ? `AND outcome IN ('failed', 'timed_out')` : '';
+    const order = query.order === 'slowest' ? 'last_end_ns - first_start_ns DESC, run_end_ns DESC, run_id' : 'run_end_ns DESC, run_id';
+    const sql = `
+      WITH ${this.runsCte(query, cond.sql)}
+      SELECT job, run_id, trace_id, span_id, outcome, first_start_ns, last_end_ns, attempts, error_type, exit_code, message, dead_lettered
+      FROM runs
+      WHERE run_end_ns >= ${nanosLiteral(query.fromMillis)} AND run_end_ns < ${nanosLiteral(query.toMillis)} ${filter}
+      QUALIFY row_number() OVER (PARTITION BY job ORDER BY ${order}) <= ${limit}
+      ORDER BY job, ${order}`;
+    const rows = (await this.query(sql, [cond.value])).map((r) => toRunSummary(r));
+    // SQL orders job names by collation; the contract is byte order.
+    return rows.sort((a, b) => compareStrings(a.job, b.job));
+  }
+
+  /** Latency bin and attempts counts per job of counted runs, binned in SQL against the given edges. */
+  async runDistributions(query: RunDistributionQuery): Promise<RunDistribution[]> {
+    const cond = this.jobCondition(query.jobs, 1);
+    const edges = query.latencyEdgesMillis;
+    for (let i = 1; i < edges.length; i++) {
+      if (!((edges[i] as number) > (edges[i - 1] as number))) throw new RangeError('latencyEdgesMillis must be ascending');
+    }
+    const bin = edges.length === 0 ? '0' : `len(list_filter([${edges.map((e) => numberLiteral(e)).join(', ')}]::DOUBLE[], e -> e <= (last_end_ns - first_start_ns) / 1e6))`;
+    const sql = `
+      WITH ${this.runsCte(query, cond.sql)}
+      SELECT job, ${bin} AS bin, attempts, count(*) AS n
+      FROM runs
+      WHERE outcome IN (${COUNTED_SQL_LIST}) AND run_end_ns >= ${nanosLiteral(query.fromMillis)} AND run_end_ns < ${nanosLiteral(query.toMillis)}
+      GROUP BY ALL`;
+    const byJob = new Map<string, RunDistribution>();
+    for (const r of await this.query(sql, [cond.value])) {
+      const job = String(r['job']);
+      let d = byJob.get(job);
+      if (!d) byJob.set(job, (d = { job, latencyCounts: new Array<number>(edges.length + 1).fill(0), attempts: {} }));
+      const n = Number(r['n']);
+      const i = Number(r['bin']);
+      d.latencyCounts[i] = (d.latencyCounts[i] ?? 0) + n;
+      const a = String(r['attempts']);
+      d.attempts[a] = (d.attempts[a] ?? 0) + n;
+    }
+    return [...byJob.values()].sort((a, b) => compareStrings(a.job, b.job));
   }
 
   async runStarts(jobs: JobSelector, range: TimeRange, which: 'succeeded' | 'any'): Promise<number[]> {

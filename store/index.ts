@@ -34,6 +34,10 @@ export type {
   RunSummary,
   ListRunsQuery,
   QueueDepth,
+  JobSeries,
+  ListRunsByJobQuery,
+  RunDistributionQuery,
+  RunDistribution,
 } from './types.js';
 
 /**

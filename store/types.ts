@@ -136,6 +136,44 @@ export interface ListRunsQuery extends TimeRange {
   limit?: number;
 }
 
+/** The time series of one job, from {@link Store.timeSeriesByJob}. */
+export interface JobSeries {
+  job: string;
+  /** As {@link Store.timeSeries} returns them for this job alone. */
+  points: SeriesPoint[];
+}
+
+/** Query of {@link Store.listRunsByJob}: {@link ListRunsQuery} with a limit per job instead of one in all. */
+export interface ListRunsByJobQuery extends TimeRange {
+  jobs: JobSelector;
+  /** @default 'all' */
+  filter?: 'all' | 'failed';
+  /** @default 'latest' */
+  order?: 'latest' | 'slowest';
+  /** Runs kept of each job, 1..10,000. */
+  limitPerJob: number;
+}
+
+/** Query of {@link Store.runDistributions}. */
+export interface RunDistributionQuery extends TimeRange {
+  jobs: JobSelector;
+  /**
+   * Ascending latency bin edges, ms. Bin `i` counts runs with latency in
+   * `[edges[i-1], edges[i])`; bin 0 is below the first edge and the last bin
+   * at or above the last edge (so there are `edges.length + 1` bins).
+   */
+  latencyEdgesMillis: readonly number[];
+}
+
+/** How one job's counted runs that ended in a range are spread. */
+export interface RunDistribution {
+  job: string;
+  /** Runs per latency bin, `latencyEdgesMillis.length + 1` of them. */
+  latencyCounts: number[];
+  /** Runs by number of attempts made (`"1"` = no retry). */
+  attempts: Record<string, number>;
+}
+
 /** Queue depth of one job: runs queued and not yet started. */
 export interface QueueDepth {
   job: string;
@@ -167,6 +205,17 @@ export interface Store {
   timeSeries(query: TimeSeriesQuery): Promise<SeriesPoint[]>;
   /** Runs of the selected jobs that ended in the range, filtered and ordered. */
   listRuns(query: ListRunsQuery): Promise<RunSummary[]>;
+  /*
+   * Optional per-job batch queries: one scan for every selected job instead of
+   * one query per job (the report's job pages). Callers fall back to the
+   * per-job queries above when a store does not have them.
+   */
+  /** {@link Store.timeSeries} of each selected job with runs, sorted by job name. */
+  timeSeriesByJob?(query: TimeSeriesQuery): Promise<JobSeries[]>;
+  /** {@link Store.listRuns} keeping up to `limitPerJob` runs of each selected job; sorted by job name, then in the asked order. */
+  listRunsByJob?(query: ListRunsByJobQuery): Promise<RunSummary[]>;
+  /** Latency histogram and attempts of each selected job's counted runs that ended in the range, sorted by job name. */
+  runDistributions?(query: RunDistributionQuery): Promise<RunDistribution[]>;
   /**
    * Start times (first attempt start, Unix ms, ascending) of the runs of the
    * selected jobs that started in the range: succeeded runs only, or any

@@ -276,4 +276,66 @@ export function defineStoreConformance(name: string, options: ConformanceOptions
       expect(await s.jobNames({ fromMillis: T0 - 20 * DAY, toMillis: T0 + DAY })).toEqual(['new']);
     });
   });
+
+  describe(`${name}: optional per-job batch queries (equal to the per-job queries)`, () => {
+    const batchFixture = (): SpanRecord[] => [
+      ...ok('b-one', T0 + 1_000, 100),
+      ...ok('b-one', T0 + 2_000, 2_500),
+      ...failed('b-one', T0 + 61_000, 1, 3),
+      ...flaky(T0 + 5_000),
+      ...ok('b-two', T0 + 3_000, 40),
+      ...failed('b-two', T0 + 4_000, 7),
+      ...failed('b-two', T0 + 9_000, 8, 2),
+      ...ok('other', T0, 10),
+      ...runSpans({ job: 'b-two', startMillis: T0 + 7_000, outcome: 'cancelled', attempts: [{ startOffsetMillis: 0, durationMillis: 5, outcome: 'failed' }] }),
+    ];
+
+    it('timeSeriesByJob returns each job\'s timeSeries', async (ctx) => {
+      const s = await fresh();
+      if (!s.timeSeriesByJob) return ctx.skip();
+      await insert(s, batchFixture());
+      const byJob = await s.timeSeriesByJob({ ...RANGE, jobs: '*', bucketMillis: 60_000 });
+      expect(byJob.map((j) => j.job)).toEqual(['b-one', 'b-two', 'flaky', 'other']);
+      for (const { job, points } of byJob) expect(points, job).toEqual(await s.timeSeries({ ...RANGE, jobs: job, bucketMillis: 60_000 }));
+      const latency = await s.timeSeriesByJob({ ...RANGE, jobs: 'b-*', bucketMillis: 60_000, criterion: { kind: 'latency', thresholdMillis: 1_000 } });
+      expect(latency.map((j) => [j.job, j.points.map((p) => p.good)])).toEqual([
+        ['b-one', [1, 0]],
+        ['b-two', [1]],
+      ]);
+    });
+
+    it('listRunsByJob keeps the first limitPerJob runs of each job in the asked order', async (ctx) => {
+      const s = await fresh();
+      if (!s.listRunsByJob) return ctx.skip();
+      await insert(s, batchFixture());
+      for (const q of [
+        { filter: 'all' as const, order: 'slowest' as const, limit: 2 },
+        { filter: 'failed' as const, order: 'latest' as const, limit: 1 },
+        { filter: 'all' as const, order: 'latest' as const, limit: 10 },
+      ]) {
+        const got = await s.listRunsByJob({ ...RANGE, jobs: 'b-*', filter: q.filter, order: q.order, limitPerJob: q.limit });
+        const want = [
+          ...(await s.listRuns({ ...RANGE, jobs: 'b-one', filter: q.filter, order: q.order, limit: q.limit })),
+          ...(await s.listRuns({ ...RANGE, jobs: 'b-two', filter: q.filter, order: q.order, limit: q.limit })),
+        ];
+        expect(got.map((r) => [r.job, r.runId]), JSON.stringify(q)).toEqual(want.map((r) => [r.job, r.runId]));
+      }
+    });
+
+    it('runDistributions bins counted runs by latency edges and counts attempts', async (ctx) => {
+      const s = await fresh();
+      if (!s.runDistributions) return ctx.skip();
+      await insert(s, batchFixture());
+      const got = await s.runDistributions({ ...RANGE, jobs: '*', latencyEdgesMillis: [50, 100, 1_000] });
+      expect(got).toEqual([
+        // 100 ms (at an edge: the upper bin), 2.5 s, failed 3 attempts of 50 ms 100 ms apart = 250 ms
+        { job: 'b-one', latencyCounts: [0, 0, 2, 1], attempts: { '1': 2, '3': 1 } },
+        // 40 ms, 50 ms (failed), 150 ms (failed, 2 attempts); the cancelled run is not counted
+        { job: 'b-two', latencyCounts: [1, 1, 1, 0], attempts: { '1': 2, '2': 1 } },
+        { job: 'flaky', latencyCounts: [0, 0, 1, 0], attempts: { '3': 1 } },
+        { job: 'other', latencyCounts: [1, 0, 0, 0], attempts: { '1': 1 } },
+      ]);
+      expect(await s.runDistributions({ ...RANGE, jobs: 'nope', latencyEdgesMillis: [1] })).toEqual([]);
+    });
+  });
 }
