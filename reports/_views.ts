@@ -454,14 +454,16 @@ export function oncallView(d: ReportData, paths: SitePaths): Record<string, unkn
             detail: f.detail === undefined ? '' : excerpt(f.detail, MESSAGE_CHARS),
           }));
   const queue = d.analysis.jobs
-    .filter((j) => j.queue_delay_ms.p95 !== null)
-    .sort((a, b) => (b.queue_delay_ms.p95 as number) - (a.queue_delay_ms.p95 as number) || (a.job < b.job ? -1 : 1))
+    .filter((j) => j.queue_delay_ms.p95 !== null || j.queue_depth.max > 0)
+    .sort((a, b) => b.queue_depth.now - a.queue_depth.now || (b.queue_delay_ms.p95 ?? -1) - (a.queue_delay_ms.p95 ?? -1) || (a.job < b.job ? -1 : 1))
     .slice(0, 25)
     .map((j) => {
       const p = prevByJob.get(j.job) ?? null;
       return {
         job: j.job,
         href: paths.job(j.job),
+        depthNow: cell(j.queue_depth.now, formatCount(j.queue_depth.now), j.queue_depth.now > 0 ? 'warn' : ''),
+        depthMax: cell(j.queue_depth.max, formatCount(j.queue_depth.max)),
         p50: cell(j.queue_delay_ms.p50, formatDuration(j.queue_delay_ms.p50)),
         p95: cell(j.queue_delay_ms.p95, formatDuration(j.queue_delay_ms.p95), '', deltaRelative(j.queue_delay_ms.p95, p?.queue_delay_ms.p95 ?? null, false)),
         runs: formatCount(j.runs),
@@ -502,6 +504,7 @@ export function jobView(d: ReportData, j: JobSlis, detail: ReportJobDetail | und
     { label: 'Retries per run', field: 'retries_per_run', value: cell(j.retries_per_run, formatNumber(j.retries_per_run, 2), j.retries_per_run > 0 ? 'warn' : '', p ? deltaRelative(j.retries_per_run, p.retries_per_run, false) : null), note: 'attempts − 1, averaged' },
     { label: 'Dead-letter rate', field: 'dlq_rate', value: cell(j.dlq_rate, formatPercent(j.dlq_rate), j.dead_lettered > 0 ? 'bad' : '', p ? deltaRate(j.dlq_rate, p.dlq_rate, false) : null), note: `${formatCount(j.dead_lettered)} runs dead-lettered` },
     { label: 'Queue delay p95', field: 'queue_delay_ms.p95', value: cell(j.queue_delay_ms.p95, formatDuration(j.queue_delay_ms.p95), '', p ? deltaRelative(j.queue_delay_ms.p95, p.queue_delay_ms.p95, false) : null), note: `p50 ${formatDuration(j.queue_delay_ms.p50)}, queued to first start` },
+    { label: 'Queued now', field: 'queue_depth.now', value: cell(j.queue_depth.now, formatCount(j.queue_depth.now), j.queue_depth.now > 0 ? 'warn' : ''), note: `at most ${formatCount(j.queue_depth.max)} waiting at once` },
     { label: 'Cost per run', field: 'cost_per_run', value: cell(j.cost_per_run, formatCost(j.cost_per_run), '', p ? deltaRelative(j.cost_per_run, p.cost_per_run, false) : null), note: `total ${formatCost(j.cost_total)}` },
     { label: 'CPU per run', field: 'cpu_seconds_per_run', value: cell(j.cpu_seconds_per_run, j.cpu_seconds_per_run === null ? NONE : `${formatNumber(j.cpu_seconds_per_run, 2)} s`), note: 'user + system CPU seconds' },
     { label: 'Peak memory p95', field: 'max_rss_bytes_p95', value: cell(j.max_rss_bytes_p95, formatBytes(j.max_rss_bytes_p95)), note: 'peak resident set size' },

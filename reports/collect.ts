@@ -51,62 +51,69 @@ export function chooseBucketMillis(spanMillis: number, runs: number): number {
   return BUCKETS.find((b) => spanMillis / b <= target) ?? Math.ceil(spanMillis / target);
 }
 
-const LOG_STEPS = [1, 1.5, 2, 3, 5, 7];
+/**
+ * Latency histogram bin edges, ms: round numbers (1, 1.2, 1.5, 2, 2.5, 3, 4,
+ * 5, 6, 7, 8 x 10^n) from 0.1 ms to 8e8 ms (9 days), about eleven per decade,
+ * so fast and slow jobs both get readable bins and every store bins alike.
+ */
+export const LATENCY_EDGES_MILLIS: readonly number[] = Object.freeze(
+  Array.from({ length: 10 }, (_, k) => [1, 1.2, 1.5, 2, 2.5, 3, 4, 5, 6, 7, 8].map((m) => Number((m * 10 ** (k - 1)).toPrecision(6)))).flat(),
+);
 
-/** Bin edges: round log-spaced ones (1, 1.5, 2, 3, 5, 7 x 10^n) when the values span over 20x, else round linear ones. */
-function binEdges(min: number, max: number): number[] {
-  if (min > 0 && max / min > 20) {
-    const all: number[] = [];
-    for (let e = Math.floor(Math.log10(min)) - 1; e <= Math.ceil(Math.log10(max)) + 1; e++) {
-      for (const s of LOG_STEPS) all.push(Number((s * 10 ** e).toPrecision(6)));
+/** Most bars a histogram shows; neighbours are merged in pairs until it fits. */
+const MAX_BINS = 24;
+
+/** Counts per bin of `edges` (bin i = number of edges <= value), as `Store.runDistributions` does. */
+export function binCounts(valuesMillis: readonly number[], edges: readonly number[] = LATENCY_EDGES_MILLIS): number[] {
+  const counts = new Array<number>(edges.length + 1).fill(0);
+  for (const v of valuesMillis) {
+    if (!Number.isFinite(v)) continue;
+    let lo = 0;
+    let hi = edges.length;
+    while (lo < hi) {
+      const mid = (lo + hi) >> 1;
+      if ((edges[mid] as number) <= v) lo = mid + 1;
+      else hi = mid;
     }
-    // From the largest edge <= min to the smallest edge > max.
-    return all.slice(all.findLastIndex((v) => v <= min), all.findIndex((v) => v > max) + 1);
+    counts[lo] = (counts[lo] ?? 0) + 1;
   }
-  if (max === min) {
-    const w = max === 0 ? 1 : Math.abs(max) * 0.1;
-    return [Math.max(0, min - w), max + w];
-  }
-  const raw = (max - min) / 15;
-  const mag = 10 ** Math.floor(Math.log10(raw));
-  const step = ([1, 2, 2.5, 5, 10].map((m) => m * mag).find((s) => s >= raw) ?? 10 * mag) as number;
-  const edges: number[] = [];
-  for (let v = Math.floor(min / step) * step; ; v += step) {
-    edges.push(Number(v.toPrecision(12)));
-    if (v > max) break;
-  }
-  return edges;
+  return counts;
 }
 
 /**
- * A histogram of run latencies (ms). `totalRuns` is how many counted runs
- * the window had; when more than were read, the runs not read are the
- * fastest, and `unreadAtMostMillis` bounds them.
+ * A histogram from per-bin counts over `edges`: empty bins at both ends are
+ * dropped and neighbours merged in pairs while there are more than 24 bars.
+ * `totalRuns` is how many counted runs the window had; when the counts cover
+ * fewer (a store without `runDistributions`, where only the slowest runs are
+ * read), `unreadAtMostMillis` bounds the latency of the runs not read.
  */
+export function histogramFromCounts(counts: readonly number[], totalRuns: number, edges: readonly number[] = LATENCY_EDGES_MILLIS, unreadAtMostMillis: number | null = null): LatencyHistogram {
+  const sampled = counts.reduce((a, b) => a + b, 0);
+  const first = counts.findIndex((c) => c > 0);
+  if (first < 0) return { bins: [], sampledRuns: 0, totalRuns: Math.max(totalRuns, 0), unreadAtMostMillis: null };
+  const last = counts.findLastIndex((c) => c > 0);
+  const edge = (i: number): number => (i <= 0 ? 0 : i > edges.length ? (edges[edges.length - 1] as number) * 1.25 : (edges[i - 1] as number));
+  type Bin = LatencyHistogram['bins'][number];
+  let bins: Bin[] = [];
+  for (let i = first; i <= last; i++) bins.push({ fromMillis: edge(i), toMillis: edge(i + 1), count: counts[i] as number });
+  while (bins.length > MAX_BINS) {
+    const merged: Bin[] = [];
+    for (let i = 0; i < bins.length; i += 2) {
+      const a = bins[i] as Bin;
+      const b: Bin | undefined = bins[i + 1];
+      merged.push(b ? { fromMillis: a.fromMillis, toMillis: b.toMillis, count: a.count + b.count } : a);
+    }
+    bins = merged;
+  }
+  const total = Math.max(totalRuns, sampled);
+  return { bins, sampledRuns: sampled, totalRuns: total, unreadAtMostMillis: sampled < total ? unreadAtMostMillis : null };
+}
+
+/** A histogram of run latencies (ms) read one by one; see {@link histogramFromCounts}. */
 export function latencyHistogram(latenciesMillis: readonly number[], totalRuns: number): LatencyHistogram {
   const values = latenciesMillis.filter((v) => Number.isFinite(v) && v >= 0);
-  const total = Math.max(totalRuns, values.length);
-  if (values.length === 0) return { bins: [], sampledRuns: 0, totalRuns: total, unreadAtMostMillis: null };
-  let min = Infinity;
-  let max = -Infinity;
-  for (const v of values) {
-    if (v < min) min = v;
-    if (v > max) max = v;
-  }
-  const edges = binEdges(min, max);
-  const bins = edges.slice(0, -1).map((from, i) => ({ fromMillis: from, toMillis: edges[i + 1] as number, count: 0 }));
-  for (const v of values) {
-    // Bins are [from, to); the last one also takes a value equal to its end.
-    let lo = 0;
-    let hi = bins.length - 1;
-    while (lo < hi) {
-      const mid = (lo + hi + 1) >> 1;
-      if ((bins[mid] as { fromMillis: number }).fromMillis <= v) lo = mid;
-      else hi = mid - 1;
-    }
-    (bins[lo] as { count: number }).count++;
-  }
-  return { bins, sampledRuns: values.length, totalRuns: total, unreadAtMostMillis: values.length < total ? min : null };
+  const min = values.length ? Math.min(...values) : null;
+  return histogramFromCounts(binCounts(values), totalRuns, LATENCY_EDGES_MILLIS, min);
 }
 
 /** Runs `fn` over `items`, `limit` at a time, keeping order. */
@@ -215,6 +222,9 @@ async function collectSlo(store: Store, slo: ReportSloInput, window: TimeRange):
 
 type Limits = Required<Pick<CollectReportOptions, 'histogramRunLimit' | 'failuresPerJob' | 'slowestPerJob'>>;
 
+const isCounted = (r: RunSummary): boolean => COUNTED.has(r.outcome);
+
+/** Per-job detail with the store's per-job queries: three queries per job. */
 async function collectJob(store: Store, slis: JobSlis, window: TimeRange, o: Limits): Promise<ReportJobDetail> {
   const job = slis.job;
   const bucketMillis = chooseBucketMillis(window.toMillis - window.fromMillis, slis.runs);
@@ -222,7 +232,7 @@ async function collectJob(store: Store, slis: JobSlis, window: TimeRange, o: Lim
   const series: SeriesPoint[] = await store.timeSeries({ jobs: job, ...window, bucketMillis });
   // A name with glob characters selects other jobs too: keep only this job's runs.
   const own = (r: RunSummary): boolean => r.job === job;
-  const read = (await store.listRuns({ jobs: job, ...window, order: 'slowest', limit: o.histogramRunLimit })).filter((r) => own(r) && COUNTED.has(r.outcome));
+  const read = (await store.listRuns({ jobs: job, ...window, order: 'slowest', limit: o.histogramRunLimit })).filter((r) => own(r) && isCounted(r));
   const failures = (await store.listRuns({ jobs: job, ...window, filter: 'failed', order: 'latest', limit: o.failuresPerJob * (nameIsGlob ? 5 : 1) }))
     .filter(own)
     .slice(0, o.failuresPerJob);
@@ -238,6 +248,51 @@ async function collectJob(store: Store, slis: JobSlis, window: TimeRange, o: Lim
     failures,
     nameIsGlob,
   };
+}
+
+type BatchStore = Store & Required<Pick<Store, 'timeSeriesByJob' | 'listRunsByJob' | 'runDistributions'>>;
+
+const hasBatch = (store: Store): store is BatchStore =>
+  typeof store.timeSeriesByJob === 'function' && typeof store.listRunsByJob === 'function' && typeof store.runDistributions === 'function';
+
+/**
+ * Per-job detail of every job with the store's batch queries: one scan per
+ * distinct bucket width for the series, two for the run lists and one for
+ * the histograms, whatever the number of jobs. Exact per job, glob
+ * characters in names included.
+ */
+async function collectJobsBatched(store: BatchStore, jobs: readonly JobSlis[], window: TimeRange, o: Limits): Promise<ReportJobDetail[]> {
+  const span = window.toMillis - window.fromMillis;
+  const bucketOf = new Map(jobs.map((j) => [j.job, chooseBucketMillis(span, j.runs)]));
+  const series = new Map<string, SeriesPoint[]>();
+  for (const bucketMillis of new Set(bucketOf.values())) {
+    for (const s of await store.timeSeriesByJob({ jobs: '*', ...window, bucketMillis })) {
+      if (bucketOf.get(s.job) === bucketMillis) series.set(s.job, s.points);
+    }
+  }
+  const group = (runs: readonly RunSummary[]): Map<string, RunSummary[]> => {
+    const out = new Map<string, RunSummary[]>();
+    for (const r of runs) {
+      const list = out.get(r.job);
+      if (list) list.push(r);
+      else out.set(r.job, [r]);
+    }
+    return out;
+  };
+  const failures = group(await store.listRunsByJob({ jobs: '*', ...window, filter: 'failed', order: 'latest', limitPerJob: o.failuresPerJob }));
+  // A few extra, as cancelled and skipped runs are dropped from the slowest list.
+  const slowest = group((await store.listRunsByJob({ jobs: '*', ...window, order: 'slowest', limitPerJob: o.slowestPerJob + 5 })).filter(isCounted));
+  const dist = new Map((await store.runDistributions({ jobs: '*', ...window, latencyEdgesMillis: LATENCY_EDGES_MILLIS })).map((d) => [d.job, d]));
+  return jobs.map((j) => ({
+    job: j.job,
+    bucketMillis: bucketOf.get(j.job) as number,
+    series: series.get(j.job) ?? [],
+    histogram: histogramFromCounts(dist.get(j.job)?.latencyCounts ?? [], j.runs),
+    attempts: dist.get(j.job)?.attempts ?? {},
+    slowest: (slowest.get(j.job) ?? []).slice(0, o.slowestPerJob),
+    failures: failures.get(j.job) ?? [],
+    nameIsGlob: false,
+  }));
 }
 
 /**
@@ -271,7 +326,9 @@ export async function collectReportData(store: Store, options: CollectReportOpti
 
   const analysis = await analyze(store, window);
   const previous = await analyze(store, previousWindow);
-  const details = await mapLimit(analysis.jobs, concurrency, (j) => collectJob(store, j, window, limits));
+  const details = hasBatch(store)
+    ? await collectJobsBatched(store, analysis.jobs, window, limits)
+    : await mapLimit(analysis.jobs, concurrency, (j) => collectJob(store, j, window, limits));
   const latestFailures = await store.listRuns({ jobs: '*', ...window, filter: 'failed', order: 'latest', limit: options.latestFailures ?? 50 });
   const [latest] = await store.listRuns({ jobs: '*', ...window, order: 'latest', limit: 1 });
   const jobsBeforeWindow = analysis.jobs.length === 0 ? (await store.jobNames({ fromMillis: 0, toMillis: window.fromMillis })).length : 0;

@@ -1,5 +1,5 @@
 /** HTML SLO reports: executive, on-call and per-job debug pages, rendered server-side with handlebars and inline SVG. */
-export { collectReportData, chooseBucketMillis, latencyHistogram } from './collect.js';
+export { collectReportData, chooseBucketMillis, latencyHistogram, histogramFromCounts, binCounts, LATENCY_EDGES_MILLIS } from './collect.js';
 export type { CollectReportOptions } from './collect.js';
 export { renderReportSite, writeReportSite, renderIndex, writeReport } from './render.js';
 export type { ReportContext } from './render.js';

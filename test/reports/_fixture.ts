@@ -10,6 +10,8 @@ import {
   ATTR_ERROR_TYPE,
   ATTR_MAX_RSS_BYTES,
   ATTR_QUEUED_TIME_UNIX_NANO,
+  LifecycleEvent,
+  lifecycleEventId,
 } from '../../contracts/index.js';
 import type { Attributes, SpanRecord } from '../../contracts/index.js';
 import type { ReportFreshnessInput, ReportSloInput } from '../../reports/index.js';
@@ -154,10 +156,17 @@ export async function memoryStore(): Promise<DuckDbStore> {
   return store;
 }
 
-/** Fills a store with the previous period (healthier) and the report window (worse). */
+/** Fills a store with the previous period (healthier) and the report window (worse), and three payments-sync runs still queued at its end. */
 export async function fillFixture(store: Store): Promise<void> {
   const specs = [...fixtureRuns(RANGE.fromMillis - DAY, RANGE.fromMillis, 1, false), ...fixtureRuns(RANGE.fromMillis, RANGE.toMillis, 2, true)];
   await store.insertSpans(specs.flatMap(specSpans));
+  await store.insertLifecycleEvents(
+    [1, 2, 3].map((i) => {
+      const runId = `queued-${i}`;
+      const t = BigInt(T_END - i * 60_000) * 1_000_000n;
+      return { eventId: lifecycleEventId(runId, LifecycleEvent.Queued, t), type: LifecycleEvent.Queued, job: 'payments-sync', runId, timeUnixNano: t, attributes: {} };
+    }),
+  );
 }
 
 /** What an SLO evaluator would say about an SLO at `T_END`, computed from the store's window counts. */

@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { deltaCount, deltaRate, deltaRelative, formatBytes, formatCost, formatDuration, formatDurationTick, formatObjective, formatPercent, formatRate, formatTime, formatWindow } from '../../reports/_format.js';
 import { excerpt } from '../../reports/_escape.js';
-import { chooseBucketMillis, latencyHistogram } from '../../reports/index.js';
+import { LATENCY_EDGES_MILLIS, binCounts, chooseBucketMillis, histogramFromCounts, latencyHistogram } from '../../reports/index.js';
 
 const M = '\u2212';
 
@@ -75,41 +75,50 @@ describe('excerpt', () => {
   });
 });
 
-describe('latencyHistogram', () => {
+describe('latency histogram', () => {
   const check = (values: number[], total = values.length): ReturnType<typeof latencyHistogram> => {
     const h = latencyHistogram(values, total);
     expect(h.bins.reduce((s, b) => s + b.count, 0)).toBe(values.length);
+    expect(h.bins.length).toBeLessThanOrEqual(24);
     for (let i = 1; i < h.bins.length; i++) expect(h.bins[i]?.fromMillis).toBe(h.bins[i - 1]?.toMillis);
-    for (const v of values) {
-      const bin = h.bins.find((b, i) => v >= b.fromMillis && (v < b.toMillis || (i === h.bins.length - 1 && v <= b.toMillis)));
-      expect(bin, `bin of ${v}`).toBeDefined();
-    }
+    // The last bin is open-ended when values pass the last edge.
+    for (const v of values) expect(h.bins.find((b, i) => v >= b.fromMillis && (v < b.toMillis || i === h.bins.length - 1)), `bin of ${v}`).toBeDefined();
     return h;
   };
 
-  it('uses round linear bins for values within 20x of each other', () => {
+  it('bins by round edges (about eleven per decade) and drops empty bins at both ends', () => {
     const h = check([120, 150, 180, 210, 260, 299]);
-    expect(h.bins[0]?.fromMillis).toBe(120);
-    expect(h.bins.length).toBeGreaterThanOrEqual(8);
-    expect(h.bins.length).toBeLessThanOrEqual(20);
+    expect(h.bins).toEqual([
+      { fromMillis: 120, toMillis: 150, count: 1 },
+      { fromMillis: 150, toMillis: 200, count: 2 },
+      { fromMillis: 200, toMillis: 250, count: 1 },
+      { fromMillis: 250, toMillis: 300, count: 2 },
+    ]);
   });
 
-  it('uses log-spaced round bins (1, 1.5, 2, 3, 5, 7 x 10^n) for spread-out values', () => {
-    const h = check([210, 480, 900, 1_400, 4_000, 9_000, 25_000]);
-    expect(h.bins.map((b) => b.fromMillis)).toEqual([200, 300, 500, 700, 1_000, 1_500, 2_000, 3_000, 5_000, 7_000, 10_000, 15_000, 20_000]);
-    expect(h.bins[h.bins.length - 1]?.toMillis).toBe(30_000);
+  it('merges neighbouring bins in pairs while there are more than 24', () => {
+    const h = check([0.5, 3, 40, 700, 9_000, 120_000, 2_000_000]);
+    expect(h.bins[0]?.fromMillis).toBe(0.5);
+    expect(h.bins.length).toBeGreaterThan(12);
   });
 
-  it('handles one value, equal values and zero latencies', () => {
-    check([500]);
+  it('counts a value on an edge in the bin above it, like Store.runDistributions', () => {
+    expect(binCounts([50, 100, 99.9, 1_000, 5], [50, 100, 1_000])).toEqual([1, 2, 1, 1]);
+    expect(LATENCY_EDGES_MILLIS.slice(0, 12)).toEqual([0.1, 0.12, 0.15, 0.2, 0.25, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8, 1]);
+  });
+
+  it('handles zero latencies, one value and values past the last edge', () => {
     check([0, 0, 0]);
-    check([0, 5, 2_000]);
+    check([500]);
+    const h = check([9e8, 1e9]);
+    expect(h.bins[h.bins.length - 1]?.toMillis).toBe(8e8 * 1.25);
   });
 
   it('bounds the runs it did not read by the fastest one it read', () => {
     const h = check([900, 1_000, 1_200], 10);
     expect(h).toMatchObject({ sampledRuns: 3, totalRuns: 10, unreadAtMostMillis: 900 });
     expect(latencyHistogram([], 0)).toEqual({ bins: [], sampledRuns: 0, totalRuns: 0, unreadAtMostMillis: null });
+    expect(histogramFromCounts([0, 2, 1], 3, [10, 20])).toEqual({ bins: [{ fromMillis: 10, toMillis: 20, count: 2 }, { fromMillis: 20, toMillis: 25, count: 1 }], sampledRuns: 3, totalRuns: 3, unreadAtMostMillis: null });
   });
 });
 

@@ -6,6 +6,7 @@ import { collectReportData, renderIndex, renderReportSite, writeReportSite } fro
 import type { ReportData, ReportSloInput } from '../../reports/index.js';
 import type { DuckDbStore } from '../../store/index.js';
 import { attrs, dataCells, decode, tagBalanceProblem } from './_html.js';
+import { perJobOnly } from './_per-job.js';
 import { DAY, FRESHNESS, HOUR, RANGE, T_END, fillFixture, fixtureSlos, memoryStore } from './_fixture.js';
 import { mkdtempSync, readFileSync, readdirSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -204,9 +205,12 @@ describe('report site: on-call view', () => {
     expect(text).toContain('weekly-archive missed 2026-11-29 09:00 UTC (3.0 h ago) never seen 2');
     expect(text).toContain('cron 5 */2 * * *');
     expect(pageText(plain.get('oncall.html') as string)).not.toContain('Late or missed jobs');
-    const queue = dataCells(site.get('oncall.html') as string).filter((c) => c.field.startsWith('queue_delay_ms'));
+    const queue = dataCells(site.get('oncall.html') as string).filter((c) => c.field.startsWith('queue_'));
     const sync = analysis.jobs.find((j) => j.job === 'payments-sync') as JobSlis;
+    expect(sync.queue_depth).toEqual({ now: 3, max: 3 });
     expect(queue.map((c) => [c.context, c.field, num(c.value)])).toEqual([
+      ['payments-sync', 'queue_depth.now', sync.queue_depth.now],
+      ['payments-sync', 'queue_depth.max', sync.queue_depth.max],
       ['payments-sync', 'queue_delay_ms.p50', sync.queue_delay_ms.p50],
       ['payments-sync', 'queue_delay_ms.p95', sync.queue_delay_ms.p95],
     ]);
@@ -217,7 +221,7 @@ describe('report site: debug view (job pages)', () => {
   it('shows each job\'s figures exactly as the analyzer\'s JSON has them', () => {
     for (const j of analysis.jobs) {
       const tiles = dataCells(jobPage(site, j.job)).filter((c) => c.tag.startsWith('<div'));
-      expect(tiles.length).toBe(12);
+      expect(tiles.length).toBe(13);
       for (const t of tiles) expect(num(t.value), `${j.job} ${t.field}`).toBe(at(j, t.field));
     }
   });
@@ -301,6 +305,13 @@ describe('report site: SLO pages', () => {
     await expect(collectReportData(store, { range: RANGE, version: 'x', slos: [{ ...good, objective: 1 }] })).rejects.toThrow(new ConfigError('slos[0].objective', '1 is not a fraction between 0 and 1 (e.g. 0.99)'));
     await expect(collectReportData(store, { range: RANGE, version: 'x', slos: [good, good] })).rejects.toBeInstanceOf(ConfigError);
     await expect(collectReportData(store, { range: { fromMillis: 5, toMillis: 5 }, version: 'x' })).rejects.toBeInstanceOf(ConfigError);
+  });
+});
+
+describe('report site: stores with and without the per-job batch queries', () => {
+  it('collects the same data job by job as with the batch queries', async () => {
+    const perJob = await collectReportData(perJobOnly(store), { range: RANGE, version: '9.9.9', generatedAt: GENERATED, slos, freshness: FRESHNESS });
+    expect(perJob).toEqual(withSlos);
   });
 });
 
