@@ -37,7 +37,7 @@ const DAY = 24 * HOUR;
 /** Bucket widths the report uses, smallest first. */
 const BUCKETS = [
   SECOND, 5 * SECOND, 10 * SECOND, 30 * SECOND, MINUTE, 5 * MINUTE, 10 * MINUTE, 15 * MINUTE, 30 * MINUTE, HOUR, 2 * HOUR, 3 * HOUR,
-  6 * HOUR, 12 * HOUR, DAY, 2 * DAY, 7 * DAY,
+  6 * HOUR, 12 * HOUR, DAY, 2 * DAY, 3 * DAY, 7 * DAY,
 ];
 const COUNTED = new Set<string>(COUNTED_OUTCOMES);
 

@@ -1,0 +1,209 @@
+// Benchmark of the HTML report: time to collect and render the whole site
+// (overview, on-call page, one page per job) for 1,000 jobs over 30 days.
+//
+//   npx tsc -p tsconfig.build.json
+//   node bench/report.mjs [--jobs 1000] [--days 30] [--rounds 3] [--store-path .jobslo/bench-report.duckdb] [--fresh] [--per-job]
+//
+// Seeds a DuckDB file once (reused while --jobs/--days match; --fresh
+// rebuilds it) with the window and the previous period of the same length:
+// job i runs every 30m, 1h, 2h, 6h, 12h or 24h (i mod 6), ~450 runs per job
+// per 30 days, a run span and an attempt span each (a retry attempt on 3% of
+// runs), 2% failed with an error type and message, costs and queue times on
+// half the jobs. Spans go in through Store.insertSpans in batches of 50,000.
+// Then, per round: collectReportData (all store queries) and
+// renderReportSite (templates and SVG, all in memory), and the median of the
+// rounds for each and for their sum. --per-job hides the store's optional
+// per-job batch queries, to time the fallback a store without them gets
+// (three queries per job).
+import { Buffer } from 'node:buffer';
+import console from 'node:console';
+import { existsSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { performance } from 'node:perf_hooks';
+import process from 'node:process';
+import { parseArgs } from 'node:util';
+import { DuckDbStore } from '../dist/store/index.js';
+import { collectReportData, renderReportSite } from '../dist/reports/index.js';
+import {
+  ATTR_ATTEMPT_NUMBER,
+  ATTR_ATTEMPT_OUTCOME,
+  ATTR_COST_AMOUNT,
+  ATTR_ERROR_TYPE,
+  ATTR_JOB_NAME,
+  ATTR_PROCESS_EXIT_CODE,
+  ATTR_QUEUED_TIME_UNIX_NANO,
+  ATTR_RUN_ATTEMPTS,
+  ATTR_RUN_ID,
+  ATTR_RUN_OUTCOME,
+  ATTR_SPAN_TYPE,
+} from '../dist/contracts/index.js';
+
+const { values } = parseArgs({
+  options: {
+    jobs: { type: 'string', default: '1000' },
+    days: { type: 'string', default: '30' },
+    rounds: { type: 'string', default: '3' },
+    'store-path': { type: 'string', default: '.jobslo/bench-report.duckdb' },
+    fresh: { type: 'boolean', default: false },
+    'per-job': { type: 'boolean', default: false },
+  },
+});
+const JOBS = Number(values.jobs);
+const DAYS = Number(values.days);
+const ROUNDS = Number(values.rounds);
+const PATH = values['store-path'];
+const DAY = 86_400_000;
+const PERIODS = [30, 60, 120, 360, 720, 1440].map((m) => m * 60_000);
+const INSERT_BATCH = 50_000;
+// A fixed end, so the seeded file stays valid between runs.
+const END = Date.UTC(2026, 10, 30, 0, 0, 0);
+const RANGE = { fromMillis: END - DAYS * DAY, toMillis: END };
+
+/** mulberry32 */
+function prng(seed) {
+  let a = seed >>> 0;
+  return () => {
+    a = (a + 0x6d2b79f5) >>> 0;
+    let t = a;
+    t = Math.imul(t ^ (t >>> 15), t | 1);
+    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+  };
+}
+
+const hex = (n, width) => n.toString(16).padStart(width, '0');
+const ns = (ms) => BigInt(Math.round(ms)) * 1_000_000n;
+const resource = { 'service.name': 'bench' };
+
+function span(traceId, spanId, parentSpanId, name, start, end, attributes, error, message = '') {
+  return {
+    traceId,
+    spanId,
+    parentSpanId,
+    traceState: '',
+    name,
+    kind: 1,
+    startTimeUnixNano: ns(start),
+    endTimeUnixNano: ns(end),
+    statusCode: error ? 2 : 0,
+    statusMessage: message,
+    attributes,
+    events: [],
+    resourceAttributes: resource,
+    scopeName: 'bench',
+    scopeVersion: '',
+  };
+}
+
+let spanSeq = 0;
+/** The spans of every run of job `j` over both periods. */
+function* jobSpans(j) {
+  const job = `bench-job-${String(j).padStart(4, '0')}`;
+  const period = PERIODS[j % PERIODS.length];
+  const random = prng(j + 1);
+  const costed = j % 2 === 0;
+  const base = 200 + random() * 5_000;
+  for (let t = RANGE.fromMillis - DAYS * DAY + random() * period; t < END - 60_000; t += period) {
+    const runId = `r${hex(++spanSeq, 12)}`;
+    const traceId = hex(spanSeq, 32);
+    const runSpanId = hex(spanSeq * 4, 16);
+    const failed = random() < 0.02;
+    const retried = !failed && random() < 0.03;
+    const d = base * (0.5 + random()) * (random() < 0.02 ? 8 : 1);
+    const attempts = failed ? 2 : retried ? 2 : 1;
+    const runAttrs = {
+      [ATTR_JOB_NAME]: job,
+      [ATTR_RUN_ID]: runId,
+      [ATTR_SPAN_TYPE]: 'run',
+      [ATTR_RUN_OUTCOME]: failed ? 'failed' : 'succeeded',
+      [ATTR_RUN_ATTEMPTS]: attempts,
+      ...(failed ? { [ATTR_ERROR_TYPE]: random() < 0.5 ? 'UpstreamUnavailableError' : '1' } : {}),
+      ...(costed ? { [ATTR_COST_AMOUNT]: 0.01 + d / 1e6, [ATTR_QUEUED_TIME_UNIX_NANO]: ns(t - random() * 2_000).toString() } : {}),
+    };
+    let end = t;
+    const out = [];
+    for (let a = 1; a <= attempts; a++) {
+      const ok = !failed && a === attempts;
+      const start = end + (a > 1 ? 500 : 0);
+      end = start + d;
+      out.push(
+        span(traceId, hex(spanSeq * 4 + a, 16), runSpanId, 'job.attempt', start, end, {
+          [ATTR_JOB_NAME]: job,
+          [ATTR_RUN_ID]: runId,
+          [ATTR_SPAN_TYPE]: 'attempt',
+          [ATTR_ATTEMPT_NUMBER]: a,
+          [ATTR_ATTEMPT_OUTCOME]: ok ? 'succeeded' : 'failed',
+          [ATTR_PROCESS_EXIT_CODE]: ok ? 0 : 1,
+        }, !ok),
+      );
+    }
+    yield span(traceId, runSpanId, '', 'job.run', t, end, runAttrs, failed, failed ? 'upstream answered 503 Service Unavailable; giving up after 2 attempts' : '');
+    yield* out;
+  }
+}
+
+async function seed() {
+  const meta = `${PATH}.meta.json`;
+  const want = JSON.stringify({ jobs: JOBS, days: DAYS, end: END, version: 1 });
+  if (!values.fresh && existsSync(PATH) && existsSync(meta) && readFileSync(meta, 'utf8') === want) {
+    console.log(`reusing ${PATH} (${want})`);
+    return;
+  }
+  for (const p of [PATH, `${PATH}.wal`, meta]) rmSync(p, { force: true });
+  const store = await DuckDbStore.open({ path: PATH });
+  await store.migrate();
+  const t0 = performance.now();
+  let batch = [];
+  let total = 0;
+  for (let j = 0; j < JOBS; j++) {
+    for (const s of jobSpans(j)) {
+      batch.push(s);
+      if (batch.length === INSERT_BATCH) {
+        await store.insertSpans(batch);
+        total += batch.length;
+        batch = [];
+      }
+    }
+  }
+  await store.insertSpans(batch);
+  total += batch.length;
+  await store.close();
+  writeFileSync(meta, want);
+  const s = (performance.now() - t0) / 1000;
+  console.log(`seeded ${total.toLocaleString('en-US')} spans for ${JOBS} jobs over ${2 * DAYS} days in ${s.toFixed(1)} s (${Math.round(total / s).toLocaleString('en-US')} spans/s)`);
+}
+
+const median = (xs) => {
+  const s = [...xs].sort((a, b) => a - b);
+  return s[Math.floor(s.length / 2)];
+};
+
+await seed();
+const opened = await DuckDbStore.open({ path: PATH });
+const BATCH = new Set(['timeSeriesByJob', 'listRunsByJob', 'runDistributions']);
+const store = values['per-job']
+  ? new Proxy(opened, { get: (t, p) => (BATCH.has(p) ? undefined : typeof t[p] === 'function' ? t[p].bind(t) : t[p]) })
+  : opened;
+const collect = [];
+const render = [];
+let pages = 0;
+try {
+  for (let r = 0; r < ROUNDS; r++) {
+    const t0 = performance.now();
+    const data = await collectReportData(store, { range: RANGE, version: 'bench', generatedAt: new Date(END) });
+    const t1 = performance.now();
+    const site = renderReportSite(data);
+    const t2 = performance.now();
+    pages = site.size;
+    const bytes = [...site.values()].reduce((s, h) => s + Buffer.byteLength(h), 0);
+    collect.push(t1 - t0);
+    render.push(t2 - t1);
+    console.log(`round ${r + 1}: collect ${((t1 - t0) / 1000).toFixed(2)} s, render ${((t2 - t1) / 1000).toFixed(2)} s, ${pages} pages, ${(bytes / 1e6).toFixed(1)} MB`);
+  }
+} finally {
+  await opened.close();
+}
+const total = collect.map((c, i) => c + render[i]);
+console.log(
+  `median of ${ROUNDS}: collect ${(median(collect) / 1000).toFixed(2)} s + render ${(median(render) / 1000).toFixed(2)} s = ${(median(total) / 1000).toFixed(2)} s ` +
+    `for ${pages} pages (${JOBS} jobs, ${DAYS}-day window${values['per-job'] ? ', per-job queries' : ''}); ${process.version}`,
+);
