@@ -141,43 +141,64 @@ function dayString(startNs: bigint): string {
  */
 export function encodeSpansTsv(spans: readonly SpanRecord[], receivedNs: bigint): string {
   const received = receivedNs.toString();
-  const lines: string[] = new Array<string>(spans.length);
-  for (let i = 0; i < spans.length; i++) {
-    const r = toSpanRow(spans[i] as SpanRecord);
-    const exit = r.exitCode === null || r.exitCode > INT32_MAX || r.exitCode < INT32_MIN ? '\\N' : String(r.exitCode);
-    const queued = r.queuedNs === null || r.queuedNs > INT64_MAX || r.queuedNs < INT64_MIN ? '\\N' : r.queuedNs.toString();
-    lines[i] =
-      dayString(r.startNs) +
-      '\t' + tsvString(r.traceId) +
-      '\t' + tsvString(r.spanId) +
-      '\t' + tsvString(r.parentSpanId) +
-      '\t' + tsvString(r.name) +
-      '\t' + String(r.kind & 0xff) +
-      '\t' + clampInt64(r.startNs).toString() +
-      '\t' + clampInt64(r.endNs).toString() +
-      '\t' + String(r.statusCode & 0xff) +
-      '\t' + tsvString(r.statusMessage) +
-      '\t' + tsvString(r.serviceName) +
-      '\t' + tsvString(r.job) +
-      '\t' + tsvString(r.runId) +
-      '\t' + r.spanType +
-      '\t' + int32(r.attempt) +
-      '\t' + tsvString(r.outcome) +
-      '\t' + int32(r.runAttempts) +
-      '\t' + tsvString(r.errorType) +
-      '\t' + exit +
-      '\t' + nullableFloat(r.cost) +
-      '\t' + nullableFloat(r.cpuSeconds) +
-      '\t' + nullableFloat(r.maxRssBytes) +
-      '\t' + queued +
-      '\t' + (r.deadLettered ? '1' : '0') +
-      '\t' + tsvString(r.attributes) +
-      '\t' + tsvString(r.resourceAttributes) +
-      '\t' + tsvString(r.events) +
-      '\t' + received +
-      '\n';
+  let out = '';
+  for (const span of spans) out += spanTsvLine(span, received);
+  return out;
+}
+
+/**
+ * {@link encodeSpansTsv} as UTF-8 chunks of `rowsPerChunk` rows, for a
+ * streamed request body: small strings die young, where one big body string
+ * would be copied twice and kept in the old generation (GC was ~45% of the
+ * encoding time with one string per batch).
+ */
+export function encodeSpansTsvChunks(spans: readonly SpanRecord[], receivedNs: bigint, rowsPerChunk = 1_000): Buffer[] {
+  const received = receivedNs.toString();
+  const chunks: Buffer[] = [];
+  for (let i = 0; i < spans.length; i += rowsPerChunk) {
+    let text = '';
+    const end = Math.min(spans.length, i + rowsPerChunk);
+    for (let j = i; j < end; j++) text += spanTsvLine(spans[j] as SpanRecord, received);
+    chunks.push(Buffer.from(text, 'utf8'));
   }
-  return lines.join('');
+  return chunks;
+}
+
+function spanTsvLine(span: SpanRecord, received: string): string {
+  const r = toSpanRow(span);
+  const exit = r.exitCode === null || r.exitCode > INT32_MAX || r.exitCode < INT32_MIN ? '\\N' : String(r.exitCode);
+  const queued = r.queuedNs === null || r.queuedNs > INT64_MAX || r.queuedNs < INT64_MIN ? '\\N' : r.queuedNs.toString();
+  return (
+    dayString(r.startNs) +
+    '\t' + tsvString(r.traceId) +
+    '\t' + tsvString(r.spanId) +
+    '\t' + tsvString(r.parentSpanId) +
+    '\t' + tsvString(r.name) +
+    '\t' + String(r.kind & 0xff) +
+    '\t' + clampInt64(r.startNs).toString() +
+    '\t' + clampInt64(r.endNs).toString() +
+    '\t' + String(r.statusCode & 0xff) +
+    '\t' + tsvString(r.statusMessage) +
+    '\t' + tsvString(r.serviceName) +
+    '\t' + tsvString(r.job) +
+    '\t' + tsvString(r.runId) +
+    '\t' + r.spanType +
+    '\t' + int32(r.attempt) +
+    '\t' + tsvString(r.outcome) +
+    '\t' + int32(r.runAttempts) +
+    '\t' + tsvString(r.errorType) +
+    '\t' + exit +
+    '\t' + nullableFloat(r.cost) +
+    '\t' + nullableFloat(r.cpuSeconds) +
+    '\t' + nullableFloat(r.maxRssBytes) +
+    '\t' + queued +
+    '\t' + (r.deadLettered ? '1' : '0') +
+    '\t' + tsvString(r.attributes) +
+    '\t' + tsvString(r.resourceAttributes) +
+    '\t' + tsvString(r.events) +
+    '\t' + received +
+    '\n'
+  );
 }
 
 /**

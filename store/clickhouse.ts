@@ -19,7 +19,7 @@ import type {
   WindowCountsQuery,
 } from './types.js';
 import { COUNTED_SQL_LIST, RUN_LOOKBACK_NANOS, globToLike, isGlob, nanosLiteral, numberLiteral } from './_sql.js';
-import { LIFECYCLE_COLUMNS, SPAN_COLUMNS, encodeLifecycleTsv, encodeSpansTsv, interpolatedQuantileSql, quoteIdentifier, quoteString, toStoreError } from './_clickhouse.js';
+import { LIFECYCLE_COLUMNS, SPAN_COLUMNS, encodeLifecycleTsv, encodeSpansTsvChunks, interpolatedQuantileSql, quoteIdentifier, quoteString, toStoreError } from './_clickhouse.js';
 import { redact } from './url.js';
 
 /**
@@ -214,9 +214,9 @@ export class ClickHouseStore implements Store {
     const receivedNs = BigInt(Date.now()) * 1_000_000n;
     for (let i = 0; i < spans.length; i += this.maxRowsPerInsert) {
       const chunk = spans.slice(i, i + this.maxRowsPerInsert);
-      const body = Buffer.from(encodeSpansTsv(chunk, receivedNs), 'utf8');
+      const body = encodeSpansTsvChunks(chunk, receivedNs);
       try {
-        await this.client.insert({ table: `${this.db}.spans`, values: Readable.from([body], { objectMode: false }), format: 'TabSeparated', columns: [...SPAN_COLUMNS] as [string, ...string[]] });
+        await this.client.insert({ table: `${this.db}.spans`, values: Readable.from(body, { objectMode: false }), format: 'TabSeparated', columns: [...SPAN_COLUMNS] as [string, ...string[]] });
       } catch (err) {
         throw toStoreError(err, this.where, `insert of ${chunk.length} spans`);
       }
