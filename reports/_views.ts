@@ -502,7 +502,7 @@ export function jobView(d: ReportData, j: JobSlis, detail: ReportJobDetail | und
     { label: 'Latency p95', field: 'latency_ms.p95', value: cell(j.latency_ms.p95, formatDuration(j.latency_ms.p95), '', p ? deltaRelative(j.latency_ms.p95, p.latency_ms.p95, false) : null), note: '1 run in 20 took longer' },
     { label: 'Latency p99', field: 'latency_ms.p99', value: cell(j.latency_ms.p99, formatDuration(j.latency_ms.p99), '', p ? deltaRelative(j.latency_ms.p99, p.latency_ms.p99, false) : null), note: '1 run in 100 took longer' },
     { label: 'Retries per run', field: 'retries_per_run', value: cell(j.retries_per_run, formatNumber(j.retries_per_run, 2), j.retries_per_run > 0 ? 'warn' : '', p ? deltaRelative(j.retries_per_run, p.retries_per_run, false) : null), note: 'attempts − 1, averaged' },
-    { label: 'Dead-letter rate', field: 'dlq_rate', value: cell(j.dlq_rate, formatPercent(j.dlq_rate), j.dead_lettered > 0 ? 'bad' : '', p ? deltaRate(j.dlq_rate, p.dlq_rate, false) : null), note: `${formatCount(j.dead_lettered)} runs dead-lettered` },
+    { label: 'Dead-letter rate', field: 'dlq_rate', value: cell(j.dlq_rate, formatPercent(j.dlq_rate), j.dead_lettered > 0 ? 'bad' : '', p ? deltaRate(j.dlq_rate, p.dlq_rate, false) : null), note: `${formatCount(j.dead_lettered)} ${j.dead_lettered === 1 ? 'run' : 'runs'} dead-lettered` },
     { label: 'Queue delay p95', field: 'queue_delay_ms.p95', value: cell(j.queue_delay_ms.p95, formatDuration(j.queue_delay_ms.p95), '', p ? deltaRelative(j.queue_delay_ms.p95, p.queue_delay_ms.p95, false) : null), note: `p50 ${formatDuration(j.queue_delay_ms.p50)}, queued to first start` },
     { label: 'Queued now', field: 'queue_depth.now', value: cell(j.queue_depth.now, formatCount(j.queue_depth.now), j.queue_depth.now > 0 ? 'warn' : ''), note: `at most ${formatCount(j.queue_depth.max)} waiting at once` },
     { label: 'Cost per run', field: 'cost_per_run', value: cell(j.cost_per_run, formatCost(j.cost_per_run), '', p ? deltaRelative(j.cost_per_run, p.cost_per_run, false) : null), note: `total ${formatCost(j.cost_total)}` },
@@ -560,11 +560,11 @@ export function jobView(d: ReportData, j: JobSlis, detail: ReportJobDetail | und
       note: 'First attempt start to final attempt end, per bucket.',
     });
     const h = detail.histogram;
-    const log = h.bins.length > 1 && (h.bins[0]?.fromMillis ?? 0) > 0 && (h.bins[h.bins.length - 1]?.toMillis ?? 0) / (h.bins[0]?.fromMillis ?? 1) > 20;
+    // Bins are round edges about eleven to a decade: geometric, so fast and slow runs both show.
     const histogramNote =
-      h.unreadAtMostMillis !== null
+      (h.unreadAtMostMillis !== null
         ? `Shows the slowest ${formatCount(h.sampledRuns)} of ${formatCount(h.totalRuns)} runs; the other ${formatCount(h.totalRuns - h.sampledRuns)} each took at most ${formatDuration(h.unreadAtMostMillis)}.`
-        : `All ${formatCount(h.sampledRuns)} counted runs.${log ? ' Bins grow geometrically (log scale) so both fast and slow runs show.' : ''}`;
+        : `All ${formatCount(h.sampledRuns)} counted runs.`) + ' Bins widen geometrically (log scale), so fast and slow runs both show.';
     charts.push({
       title: 'Latency distribution',
       svg: histogramChart({
@@ -573,7 +573,7 @@ export function jobView(d: ReportData, j: JobSlis, detail: ReportJobDetail | und
         desc: `${histogramNote} ${h.bins.filter((b) => b.count > 0).map((b) => `${formatDuration(b.fromMillis)} to ${formatDuration(b.toMillis)}: ${b.count}`).join('; ')}.`,
         bins: h.bins.map((b) => ({ from: b.fromMillis, to: b.toMillis, count: b.count })),
         formatX: formatDurationTick,
-        xLabel: log ? 'Run latency (log-spaced bins)' : 'Run latency',
+        xLabel: 'Run latency (log-spaced bins)',
         yLabel: 'Runs',
       }),
       note: histogramNote,
