@@ -2,7 +2,7 @@ import js from '@eslint/js';
 import tseslint from 'typescript-eslint';
 
 export default tseslint.config(
-  { ignores: ['dist/**', 'node_modules/**', 'bin/**', 'coverage/**', 'test-artifacts/**', 'deploy/**'] },
+  { ignores: ['dist/**', 'node_modules/**', 'bin/**', 'coverage/**', 'test-artifacts/**', 'deploy/**', 'vitest.config.ts'] },
   js.configs.recommended,
   ...tseslint.configs.recommended,
   {
