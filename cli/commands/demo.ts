@@ -1,5 +1,6 @@
 import { parseArgs } from 'node:util';
 import { formatTable } from '../../analyzer/index.js';
+import { formatSloTable } from '../../analyzer/slo/index.js';
 import { DEMO_JOBS } from '../demo/plan.js';
 import { runDemo } from '../demo/run-demo.js';
 import type { Command } from '../command.js';
@@ -12,7 +13,10 @@ export const demoCommand: Command = {
 
 Starts the collector in-process on a free port over a fresh DuckDB file, runs
 ${DEMO_JOBS.reduce((n, j) => n + j.runs, 0)} runs of ${DEMO_JOBS.length} sample jobs through the real executor, exporting their
-spans over OTLP/HTTP, then prints the SLI table and writes the HTML report.
+spans over OTLP/HTTP, then prints the SLI table, evaluates four SLOs with
+burn-rate alert tiers (the always-failing job and the slow job's latency
+SLO fire) and writes the HTML
+report.
 The same seed gives the same runs and outcomes.
 
 Jobs:
@@ -51,6 +55,7 @@ Afterwards, explore the same data:
       signal: ctx.signal,
     });
     ctx.out(formatTable(result.analysis));
+    ctx.out(`\n${formatSloTable(result.slos)}`);
     const total = result.analysis.jobs.reduce((n, j) => n + j.runs + j.cancelled + j.skipped, 0);
     ctx.out(`\n${total} runs in ${(result.elapsedMillis / 1000).toFixed(1)} s, ${result.delivery.exportedSpans} spans received by the collector at ${result.collectorUrl}.\n`);
     ctx.out(`Report: ${result.reportPath}\n`);

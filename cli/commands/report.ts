@@ -3,13 +3,18 @@ import { resolve } from 'node:path';
 import { JOBSLO_VERSION } from '../../contracts/index.js';
 import { collectReportData, writeReportSite } from '../../reports/index.js';
 import { openStore } from '../../store/index.js';
+import { DEFAULT_STATE_DIR } from '../../analyzer/alerts/index.js';
+import { evaluateSlos } from '../../analyzer/slo/index.js';
 import type { Command } from '../command.js';
-import { STORE_HELP, storeValue, timeRange } from '../_options.js';
+import { STORE_HELP, timeRange } from '../_options.js';
+import { reportSlos } from '../_report-slos.js';
+import { CONFIG_HELP, STATE_DIR_HELP, resolveConfig, storeFor } from './alerts.js';
 
 export const reportCommand: Command = {
   name: 'report',
   summary: 'Write the HTML SLO report: overview, on-call and per-job pages',
   help: `Usage: jobslo report [--store URL] [--since 24h] [--until ISO] [--out DIR]
+                     [--config FILE] [--state-dir DIR]
 
 Writes a static site into DIR: index.html (overview: success, failures, cost
 and their change against the previous window of the same length),
@@ -18,12 +23,18 @@ job under jobs/ (success and latency over time, latency histogram, retries,
 failure modes, slowest and failed runs). Every page is self-contained (inline
 CSS and SVG, no scripts, no network) and works offline, as a CI artifact or as
 an email attachment. Prints the path of index.html.
+With SLOs (--config, or a jobslo.yaml in the working directory) the site
+also has an SLO compliance table, error budgets, burn rates against each
+alert tier, firing alerts (from the alert state of "jobslo alerts"/"serve")
+and one page per SLO under slos/.
 
 Options:
 ${STORE_HELP}
   --since DURATION    window length ending now (or at --until) (default 24h)
   --until ISO         end of the window, ISO-8601 (default: now)
   --out DIR           output folder, created if missing (default jobslo-report)
+${CONFIG_HELP}
+${STATE_DIR_HELP}
   -h, --help          show this help
 `,
   async run(args, ctx) {
@@ -34,14 +45,23 @@ ${STORE_HELP}
         since: { type: 'string' },
         until: { type: 'string' },
         out: { type: 'string', default: 'jobslo-report' },
+        config: { type: 'string' },
+        'state-dir': { type: 'string' },
       },
       strict: true,
       allowPositionals: false,
     });
     const range = timeRange(values.since, values.until, Date.now());
-    const store = await openStore(storeValue(values.store, ctx));
+    const config = resolveConfig(values.config, ctx, false, false);
+    const store = await openStore(storeFor(values.store, ctx, config));
     try {
-      const data = await collectReportData(store, { range, version: JOBSLO_VERSION });
+      const evaluations = config ? await evaluateSlos(store, config.slos, range.toMillis - 1) : undefined;
+      const stateDir = resolve(ctx.cwd, values['state-dir'] ?? DEFAULT_STATE_DIR);
+      const data = await collectReportData(store, {
+        range,
+        version: JOBSLO_VERSION,
+        ...(evaluations ? { slos: reportSlos(evaluations, stateDir) } : {}),
+      });
       const path = await writeReportSite(resolve(ctx.cwd, values.out), data);
       ctx.out(`${path}\n`);
       return 0;

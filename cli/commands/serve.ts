@@ -5,10 +5,11 @@ import { resolve } from 'node:path';
 import { parseArgs } from 'node:util';
 import { ConfigError, JOBSLO_VERSION, errorMessage, parseDurationMillis } from '../../contracts/index.js';
 import type { Logger } from '../../contracts/index.js';
-import { DEFAULT_STATE_DIR, FileOutbox, alertFingerprint, loadAlertState, runAlertCycle, statePaths } from '../../analyzer/alerts/index.js';
+import { DEFAULT_STATE_DIR, FileOutbox, runAlertCycle, statePaths } from '../../analyzer/alerts/index.js';
 import { PROMETHEUS_CONTENT_TYPE, formatPrometheus } from '../../analyzer/slo/index.js';
 import type { JobsloConfig, ServeStats, SloEvaluation } from '../../analyzer/slo/index.js';
-import { collectReportData, renderReportSite, reportSloFromEvaluation } from '../../reports/index.js';
+import { collectReportData, renderReportSite } from '../../reports/index.js';
+import { reportSlos } from '../_report-slos.js';
 import { openStore } from '../../store/index.js';
 import type { Store } from '../../store/index.js';
 import type { Command } from '../command.js';
@@ -39,25 +40,6 @@ export interface SloServer {
   cycle(): Promise<void>;
   /** Stops the interval and the HTTP server; idempotent. */
   close(): Promise<void>;
-}
-
-/** The report's SLO input from the latest evaluations, with fire times from the alert state. */
-function reportSlos(evaluations: readonly SloEvaluation[], stateDir: string) {
-  const state = loadAlertState(statePaths(stateDir).stateFile);
-  return evaluations.map((e) =>
-    reportSloFromEvaluation(
-      e,
-      e.tiers
-        .filter((t) => t.firing)
-        .map((t) => ({
-          severity: t.tier.severity,
-          longWindowMillis: t.tier.longWindowMillis,
-          state: 'firing' as const,
-          firedAtMillis: state.firing[alertFingerprint(e.slo.name, t.tier)]?.startsAtMillis ?? null,
-          resolvedAtMillis: null,
-        })),
-    ),
-  );
 }
 
 /** `/`, `/report/`, `/report/jobs/x.html`, `/jobs/x.html` → the site page path (`index.html`, `jobs/x.html`). */

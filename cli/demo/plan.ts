@@ -35,6 +35,8 @@ export interface DemoJob {
   timeoutMillis?: number;
   /** `process` runs through `jobslo run`'s process executor (a real child process). */
   kind: 'function' | 'process';
+  /** Price of one run (the demo's cost rate `cost.perRun`). */
+  costPerRun: number;
   describe: string;
   plan(random: () => number): PlannedAttempt[];
 }
@@ -45,6 +47,7 @@ const between = (random: () => number, lo: number, hi: number): number => Math.r
 export const DEMO_JOBS: readonly DemoJob[] = [
   {
     name: 'healthy-report',
+    costPerRun: 0.001,
     runs: 100,
     retries: 2,
     kind: 'function',
@@ -53,6 +56,7 @@ export const DEMO_JOBS: readonly DemoJob[] = [
   },
   {
     name: 'flaky-sync',
+    costPerRun: 0.004,
     runs: 60,
     retries: 3,
     kind: 'function',
@@ -69,6 +73,7 @@ export const DEMO_JOBS: readonly DemoJob[] = [
   },
   {
     name: 'slow-etl',
+    costPerRun: 0.03,
     runs: 40,
     retries: 1,
     timeoutMillis: 900,
@@ -86,6 +91,7 @@ export const DEMO_JOBS: readonly DemoJob[] = [
   },
   {
     name: 'broken-export',
+    costPerRun: 0.002,
     runs: 20,
     retries: 2,
     kind: 'function',
@@ -94,6 +100,7 @@ export const DEMO_JOBS: readonly DemoJob[] = [
   },
   {
     name: 'nightly-backup',
+    costPerRun: 0.05,
     runs: 12,
     retries: 1,
     kind: 'process',
@@ -166,3 +173,31 @@ export function expectedOutcomes(plan: readonly PlannedRun[]): ExpectedJob[] {
   }
   return [...byJob.values()].sort((a, b) => (a.job < b.job ? -1 : 1));
 }
+
+/**
+ * The SLOs the demo evaluates (a jobslo.yaml, as a user would write it): the
+ * always-failing job burns its budget fast enough to page; the others hold.
+ */
+export const DEMO_SLOS_YAML = `slos:
+  - name: report-success
+    job: healthy-report
+    sli: success
+    objective: 0.99
+    window: 30d
+  - name: sync-success
+    job: flaky-sync
+    sli: success
+    objective: 0.9
+    window: 30d
+  - name: etl-latency
+    job: slow-etl
+    sli: latency
+    objective: 0.9
+    window: 7d
+    latency: { threshold: 1s }
+  - name: export-success
+    job: broken-export
+    sli: success
+    objective: 0.99
+    window: 30d
+`;

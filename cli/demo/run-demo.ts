@@ -10,7 +10,10 @@ import { LifecycleReporter, runJob, runProcessJob, startTelemetry } from '../../
 import type { DeliveryReport } from '../../executor/index.js';
 import { collectReportData, writeReportSite } from '../../reports/index.js';
 import { DuckDbStore } from '../../store/index.js';
-import { DEMO_JOBS, expectedOutcomes, planDemo, seededRandom } from './plan.js';
+import { DEMO_JOBS, DEMO_SLOS_YAML, expectedOutcomes, planDemo, seededRandom } from './plan.js';
+import { evaluateSlos, parseConfig } from '../../analyzer/slo/index.js';
+import type { SloEvaluation } from '../../analyzer/slo/index.js';
+import { reportSlos } from '../_report-slos.js';
 import type { DemoJob, ExpectedJob, PlannedRun } from './plan.js';
 
 /** Options of {@link runDemo}. */
@@ -34,6 +37,8 @@ export interface DemoOptions {
 /** What the demo did and found. */
 export interface DemoResult {
   analysis: Analysis;
+  /** The demo SLOs ({@link DEMO_SLOS_YAML}) evaluated at the end. */
+  slos: SloEvaluation[];
   /** The plan's own counts, for comparing with `analysis`. */
   expected: ExpectedJob[];
   reportPath: string;
@@ -102,6 +107,7 @@ export async function runDemo(options: DemoOptions): Promise<DemoResult> {
     options.signal?.addEventListener('abort', onAbort, { once: true });
     logger.info('demo started', { runs: plan.length, jobs: expected.length, collector: collector.url, store: storePath });
 
+    const queuedAt = Date.now();
     let next = 0;
     let done = 0;
     const worker = async (): Promise<void> => {
@@ -115,7 +121,9 @@ export async function runDemo(options: DemoOptions): Promise<DemoResult> {
           random: seededRandom(run.jitterSeed),
           tracer: telemetry.tracer,
           queue: 'demo',
-          queuedAtMillis: Date.now(),
+          // Every run is queued when the demo starts: the pool of workers drains a backlog.
+          queuedAtMillis: queuedAt,
+          cost: { perRun: run.job.costPerRun },
           signal: controller.signal,
           onLifecycle: lifecycle.report,
         };
@@ -150,8 +158,14 @@ export async function runDemo(options: DemoOptions): Promise<DemoResult> {
     const now = Date.now();
     const range = { fromMillis: started - 60_000, toMillis: now + 1 };
     const analysis = await analyze(store, range);
-    const reportPath = await writeReportSite(resolve(options.reportDir), await collectReportData(store, { range, version: JOBSLO_VERSION, storeLocation: storePath }));
-    return { analysis, expected, reportPath, collectorUrl: collector.url, delivery, elapsedMillis: Date.now() - started };
+    const slos = await evaluateSlos(store, parseConfig(DEMO_SLOS_YAML, { fileName: 'demo SLOs' }).slos, now);
+    // No alert state: the demo evaluates once and sends nothing.
+    const reportSloInput = reportSlos(slos, resolve(options.reportDir, '.no-alert-state'));
+    const reportPath = await writeReportSite(
+      resolve(options.reportDir),
+      await collectReportData(store, { range, version: JOBSLO_VERSION, storeLocation: storePath, slos: reportSloInput }),
+    );
+    return { analysis, slos, expected, reportPath, collectorUrl: collector.url, delivery, elapsedMillis: Date.now() - started };
   } finally {
     await collector.close();
   }

@@ -33,6 +33,16 @@ describe('demo: real executor -> OTLP/HTTP -> collector -> DuckDB -> analyzer', 
     expect(byName.get('broken-export')?.success_rate).toBe(0);
     expect(byName.get('flaky-sync')?.retries_per_run).toBeGreaterThan(0);
     expect(byName.get('slow-etl')?.latency_ms.p50).toBeGreaterThan(200);
+    // The demo SLOs: the always-failing job pages; the healthy one holds with its whole budget.
+    const slo = new Map(result.slos.map((e) => [e.slo.name, e]));
+    expect(slo.get('export-success')?.tiers.some((t) => t.firing && t.tier.severity === 'page')).toBe(true);
+    expect(slo.get('report-success')?.tiers.every((t) => !t.firing)).toBe(true);
+    expect(slo.get('report-success')?.budgetRemaining).toBe(1);
+    // Every run was queued when the demo started and cost its job's price.
+    for (const j of result.analysis.jobs) {
+      expect(j.queue_depth.max).toBe(j.runs);
+      expect(j.cost_total).toBeGreaterThan(0);
+    }
     const html = readFileSync(result.reportPath, 'utf8');
     for (const j of result.analysis.jobs) expect(html).toContain(j.job);
   }, 120_000);
