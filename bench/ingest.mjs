@@ -223,6 +223,42 @@ async function round(url, requests, spans, count, markersSeen) {
   return { spansPerSec: spans / (total / 1000), sentMillis, totalMillis: total, p50: percentile(latencies, 0.5), p99: percentile(latencies, 0.99), markers: latencies.length };
 }
 
+/** CPU seconds (user + system) a process has used so far, from /proc; undefined when unknown. */
+function cpuSeconds(pid) {
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+    const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+    return (Number(fields[11]) + Number(fields[12])) / 100;
+  } catch {
+    return undefined;
+  }
+}
+
+/** Pids of the shared dev services (scripts/services.sh pid files), for CPU accounting. */
+function servicePids() {
+  const dir = process.env.JOBSLO_SERVICES_DIR ?? join(os.tmpdir(), 'jobslo-services');
+  const read = (f) => {
+    try {
+      return Number(readFileSync(join(dir, f), 'utf8').trim()) || undefined;
+    } catch {
+      return undefined;
+    }
+  };
+  return { clickhouse: read('clickhouse/clickhouse.pid'), kafka: read('kafka/kafka.pid') };
+}
+
+/** Starts CPU accounting of named pids; the returned function gives CPU-s used since. */
+function cpuMeter(pids) {
+  const start = Object.fromEntries(Object.entries(pids).map(([k, pid]) => [k, pid === undefined ? undefined : cpuSeconds(pid)]));
+  return () =>
+    Object.fromEntries(
+      Object.entries(pids).map(([k, pid]) => {
+        const end = pid === undefined ? undefined : cpuSeconds(pid);
+        return [k, end === undefined || start[k] === undefined ? undefined : end - start[k]];
+      }),
+    );
+}
+
 function freePort() {
   return new Promise((resolve, reject) => {
     const srv = createServer();
@@ -284,13 +320,15 @@ async function kafkaRound(requests, spans, profileDir) {
       if (i > 600) throw new Error(`ingest did not store the warm-up span: ${ingest.log()}`);
       await new Promise((r) => setTimeout(r, 100));
     }
-    return await round(
+    const meter = cpuMeter({ collector: collector.proc.pid, ingest: ingest.proc.pid, bench: process.pid, ...servicePids() });
+    const res = await round(
       url,
       requests,
       spans,
       async () => Number((await ch(args.clickhouse, `SELECT count() FROM ${db}.spans WHERE job != 'bench-marker' FORMAT TSV`)).trim()),
       async () => (await ch(args.clickhouse, `SELECT run_id FROM ${db}.spans WHERE job = 'bench-marker' FORMAT TSV`)).split('\n').filter(Boolean),
     );
+    return { ...res, cpu: meter() };
   } finally {
     collector.proc.kill('SIGTERM');
     ingest.proc.kill('SIGTERM');
@@ -362,6 +400,12 @@ for (const path of paths) {
       `${path} round ${r + 1}: ${Math.round(res.spansPerSec)} spans/s (${(bytes / TOTAL).toFixed(0)} B/span protobuf; sent in ${(res.sentMillis / 1000).toFixed(1)} s, all queryable after ${(res.totalMillis / 1000).toFixed(1)} s); ` +
         `ingest-to-queryable p50 ${res.p50.toFixed(0)} ms, p99 ${res.p99.toFixed(0)} ms (${res.markers} markers); load ${os.loadavg()[0].toFixed(1)}`,
     );
+    if (res.cpu) {
+      const parts = Object.entries(res.cpu)
+        .filter(([, v]) => v !== undefined)
+        .map(([k, v]) => `${k} ${v.toFixed(1)}`);
+      console.log(`  CPU-s during the round (wall ${(res.totalMillis / 1000).toFixed(1)} s x 2 cores available): ${parts.join(', ')}`);
+    }
   }
   console.log(
     `${path} MEDIAN: ${Math.round(median(results.map((r) => r.spansPerSec)))} spans/s, p50 ${median(results.map((r) => r.p50)).toFixed(0)} ms, p99 ${median(results.map((r) => r.p99)).toFixed(0)} ms`,
