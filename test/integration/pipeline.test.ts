@@ -12,7 +12,7 @@ import { ClickHouseStore, DuckDbStore } from '../../store/index.js';
 import { clickhouseExec, clickhouseUrl, kafkaBrokers, probeClickHouse, probeKafka, requireService } from '../support/services.js';
 import { freePort } from '../support/kafka-broker.js';
 import { FIXTURE_T0, comparisonFixture } from './_fixture.js';
-import { buildCli, cleanupKafka, postSpans, requests, runCli, spawnCli, unique, uniqueDatabase, waitFor } from './_util.js';
+import { buildCli, cleanupKafka, committedOffsets, postSpans, requests, runCli, spawnCli, topicMessageCount, unique, uniqueDatabase, waitFor } from './_util.js';
 import type { CliProcess } from './_util.js';
 
 const SUITE = 'scale-out pipeline with the real CLI (test/integration/pipeline.test.ts)';
@@ -78,7 +78,7 @@ describe.skipIf(!up)('OTLP -> jobslo collector --bus kafka -> Kafka -> jobslo in
     return { topic, group, db, store: `clickhouse:${clickhouseUrl()}/${db}`, collectorUrl, collector };
   };
 
-  const startIngest = (s: { topic: string; group: string; store: string }): CliProcess => {
+  const startIngest = (s: { topic: string; group: string; store: string }, batchMaxWait = '100ms'): CliProcess => {
     const p = spawnCli([
       'ingest',
       '--brokers',
@@ -94,7 +94,7 @@ describe.skipIf(!up)('OTLP -> jobslo collector --bus kafka -> Kafka -> jobslo in
       '--batch-max-spans',
       '300',
       '--batch-max-wait',
-      '100ms',
+      batchMaxWait,
       // A killed member holds its partitions until its session expires.
       '--session-timeout',
       '6s',
@@ -109,6 +109,9 @@ describe.skipIf(!up)('OTLP -> jobslo collector --bus kafka -> Kafka -> jobslo in
       const spans = comparisonFixture(11, 600);
       const reqs = requests(spans, 60);
       const s = await setup();
+      const migrated = await runCli(['migrate', '--store', s.store]);
+      expect(migrated.code, migrated.output).toBe(0);
+      expect(migrated.stdout).toBe(`schema up to date: ${s.store}\n`);
       const ingest = startIngest(s);
       for (const r of reqs) expect((await postSpans(s.collectorUrl, r)).status).toBe(200);
       const want = new Set(spans.map((x) => `${x.traceId}/${x.spanId}`)).size;
@@ -157,5 +160,24 @@ describe.skipIf(!up)('OTLP -> jobslo collector --bus kafka -> Kafka -> jobslo in
       expect(await ingest.kill('SIGTERM')).toBe(0);
     },
     240_000,
+  );
+
+  it(
+    'on SIGTERM stores the batch it holds (before --batch-max-wait), commits it and exits 0',
+    async () => {
+      const spans = comparisonFixture(13, 100);
+      const s = await setup();
+      // A 60 s batch wait: nothing would be stored before the stop.
+      const ingest = startIngest(s, '60s');
+      for (const r of requests(spans, 50)) expect((await postSpans(s.collectorUrl, r)).status).toBe(200);
+      await waitFor('the ingest to have read the messages', () => /joined consumer group/.test(ingest.output()), 30_000, 100);
+      await new Promise((r) => setTimeout(r, 2_000));
+      expect(await distinctSpans(s.db).catch(() => 0)).toBe(0);
+      expect(await ingest.kill('SIGTERM'), ingest.output()).toBe(0);
+      expect(await distinctSpans(s.db)).toBe(new Set(spans.map((x) => `${x.traceId}/${x.spanId}`)).size);
+      const committed = [...(await committedOffsets(kafkaBrokers(), s.group, s.topic)).values()].reduce((n, o) => n + Math.max(0, o), 0);
+      expect(committed).toBe(await topicMessageCount(kafkaBrokers(), s.topic));
+    },
+    120_000,
   );
 });
