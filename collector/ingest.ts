@@ -1,6 +1,6 @@
 import { Partitioners } from 'kafkajs';
 import type { Consumer, EachBatchPayload, IHeaders, Kafka, KafkaMessage, Producer } from 'kafkajs';
-import { StoreError, errorMessage, noopLogger } from '../contracts/index.js';
+import { JobsloError, StoreError, errorMessage, noopLogger } from '../contracts/index.js';
 import type { Logger, SpanRecord } from '../contracts/index.js';
 import type { Store } from '../store/index.js';
 import {
@@ -140,10 +140,19 @@ class StoppedError extends Error {}
  * has written yet does not fail. Best effort: without the right to create
  * topics, subscribing reports the real problem.
  */
-async function ensureTopics(kafka: Kafka, topics: string[], logger: Logger): Promise<void> {
+async function ensureTopics(kafka: Kafka, brokers: readonly string[], topics: string[], logger: Logger): Promise<void> {
   const admin = kafka.admin();
   try {
     await admin.connect();
+  } catch (cause) {
+    throw new JobsloError(
+      'JOBSLO_ERR_BUS_UNAVAILABLE',
+      `cannot reach Kafka at ${brokers.join(',')}: ${errorMessage(cause)}. Check --brokers and that the brokers are running ` +
+        '(for the development services run "bash scripts/services.sh up").',
+      { cause },
+    );
+  }
+  try {
     const existing = new Set(await admin.listTopics());
     const missing = topics.filter((t) => !existing.has(t));
     if (missing.length > 0) {
@@ -181,7 +190,8 @@ export function backoffMillis(attempt: number, initialMillis: number, maxMillis:
  * header and their source in `jobslo-source-topic`, `-partition` and
  * `-offset` headers; consumption goes on.
  *
- * @throws whatever kafkajs throws when it cannot join the group at start
+ * @throws {JobsloError} `JOBSLO_ERR_BUS_UNAVAILABLE` when Kafka cannot be reached at start
+ *   (after kafkajs' retries, about half a minute); what kafkajs throws when it cannot join the group
  */
 export async function startIngest(options: IngestOptions): Promise<RunningIngest> {
   const logger = options.logger ?? noopLogger;
@@ -420,7 +430,7 @@ export async function startIngest(options: IngestOptions): Promise<RunningIngest
     }
   });
 
-  await ensureTopics(kafka, dlqTopic === null ? [topic] : [topic, dlqTopic], logger);
+  await ensureTopics(kafka, options.brokers, dlqTopic === null ? [topic] : [topic, dlqTopic], logger);
   await consumer.connect();
   try {
     if (producer) await producer.connect();
