@@ -8,7 +8,11 @@ import type {
   GoodRunCriterion,
   JobAggregate,
   JobSelector,
+  JobSeries,
+  ListRunsByJobQuery,
   ListRunsQuery,
+  RunDistribution,
+  RunDistributionQuery,
   QueueDepth,
   RunSummary,
   SeriesPoint,
@@ -464,31 +468,94 @@ export class ClickHouseStore implements Store {
     const filter = query.filter === 'failed' ? `AND outcome IN ('failed', 'timed_out')` : '';
     const order = query.order === 'slowest' ? 'last_end_ns - first_start_ns DESC, run_end_ns DESC' : 'run_end_ns DESC, run_id';
     const sql = `
-      SELECT job, run_id, trace_id, span_id, outcome, first_start_ns, last_end_ns, attempts, error_type, exit_code, message, dead_lettered
+      SELECT ${RUN_SUMMARY_COLUMNS}
       FROM ${this.runsSubquery(query, this.jobCondition(query.jobs))}
       WHERE run_end_ns >= ${nanosLiteral(query.fromMillis)} AND run_end_ns < ${nanosLiteral(query.toMillis)} ${filter}
       ORDER BY ${order}
       LIMIT ${numberLiteral(limit)}`;
-    const rows = await this.select(sql, 'run list query');
-    return rows.map((r) => {
-      const start = BigInt(String(r['first_start_ns']));
-      const end = BigInt(String(r['last_end_ns']));
-      return {
-        job: String(r['job']),
-        runId: String(r['run_id']),
-        traceId: String(r['trace_id'] ?? ''),
-        spanId: String(r['span_id'] ?? ''),
-        outcome: String(r['outcome']),
-        startMillis: Number(start / 1_000_000n),
-        endMillis: Number(end / 1_000_000n),
-        latencyMillis: Number(end - start) / 1e6,
-        attempts: Number(r['attempts']),
-        errorType: String(r['error_type'] ?? ''),
-        exitCode: numOrNull(r['exit_code']),
-        message: String(r['message'] ?? ''),
-        deadLettered: Number(r['dead_lettered']) === 1,
-      };
-    });
+    return (await this.select(sql, 'run list query')).map(toRunSummary);
+  }
+
+  /** {@link timeSeries} of every selected job in one scan. */
+  async timeSeriesByJob(query: TimeSeriesQuery): Promise<JobSeries[]> {
+    const bucket = nanosLiteral(query.bucketMillis);
+    const good = this.goodCondition(query.criterion ?? { kind: 'success' });
+    const sql = `
+      SELECT job, bucket_ns, runs, succeeded, good,
+        ${interpolatedQuantileSql('lat', 0.5)} AS p50,
+        ${interpolatedQuantileSql('lat', 0.95)} AS p95,
+        ${interpolatedQuantileSql('lat', 0.99)} AS p99
+      FROM (
+        SELECT job, intDiv(run_end_ns, ${bucket}) * ${bucket} AS bucket_ns,
+          count() AS runs,
+          countIf(outcome = 'succeeded') AS succeeded,
+          countIf(${good}) AS good,
+          arraySort(groupArray((last_end_ns - first_start_ns) / 1e6)) AS lat
+        FROM ${this.runsSubquery(query, this.jobCondition(query.jobs))}
+        WHERE outcome IN (${COUNTED_SQL_LIST}) AND run_end_ns >= ${nanosLiteral(query.fromMillis)} AND run_end_ns < ${nanosLiteral(query.toMillis)}
+        GROUP BY job, bucket_ns
+      )
+      ORDER BY job, bucket_ns`;
+    const byJob = new Map<string, SeriesPoint[]>();
+    for (const r of await this.select(sql, 'per-job time series query')) {
+      const job = String(r['job']);
+      let points = byJob.get(job);
+      if (!points) byJob.set(job, (points = []));
+      points.push({
+        bucketStartMillis: Number(BigInt(String(r['bucket_ns'])) / 1_000_000n),
+        runs: Number(r['runs']),
+        succeeded: Number(r['succeeded']),
+        good: Number(r['good']),
+        latencyP50Millis: numOrNull(r['p50']),
+        latencyP95Millis: numOrNull(r['p95']),
+        latencyP99Millis: numOrNull(r['p99']),
+      });
+    }
+    return [...byJob].map(([job, points]) => ({ job, points })).sort((a, b) => compareStrings(a.job, b.job));
+  }
+
+  /** {@link listRuns} with the limit applied per job (`LIMIT n BY job`: 18.16 has no window functions). */
+  async listRunsByJob(query: ListRunsByJobQuery): Promise<RunSummary[]> {
+    const limit = Math.max(1, Math.min(10_000, Math.trunc(query.limitPerJob)));
+    const filter = query.filter === 'failed' ? `AND outcome IN ('failed', 'timed_out')` : '';
+    const order = query.order === 'slowest' ? 'last_end_ns - first_start_ns DESC, run_end_ns DESC, run_id' : 'run_end_ns DESC, run_id';
+    const sql = `
+      SELECT ${RUN_SUMMARY_COLUMNS}
+      FROM ${this.runsSubquery(query, this.jobCondition(query.jobs))}
+      WHERE run_end_ns >= ${nanosLiteral(query.fromMillis)} AND run_end_ns < ${nanosLiteral(query.toMillis)} ${filter}
+      ORDER BY job, ${order}
+      LIMIT ${numberLiteral(limit)} BY job`;
+    // Stable sort: byte order of job names, the asked order within a job.
+    return (await this.select(sql, 'per-job run list query')).map(toRunSummary).sort((a, b) => compareStrings(a.job, b.job));
+  }
+
+  /** Latency bins (how many edges are at or below the latency) and attempts of counted runs, per job. */
+  async runDistributions(query: RunDistributionQuery): Promise<RunDistribution[]> {
+    const edges = query.latencyEdgesMillis;
+    for (let i = 1; i < edges.length; i++) {
+      if (!((edges[i] as number) > (edges[i - 1] as number))) throw new RangeError('latencyEdgesMillis must be ascending');
+    }
+    // The number of edges at or below the latency, as a sum of comparisons (an
+    // arrayCount lambda cannot see the subquery's columns in 18.16).
+    const lat = '(last_end_ns - first_start_ns) / 1e6';
+    const bin = edges.length === 0 ? '0' : edges.map((e) => `(${lat} >= ${numberLiteral(e)})`).join(' + ');
+    const sql = `
+      SELECT job, ${bin} AS bin, attempts, count() AS n
+      FROM ${this.runsSubquery(query, this.jobCondition(query.jobs))}
+      WHERE outcome IN (${COUNTED_SQL_LIST}) AND run_end_ns >= ${nanosLiteral(query.fromMillis)} AND run_end_ns < ${nanosLiteral(query.toMillis)}
+      GROUP BY job, bin, attempts`;
+    const byJob = new Map<string, RunDistribution>();
+    for (const r of await this.select(sql, 'run distribution query')) {
+      const job = String(r['job']);
+      let d = byJob.get(job);
+      if (!d) byJob.set(job, (d = { job, latencyCounts: new Array<number>(edges.length + 1).fill(0), attempts: {} }));
+      const n = Number(r['n']);
+      const i = Number(r['bin']);
+      d.latencyCounts[i] = (d.latencyCounts[i] ?? 0) + n;
+      const a = String(r['attempts']);
+      d.attempts[a] = (d.attempts[a] ?? 0) + n;
+    }
+    return [...byJob.values()].sort((a, b) => compareStrings(a.job, b.job));
   }
 
   async runStarts(jobs: JobSelector, range: TimeRange, which: 'succeeded' | 'any'): Promise<number[]> {
@@ -574,6 +641,28 @@ export class ClickHouseStore implements Store {
     this.closed = true;
     await this.client.close();
   }
+}
+
+const RUN_SUMMARY_COLUMNS = 'job, run_id, trace_id, span_id, outcome, first_start_ns, last_end_ns, attempts, error_type, exit_code, message, dead_lettered';
+
+function toRunSummary(r: Row): RunSummary {
+  const start = BigInt(String(r['first_start_ns']));
+  const end = BigInt(String(r['last_end_ns']));
+  return {
+    job: String(r['job']),
+    runId: String(r['run_id']),
+    traceId: String(r['trace_id'] ?? ''),
+    spanId: String(r['span_id'] ?? ''),
+    outcome: String(r['outcome']),
+    startMillis: Number(start / 1_000_000n),
+    endMillis: Number(end / 1_000_000n),
+    latencyMillis: Number(end - start) / 1e6,
+    attempts: Number(r['attempts']),
+    errorType: String(r['error_type'] ?? ''),
+    exitCode: numOrNull(r['exit_code']),
+    message: String(r['message'] ?? ''),
+    deadLettered: Number(r['dead_lettered']) === 1,
+  };
 }
 
 function numOrNull(v: unknown): number | null {

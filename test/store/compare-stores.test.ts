@@ -106,4 +106,16 @@ describe.skipIf(!up)('DuckDB and ClickHouse give the same answers for the same s
     }
     expect(await ch.jobNames(RANGE)).toEqual(await duck.jobNames(RANGE));
   });
+
+  it('per-job batch queries: time series, run lists and distributions', async () => {
+    const tq = { ...RANGE, jobs: '*', bucketMillis: HOUR, criterion: { kind: 'latency' as const, thresholdMillis: 2_000 } };
+    const [cs, ds] = [await ch.timeSeriesByJob?.(tq), await duck.timeSeriesByJob?.(tq)];
+    expect(cs?.map((j) => [j.job, j.points.map((p) => [p.bucketStartMillis, p.runs, p.good])])).toEqual(ds?.map((j) => [j.job, j.points.map((p) => [p.bucketStartMillis, p.runs, p.good])]));
+    cs?.forEach((j, i) => j.points.forEach((p, k) => expectNear(p.latencyP99Millis, ds?.[i]?.points[k]?.latencyP99Millis ?? null, `${j.job} p99`)));
+    for (const q of [{ filter: 'failed' as const, order: 'latest' as const, limitPerJob: 3 }, { filter: 'all' as const, order: 'latest' as const, limitPerJob: 7 }]) {
+      expect(await ch.listRunsByJob?.({ ...RANGE, jobs: '*', ...q })).toEqual(await duck.listRunsByJob?.({ ...RANGE, jobs: '*', ...q }));
+    }
+    const dq = { ...RANGE, jobs: '*', latencyEdgesMillis: [100, 500, 1_000, 2_500, 5_000] };
+    expect(await ch.runDistributions?.(dq)).toEqual(await duck.runDistributions?.(dq));
+  });
 });
