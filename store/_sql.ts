@@ -46,3 +46,22 @@ export function globToLike(selector: JobSelector): string {
   }
   return out;
 }
+
+/** Queries grouped by their end time, with each query's index in the input. */
+export function groupByEnd<Q extends { endMillis: number }>(queries: readonly Q[]): Map<number, { index: number; query: Q }[]> {
+  const groups = new Map<number, { index: number; query: Q }[]>();
+  queries.forEach((query, index) => {
+    const g = groups.get(query.endMillis) ?? [];
+    g.push({ index, query });
+    groups.set(query.endMillis, g);
+  });
+  return groups;
+}
+
+/** Latency threshold of a criterion in nanoseconds, or undefined for `success`. */
+export function thresholdNanos(criterion: { kind: string; thresholdMillis?: number }): bigint | undefined {
+  if (criterion.kind !== 'latency') return undefined;
+  const ms = criterion.thresholdMillis ?? 0;
+  if (!Number.isFinite(ms)) throw new RangeError(`not a finite threshold: ${ms}`);
+  return BigInt(Math.trunc(ms * 1e6));
+}

@@ -22,7 +22,7 @@ import type {
   WindowCount,
   WindowCountsQuery,
 } from './types.js';
-import { COUNTED_SQL_LIST, RUN_LOOKBACK_NANOS, globToLike, isGlob, nanosLiteral, numberLiteral } from './_sql.js';
+import { COUNTED_SQL_LIST, RUN_LOOKBACK_NANOS, globToLike, groupByEnd, isGlob, nanosLiteral, numberLiteral, thresholdNanos } from './_sql.js';
 import { LIFECYCLE_COLUMNS, SPAN_COLUMNS, encodeLifecycleTsv, encodeSpansTsvChunks, interpolatedQuantileSql, quoteIdentifier, quoteString, toStoreError } from './_clickhouse.js';
 import { redact } from './url.js';
 
@@ -430,6 +430,53 @@ export class ClickHouseStore implements Store {
       WHERE outcome IN (${COUNTED_SQL_LIST}) AND run_end_ns < ${nanosLiteral(query.endMillis)}`;
     const [row] = await this.select(sql, 'window counts query');
     return query.windowsMillis.map((w, i) => ({ windowMillis: w, good: Number(row?.[`g${i}`] ?? 0), total: Number(row?.[`t${i}`] ?? 0) }));
+  }
+
+  async windowCountsMany(queries: readonly WindowCountsQuery[]): Promise<WindowCount[][]> {
+    const out: WindowCount[][] = queries.map((q) => q.windowsMillis.map((w) => ({ windowMillis: w, good: 0, total: 0 })));
+    const NO_LIMIT = '9223372036854775807';
+    for (const [endMillis, group] of groupByEnd(queries)) {
+      const live = group.filter((g) => g.query.windowsMillis.length > 0);
+      if (live.length === 0) continue;
+      const longest = Math.max(...live.flatMap((g) => g.query.windowsMillis));
+      // 18.16 has no VALUES or CTEs: each run gets the indices of the queries
+      // whose selector matches it (constant LIKE patterns), then one row per
+      // window of that query it falls in.
+      const matches = live.map(({ index, query }) => `if(${this.jobCondition(query.jobs)}, ${index}, -1)`).join(', ');
+      const byIndex = new Map(live.map((g) => [g.index, g.query]));
+      const maxIndex = Math.max(...live.map((g) => g.index));
+      const starts: string[] = [];
+      const thresholds: string[] = [];
+      for (let i = 0; i <= maxIndex; i++) {
+        const q = byIndex.get(i);
+        starts.push(`[${(q?.windowsMillis ?? []).map((w) => `toInt64(${nanosLiteral(endMillis - w)})`).join(', ') || ''}]`);
+        const thr = q ? thresholdNanos(q.criterion) : undefined;
+        thresholds.push(`toInt64(${thr === undefined ? NO_LIMIT : thr.toString()})`);
+      }
+      const startsArr = `CAST([${starts.map((a) => (a === '[]' ? 'emptyArrayInt64()' : a)).join(', ')}] AS Array(Array(Int64)))`;
+      const sql = `
+        SELECT i, k, countIf(ok AND lat_ns <= arrayElement([${thresholds.join(', ')}], i + 1)) AS good, count() AS total
+        FROM (
+          SELECT i, ok, lat_ns, run_end_ns, ws, k
+          FROM (
+            SELECT run_end_ns, outcome = 'succeeded' AS ok, toInt64(last_end_ns - first_start_ns) AS lat_ns,
+              arrayJoin(arrayFilter(x -> x >= 0, [${matches}])) AS i
+            FROM ${this.runsSubquery({ fromMillis: endMillis - longest, toMillis: endMillis }, "job != ''")}
+            WHERE outcome IN (${COUNTED_SQL_LIST}) AND run_end_ns < ${nanosLiteral(endMillis)}
+          )
+          ARRAY JOIN arrayElement(${startsArr}, i + 1) AS ws, arrayEnumerate(arrayElement(${startsArr}, i + 1)) AS k
+        )
+        WHERE run_end_ns >= ws
+        GROUP BY i, k`;
+      for (const r of await this.select(sql, 'window counts (many) query')) {
+        const cell = out[Number(r['i'])]?.[Number(r['k']) - 1];
+        if (cell) {
+          cell.good = Number(r['good']);
+          cell.total = Number(r['total']);
+        }
+      }
+    }
+    return out;
   }
 
   async timeSeries(query: TimeSeriesQuery): Promise<SeriesPoint[]> {

@@ -23,7 +23,7 @@ import type {
   WindowCount,
   WindowCountsQuery,
 } from './types.js';
-import { COUNTED_SQL_LIST, RUN_LOOKBACK_NANOS, globToLike, isGlob, nanosLiteral, numberLiteral } from './_sql.js';
+import { COUNTED_SQL_LIST, RUN_LOOKBACK_NANOS, globToLike, groupByEnd, isGlob, nanosLiteral, numberLiteral, thresholdNanos } from './_sql.js';
 
 /** Ordered, append-only schema migrations. Never edit a published one. */
 const MIGRATIONS: readonly string[] = [
@@ -409,6 +409,46 @@ export class DuckDbStore implements Store {
       WHERE outcome IN (${COUNTED_SQL_LIST}) AND run_end_ns < ${end}`;
     const [row] = await this.query(sql, [cond.value]);
     return query.windowsMillis.map((w, i) => ({ windowMillis: w, good: Number(row?.[`g${i}`] ?? 0), total: Number(row?.[`t${i}`] ?? 0) }));
+  }
+
+  async windowCountsMany(queries: readonly WindowCountsQuery[]): Promise<WindowCount[][]> {
+    const out: WindowCount[][] = queries.map((q) => q.windowsMillis.map((w) => ({ windowMillis: w, good: 0, total: 0 })));
+    for (const [endMillis, group] of groupByEnd(queries)) {
+      const windows = group.flatMap(({ index, query }) => query.windowsMillis.map((w, k) => ({ index, k, startNs: nanosLiteral(endMillis - w) })));
+      if (windows.length === 0) continue;
+      const longest = Math.max(...group.flatMap((g) => g.query.windowsMillis));
+      const params: string[] = [];
+      const selectors = group.map(({ index, query }) => {
+        params.push(isGlob(query.jobs) ? globToLike(query.jobs) : query.jobs);
+        const thr = thresholdNanos(query.criterion);
+        return `(${index}, $${params.length}, ${isGlob(query.jobs)}, ${thr === undefined ? 'NULL::BIGINT' : `${thr}::BIGINT`})`;
+      });
+      // Exact selectors hash-join on the job; globs are matched with LIKE.
+      const sql = `
+        WITH ${this.runsCte({ fromMillis: endMillis - longest, toMillis: endMillis }, "job <> ''")},
+        counted AS (
+          SELECT job, run_end_ns, outcome = 'succeeded' AS ok, last_end_ns - first_start_ns AS lat_ns FROM runs
+          WHERE outcome IN (${COUNTED_SQL_LIST}) AND run_end_ns < ${nanosLiteral(endMillis)}
+        ),
+        sel(i, pat, is_glob, thr) AS (VALUES ${selectors.join(', ')}),
+        win(i, k, start_ns) AS (VALUES ${windows.map((w) => `(${w.index}, ${w.k}, ${w.startNs}::BIGINT)`).join(', ')}),
+        matched AS (
+          SELECT s.i, s.thr, c.run_end_ns, c.ok, c.lat_ns FROM counted c JOIN sel s ON NOT s.is_glob AND c.job = s.pat
+          UNION ALL
+          SELECT s.i, s.thr, c.run_end_ns, c.ok, c.lat_ns FROM counted c JOIN sel s ON s.is_glob AND c.job LIKE s.pat ESCAPE '\\'
+        )
+        SELECT w.i, w.k, count(*) FILTER (WHERE m.ok AND (m.thr IS NULL OR m.lat_ns <= m.thr)) AS good, count(*) AS total
+        FROM matched m JOIN win w ON w.i = m.i AND m.run_end_ns >= w.start_ns
+        GROUP BY w.i, w.k`;
+      for (const r of await this.query(sql, params)) {
+        const cell = out[Number(r['i'])]?.[Number(r['k'])];
+        if (cell) {
+          cell.good = Number(r['good']);
+          cell.total = Number(r['total']);
+        }
+      }
+    }
+    return out;
   }
 
   async timeSeries(query: TimeSeriesQuery): Promise<SeriesPoint[]> {

@@ -15,7 +15,7 @@ import type {
 } from './types.js';
 
 /** Store methods a collector answers over `POST /api/v1/store` for readers of its DuckDB file. */
-export const REMOTE_READ_METHODS = ['jobAggregates', 'windowCounts', 'timeSeries', 'listRuns', 'runStarts', 'jobNames', 'queueDepths'] as const;
+export const REMOTE_READ_METHODS = ['jobAggregates', 'windowCounts', 'windowCountsMany', 'timeSeries', 'listRuns', 'runStarts', 'jobNames', 'queueDepths'] as const;
 export type RemoteReadMethod = (typeof REMOTE_READ_METHODS)[number];
 
 /**
@@ -76,6 +76,10 @@ export class RemoteStore implements Store {
 
   windowCounts(query: WindowCountsQuery): Promise<WindowCount[]> {
     return this.call('windowCounts', [query]);
+  }
+
+  windowCountsMany(queries: readonly WindowCountsQuery[]): Promise<WindowCount[][]> {
+    return this.call('windowCountsMany', [queries]);
   }
 
   timeSeries(query: TimeSeriesQuery): Promise<SeriesPoint[]> {

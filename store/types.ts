@@ -199,6 +199,11 @@ export interface Store {
   queueDepths(range: TimeRange): Promise<QueueDepth[]>;
   /** Per-job aggregates for runs whose end falls in `range`, sorted by job name. */
   jobAggregates(range: TimeRange): Promise<JobAggregate[]>;
+  /**
+   * {@link windowCounts} for many queries in one pass over the runs (what an
+   * SLO evaluation cycle needs): one result per query, in order.
+   */
+  windowCountsMany(queries: readonly WindowCountsQuery[]): Promise<WindowCount[][]>;
   /** Good/total counted runs of the selected jobs in each window ending at `endMillis`, in the order asked. */
   windowCounts(query: WindowCountsQuery): Promise<WindowCount[]>;
   /** Per-bucket runs, good runs and latency of the selected jobs; buckets without runs are omitted. Ascending. */

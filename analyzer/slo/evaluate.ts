@@ -154,21 +154,38 @@ export async function evaluateSlo(store: Store, slo: SloDefinition, atMillis: nu
 }
 
 /**
- * Evaluates every SLO at `atMillis`; results in config order. At most
- * `concurrency` store queries are in flight (a store may still serialize
- * them, as DuckDB's single connection does).
+ * Evaluates every SLO at `atMillis`; results in config order. The run-based
+ * SLOs (success, latency) are counted in one store query for all of them
+ * (`windowCountsMany`); freshness SLOs take one `runStarts` query each, at
+ * most `concurrency` in flight.
  * @param concurrency @default 4
  */
 export async function evaluateSlos(store: Store, slos: readonly SloDefinition[], atMillis: number, concurrency = 4): Promise<SloEvaluation[]> {
   const out: SloEvaluation[] = new Array<SloEvaluation>(slos.length);
+  const runBased = slos.map((slo, i) => ({ slo, i })).filter(({ slo }) => slo.sli !== 'freshness');
+  if (runBased.length > 0) {
+    const counts = await store.windowCountsMany(
+      runBased.map(({ slo }) => ({
+        jobs: slo.job,
+        criterion: slo.sli === 'latency' ? { kind: 'latency' as const, thresholdMillis: slo.latencyThresholdMillis ?? 0 } : { kind: 'success' as const },
+        // windowCounts windows are [end - w, end): end one ms later so a run that ended at `at` counts.
+        endMillis: atMillis + 1,
+        windowsMillis: sloWindows(slo),
+      })),
+    );
+    runBased.forEach(({ slo, i }, j) => {
+      out[i] = evaluateFromCounts(slo, atMillis, counts[j] ?? []);
+    });
+  }
+  const freshness = slos.map((slo, i) => ({ slo, i })).filter(({ slo }) => slo.sli === 'freshness');
   let next = 0;
   const worker = async (): Promise<void> => {
-    while (next < slos.length) {
-      const i = next++;
-      out[i] = await evaluateSlo(store, slos[i] as SloDefinition, atMillis);
+    while (next < freshness.length) {
+      const { slo, i } = freshness[next++] as { slo: SloDefinition; i: number };
+      out[i] = await evaluateSlo(store, slo, atMillis);
     }
   };
-  await Promise.all(Array.from({ length: Math.max(1, Math.min(concurrency, slos.length)) }, worker));
+  await Promise.all(Array.from({ length: Math.max(1, Math.min(concurrency, freshness.length)) }, worker));
   return out;
 }
 

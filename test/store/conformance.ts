@@ -204,6 +204,40 @@ export function defineStoreConformance(name: string, options: ConformanceOptions
       ]);
     });
 
+    it('answers many window-count queries in one pass exactly as one at a time', async () => {
+      const s = await fresh();
+      await insert(s, [
+        ...ok('etl-a', T0 - 30 * 60_000, 100),
+        ...ok('etl-b', T0 - 5 * 60_000, 5_000),
+        ...failed('etl-a', T0 - 2 * 60_000, 1),
+        ...ok('other', T0 - 60_000, 10),
+        ...ok('etl_x', T0 - 60_000, 10),
+        ...ok("it's", T0 - 60_000, 10),
+      ]);
+      const end = T0 + 1;
+      const queries = [
+        { jobs: 'etl-*', criterion: { kind: 'success' as const }, endMillis: end, windowsMillis: [10 * 60_000, HOUR] },
+        { jobs: 'etl-*', criterion: { kind: 'latency' as const, thresholdMillis: 1_000 }, endMillis: end, windowsMillis: [HOUR, 5 * 60_000] },
+        { jobs: 'other', criterion: { kind: 'success' as const }, endMillis: end, windowsMillis: [HOUR] },
+        { jobs: 'nope', criterion: { kind: 'success' as const }, endMillis: end, windowsMillis: [HOUR] },
+        { jobs: 'etl_*', criterion: { kind: 'success' as const }, endMillis: end, windowsMillis: [HOUR] },
+        { jobs: "it's", criterion: { kind: 'success' as const }, endMillis: end, windowsMillis: [HOUR] },
+        { jobs: '*', criterion: { kind: 'success' as const }, endMillis: end - 3 * 60_000, windowsMillis: [HOUR, 2 * HOUR] },
+        { jobs: 'other', criterion: { kind: 'success' as const }, endMillis: end, windowsMillis: [] },
+      ];
+      const one = await Promise.all(queries.map((q) => s.windowCounts(q)));
+      expect(await s.windowCountsMany(queries)).toEqual(one);
+      expect(one[0]).toEqual([
+        { windowMillis: 10 * 60_000, good: 1, total: 2 },
+        { windowMillis: HOUR, good: 2, total: 3 },
+      ]);
+      expect(one[6]).toEqual([
+        { windowMillis: HOUR, good: 2, total: 2 },
+        { windowMillis: 2 * HOUR, good: 2, total: 2 },
+      ]);
+      expect(await s.windowCountsMany([])).toEqual([]);
+    });
+
     it('buckets runs into a time series', async () => {
       const s = await fresh();
       await insert(s, [...ok('ts', T0 + 1_000, 100), ...ok('ts', T0 + 2_000, 300), ...failed('ts', T0 + 61_000, 1)]);
