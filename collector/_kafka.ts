@@ -14,6 +14,8 @@ import type { DecodedTraces } from './otlp/index.js';
 export const DEFAULT_SPANS_TOPIC = 'otlp_spans';
 /** Where the ingest puts messages it cannot decode or store. */
 export const DEFAULT_DEAD_LETTER_TOPIC = 'otlp_spans_dlq';
+/** Topic of live lifecycle events: one JSON event (schema `jobslo.lifecycle/v1`) per message, keyed by run id. */
+export const DEFAULT_LIFECYCLE_TOPIC = 'jobslo_lifecycle';
 /** Default consumer group of `jobslo ingest`. */
 export const DEFAULT_INGEST_GROUP = 'jobslo-ingest';
 

@@ -204,7 +204,6 @@ export async function startCollector(options: CollectorOptions): Promise<Running
         if (err instanceof DecodeError) throw new HttpError(400, `cannot decode lifecycle events: ${err.message}`);
         throw err;
       }
-      if (!sink.writeLifecycle) throw new HttpError(501, 'this collector\'s sink does not take lifecycle events');
       const result = events.length === 0 ? ({ kind: 'accepted' } as const) : await sink.writeLifecycle(events);
       if (result.kind === 'retryable') {
         res.set('Retry-After', String(Math.max(1, Math.ceil(result.retryAfterMillis / 1000))));

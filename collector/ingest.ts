@@ -1,11 +1,12 @@
 import { Partitioners } from 'kafkajs';
 import type { Consumer, EachBatchPayload, IHeaders, Kafka, KafkaMessage, Producer } from 'kafkajs';
-import { JobsloError, StoreError, errorMessage, noopLogger } from '../contracts/index.js';
-import type { Logger, SpanRecord } from '../contracts/index.js';
+import { JobsloError, StoreError, errorMessage, lifecycleFromJson, noopLogger } from '../contracts/index.js';
+import type { LifecycleEventRecord, Logger, SpanRecord } from '../contracts/index.js';
 import type { Store } from '../store/index.js';
 import {
   DEFAULT_DEAD_LETTER_TOPIC,
   DEFAULT_INGEST_GROUP,
+  DEFAULT_LIFECYCLE_TOPIC,
   DEFAULT_SPANS_TOPIC,
   DLQ_HEADER_ERROR,
   DLQ_HEADER_SOURCE_OFFSET,
@@ -25,6 +26,8 @@ export interface IngestOptions {
   store: Store;
   /** @default 'otlp_spans' */
   topic?: string;
+  /** Topic of live lifecycle events to store too; `null` reads none. @default 'jobslo_lifecycle' */
+  lifecycleTopic?: string | null;
   /** Consumer group; ingest processes of one group share the topic's partitions. @default 'jobslo-ingest' */
   groupId?: string;
   /** A batch is stored when it holds this many spans... @default 50_000 */
@@ -106,6 +109,8 @@ interface Chunk {
   /** Group generation the message was fetched in; only the current one's offsets are committed. */
   generation: number;
   spans: readonly SpanRecord[];
+  /** Lifecycle events (messages of the lifecycle topic). */
+  events: readonly LifecycleEventRecord[];
   message: KafkaMessage;
 }
 
@@ -197,6 +202,8 @@ export async function startIngest(options: IngestOptions): Promise<RunningIngest
   const logger = options.logger ?? noopLogger;
   const store = options.store;
   const topic = options.topic ?? DEFAULT_SPANS_TOPIC;
+  const lifecycleTopic = options.lifecycleTopic === undefined ? DEFAULT_LIFECYCLE_TOPIC : options.lifecycleTopic;
+  const topics = lifecycleTopic === null ? [topic] : [topic, lifecycleTopic];
   const groupId = options.groupId ?? DEFAULT_INGEST_GROUP;
   const batchMaxSpans = options.batchMaxSpans ?? 50_000;
   const batchMaxWait = options.batchMaxWaitMillis ?? 1_000;
@@ -282,17 +289,21 @@ export async function startIngest(options: IngestOptions): Promise<RunningIngest
   };
 
   /** Inserts, retrying until the store takes it; resolves false when the store keeps rejecting it (not unreachable). */
-  const insertWithRetry = async (spans: readonly SpanRecord[], what: string): Promise<{ ok: true } | { ok: false; reason: string }> => {
+  const insertWithRetry = async (
+    rows: { spans: readonly SpanRecord[] } | { events: readonly LifecycleEventRecord[] },
+    what: string,
+  ): Promise<{ ok: true } | { ok: false; reason: string }> => {
     let failures = 0;
     let rejections = 0;
     for (;;) {
       try {
-        await store.insertSpans(spans);
+        if ('spans' in rows) await store.insertSpans(rows.spans);
+        else await store.insertLifecycleEvents(rows.events);
         if (failures > 0) logger.info('store accepts inserts again', { what, failedAttempts: failures });
         return { ok: true };
       } catch (err) {
         const unreachable = err instanceof StoreError && err.code === 'JOBSLO_ERR_STORE_UNREACHABLE';
-        if (!unreachable && ++rejections > rejectedRetries) return { ok: false, reason: `store rejected the spans: ${errorMessage(err)}` };
+        if (!unreachable && ++rejections > rejectedRetries) return { ok: false, reason: `store rejected the ${'spans' in rows ? 'spans' : 'lifecycle events'}: ${errorMessage(err)}` };
         failures++;
         stats.insertRetries++;
         const wait = backoffMillis(failures, retryInitial, retryMax);
@@ -326,17 +337,28 @@ export async function startIngest(options: IngestOptions): Promise<RunningIngest
   const storeBatch = async (chunks: Chunk[]): Promise<void> => {
     const spans = chunks.length === 1 ? (chunks[0] as Chunk).spans : chunks.flatMap((c) => c.spans);
     if (spans.length > 0) {
-      const result = await insertWithRetry(spans, `batch of ${spans.length} spans`);
+      const result = await insertWithRetry({ spans }, `batch of ${spans.length} spans`);
       if (!result.ok) {
         logger.warn('store rejects a batch; storing its messages one by one to find the bad ones', { spans: spans.length, messages: chunks.length, error: result.reason });
         for (const c of chunks) {
           if (c.spans.length === 0) continue;
-          const one = await insertWithRetry(c.spans, `message ${c.topic}/${c.partition}@${c.offset}`);
+          const one = await insertWithRetry({ spans: c.spans }, `message ${c.topic}/${c.partition}@${c.offset}`);
           if (one.ok) stats.storedSpans += c.spans.length;
           else await deadLetter(c, one.reason);
         }
       } else {
         stats.storedSpans += spans.length;
+      }
+    }
+    const events = chunks.flatMap((c) => c.events);
+    if (events.length > 0) {
+      const result = await insertWithRetry({ events }, `batch of ${events.length} lifecycle events`);
+      if (!result.ok) {
+        for (const c of chunks) {
+          if (c.events.length === 0) continue;
+          const one = await insertWithRetry({ events: c.events }, `message ${c.topic}/${c.partition}@${c.offset}`);
+          if (!one.ok) await deadLetter(c, one.reason);
+        }
       }
     }
     stats.batches++;
@@ -386,9 +408,18 @@ export async function startIngest(options: IngestOptions): Promise<RunningIngest
         if (stopping || !isRunning() || isStale()) break;
         stats.messages++;
         let spans: readonly SpanRecord[] = [];
+        let events: readonly LifecycleEventRecord[] = [];
         const place = { topic: batch.topic, partition: batch.partition, offset: message.offset, message };
         // A null value is a tombstone and an empty one an empty request: nothing to store.
-        if (message.value !== null && message.value.length > 0) {
+        if (batch.topic === lifecycleTopic) {
+          if (message.value !== null && message.value.length > 0) {
+            try {
+              events = [lifecycleFromJson(JSON.parse(message.value.toString('utf8')) as unknown, 'message')];
+            } catch (err) {
+              await deadLetter(place, `cannot decode lifecycle event: ${errorMessage(err)}`, heartbeat);
+            }
+          }
+        } else if (message.value !== null && message.value.length > 0) {
           try {
             const decoded = decodeSpansMessage(message.value);
             spans = decoded.spans;
@@ -406,7 +437,7 @@ export async function startIngest(options: IngestOptions): Promise<RunningIngest
             await deadLetter(place, `cannot decode OTLP ExportTraceServiceRequest: ${errorMessage(err)}`, heartbeat);
           }
         }
-        add({ ...place, generation: gen, spans });
+        add({ ...place, generation: gen, spans, events });
         resolveOffset(message.offset);
         if (stats.bufferedSpans >= maxBuffered) await waitForRoom(heartbeat);
       }
@@ -420,7 +451,8 @@ export async function startIngest(options: IngestOptions): Promise<RunningIngest
   consumer.on(consumer.events.GROUP_JOIN, (e) => {
     generation++;
     const partitions = (e.payload.memberAssignment[topic] ?? []).join(',');
-    logger.info('joined consumer group', { group: groupId, topic, partitions, leader: e.payload.isLeader });
+    const lifecyclePartitions = lifecycleTopic === null ? undefined : (e.payload.memberAssignment[lifecycleTopic] ?? []).join(',');
+    logger.info('joined consumer group', { group: groupId, topic, partitions, lifecyclePartitions, leader: e.payload.isLeader });
   });
   consumer.on(consumer.events.CRASH, (e) => {
     if (e.payload.restart) {
@@ -430,11 +462,11 @@ export async function startIngest(options: IngestOptions): Promise<RunningIngest
     }
   });
 
-  await ensureTopics(kafka, options.brokers, dlqTopic === null ? [topic] : [topic, dlqTopic], logger);
+  await ensureTopics(kafka, options.brokers, dlqTopic === null ? topics : [...topics, dlqTopic], logger);
   await consumer.connect();
   try {
     if (producer) await producer.connect();
-    await consumer.subscribe({ topics: [topic], fromBeginning: options.fromBeginning ?? true });
+    await consumer.subscribe({ topics, fromBeginning: options.fromBeginning ?? true });
     await consumer.run({
       autoCommit: false,
       eachBatchAutoResolve: false,

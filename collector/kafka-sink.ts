@@ -1,10 +1,10 @@
 import { Partitioners } from 'kafkajs';
 import type { Kafka, Message, Producer } from 'kafkajs';
-import { errorMessage, noopLogger } from '../contracts/index.js';
-import type { Logger, SpanRecord } from '../contracts/index.js';
+import { errorMessage, lifecycleToJson, noopLogger } from '../contracts/index.js';
+import type { LifecycleEventRecord, Logger, SpanRecord } from '../contracts/index.js';
 import { encodeTraceRequestProto } from './otlp/index.js';
 import type { SinkResult, SpanSink } from './sink.js';
-import { DEFAULT_SPANS_TOPIC, createKafka } from './_kafka.js';
+import { DEFAULT_LIFECYCLE_TOPIC, DEFAULT_SPANS_TOPIC, createKafka } from './_kafka.js';
 
 /** Options of {@link KafkaSink}. */
 export interface KafkaSinkOptions {
@@ -12,6 +12,8 @@ export interface KafkaSinkOptions {
   brokers: readonly string[];
   /** Topic to publish to. @default 'otlp_spans' */
   topic?: string;
+  /** Topic for live lifecycle events. @default 'jobslo_lifecycle' */
+  lifecycleTopic?: string;
   /**
    * Deadline for handing one request over (written and acknowledged by all
    * in-sync replicas), ms. Past it the request is answered retryable (HTTP
@@ -60,6 +62,7 @@ export class KafkaSink implements SpanSink {
   private readonly brokers: string;
   private readonly producer: Producer;
   private readonly topic: string;
+  private readonly lifecycleTopic: string;
   private readonly timeoutMillis: number;
   private readonly retryAfterMillis: number;
   private readonly maxPendingBytes: number;
@@ -73,6 +76,7 @@ export class KafkaSink implements SpanSink {
 
   constructor(options: KafkaSinkOptions) {
     this.topic = options.topic ?? DEFAULT_SPANS_TOPIC;
+    this.lifecycleTopic = options.lifecycleTopic ?? DEFAULT_LIFECYCLE_TOPIC;
     this.timeoutMillis = options.timeoutMillis ?? 5_000;
     this.retryAfterMillis = options.retryAfterMillis ?? 2_000;
     this.maxPendingBytes = options.maxPendingBytes ?? 64 * 1024 * 1024;
@@ -113,6 +117,18 @@ export class KafkaSink implements SpanSink {
     if (this.closed) return { kind: 'retryable', retryAfterMillis: this.retryAfterMillis, reason: 'collector is shutting down' };
     const messages = this.toMessages(spans, raw);
     if (messages === undefined) return { kind: 'failed', reason: `a single span is larger than the ${this.maxMessageBytes}-byte Kafka message limit` };
+    return this.publish(this.topic, messages);
+  }
+
+  /** Publishes each event as one JSON message (wire format `jobslo.lifecycle/v1`) keyed by run id, on the lifecycle topic. */
+  async writeLifecycle(events: readonly LifecycleEventRecord[]): Promise<SinkResult> {
+    if (this.closed) return { kind: 'retryable', retryAfterMillis: this.retryAfterMillis, reason: 'collector is shutting down' };
+    const messages = events.map((e) => ({ key: e.runId, value: Buffer.from(JSON.stringify(lifecycleToJson(e))) }));
+    return this.publish(this.lifecycleTopic, messages);
+  }
+
+  /** Sends with acks from all in-sync replicas within the deadline; the outcome is a value the HTTP layer branches on. */
+  private async publish(topic: string, messages: Message[]): Promise<SinkResult> {
     const bytes = messages.reduce((n, m) => n + (m.value as Buffer).length, 0);
     if (this.pendingBytes > 0 && this.pendingBytes + bytes > this.maxPendingBytes) {
       this.refused();
@@ -121,7 +137,7 @@ export class KafkaSink implements SpanSink {
     this.pendingBytes += bytes;
     const send = (async () => {
       await this.ensureConnected();
-      await this.producer.send({ topic: this.topic, acks: -1, timeout: this.timeoutMillis, messages });
+      await this.producer.send({ topic, acks: -1, timeout: this.timeoutMillis, messages });
     })();
     // The send may outlive the deadline; its bytes count as pending until it settles.
     void send.then(
@@ -133,11 +149,11 @@ export class KafkaSink implements SpanSink {
       return { kind: 'accepted' };
     } catch (err) {
       if (err instanceof DeadlineError) {
-        this.logger.warn('Kafka did not acknowledge in time; answered 503', { topic: this.topic, timeoutMillis: this.timeoutMillis });
+        this.logger.warn('Kafka did not acknowledge in time; answered 503', { topic, timeoutMillis: this.timeoutMillis });
         return { kind: 'retryable', retryAfterMillis: this.retryAfterMillis, reason: `Kafka did not acknowledge within ${this.timeoutMillis} ms` };
       }
       const retriable = isRetriable(err);
-      this.logger.warn('Kafka send failed', { topic: this.topic, retryable: retriable, error: errorMessage(err) });
+      this.logger.warn('Kafka send failed', { topic, retryable: retriable, error: errorMessage(err) });
       if (!retriable) return { kind: 'failed', reason: `Kafka refused the message: ${errorMessage(err)}` };
       return { kind: 'retryable', retryAfterMillis: this.retryAfterMillis, reason: `Kafka unavailable: ${errorMessage(err)}` };
     }

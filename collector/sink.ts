@@ -20,7 +20,7 @@ export interface SpanSink {
    */
   write(spans: readonly SpanRecord[], raw?: Uint8Array): Promise<SinkResult>;
   /** Hands live lifecycle events over (`POST /v1/lifecycle`). */
-  writeLifecycle?(events: readonly LifecycleEventRecord[]): Promise<SinkResult>;
+  writeLifecycle(events: readonly LifecycleEventRecord[]): Promise<SinkResult>;
   close(): Promise<void>;
 }
 

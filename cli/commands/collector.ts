@@ -1,6 +1,6 @@
 import { parseArgs } from 'node:util';
 import { startCollector, StoreSink } from '../../collector/index.js';
-import { DEFAULT_SPANS_TOPIC, KafkaSink, parseBrokers, validateTopic } from '../../collector/index.js';
+import { DEFAULT_LIFECYCLE_TOPIC, DEFAULT_SPANS_TOPIC, KafkaSink, parseBrokers, validateTopic } from '../../collector/index.js';
 import { ConfigError, parseDurationMillis } from '../../contracts/index.js';
 import { openStore, parseStoreUrl, removeOwnerFile, writeOwnerFile } from '../../store/index.js';
 import type { Command } from '../command.js';
@@ -10,10 +10,12 @@ export const collectorCommand: Command = {
   name: 'collector',
   summary: 'Receive OTLP/HTTP traces from any job runner and store them',
   help: `Usage: jobslo collector [--port 4318] [--host 127.0.0.1] [--store URL] [--max-body-bytes N]
-       jobslo collector --bus kafka --brokers HOST:PORT[,...] [--topic otlp_spans] [--bus-timeout 5s]
+       jobslo collector --bus kafka --brokers HOST:PORT[,...] [--topic otlp_spans]
+                        [--lifecycle-topic jobslo_lifecycle] [--bus-timeout 5s]
 
 Serves POST /v1/traces (OTLP/HTTP, application/x-protobuf or application/json,
-optionally gzip) and GET /health. Point OTEL_EXPORTER_OTLP_ENDPOINT at it.
+optionally gzip), POST /v1/lifecycle (live lifecycle events from "jobslo run",
+JSON, see docs/conventions.md) and GET /health. Point OTEL_EXPORTER_OTLP_ENDPOINT at it.
 SIGTERM or SIGINT stops accepting, finishes in-flight requests and closes
 the store. While it holds a DuckDB file, "jobslo analyze" and "jobslo report"
 on the same file read through it (POST /api/v1/store, loopback by default).
@@ -30,6 +32,8 @@ ${STORE_HELP}
   --brokers LIST      Kafka bootstrap brokers HOST:PORT[,HOST:PORT...] (--bus kafka)
   --topic NAME        Kafka topic (default otlp_spans); one message per request,
                       an OTLP ExportTraceServiceRequest in protobuf (otlp_proto)
+  --lifecycle-topic T Kafka topic for live lifecycle events (default
+                      jobslo_lifecycle); one JSON event per message
   --bus-timeout DUR   deadline for Kafka to acknowledge a request (all in-sync
                       replicas), e.g. 500ms, 5s (default 5s); when Kafka is
                       unreachable or slower, the request gets 503 + Retry-After
@@ -46,6 +50,7 @@ ${STORE_HELP}
         bus: { type: 'string' },
         brokers: { type: 'string' },
         topic: { type: 'string' },
+        'lifecycle-topic': { type: 'string' },
         'bus-timeout': { type: 'string' },
       },
       strict: true,
@@ -56,7 +61,7 @@ ${STORE_HELP}
     const bus = values.bus ?? 'store';
     if (bus !== 'store' && bus !== 'kafka') throw new ConfigError('--bus', `"${bus}" is not a bus; use store or kafka`);
     if (bus === 'store') {
-      for (const flag of ['brokers', 'topic', 'bus-timeout'] as const) {
+      for (const flag of ['brokers', 'topic', 'lifecycle-topic', 'bus-timeout'] as const) {
         if (values[flag] !== undefined) throw new ConfigError(`--${flag}`, 'only applies with --bus kafka');
       }
     }
@@ -68,6 +73,7 @@ ${STORE_HELP}
       const sink = new KafkaSink({
         brokers: parseBrokers(values.brokers),
         topic: validateTopic(values.topic ?? DEFAULT_SPANS_TOPIC, '--topic'),
+        lifecycleTopic: validateTopic(values['lifecycle-topic'] ?? DEFAULT_LIFECYCLE_TOPIC, '--lifecycle-topic'),
         timeoutMillis,
         logger: ctx.logger,
       });

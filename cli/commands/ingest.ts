@@ -2,6 +2,7 @@ import { parseArgs } from 'node:util';
 import {
   DEFAULT_DEAD_LETTER_TOPIC,
   DEFAULT_INGEST_GROUP,
+  DEFAULT_LIFECYCLE_TOPIC,
   DEFAULT_SPANS_TOPIC,
   parseBrokers,
   startIngest,
@@ -16,7 +17,8 @@ export const ingestCommand: Command = {
   name: 'ingest',
   summary: 'Consume OTLP spans from Kafka and store them (scale-out path)',
   help: `Usage: jobslo ingest --brokers HOST:PORT[,...] --store URL [--group jobslo-ingest]
-                     [--topic otlp_spans] [--batch-max-spans 50000] [--batch-max-wait 1s]
+                     [--topic otlp_spans] [--lifecycle-topic jobslo_lifecycle]
+                     [--batch-max-spans 50000] [--batch-max-wait 1s]
                      [--dead-letter-topic otlp_spans_dlq] [--retention-days N] [--session-timeout 30s]
 
 Reads the OTLP trace requests that "jobslo collector --bus kafka" (or an
@@ -35,6 +37,8 @@ Options:
 ${STORE_HELP.replace(/^ {2}--store URL {9}/, '  --store URL             ').replace(/\n {22}/, '\n                          ')}
   --group NAME            consumer group (default ${DEFAULT_INGEST_GROUP})
   --topic NAME            topic to read (default ${DEFAULT_SPANS_TOPIC})
+  --lifecycle-topic T     topic of live lifecycle events to store too
+                          (default ${DEFAULT_LIFECYCLE_TOPIC}; "" reads none)
   --batch-max-spans N     store a batch when it holds N spans (default 50000)
   --batch-max-wait DUR    ...or when its first message waited this long (default 1s)
   --dead-letter-topic T   topic for undecodable or rejected messages
@@ -54,6 +58,7 @@ ${STORE_HELP.replace(/^ {2}--store URL {9}/, '  --store URL             ').repla
         store: { type: 'string' },
         group: { type: 'string' },
         topic: { type: 'string' },
+        'lifecycle-topic': { type: 'string' },
         'batch-max-spans': { type: 'string' },
         'batch-max-wait': { type: 'string' },
         'dead-letter-topic': { type: 'string' },
@@ -74,6 +79,11 @@ ${STORE_HELP.replace(/^ {2}--store URL {9}/, '  --store URL             ').repla
     const dlq = values['dead-letter-topic'] ?? DEFAULT_DEAD_LETTER_TOPIC;
     const deadLetterTopic = dlq === '' ? null : validateTopic(dlq, '--dead-letter-topic');
     if (deadLetterTopic === topic) throw new ConfigError('--dead-letter-topic', 'must differ from --topic');
+    const lc = values['lifecycle-topic'] ?? DEFAULT_LIFECYCLE_TOPIC;
+    const lifecycleTopic = lc === '' ? null : validateTopic(lc, '--lifecycle-topic');
+    if (lifecycleTopic !== null && (lifecycleTopic === topic || lifecycleTopic === deadLetterTopic)) {
+      throw new ConfigError('--lifecycle-topic', 'must differ from --topic and --dead-letter-topic');
+    }
     const retentionDays = values['retention-days'] === undefined ? undefined : parsePositiveInt(values['retention-days'], '--retention-days', 1);
 
     const sessionTimeoutMillis = parseDurationMillis(values['session-timeout'] ?? '30s', '--session-timeout');
@@ -85,6 +95,7 @@ ${STORE_HELP.replace(/^ {2}--store URL {9}/, '  --store URL             ').repla
         brokers,
         store,
         topic,
+        lifecycleTopic,
         groupId: group,
         batchMaxSpans,
         batchMaxWaitMillis,
