@@ -2,6 +2,10 @@ import { StoreError, errorMessage } from '../contracts/index.js';
 import type { LifecycleEventRecord, SpanRecord } from '../contracts/index.js';
 import type {
   JobAggregate,
+  JobSeries,
+  ListRunsByJobQuery,
+  RunDistribution,
+  RunDistributionQuery,
   JobSelector,
   ListRunsQuery,
   QueueDepth,
@@ -15,7 +19,7 @@ import type {
 } from './types.js';
 
 /** Store methods a collector answers over `POST /api/v1/store` for readers of its DuckDB file. */
-export const REMOTE_READ_METHODS = ['jobAggregates', 'windowCounts', 'windowCountsMany', 'timeSeries', 'listRuns', 'runStarts', 'jobNames', 'queueDepths'] as const;
+export const REMOTE_READ_METHODS = ['jobAggregates', 'windowCounts', 'windowCountsMany', 'timeSeries', 'listRuns', 'runStarts', 'jobNames', 'queueDepths', 'timeSeriesByJob', 'listRunsByJob', 'runDistributions'] as const;
 export type RemoteReadMethod = (typeof REMOTE_READ_METHODS)[number];
 
 /**
@@ -76,6 +80,18 @@ export class RemoteStore implements Store {
 
   windowCounts(query: WindowCountsQuery): Promise<WindowCount[]> {
     return this.call('windowCounts', [query]);
+  }
+
+  timeSeriesByJob(query: TimeSeriesQuery): Promise<JobSeries[]> {
+    return this.call('timeSeriesByJob', [query]);
+  }
+
+  listRunsByJob(query: ListRunsByJobQuery): Promise<RunSummary[]> {
+    return this.call('listRunsByJob', [query]);
+  }
+
+  runDistributions(query: RunDistributionQuery): Promise<RunDistribution[]> {
+    return this.call('runDistributions', [query]);
   }
 
   windowCountsMany(queries: readonly WindowCountsQuery[]): Promise<WindowCount[][]> {

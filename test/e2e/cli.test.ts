@@ -1,6 +1,6 @@
 import { spawn, execFile } from 'node:child_process';
 import type { ChildProcess } from 'node:child_process';
-import { existsSync, mkdtempSync, rmSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
@@ -75,6 +75,13 @@ describe('CLI end to end: jobslo run -> jobslo collector (DuckDB) -> jobslo anal
       const jobs = byJob(JSON.parse(live.stdout) as Analysis);
       expect(jobs['cli-ok']).toMatchObject({ runs: 3, succeeded: 3, failed: 0, success_rate: 1, retries_per_run: 0 });
       expect(jobs['cli-bad']).toMatchObject({ runs: 2, succeeded: 0, failed: 2, success_rate: 0, retries_per_run: 2, dead_lettered: 2, failure_modes: { '3': 2 } });
+
+      // So does report, with the per-job batch queries.
+      const rep = await jobslo(['report', '--store', store, '--since', '1h', '--out', join(dir, 'site')]);
+      expect(rep.code, rep.stderr).toBe(0);
+      const index = readFileSync(rep.stdout.trim(), 'utf8');
+      expect(index).toContain('cli-ok');
+      expect(index).toContain('cli-bad');
 
       const exited = new Promise<number | null>((resolve) => collector.child.once('exit', (code) => resolve(code)));
       collector.child.kill('SIGTERM');

@@ -5,7 +5,7 @@
  */
 import { execFile } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
-import { copyFileSync, existsSync, mkdirSync, rmSync, writeFileSync } from 'node:fs';
+import { copyFileSync, cpSync, existsSync, mkdirSync, rmSync, writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { promisify } from 'node:util';
 
@@ -33,6 +33,8 @@ export async function buildCli(): Promise<BuiltCli> {
   } catch (err) {
     diagnostics = String((err as { stdout?: string }).stdout ?? err);
   }
+  // The report templates are read at run time from next to dist/, as in a checkout.
+  cpSync(join(REPO, 'reports', 'templates'), join(dir, 'reports', 'templates'), { recursive: true });
   for (const f of ['dist/cli/main.js', 'dist/cli/commands/run.js', 'dist/executor/index.js']) {
     if (!existsSync(join(dir, f))) throw new Error(`CLI build did not produce ${f}:\n${diagnostics}`);
   }
