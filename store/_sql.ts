@@ -1,5 +1,5 @@
 import { COUNTED_OUTCOMES } from '../contracts/index.js';
-import type { JobSelector } from './types.js';
+import type { JobAggregate, JobSelector } from './types.js';
 
 /**
  * How far before a range's start the run queries look for the spans of runs
@@ -64,4 +64,41 @@ export function thresholdNanos(criterion: { kind: string; thresholdMillis?: numb
   const ms = criterion.thresholdMillis ?? 0;
   if (!Number.isFinite(ms)) throw new RangeError(`not a finite threshold: ${ms}`);
   return BigInt(Math.trunc(ms * 1e6));
+}
+
+function numOrNull(v: unknown): number | null {
+  if (v === null || v === undefined) return null;
+  const n = Number(v);
+  return Number.isFinite(n) ? n : null;
+}
+
+/**
+ * A `jobAggregates` result row as both stores name its columns (`runs`,
+ * `succeeded`, ..., `latency_p50`, `queue_p95`, `rss_p95`), with the failure
+ * modes already counted.
+ */
+export function jobAggregateFromRow(r: Record<string, unknown>, failureModes: Record<string, number>): JobAggregate {
+  return {
+    job: String(r['job']),
+    runs: Number(r['runs']),
+    succeeded: Number(r['succeeded']),
+    failed: Number(r['failed']),
+    timedOut: Number(r['timed_out']),
+    cancelled: Number(r['cancelled']),
+    skipped: Number(r['skipped']),
+    deadLettered: Number(r['n_dead_lettered']),
+    latencyP50Millis: numOrNull(r['latency_p50']),
+    latencyP95Millis: numOrNull(r['latency_p95']),
+    latencyP99Millis: numOrNull(r['latency_p99']),
+    retries: Number(r['retries']),
+    queueDelayP50Millis: numOrNull(r['queue_p50']),
+    queueDelayP95Millis: numOrNull(r['queue_p95']),
+    queuedRuns: Number(r['queued_runs']),
+    costTotal: numOrNull(r['cost_total']),
+    costedRuns: Number(r['costed_runs']),
+    cpuSecondsTotal: numOrNull(r['cpu_total']),
+    cpuRuns: Number(r['cpu_runs']),
+    maxRssP95Bytes: numOrNull(r['rss_p95']),
+    failureModes,
+  };
 }

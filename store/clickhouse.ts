@@ -22,7 +22,7 @@ import type {
   WindowCount,
   WindowCountsQuery,
 } from './types.js';
-import { COUNTED_SQL_LIST, RUN_LOOKBACK_NANOS, globToLike, groupByEnd, isGlob, nanosLiteral, numberLiteral, thresholdNanos } from './_sql.js';
+import { COUNTED_SQL_LIST, RUN_LOOKBACK_NANOS, globToLike, groupByEnd, jobAggregateFromRow, isGlob, nanosLiteral, numberLiteral, thresholdNanos } from './_sql.js';
 import { LIFECYCLE_COLUMNS, SPAN_COLUMNS, encodeLifecycleTsv, encodeSpansTsvChunks, interpolatedQuantileSql, quoteIdentifier, quoteString, toStoreError } from './_clickhouse.js';
 import { redact } from './url.js';
 
@@ -178,6 +178,10 @@ export class ClickHouseStore implements Store {
       request_timeout: options.requestTimeoutMillis ?? 30_000,
       max_open_connections: options.maxOpenConnections ?? 10,
       compression: { request: false, response: false },
+      // 64-bit integers (nanosecond times) as JSON strings, read with BigInt:
+      // 18.16 quotes them by default, current releases (checked on 26.9 via
+      // chDB) print bare numbers that JSON.parse rounds to ±128 ns.
+      clickhouse_settings: { output_format_json_quote_64bit_integers: 1 },
       application: 'jobslo',
       log: { LoggerClass: clientLoggerClass(options.logger ?? noopLogger) },
     });
@@ -378,32 +382,10 @@ export class ClickHouseStore implements Store {
       )`;
     const rows = await this.select(sql, 'job aggregates query');
     return rows
-      .map((r): JobAggregate => {
+      .map((r) => {
         const modes: Record<string, number> = {};
         for (const pair of (r['mode_counts'] as [string, string | number][] | null) ?? []) modes[String(pair[0])] = Number(pair[1]);
-        return {
-          job: String(r['job']),
-          runs: Number(r['runs']),
-          succeeded: Number(r['succeeded']),
-          failed: Number(r['failed']),
-          timedOut: Number(r['timed_out']),
-          cancelled: Number(r['cancelled']),
-          skipped: Number(r['skipped']),
-          deadLettered: Number(r['n_dead_lettered']),
-          latencyP50Millis: numOrNull(r['latency_p50']),
-          latencyP95Millis: numOrNull(r['latency_p95']),
-          latencyP99Millis: numOrNull(r['latency_p99']),
-          retries: Number(r['retries']),
-          queueDelayP50Millis: numOrNull(r['queue_p50']),
-          queueDelayP95Millis: numOrNull(r['queue_p95']),
-          queuedRuns: Number(r['queued_runs']),
-          costTotal: numOrNull(r['cost_total']),
-          costedRuns: Number(r['costed_runs']),
-          cpuSecondsTotal: numOrNull(r['cpu_total']),
-          cpuRuns: Number(r['cpu_runs']),
-          maxRssP95Bytes: numOrNull(r['rss_p95']),
-          failureModes: modes,
-        };
+        return jobAggregateFromRow(r, modes);
       })
       .sort((a, b) => compareStrings(a.job, b.job));
   }

@@ -23,7 +23,7 @@ import type {
   WindowCount,
   WindowCountsQuery,
 } from './types.js';
-import { COUNTED_SQL_LIST, RUN_LOOKBACK_NANOS, globToLike, groupByEnd, isGlob, nanosLiteral, numberLiteral, thresholdNanos } from './_sql.js';
+import { COUNTED_SQL_LIST, RUN_LOOKBACK_NANOS, globToLike, groupByEnd, isGlob, jobAggregateFromRow, nanosLiteral, numberLiteral, thresholdNanos } from './_sql.js';
 
 /** Ordered, append-only schema migrations. Never edit a published one. */
 const MIGRATIONS: readonly string[] = [
@@ -150,57 +150,64 @@ export class DuckDbStore implements Store {
     });
   }
 
+  /** Appends rows to `table` through one appender, after every earlier operation. */
+  private append(table: string, what: string, write: (appender: DuckDBAppender) => void): Promise<void> {
+    return this.serial(async () => {
+      let appender: DuckDBAppender;
+      try {
+        appender = await this.conn.createAppender(table);
+      } catch (cause) {
+        throw new StoreError('JOBSLO_ERR_STORE_QUERY', `cannot append to DuckDB table ${table} (was the store migrated?)`, { cause });
+      }
+      try {
+        write(appender);
+        appender.flushSync();
+      } catch (cause) {
+        throw new StoreError('JOBSLO_ERR_STORE_QUERY', `insert of ${what} into DuckDB failed`, { cause });
+      } finally {
+        appender.closeSync();
+      }
+    });
+  }
+
   async insertSpans(spans: readonly SpanRecord[]): Promise<void> {
     if (spans.length === 0) return;
     const receivedNs = BigInt(Date.now()) * 1_000_000n;
-    await this.serial(async () => {
-      let appender: DuckDBAppender;
-      try {
-        appender = await this.conn.createAppender('spans');
-      } catch (cause) {
-        throw new StoreError('JOBSLO_ERR_STORE_QUERY', 'cannot append to DuckDB table spans (was the store migrated?)', { cause });
-      }
-      try {
-        for (const span of spans) {
-          const r = toSpanRow(span);
-          appender.appendDate(dateValue(Number(r.startNs / NANOS_PER_DAY)));
-          appender.appendVarchar(r.traceId);
-          appender.appendVarchar(r.spanId);
-          appender.appendVarchar(r.parentSpanId);
-          appender.appendVarchar(r.name);
-          appender.appendUTinyInt(r.kind & 0xff);
-          appender.appendBigInt(r.startNs);
-          appender.appendBigInt(r.endNs);
-          appender.appendUTinyInt(r.statusCode & 0xff);
-          appender.appendVarchar(r.statusMessage);
-          appender.appendVarchar(r.serviceName);
-          appender.appendVarchar(r.job);
-          appender.appendVarchar(r.runId);
-          appender.appendVarchar(r.spanType);
-          appender.appendInteger(r.attempt);
-          appender.appendVarchar(r.outcome);
-          appender.appendInteger(r.runAttempts);
-          appender.appendVarchar(r.errorType);
-          if (r.exitCode === null) appender.appendNull();
-          else appender.appendInteger(r.exitCode);
-          for (const v of [r.cost, r.cpuSeconds, r.maxRssBytes]) {
-            if (v === null) appender.appendNull();
-            else appender.appendDouble(v);
-          }
-          if (r.queuedNs === null) appender.appendNull();
-          else appender.appendBigInt(r.queuedNs);
-          appender.appendBoolean(r.deadLettered);
-          appender.appendVarchar(r.attributes);
-          appender.appendVarchar(r.resourceAttributes);
-          appender.appendVarchar(r.events);
-          appender.appendBigInt(receivedNs);
-          appender.endRow();
+    await this.append('spans', `${spans.length} spans`, (appender) => {
+      for (const span of spans) {
+        const r = toSpanRow(span);
+        appender.appendDate(dateValue(Number(r.startNs / NANOS_PER_DAY)));
+        appender.appendVarchar(r.traceId);
+        appender.appendVarchar(r.spanId);
+        appender.appendVarchar(r.parentSpanId);
+        appender.appendVarchar(r.name);
+        appender.appendUTinyInt(r.kind & 0xff);
+        appender.appendBigInt(r.startNs);
+        appender.appendBigInt(r.endNs);
+        appender.appendUTinyInt(r.statusCode & 0xff);
+        appender.appendVarchar(r.statusMessage);
+        appender.appendVarchar(r.serviceName);
+        appender.appendVarchar(r.job);
+        appender.appendVarchar(r.runId);
+        appender.appendVarchar(r.spanType);
+        appender.appendInteger(r.attempt);
+        appender.appendVarchar(r.outcome);
+        appender.appendInteger(r.runAttempts);
+        appender.appendVarchar(r.errorType);
+        if (r.exitCode === null) appender.appendNull();
+        else appender.appendInteger(r.exitCode);
+        for (const v of [r.cost, r.cpuSeconds, r.maxRssBytes]) {
+          if (v === null) appender.appendNull();
+          else appender.appendDouble(v);
         }
-        appender.flushSync();
-      } catch (cause) {
-        throw new StoreError('JOBSLO_ERR_STORE_QUERY', `insert of ${spans.length} spans into DuckDB failed`, { cause });
-      } finally {
-        appender.closeSync();
+        if (r.queuedNs === null) appender.appendNull();
+        else appender.appendBigInt(r.queuedNs);
+        appender.appendBoolean(r.deadLettered);
+        appender.appendVarchar(r.attributes);
+        appender.appendVarchar(r.resourceAttributes);
+        appender.appendVarchar(r.events);
+        appender.appendBigInt(receivedNs);
+        appender.endRow();
       }
     });
   }
@@ -208,32 +215,19 @@ export class DuckDbStore implements Store {
   async insertLifecycleEvents(events: readonly LifecycleEventRecord[]): Promise<void> {
     if (events.length === 0) return;
     const receivedNs = BigInt(Date.now()) * 1_000_000n;
-    await this.serial(async () => {
-      let appender: DuckDBAppender;
-      try {
-        appender = await this.conn.createAppender('lifecycle_events');
-      } catch (cause) {
-        throw new StoreError('JOBSLO_ERR_STORE_QUERY', 'cannot append to DuckDB table lifecycle_events (was the store migrated?)', { cause });
-      }
-      try {
-        for (const e of events) {
-          appender.appendDate(dateValue(Number(e.timeUnixNano / NANOS_PER_DAY)));
-          appender.appendVarchar(e.eventId);
-          appender.appendVarchar(e.type);
-          appender.appendVarchar(e.job);
-          appender.appendVarchar(e.runId);
-          appender.appendBigInt(e.timeUnixNano);
-          if (e.attempt === undefined) appender.appendNull();
-          else appender.appendInteger(e.attempt);
-          appender.appendVarchar(JSON.stringify(e.attributes));
-          appender.appendBigInt(receivedNs);
-          appender.endRow();
-        }
-        appender.flushSync();
-      } catch (cause) {
-        throw new StoreError('JOBSLO_ERR_STORE_QUERY', `insert of ${events.length} lifecycle events into DuckDB failed`, { cause });
-      } finally {
-        appender.closeSync();
+    await this.append('lifecycle_events', `${events.length} lifecycle events`, (appender) => {
+      for (const e of events) {
+        appender.appendDate(dateValue(Number(e.timeUnixNano / NANOS_PER_DAY)));
+        appender.appendVarchar(e.eventId);
+        appender.appendVarchar(e.type);
+        appender.appendVarchar(e.job);
+        appender.appendVarchar(e.runId);
+        appender.appendBigInt(e.timeUnixNano);
+        if (e.attempt === undefined) appender.appendNull();
+        else appender.appendInteger(e.attempt);
+        appender.appendVarchar(JSON.stringify(e.attributes));
+        appender.appendBigInt(receivedNs);
+        appender.endRow();
       }
     });
   }
@@ -328,7 +322,8 @@ export class DuckDbStore implements Store {
     const to = nanosLiteral(range.toMillis);
     const counted = `outcome IN (${COUNTED_SQL_LIST})`;
     const sql = `
-      WITH ${this.runsCte(range, "job <> ''")}
+      WITH ${this.runsCte(range, "job <> ''")},
+      agg AS (
       SELECT job,
         count(*) FILTER (WHERE ${counted}) AS runs,
         count(*) FILTER (WHERE outcome = 'succeeded') AS succeeded,
@@ -336,7 +331,7 @@ export class DuckDbStore implements Store {
         count(*) FILTER (WHERE outcome = 'timed_out') AS timed_out,
         count(*) FILTER (WHERE outcome = 'cancelled') AS cancelled,
         count(*) FILTER (WHERE outcome = 'skipped') AS skipped,
-        count(*) FILTER (WHERE dead_lettered AND ${counted}) AS dead_lettered,
+        count(*) FILTER (WHERE dead_lettered AND ${counted}) AS n_dead_lettered,
         quantile_cont((last_end_ns - first_start_ns) / 1e6, [0.5, 0.95, 0.99]) FILTER (WHERE ${counted}) AS latency,
         coalesce(sum(attempts - 1) FILTER (WHERE ${counted}), 0) AS retries,
         quantile_cont(greatest(first_start_ns - queued_ns, 0) / 1e6, [0.5, 0.95]) FILTER (WHERE queued_ns IS NOT NULL AND outcome <> 'skipped') AS queue_delay,
@@ -349,37 +344,16 @@ export class DuckDbStore implements Store {
         to_json(list(CASE WHEN error_type <> '' THEN error_type ELSE outcome END) FILTER (WHERE outcome IN ('failed', 'timed_out'))) AS modes
       FROM runs
       WHERE run_end_ns >= ${from} AND run_end_ns < ${to}
-      GROUP BY job`;
+      GROUP BY job)
+      SELECT *, latency[1] AS latency_p50, latency[2] AS latency_p95, latency[3] AS latency_p99,
+        queue_delay[1] AS queue_p50, queue_delay[2] AS queue_p95
+      FROM agg`;
     const rows = await this.query(sql);
     return rows
-      .map((r): JobAggregate => {
-        const latency = (r['latency'] as unknown[] | null) ?? [];
-        const queue = (r['queue_delay'] as unknown[] | null) ?? [];
+      .map((r) => {
         const modes: Record<string, number> = {};
         for (const m of (JSON.parse(String(r['modes'] ?? 'null')) as string[] | null) ?? []) modes[m] = (modes[m] ?? 0) + 1;
-        return {
-          job: String(r['job']),
-          runs: Number(r['runs']),
-          succeeded: Number(r['succeeded']),
-          failed: Number(r['failed']),
-          timedOut: Number(r['timed_out']),
-          cancelled: Number(r['cancelled']),
-          skipped: Number(r['skipped']),
-          deadLettered: Number(r['dead_lettered']),
-          latencyP50Millis: numOrNull(latency[0]),
-          latencyP95Millis: numOrNull(latency[1]),
-          latencyP99Millis: numOrNull(latency[2]),
-          retries: Number(r['retries']),
-          queueDelayP50Millis: numOrNull(queue[0]),
-          queueDelayP95Millis: numOrNull(queue[1]),
-          queuedRuns: Number(r['queued_runs']),
-          costTotal: numOrNull(r['cost_total']),
-          costedRuns: Number(r['costed_runs']),
-          cpuSecondsTotal: numOrNull(r['cpu_total']),
-          cpuRuns: Number(r['cpu_runs']),
-          maxRssP95Bytes: numOrNull(r['rss_p95']),
-          failureModes: modes,
-        };
+        return jobAggregateFromRow(r, modes);
       })
       .sort((a, b) => compareStrings(a.job, b.job));
   }
