@@ -44,14 +44,19 @@ export function servicesRequired(): boolean {
  * @param name the service, e.g. `ClickHouse`
  * @param probe rejects when the service is unreachable
  * @param suite what is skipped, for the message
+ * @param hint how to make the service available, for the message (default: the dev services)
  */
-export async function requireService(name: string, probe: () => Promise<unknown>, suite = 'integration suite'): Promise<boolean> {
+export async function requireService(
+  name: string,
+  probe: () => Promise<unknown>,
+  suite = 'integration suite',
+  hint = 'start the dev services with "bash scripts/services.sh up", or point JOBSLO_TEST_CLICKHOUSE_URL / JOBSLO_TEST_KAFKA_BROKERS at running ones',
+): Promise<boolean> {
   try {
     await probe();
     return true;
   } catch (err) {
     const reason = err instanceof Error ? err.message : String(err);
-    const hint = 'start the dev services with "bash scripts/services.sh up", or point JOBSLO_TEST_CLICKHOUSE_URL / JOBSLO_TEST_KAFKA_BROKERS at running ones';
     if (servicesRequired()) {
       throw new Error(`${suite}: ${name} is unreachable (${reason}) and JOBSLO_REQUIRE_SERVICES=1, so this suite fails instead of skipping; ${hint}`, { cause: err });
     }
