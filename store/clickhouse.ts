@@ -307,7 +307,7 @@ export class ClickHouseStore implements Store {
     return `(
       SELECT job, run_id, r_trace_id AS trace_id, r_span_id AS span_id, first_start_ns, last_end_ns, run_end_ns,
         r_outcome AS outcome, attempts, r_dead_lettered AS dead_lettered, r_error_type AS error_type, r_exit_code AS exit_code,
-        message, r_queued_ns AS queued_ns, r_cost AS cost, r_cpu_seconds AS cpu_seconds, r_max_rss_bytes AS max_rss_bytes
+        message, r_queued_ns AS queued_ns, r_cost AS cost, r_cpu_seconds AS cpu_seconds, r_max_rss_bytes AS max_rss_bytes, r_ran AS ran
       FROM (
         SELECT job, run_id,
           maxIf(trace_id, ${run}) AS r_trace_id,
@@ -318,6 +318,8 @@ export class ClickHouseStore implements Store {
           maxIf(outcome, ${run}) AS r_outcome,
           greatest(greatest(toInt64(uniqExactIf(span_id, ${att})), toInt64(maxIf(run_attempts, ${run}))), 1) AS attempts,
           max(dead_lettered) AS r_dead_lettered,
+          -- 0 for a run that never started an attempt (a missed scheduled tick): no latency.
+          countIf(${att}) > 0 OR maxIf(run_attempts, ${run}) > 0 AS r_ran,
           if(maxIf(error_type, ${run}) != '', maxIf(error_type, ${run}), argMaxIf(error_type, attempt, ${att})) AS r_error_type,
           ifNull(max(if(${run}, exit_code, NULL)), argMax(if(${att}, exit_code, NULL), if(${att}, attempt, NULL))) AS r_exit_code,
           if(maxIf(status_message, ${run}) != '', maxIf(status_message, ${run}), argMaxIf(status_message, attempt, ${att})) AS message,
@@ -366,7 +368,7 @@ export class ClickHouseStore implements Store {
           countIf(outcome = 'cancelled') AS cancelled,
           countIf(outcome = 'skipped') AS skipped,
           countIf(dead_lettered = 1 AND ${counted}) AS n_dead_lettered,
-          arraySort(groupArrayIf((last_end_ns - first_start_ns) / 1e6, ${counted})) AS lat,
+          arraySort(groupArrayIf((last_end_ns - first_start_ns) / 1e6, ${counted} AND ran)) AS lat,
           sumIf(attempts - 1, ${counted}) AS retries,
           arraySort(groupArrayIf(greatest(first_start_ns - assumeNotNull(queued_ns), 0) / 1e6, ${queued})) AS qd,
           countIf(${queued}) AS queued_runs,
@@ -474,7 +476,7 @@ export class ClickHouseStore implements Store {
           count() AS runs,
           countIf(outcome = 'succeeded') AS succeeded,
           countIf(${good}) AS good,
-          arraySort(groupArray((last_end_ns - first_start_ns) / 1e6)) AS lat
+          arraySort(groupArrayIf((last_end_ns - first_start_ns) / 1e6, ran)) AS lat
         FROM ${this.runsSubquery(query, this.jobCondition(query.jobs))}
         WHERE outcome IN (${COUNTED_SQL_LIST}) AND run_end_ns >= ${nanosLiteral(query.fromMillis)} AND run_end_ns < ${nanosLiteral(query.toMillis)}
         GROUP BY bucket_ns
@@ -519,7 +521,7 @@ export class ClickHouseStore implements Store {
           count() AS runs,
           countIf(outcome = 'succeeded') AS succeeded,
           countIf(${good}) AS good,
-          arraySort(groupArray((last_end_ns - first_start_ns) / 1e6)) AS lat
+          arraySort(groupArrayIf((last_end_ns - first_start_ns) / 1e6, ran)) AS lat
         FROM ${this.runsSubquery(query, this.jobCondition(query.jobs))}
         WHERE outcome IN (${COUNTED_SQL_LIST}) AND run_end_ns >= ${nanosLiteral(query.fromMillis)} AND run_end_ns < ${nanosLiteral(query.toMillis)}
         GROUP BY job, bucket_ns

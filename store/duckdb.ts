@@ -292,6 +292,8 @@ export class DuckDbStore implements Store {
           greatest(count(DISTINCT span_id) FILTER (WHERE span_type = 'attempt'),
                    coalesce(max(run_attempts) FILTER (WHERE span_type = 'run'), 0), 1) AS attempts,
           bool_or(dead_lettered) AS dead_lettered,
+          -- False for a run that never started an attempt (a missed scheduled tick): no latency.
+          (count(*) FILTER (WHERE span_type = 'attempt') > 0 OR coalesce(max(run_attempts) FILTER (WHERE span_type = 'run'), 0) > 0) AS ran,
           coalesce(nullif(max(error_type) FILTER (WHERE span_type = 'run'), ''),
                    nullif(arg_max(error_type, attempt) FILTER (WHERE span_type = 'attempt'), ''), '') AS error_type,
           coalesce(max(exit_code) FILTER (WHERE span_type = 'run'), arg_max(exit_code, attempt) FILTER (WHERE span_type = 'attempt')) AS exit_code,
@@ -332,7 +334,7 @@ export class DuckDbStore implements Store {
         count(*) FILTER (WHERE outcome = 'cancelled') AS cancelled,
         count(*) FILTER (WHERE outcome = 'skipped') AS skipped,
         count(*) FILTER (WHERE dead_lettered AND ${counted}) AS n_dead_lettered,
-        quantile_cont((last_end_ns - first_start_ns) / 1e6, [0.5, 0.95, 0.99]) FILTER (WHERE ${counted}) AS latency,
+        quantile_cont((last_end_ns - first_start_ns) / 1e6, [0.5, 0.95, 0.99]) FILTER (WHERE ${counted} AND ran) AS latency,
         coalesce(sum(attempts - 1) FILTER (WHERE ${counted}), 0) AS retries,
         quantile_cont(greatest(first_start_ns - queued_ns, 0) / 1e6, [0.5, 0.95]) FILTER (WHERE queued_ns IS NOT NULL AND outcome <> 'skipped') AS queue_delay,
         count(*) FILTER (WHERE queued_ns IS NOT NULL AND outcome <> 'skipped') AS queued_runs,
@@ -435,7 +437,7 @@ export class DuckDbStore implements Store {
         count(*) AS runs,
         count(*) FILTER (WHERE outcome = 'succeeded') AS succeeded,
         count(*) FILTER (WHERE ${good}) AS good,
-        quantile_cont((last_end_ns - first_start_ns) / 1e6, [0.5, 0.95, 0.99]) AS latency
+        quantile_cont((last_end_ns - first_start_ns) / 1e6, [0.5, 0.95, 0.99]) FILTER (WHERE ran) AS latency
       FROM runs
       WHERE outcome IN (${COUNTED_SQL_LIST}) AND run_end_ns >= ${nanosLiteral(query.fromMillis)} AND run_end_ns < ${nanosLiteral(query.toMillis)}
       GROUP BY bucket_ns
@@ -482,7 +484,7 @@ export class DuckDbStore implements Store {
         count(*) AS runs,
         count(*) FILTER (WHERE outcome = 'succeeded') AS succeeded,
         count(*) FILTER (WHERE ${good}) AS good,
-        quantile_cont((last_end_ns - first_start_ns) / 1e6, [0.5, 0.95, 0.99]) AS latency
+        quantile_cont((last_end_ns - first_start_ns) / 1e6, [0.5, 0.95, 0.99]) FILTER (WHERE ran) AS latency
       FROM runs
       WHERE outcome IN (${COUNTED_SQL_LIST}) AND run_end_ns >= ${nanosLiteral(query.fromMillis)} AND run_end_ns < ${nanosLiteral(query.toMillis)}
       GROUP BY job, bucket_ns

@@ -123,6 +123,18 @@ export function defineStoreConformance(name: string, options: ConformanceOptions
       expect(agg?.failureModes).toEqual({ timeout: 1 });
     });
 
+    it('counts a missed scheduled tick (a run with no attempt) as a failure but not in latency', async () => {
+      const s = await fresh();
+      const missed = runSpans({ job: 'cron', startMillis: T0 + 5_000, outcome: 'failed', attempts: [] });
+      (missed[0] as SpanRecord).attributes['error.type'] = 'missed';
+      await insert(s, [...ok('cron', T0, 100), ...ok('cron', T0 + 1_000, 300), ...missed]);
+      const [agg] = await s.jobAggregates(RANGE);
+      expect(agg).toMatchObject({ runs: 3, succeeded: 2, failed: 1, retries: 0, failureModes: { missed: 1 } });
+      near(agg?.latencyP50Millis, 200);
+      const series = await s.timeSeries({ ...RANGE, jobs: 'cron', bucketMillis: HOUR });
+      near(series[0]?.latencyP50Millis, 200);
+    });
+
     it('counts a run in the range its final outcome falls in', async () => {
       const s = await fresh();
       await insert(s, ok('edge', RANGE.toMillis - 50, 100));
