@@ -4,6 +4,7 @@
 //   npx tsc -p tsconfig.build.json
 //   node bench/analyze.mjs [--store duckdb:PATH|clickhouse:http://HOST:8123/DB]
 //                          [--runs 1000000] [--jobs 100] [--rounds 5] [--no-seed]
+//                          [--per-slo]
 //
 // Seeds the store (unless --no-seed) with --runs runs (a run span and one
 // attempt span each) spread evenly over the 30 days before now, across --jobs
@@ -12,11 +13,21 @@
 // the Workbook's default tiers (windows 5m, 30m, 1h, 6h, 3d, 30d). Prints the
 // seeding rate, then the wall time of evaluating all SLOs per round and the
 // median of the rounds. The default store is an in-memory DuckDB.
+//
+// The timed work is `evaluateSlos`: one `windowCountsMany` query for all
+// run-based SLOs (success, latency) plus one `runStarts` query per freshness
+// SLO. With --per-slo each round also times the path before that change on
+// the same seeded store — `evaluateSlo` per SLO, 4 in flight, i.e. one
+// `windowCounts` or `runStarts` query per SLO — and the freshness SLOs alone
+// (the part both paths share). The order of the timed paths alternates from
+// round to round, the results of both paths are checked to be equal, and the
+// medians and the per-SLO/batched ratio (median of the per-round ratios) are
+// printed.
 import console from 'node:console';
 import { performance } from 'node:perf_hooks';
 import { parseArgs } from 'node:util';
 import { openStore } from '../dist/store/index.js';
-import { evaluateSlos, parseConfig } from '../dist/analyzer/slo/index.js';
+import { evaluateSlo, evaluateSlos, parseConfig, toSloJson } from '../dist/analyzer/slo/index.js';
 import {
   ATTR_ATTEMPT_NUMBER,
   ATTR_ATTEMPT_OUTCOME,
@@ -35,6 +46,7 @@ const { values } = parseArgs({
     jobs: { type: 'string', default: '100' },
     rounds: { type: 'string', default: '5' },
     'no-seed': { type: 'boolean', default: false },
+    'per-slo': { type: 'boolean', default: false },
   },
 });
 const RUNS = Number(values.runs);
@@ -126,18 +138,66 @@ try {
     console.log(`seeded ${RUNS.toLocaleString('en-US')} runs in ${secs.toFixed(1)} s (${Math.round(RUNS / secs).toLocaleString('en-US')} runs/s)`);
   }
   const { slos } = parseConfig(configText());
-  const times = [];
-  let firing = 0;
-  for (let r = 0; r < ROUNDS; r++) {
+  const freshnessSlos = slos.filter((s) => s.sli === 'freshness');
+  // The path before windowCountsMany: evaluateSlo per SLO, `concurrency` in flight.
+  const evaluatePerSlo = async (concurrency = 4) => {
+    const out = new Array(slos.length);
+    let next = 0;
+    const worker = async () => {
+      while (next < slos.length) {
+        const i = next++;
+        out[i] = await evaluateSlo(store, slos[i], NOW);
+      }
+    };
+    await Promise.all(Array.from({ length: Math.min(concurrency, slos.length) }, worker));
+    return out;
+  };
+  const timed = async (f) => {
     const t0 = performance.now();
-    const evals = await evaluateSlos(store, slos, NOW);
-    const ms = performance.now() - t0;
-    times.push(ms);
-    firing = evals.reduce((n, e) => n + e.tiers.filter((t) => t.firing).length, 0);
+    const evals = await f();
+    return { ms: performance.now() - t0, evals };
+  };
+  const describe = (evals) => {
+    const firing = evals.reduce((n, e) => n + e.tiers.filter((t) => t.firing).length, 0);
     const total = evals.reduce((n, e) => n + (e.slo.sli === 'freshness' ? 0 : e.total), 0);
-    console.log(`round ${r + 1}: ${slos.length} SLOs in ${ms.toFixed(0)} ms (${(ms / slos.length).toFixed(1)} ms/SLO; ${total.toLocaleString('en-US')} runs in 30d windows; ${firing} tiers firing)`);
+    return `${total.toLocaleString('en-US')} runs in 30d windows; ${firing} tiers firing`;
+  };
+  const times = [];
+  const perSloTimes = [];
+  const freshnessTimes = [];
+  const ratios = [];
+  for (let r = 0; r < ROUNDS; r++) {
+    if (!values['per-slo']) {
+      const { ms, evals } = await timed(() => evaluateSlos(store, slos, NOW));
+      times.push(ms);
+      console.log(`round ${r + 1}: ${slos.length} SLOs in ${ms.toFixed(0)} ms (${(ms / slos.length).toFixed(1)} ms/SLO; ${describe(evals)})`);
+      continue;
+    }
+    const paths = [
+      ['batched', () => evaluateSlos(store, slos, NOW)],
+      ['per-slo', () => evaluatePerSlo()],
+      ['freshness', () => evaluateSlos(store, freshnessSlos, NOW)],
+    ];
+    if (r % 2 === 1) paths.reverse();
+    const got = {};
+    for (const [name, f] of paths) got[name] = await timed(f);
+    const same = JSON.stringify(got['batched'].evals.map(toSloJson)) === JSON.stringify(got['per-slo'].evals.map(toSloJson));
+    if (!same) throw new Error(`round ${r + 1}: batched and per-SLO evaluations differ`);
+    times.push(got['batched'].ms);
+    perSloTimes.push(got['per-slo'].ms);
+    freshnessTimes.push(got['freshness'].ms);
+    ratios.push(got['per-slo'].ms / got['batched'].ms);
+    console.log(
+      `round ${r + 1} (${paths.map((p) => p[0]).join(', ')}): batched ${got['batched'].ms.toFixed(0)} ms, per-SLO ${got['per-slo'].ms.toFixed(0)} ms ` +
+        `(${ratios.at(-1).toFixed(1)}x), freshness alone ${got['freshness'].ms.toFixed(0)} ms; results equal; ${describe(got['batched'].evals)}`,
+    );
   }
   console.log(`median: ${median(times).toFixed(0)} ms for ${slos.length} SLOs over ${RUNS.toLocaleString('en-US')} runs (${(median(times) / slos.length).toFixed(1)} ms/SLO)`);
+  if (values['per-slo']) {
+    console.log(`median per-SLO path: ${median(perSloTimes).toFixed(0)} ms (${(median(perSloTimes) / slos.length).toFixed(1)} ms/SLO)`);
+    console.log(`median freshness alone (${freshnessSlos.length} SLOs): ${median(freshnessTimes).toFixed(0)} ms`);
+    console.log(`median per-round ratio per-SLO / batched: ${median(ratios).toFixed(2)}x`);
+  }
 } finally {
   await store.close();
 }
