@@ -181,7 +181,12 @@ export class ClickHouseStore implements Store {
       // 64-bit integers (nanosecond times) as JSON strings, read with BigInt:
       // 18.16 quotes them by default, current releases (checked on 26.9 via
       // chDB) print bare numbers that JSON.parse rounds to ±128 ns.
-      clickhouse_settings: { output_format_json_quote_64bit_integers: 1 },
+      clickhouse_settings: {
+        output_format_json_quote_64bit_integers: 1,
+        // Run derivation groups by run id; over long windows of large stores the
+        // group-by state can pass the server's memory limit: spill it to disk first.
+        max_bytes_before_external_group_by: '1000000000',
+      },
       application: 'jobslo',
       log: { LoggerClass: clientLoggerClass(options.logger ?? noopLogger) },
     });
@@ -337,6 +342,34 @@ export class ClickHouseStore implements Store {
     )`;
   }
 
+  /**
+   * The runs subquery with only what window counting needs (job, end, outcome,
+   * latency): its per-run aggregate states are a fraction of the full one's,
+   * which matters when one query counts every job's runs over 30 days.
+   */
+  private leanRunsSubquery(range: TimeRange, jobFilter: string): string {
+    const from = nanosLiteral(range.fromMillis);
+    const to = nanosLiteral(range.toMillis);
+    const run = `span_type = 'run'`;
+    const att = `span_type = 'attempt'`;
+    return `(
+      SELECT job, first_start_ns, last_end_ns, run_end_ns, r_outcome AS outcome
+      FROM (
+        SELECT job, run_id,
+          if(countIf(${att}) > 0, minIf(start_ns, ${att}), minIf(start_ns, ${run})) AS first_start_ns,
+          if(countIf(${att}) > 0, maxIf(end_ns, ${att}), maxIf(end_ns, ${run})) AS last_end_ns,
+          maxIf(end_ns, ${run}) AS run_end_ns,
+          maxIf(outcome, ${run}) AS r_outcome
+        FROM ${this.db}.spans
+        WHERE span_type IN ('run', 'attempt')
+          AND end_ns >= ${from} - ${RUN_LOOKBACK_NANOS} AND start_ns < ${to}
+          AND ${jobFilter}
+        GROUP BY job, run_id
+        HAVING countIf(${run}) > 0
+      )
+    )`;
+  }
+
   /** `job = '...'` or `job LIKE '...'` (backslash is LIKE's escape in ClickHouse), quoted. */
   private jobCondition(selector: JobSelector): string {
     return isGlob(selector) ? `job LIKE ${quoteString(globToLike(selector))}` : `job = ${quoteString(selector)}`;
@@ -445,7 +478,7 @@ export class ClickHouseStore implements Store {
           FROM (
             SELECT run_end_ns, outcome = 'succeeded' AS ok, toInt64(last_end_ns - first_start_ns) AS lat_ns,
               arrayJoin(arrayFilter(x -> x >= 0, [${matches}])) AS i
-            FROM ${this.runsSubquery({ fromMillis: endMillis - longest, toMillis: endMillis }, "job != ''")}
+            FROM ${this.leanRunsSubquery({ fromMillis: endMillis - longest, toMillis: endMillis }, "job != ''")}
             WHERE outcome IN (${COUNTED_SQL_LIST}) AND run_end_ns < ${nanosLiteral(endMillis)}
           )
           ARRAY JOIN arrayElement(${startsArr}, i + 1) AS ws, arrayEnumerate(arrayElement(${startsArr}, i + 1)) AS k
