@@ -17,8 +17,9 @@ Serves POST /v1/traces (OTLP/HTTP, application/x-protobuf or application/json,
 optionally gzip), POST /v1/lifecycle (live lifecycle events from "jobslo run",
 JSON, see docs/conventions.md) and GET /health. Point OTEL_EXPORTER_OTLP_ENDPOINT at it.
 SIGTERM or SIGINT stops accepting, finishes in-flight requests and closes
-the store. While it holds a DuckDB file, "jobslo analyze" and "jobslo report"
-on the same file read through it (POST /api/v1/store, loopback by default).
+the store. While it holds a DuckDB file and listens on a loopback address,
+"jobslo analyze", "report", "alerts" and "serve" on the same file read through
+it (POST /api/v1/store); on any other address that read API is off.
 
 Options:
   --port PORT         TCP port (default 4318, the OTLP/HTTP default)
@@ -102,7 +103,8 @@ ${STORE_HELP}
         port,
         host: values.host,
         maxBodyBytes,
-        readStore: store,
+        // The read API answers any query about the stored runs: only on loopback.
+        ...(isLoopback(values.host) ? { readStore: store } : {}),
         logger: ctx.logger,
       });
     } catch (err) {
@@ -123,3 +125,8 @@ ${STORE_HELP}
     return 0;
   },
 };
+
+/** True for 127.0.0.0/8, ::1 and localhost. */
+export function isLoopback(host: string): boolean {
+  return host === 'localhost' || host === '::1' || /^127\.\d{1,3}\.\d{1,3}\.\d{1,3}$/.test(host);
+}
