@@ -6,7 +6,8 @@ const HELP = `Usage: jobslo run --job NAME [options] -- COMMAND [ARGS...]
 
 Runs COMMAND as one run of job NAME, with retries, timeouts and idempotency,
 and sends a job.run span (with a job.attempt span per attempt) to an OTLP/HTTP
-collector. stdout and stderr pass through; stdin is inherited. The exit code
+collector, plus each lifecycle transition (queued, started, ...) as it happens
+to the collector's /v1/lifecycle (best effort; the spans carry them too). stdout and stderr pass through; stdin is inherited. The exit code
 is the last attempt's: 124 when it timed out, 128+N when killed by signal N,
 130/143 when jobslo was interrupted (SIGINT/SIGTERM), 0 when skipped.
 
@@ -126,7 +127,7 @@ function parseQueuedAt(value: string): number {
 /** `jobslo run`: runs a command as a job run with retries, timeouts and telemetry. */
 export const runCommand: Command = {
   name: 'run',
-  summary: 'run a command as a job: retries, timeouts, idempotency, spans',
+  summary: 'Run a command as a job: retries, timeouts, idempotency, cost, spans',
   help: HELP,
   async run(args: string[], ctx: CliContext): Promise<number> {
     const dd = args.indexOf('--');

@@ -53,7 +53,7 @@ const OPTIONS = {
 /** `jobslo schedule`: a cron scheduler whose runs are job runs with telemetry. */
 export const scheduleCommand: Command = {
   name: 'schedule',
-  summary: 'run commands on cron schedules (time zones, overlap policy, missed ticks)',
+  summary: 'Run commands on cron schedules (time zones, overlap policy, missed ticks)',
   help: HELP,
   async run(args: string[], ctx: CliContext): Promise<number> {
     const { values, positionals } = parseArgs({ args, options: OPTIONS, strict: true, allowPositionals: true });
