@@ -1,6 +1,6 @@
 import { spawn, execFile } from 'node:child_process';
 import type { ChildProcess } from 'node:child_process';
-import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
@@ -82,6 +82,13 @@ describe('CLI end to end: jobslo run -> jobslo collector (DuckDB) -> jobslo anal
       const index = readFileSync(rep.stdout.trim(), 'utf8');
       expect(index).toContain('cli-ok');
       expect(index).toContain('cli-bad');
+
+      // And alert evaluation: the always-failing job burns its budget (exit 1 = firing).
+      const config = join(dir, 'jobslo.yaml');
+      writeFileSync(config, 'slos:\n  - name: bad-success\n    job: cli-bad\n    sli: success\n    objective: 0.99\n    window: 30d\n');
+      const alerts = await jobslo(['alerts', '--once', '--config', config, '--store', store, '--state-dir', join(dir, 'alert-state'), '--format', 'json']);
+      expect(alerts.code, alerts.stderr).toBe(1);
+      expect(alerts.stdout).toContain('bad-success');
 
       const exited = new Promise<number | null>((resolve) => collector.child.once('exit', (code) => resolve(code)));
       collector.child.kill('SIGTERM');
