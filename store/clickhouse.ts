@@ -299,28 +299,26 @@ export class ClickHouseStore implements Store {
    * rows (max, min, uniqExact, argMax of identical copies), so copies that
    * ReplacingMergeTree has not merged away yet change nothing. `max(if(c, x,
    * NULL))` is `max(x) FILTER (WHERE c)`: NULL when no row matches (18.16's
-   * `maxIf` would give 0 there).
+   * `maxIf` would give 0 there). `lean` derives only job, times and outcome:
+   * what window counting needs, with a fraction of the per-run aggregate
+   * state, which matters when one query counts every job's runs over 30 days.
    */
-  private runsSubquery(range: TimeRange, jobFilter: string): string {
+  private runsSubquery(range: TimeRange, jobFilter: string, lean = false): string {
     const from = nanosLiteral(range.fromMillis);
     const to = nanosLiteral(range.toMillis);
     const run = `span_type = 'run'`;
     const att = `span_type = 'attempt'`;
+    // What every caller needs: the run's times and outcome.
+    const core = `if(countIf(${att}) > 0, minIf(start_ns, ${att}), minIf(start_ns, ${run})) AS first_start_ns,
+          if(countIf(${att}) > 0, maxIf(end_ns, ${att}), maxIf(end_ns, ${run})) AS last_end_ns,
+          maxIf(end_ns, ${run}) AS run_end_ns,
+          maxIf(outcome, ${run}) AS r_outcome`;
     // Aliases inside the GROUP BY level are prefixed: ClickHouse resolves an
     // alias everywhere in its SELECT, so `maxIf(span_id, ...) AS span_id`
     // would feed itself into uniqExactIf(span_id, ...).
-    return `(
-      SELECT job, run_id, r_trace_id AS trace_id, r_span_id AS span_id, first_start_ns, last_end_ns, run_end_ns,
-        r_outcome AS outcome, attempts, r_dead_lettered AS dead_lettered, r_error_type AS error_type, r_exit_code AS exit_code,
-        message, r_queued_ns AS queued_ns, r_cost AS cost, r_cpu_seconds AS cpu_seconds, r_max_rss_bytes AS max_rss_bytes, r_ran AS ran
-      FROM (
-        SELECT job, run_id,
+    const rest = `,
           maxIf(trace_id, ${run}) AS r_trace_id,
           maxIf(span_id, ${run}) AS r_span_id,
-          if(countIf(${att}) > 0, minIf(start_ns, ${att}), minIf(start_ns, ${run})) AS first_start_ns,
-          if(countIf(${att}) > 0, maxIf(end_ns, ${att}), maxIf(end_ns, ${run})) AS last_end_ns,
-          maxIf(end_ns, ${run}) AS run_end_ns,
-          maxIf(outcome, ${run}) AS r_outcome,
           greatest(greatest(toInt64(uniqExactIf(span_id, ${att})), toInt64(maxIf(run_attempts, ${run}))), 1) AS attempts,
           max(dead_lettered) AS r_dead_lettered,
           -- 0 for a run that never started an attempt (a missed scheduled tick): no latency.
@@ -331,35 +329,17 @@ export class ClickHouseStore implements Store {
           max(if(${run}, queued_ns, NULL)) AS r_queued_ns,
           max(if(${run}, cost, NULL)) AS r_cost,
           max(if(${run}, cpu_seconds, NULL)) AS r_cpu_seconds,
-          max(if(${run}, max_rss_bytes, NULL)) AS r_max_rss_bytes
-        FROM ${this.db}.spans
-        WHERE span_type IN ('run', 'attempt')
-          AND end_ns >= ${from} - ${RUN_LOOKBACK_NANOS} AND start_ns < ${to}
-          AND ${jobFilter}
-        GROUP BY job, run_id
-        HAVING countIf(${run}) > 0
-      )
-    )`;
-  }
-
-  /**
-   * The runs subquery with only what window counting needs (job, end, outcome,
-   * latency): its per-run aggregate states are a fraction of the full one's,
-   * which matters when one query counts every job's runs over 30 days.
-   */
-  private leanRunsSubquery(range: TimeRange, jobFilter: string): string {
-    const from = nanosLiteral(range.fromMillis);
-    const to = nanosLiteral(range.toMillis);
-    const run = `span_type = 'run'`;
-    const att = `span_type = 'attempt'`;
+          max(if(${run}, max_rss_bytes, NULL)) AS r_max_rss_bytes`;
+    const columns = lean
+      ? 'job, first_start_ns, last_end_ns, run_end_ns, r_outcome AS outcome'
+      : `job, run_id, r_trace_id AS trace_id, r_span_id AS span_id, first_start_ns, last_end_ns, run_end_ns,
+        r_outcome AS outcome, attempts, r_dead_lettered AS dead_lettered, r_error_type AS error_type, r_exit_code AS exit_code,
+        message, r_queued_ns AS queued_ns, r_cost AS cost, r_cpu_seconds AS cpu_seconds, r_max_rss_bytes AS max_rss_bytes, r_ran AS ran`;
     return `(
-      SELECT job, first_start_ns, last_end_ns, run_end_ns, r_outcome AS outcome
+      SELECT ${columns}
       FROM (
         SELECT job, run_id,
-          if(countIf(${att}) > 0, minIf(start_ns, ${att}), minIf(start_ns, ${run})) AS first_start_ns,
-          if(countIf(${att}) > 0, maxIf(end_ns, ${att}), maxIf(end_ns, ${run})) AS last_end_ns,
-          maxIf(end_ns, ${run}) AS run_end_ns,
-          maxIf(outcome, ${run}) AS r_outcome
+          ${core}${lean ? '' : rest}
         FROM ${this.db}.spans
         WHERE span_type IN ('run', 'attempt')
           AND end_ns >= ${from} - ${RUN_LOOKBACK_NANOS} AND start_ns < ${to}
@@ -478,7 +458,7 @@ export class ClickHouseStore implements Store {
           FROM (
             SELECT run_end_ns, outcome = 'succeeded' AS ok, toInt64(last_end_ns - first_start_ns) AS lat_ns,
               arrayJoin(arrayFilter(x -> x >= 0, [${matches}])) AS i
-            FROM ${this.leanRunsSubquery({ fromMillis: endMillis - longest, toMillis: endMillis }, "job != ''")}
+            FROM ${this.runsSubquery({ fromMillis: endMillis - longest, toMillis: endMillis }, "job != ''", true)}
             WHERE outcome IN (${COUNTED_SQL_LIST}) AND run_end_ns < ${nanosLiteral(endMillis)}
           )
           ARRAY JOIN arrayElement(${startsArr}, i + 1) AS ws, arrayEnumerate(arrayElement(${startsArr}, i + 1)) AS k
