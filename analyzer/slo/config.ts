@@ -11,6 +11,7 @@ import { ConfigError, errorMessage, formatDurationMillis, parseDurationMillis } 
 import { parseStoreUrl } from '../../store/index.js';
 import { burnFactor, defaultTiers } from './tiers.js';
 import type { BurnRateTier } from './tiers.js';
+import type { MonitorDefinition } from '../monitors/types.js';
 
 /** What makes an event good. */
 export type SliKind = 'success' | 'latency' | 'freshness';
@@ -23,6 +24,11 @@ export interface FreshnessSpec {
   timezone: string;
   /** How long after a tick a succeeded run may start and still count. @default 1_800_000 (30m) */
   graceMillis: number;
+  /**
+   * Ticks are counted from here (`start:`, Unix ms). Without it, from the
+   * first run of the job seen, so ticks before the job existed are not missed.
+   */
+  startMillis?: number;
 }
 
 /** One validated SLO. */
@@ -79,6 +85,13 @@ export interface JobsloConfig {
   /** `store:` value, already checked with `parseStoreUrl`. */
   store?: string;
   slos: SloDefinition[];
+  /**
+   * Job monitors (check states): those under `monitors:`, then one per
+   * freshness SLO whose job has no monitor of its own (`source: freshness_slo`).
+   */
+  monitors: MonitorDefinition[];
+  /** `schedules:`: schedule files whose jobs get a monitor each, as written (relative to the config file's folder). */
+  scheduleFiles: string[];
   alerts: AlertsConfig;
 }
 
@@ -242,18 +255,19 @@ export function parseConfig(text: string, options: ParseConfigOptions = {}): Job
     if (base) r.fail([], `a second jobslo document (document ${i + 1}); put every SLO in one document or use OpenSLO documents`);
     base = readJobslo(r, value, file, env, readFile);
   });
-  const config: JobsloConfig = base ?? { file, slos: [], alerts: { webhooks: [], repeatIntervalMillis: DEFAULT_REPEAT_MILLIS, externalUrl: '' } };
+  const config: JobsloConfig = base ?? { file, slos: [], monitors: [], scheduleFiles: [], alerts: { webhooks: [], repeatIntervalMillis: DEFAULT_REPEAT_MILLIS, externalUrl: '' } };
   config.slos.push(...openSlos);
   const seen = new Set<string>();
   config.slos.forEach((s, i) => {
     if (seen.has(s.name)) throw new ConfigError(`slos[${i}].name`, `"${s.name}" is defined twice; SLO names must be unique`);
     seen.add(s.name);
   });
+  config.monitors = withImpliedMonitors(config.monitors, config.slos);
   return config;
 }
 
 function readJobslo(r: Reader, value: unknown, file: string, env: NodeJS.ProcessEnv, readFile: ((p: string) => string) | null): JobsloConfig {
-  const root = r.mapping(value, [], ['store', 'slos', 'alerts']);
+  const root = r.mapping(value, [], ['store', 'slos', 'monitors', 'schedules', 'alerts']);
   let store: string | undefined;
   if (root['store'] !== undefined) {
     store = r.string(root['store'], ['store']);
@@ -264,8 +278,96 @@ function readJobslo(r: Reader, value: unknown, file: string, env: NodeJS.Process
     }
   }
   const slos = root['slos'] === undefined ? [] : r.list(root['slos'], ['slos']).map((s, i) => readSlo(r, s, ['slos', i]));
+  const monitors = root['monitors'] === undefined ? [] : r.list(root['monitors'], ['monitors']).map((m, i) => readMonitor(r, m, ['monitors', i]));
+  const names = new Set<string>();
+  monitors.forEach((m, i) => {
+    if (names.has(m.name)) r.fail(['monitors', i, 'name'], `"${m.name}" is used by another monitor; monitor names must be unique`);
+    names.add(m.name);
+  });
+  const scheduleFiles = root['schedules'] === undefined ? [] : r.list(root['schedules'], ['schedules']).map((f, i) => r.string(f, ['schedules', i]));
   const alerts = readAlerts(r, root['alerts'], env, readFile);
-  return { file, ...(store !== undefined ? { store } : {}), slos, alerts };
+  return { file, ...(store !== undefined ? { store } : {}), slos, monitors, scheduleFiles, alerts };
+}
+
+const MONITOR_FIELDS = ['name', 'job', 'cron', 'timezone', 'period', 'grace', 'max_runtime', 'start', 'paused'] as const;
+
+/** A monitor: `job` and either `cron` (+ `timezone`) or `period`; `grace`, `max_runtime`, `start`, `paused` optional. */
+function readMonitor(r: Reader, value: unknown, path: Segment[]): MonitorDefinition {
+  const m = r.mapping(value, path, MONITOR_FIELDS);
+  const job = r.string(m['job'], [...path, 'job']);
+  const name = m['name'] === undefined ? job : r.string(m['name'], [...path, 'name']);
+  if ((m['cron'] === undefined) === (m['period'] === undefined)) {
+    r.fail(path, 'needs exactly one of cron (e.g. cron: "0 2 * * *") or period (e.g. period: 1h, a run at most this long after the previous one)');
+  }
+  let schedule: MonitorDefinition['schedule'];
+  if (m['cron'] !== undefined) {
+    const timezone = readTimezone(r, m['timezone'], [...path, 'timezone']);
+    schedule = { kind: 'cron', cron: readCron(r, m['cron'], [...path, 'cron'], timezone), timezone };
+  } else {
+    if (m['timezone'] !== undefined) r.fail([...path, 'timezone'], 'only applies with cron (a period does not depend on the time zone)');
+    schedule = { kind: 'period', periodMillis: r.duration(m['period'], [...path, 'period']) };
+  }
+  const def: MonitorDefinition = {
+    name,
+    job,
+    schedule,
+    graceMillis: m['grace'] === undefined ? DEFAULT_GRACE_MILLIS : r.duration(m['grace'], [...path, 'grace']),
+    paused: m['paused'] === undefined ? false : r.boolean(m['paused'], [...path, 'paused']),
+    source: 'monitor',
+  };
+  if (m['max_runtime'] !== undefined) def.maxRuntimeMillis = r.duration(m['max_runtime'], [...path, 'max_runtime']);
+  if (m['start'] !== undefined) def.startMillis = readStart(r, m['start'], [...path, 'start']);
+  return def;
+}
+
+/** `start:` as an ISO-8601 time with a zone (`2026-01-15T00:00:00Z`). */
+function readStart(r: Reader, value: unknown, path: Segment[]): number {
+  // YAML reads an unquoted timestamp as a string (core schema); a Date is accepted too.
+  const text = value instanceof Date ? value.toISOString() : typeof value === 'string' ? value : undefined;
+  const ms = text === undefined || !/^\d{4}-\d{2}-\d{2}(?:[T ]\d{2}:\d{2}(?::\d{2}(?:\.\d+)?)?(?:Z|[+-]\d{2}:?\d{2}))?$/.test(text.trim()) ? NaN : Date.parse(text.trim());
+  if (Number.isNaN(ms)) r.fail(path, `must be an ISO-8601 date or time with a zone, e.g. 2026-01-15 or 2026-01-15T02:00:00Z, got ${describe(value)}`);
+  return ms;
+}
+
+function readTimezone(r: Reader, value: unknown, path: Segment[]): string {
+  const timezone = value === undefined ? 'UTC' : r.string(value, path);
+  try {
+    new Intl.DateTimeFormat('en-US', { timeZone: timezone });
+  } catch {
+    r.fail(path, `"${timezone}" is not an IANA time zone such as UTC or Europe/Berlin`);
+  }
+  return timezone;
+}
+
+/** A cron expression of 5 fields (or 6, the first being seconds) that fires at least once. */
+function readCron(r: Reader, value: unknown, path: Segment[], timezone: string): string {
+  const cron = r.string(value, path);
+  let next: Date | null;
+  try {
+    const c = new Cron(cron, { timezone, paused: true, mode: '5-or-6-parts' });
+    next = c.nextRun();
+    c.stop();
+  } catch (err) {
+    r.fail(path, `"${cron}" is not a cron expression (5 fields: minute hour day-of-month month day-of-week, or 6 with seconds first): ${errorMessage(err)}`);
+  }
+  if (next === null) r.fail(path, `"${cron}" never fires (no date matches it, e.g. February 31st)`);
+  return cron;
+}
+
+/**
+ * Explicit monitors, then one per freshness SLO whose job no monitor covers
+ * yet (same cron, time zone, grace and start).
+ */
+function withImpliedMonitors(monitors: readonly MonitorDefinition[], slos: readonly SloDefinition[]): MonitorDefinition[] {
+  const out = [...monitors];
+  for (const s of slos) {
+    const f = s.freshness;
+    if (s.sli !== 'freshness' || !f || out.some((m) => m.job === s.job || m.name === s.name)) continue;
+    const def: MonitorDefinition = { name: s.name, job: s.job, schedule: { kind: 'cron', cron: f.cron, timezone: f.timezone }, graceMillis: f.graceMillis, paused: false, source: 'freshness_slo' };
+    if (f.startMillis !== undefined) def.startMillis = f.startMillis;
+    out.push(def);
+  }
+  return out;
 }
 
 const SLO_FIELDS = ['name', 'job', 'sli', 'objective', 'window', 'latency', 'freshness', 'alerting'] as const;
@@ -296,22 +398,13 @@ function readSlo(r: Reader, value: unknown, path: Segment[]): SloDefinition {
 }
 
 function readFreshness(r: Reader, value: unknown, path: Segment[]): FreshnessSpec {
-  const m = r.mapping(value, path, ['cron', 'timezone', 'grace']);
-  const cron = r.string(m['cron'], [...path, 'cron']);
-  const timezone = m['timezone'] === undefined ? 'UTC' : r.string(m['timezone'], [...path, 'timezone']);
-  try {
-    new Intl.DateTimeFormat('en-US', { timeZone: timezone });
-  } catch {
-    r.fail([...path, 'timezone'], `"${timezone}" is not an IANA time zone such as UTC or Europe/Berlin`);
-  }
-  try {
-    const c = new Cron(cron, { timezone, paused: true });
-    c.stop();
-  } catch (err) {
-    r.fail([...path, 'cron'], `"${cron}" is not a cron expression: ${errorMessage(err)}`);
-  }
+  const m = r.mapping(value, path, ['cron', 'timezone', 'grace', 'start']);
+  const timezone = readTimezone(r, m['timezone'], [...path, 'timezone']);
+  const cron = readCron(r, m['cron'], [...path, 'cron'], timezone);
   const graceMillis = m['grace'] === undefined ? DEFAULT_GRACE_MILLIS : r.duration(m['grace'], [...path, 'grace']);
-  return { cron, timezone, graceMillis };
+  const spec: FreshnessSpec = { cron, timezone, graceMillis };
+  if (m['start'] !== undefined) spec.startMillis = readStart(r, m['start'], [...path, 'start']);
+  return spec;
 }
 
 function readAlerting(r: Reader, value: unknown, path: Segment[], windowMillis: number): SloDefinition['alerting'] {

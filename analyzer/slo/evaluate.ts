@@ -90,7 +90,14 @@ export async function countSloWindows(store: Store, slo: SloDefinition, atMillis
       if (err instanceof RangeError) throw new ConfigError(`slo ${slo.name} freshness.cron`, `${err.message}; use a coarser schedule or a shorter window`, { cause: err });
       throw err;
     }
-    if (ticks.length === 0) return windowsMillis.map((w) => ({ windowMillis: w, good: 0, total: 0 }));
+    const empty = (): WindowCount[] => windowsMillis.map((w) => ({ windowMillis: w, good: 0, total: 0 }));
+    if (ticks.length === 0) return empty();
+    // Accounting starts at `start:`, else at the first run seen: ticks before the job existed are not missed.
+    const eligibleFrom = f.startMillis ?? (await firstRunSeenMillis(store, slo.job, ticks[0] as number, atMillis));
+    if (eligibleFrom === null) return empty();
+    const from = f.startMillis !== undefined ? eligibleFrom : eligibleFrom - f.graceMillis;
+    ticks = ticks.filter((t) => t >= from);
+    if (ticks.length === 0) return empty();
     const starts = await store.runStarts(slo.job, { fromMillis: ticks[0] as number, toMillis: atMillis + 1 }, 'succeeded');
     return countTicks(judgeTicks(ticks, starts, f.graceMillis, atMillis), atMillis, windowsMillis);
   }
@@ -98,6 +105,18 @@ export async function countSloWindows(store: Store, slo: SloDefinition, atMillis
     slo.sli === 'latency' ? { kind: 'latency', thresholdMillis: slo.latencyThresholdMillis ?? 0 } : { kind: 'success' };
   // windowCounts windows are [end - w, end): end one ms later so a run that ended at `at` counts.
   return store.windowCounts({ jobs: slo.job, criterion, endMillis: atMillis + 1, windowsMillis });
+}
+
+/**
+ * When runs of the selected jobs were first seen, as far as a freshness SLO
+ * needs to know: `-Infinity` when some run ended before `fromMillis`, else
+ * the first run start in `[fromMillis, atMillis]`, else null (no run yet).
+ */
+export async function firstRunSeenMillis(store: Store, jobs: string, fromMillis: number, atMillis: number): Promise<number | null> {
+  const before = await store.listRuns({ jobs, fromMillis: 0, toMillis: fromMillis, order: 'latest', limit: 1 });
+  if (before.length > 0) return -Infinity;
+  const [first] = await store.runStarts(jobs, { fromMillis, toMillis: atMillis + 1 }, 'any');
+  return first ?? null;
 }
 
 /** Evaluates one SLO at `atMillis` from its window counts. Pure. */

@@ -1,6 +1,7 @@
 /** SLOs: config, error budgets, burn rates, freshness and burn-rate alert tiers. */
 export { loadConfig, parseConfig, configuredStore, DEFAULT_CONFIG_FILE } from './config.js';
 export type { JobsloConfig, SloDefinition, SliKind, FreshnessSpec, WebhookConfig, WebhookFormat, AlertsConfig, ParseConfigOptions } from './config.js';
+export { firstRunSeenMillis } from './evaluate.js';
 export { WORKBOOK_TIERS, burnFactor, defaultTiers } from './tiers.js';
 export type { BurnRateTier, BudgetTier } from './tiers.js';
 export { burnRate, budgetRemaining, budgetExhaustedAtMillis, detectionTimeMillis } from './budget.js';

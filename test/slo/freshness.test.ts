@@ -124,6 +124,7 @@ describe('freshness SLOs on a store', () => {
 
   it('counts a late run as a miss', async () => {
     const store = await fresh();
+    await store.insertSpans(run('late', day(9, 2, 5), true));
     await store.insertSpans(run('late', day(10, 2, 45), true));
     const e = await evaluateSlo(store, freshnessSlo('late'), day(10, 3, 0));
     // The 02:00 tick, judged at 02:30, is the one event of the last hour: 100% bad.
@@ -145,9 +146,22 @@ describe('freshness SLOs on a store', () => {
     await expect(evaluateSlo(store, slo, day(10))).rejects.toThrow(/slo dense-fresh freshness.cron: schedule .* has more than 200000 ticks/);
   });
 
-  it('alerts when the job never ran at all: every tick of the window is bad', async () => {
+  it('counts no tick before the job first ran: a new SLO for a job not seen yet has no data, not a spent budget', async () => {
     const store = await fresh();
     const e = await evaluateSlo(store, freshnessSlo('ghost'), day(20, 2, 31));
+    expect([e.good, e.total, e.sli]).toEqual([0, 0, null]);
+    expect(e.tiers.some((t) => t.firing)).toBe(false);
+    // Its first run, late: only the ticks from a grace before it count.
+    await store.insertSpans(run('ghost', day(20, 3), true));
+    const first = await evaluateSlo(store, freshnessSlo('ghost'), day(21, 2, 31));
+    expect([first.good, first.total]).toEqual([0, 1]);
+  });
+
+  it('with start: every tick after it counts, and a job that never ran has every one of them bad', async () => {
+    const store = await fresh();
+    const slo = freshnessSlo('ghost');
+    const started = { ...slo, freshness: { ...slo.freshness!, startMillis: day(20, 2, 31) - 30 * DAY } };
+    const e = await evaluateSlo(store, started, day(20, 2, 31));
     expect(e.good).toBe(0);
     expect(e.total).toBe(30);
     expect(e.sli).toBe(0);

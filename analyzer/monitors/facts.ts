@@ -1,0 +1,47 @@
+/**
+ * Reads the run facts of monitors from a store: finished runs (run spans)
+ * since the last judged tick, and runs that started and have not finished
+ * (live `job.started` lifecycle events), when the store can tell.
+ */
+import type { Store } from '../../store/index.js';
+import { DEFAULT_LOOKBACK_MILLIS } from './machine.js';
+import type { MonitorDefinition, MonitorFacts, MonitorRecord, OpenRunFact } from './types.js';
+
+/** Extra time read before the last judged tick, for runs whose spans arrived late. @default 1h */
+export const FACTS_SETTLE_MILLIS = 3_600_000;
+
+/** Most finished runs read per monitor and evaluation (the newest). */
+export const MAX_FACT_RUNS = 10_000;
+
+/** A store that can list runs started and not finished (from live lifecycle events). */
+export interface OpenRunsReader {
+  openRuns(jobs: string, range: { fromMillis: number; toMillis: number }): Promise<(OpenRunFact & { job: string })[]>;
+}
+
+const canListOpen = (store: Store): store is Store & OpenRunsReader => typeof (store as Partial<OpenRunsReader>).openRuns === 'function';
+
+/** Where the facts of one monitor's evaluation start: a grace (and the settle time) before the last judged tick, at most the lookback. */
+export function factsFromMillis(m: MonitorDefinition, prev: MonitorRecord | undefined, atMillis: number, lookbackMillis = DEFAULT_LOOKBACK_MILLIS): number {
+  const floor = atMillis - lookbackMillis;
+  const judged = prev?.judgedThroughMillis ?? null;
+  if (judged === null) return floor;
+  const reach = m.schedule.kind === 'period' ? m.schedule.periodMillis : 0;
+  return Math.max(floor, Math.min(judged, atMillis) - m.graceMillis - reach - FACTS_SETTLE_MILLIS);
+}
+
+/**
+ * Facts of one monitor at `atMillis`.
+ * @param lookbackMillis how far back a monitor without a record reads @default 35 days
+ */
+export async function readMonitorFacts(store: Store, m: MonitorDefinition, prev: MonitorRecord | undefined, atMillis: number, lookbackMillis = DEFAULT_LOOKBACK_MILLIS): Promise<MonitorFacts> {
+  const fromMillis = factsFromMillis(m, prev, atMillis, lookbackMillis);
+  // One ms past `at` on both ends of the store's window convention, so a run that ended exactly at `at` is read.
+  const runs = await store.listRuns({ jobs: m.job, fromMillis: fromMillis - 1, toMillis: atMillis + 1, order: 'latest', limit: MAX_FACT_RUNS });
+  const finished = runs.map((r) => ({ runId: r.runId, startMillis: r.startMillis, endMillis: r.endMillis, outcome: r.outcome }));
+  let open: OpenRunFact[] = [];
+  if (canListOpen(store)) {
+    const rows = await store.openRuns(m.job, { fromMillis: atMillis - lookbackMillis, toMillis: atMillis + 1 });
+    open = rows.map((r) => ({ runId: r.runId, startMillis: r.startMillis }));
+  }
+  return { fromMillis, finished, open };
+}
