@@ -1,11 +1,11 @@
-import { alertFingerprint, loadAlertState, statePaths } from '../analyzer/alerts/index.js';
+import { alertFingerprint } from '../analyzer/alerts/index.js';
+import type { AlertState } from '../analyzer/alerts/index.js';
 import type { SloEvaluation } from '../analyzer/slo/index.js';
 import { reportSloFromEvaluation } from '../reports/index.js';
 import type { ReportSloInput } from '../reports/index.js';
 
 /** The report's SLO input from the latest evaluations, with fire times from the alert state. */
-export function reportSlos(evaluations: readonly SloEvaluation[], stateDir: string): ReportSloInput[] {
-  const state = loadAlertState(statePaths(stateDir).stateFile);
+export function reportSlos(evaluations: readonly SloEvaluation[], state: AlertState): ReportSloInput[] {
   return evaluations.map((e) =>
     reportSloFromEvaluation(
       e,

@@ -1,39 +1,31 @@
 /**
  * One alerting cycle: evaluate every SLO, turn state changes into
- * notifications, put them in the outbox (durably, before the state is saved,
- * so a crash can repeat a notification but never lose one), save the state,
- * then drain the outbox.
+ * notifications, commit them with the next state (compare-and-swap on the
+ * state's version, notifications durable before the state), then drain the
+ * outbox. When another replica committed first, the cycle plans again from
+ * the state it wrote, so a transition is notified once however many
+ * replicas evaluate it.
  */
-import { join } from 'node:path';
 import { noopLogger } from '../../contracts/index.js';
 import type { Logger } from '../../contracts/index.js';
 import type { Store } from '../../store/index.js';
 import { evaluateSlos } from '../slo/index.js';
 import type { JobsloConfig, SloEvaluation } from '../slo/index.js';
+import type { AlertBackend, OutboxEntry } from './backend.js';
 import { systemAlertClock } from './clock.js';
 import type { AlertClock } from './clock.js';
 import { drainOutbox } from './deliver.js';
 import type { DeliveryOptions, DrainResult } from './deliver.js';
-import { FileOutbox } from './outbox.js';
-import type { OutboxEntry } from './outbox.js';
 import { renderPayload } from './payload.js';
-import { loadAlertState, planNotifications, saveAlertState } from './state.js';
-import type { AlertNotification } from './state.js';
-
-/** Default folder of the alert state and outbox, relative to the working directory. */
-export const DEFAULT_STATE_DIR = '.jobslo';
-
-/** Where a state folder keeps its parts. */
-export function statePaths(stateDir: string): { stateFile: string; outboxDir: string } {
-  return { stateFile: join(stateDir, 'alert-state.json'), outboxDir: join(stateDir, 'outbox') };
-}
+import { planNotifications, sameAlertState } from './state.js';
+import type { AlertNotification, AlertState } from './state.js';
 
 /** Options of {@link runAlertCycle}. */
 export interface AlertCycleOptions {
   store: Store;
   config: JobsloConfig;
-  /** Holds `alert-state.json` and `outbox/`. */
-  stateDir: string;
+  /** Alert state and outbox. */
+  backend: AlertBackend;
   /** Evaluation time. @default clock.now() */
   atMillis?: number;
   clock?: AlertClock;
@@ -43,14 +35,15 @@ export interface AlertCycleOptions {
   delivery?: Omit<DeliveryOptions, 'clock' | 'logger' | 'signal'>;
   /** Notification ids (idempotency keys). @default randomUUID */
   newId?: () => string;
-  /** Outbox bound. @default 10_000 */
-  maxOutboxEntries?: number;
 }
 
 /** What one cycle did. */
 export interface AlertCycleResult {
   evaluations: SloEvaluation[];
+  /** Notifications this cycle committed (none when another replica had already sent them). */
   notifications: AlertNotification[];
+  /** The alert state after the cycle. */
+  state: AlertState;
   /** (SLO, tier) alerts firing now. */
   firing: number;
   /** Notifications dropped because the outbox was full. */
@@ -77,26 +70,51 @@ export function toOutboxEntries(notifications: readonly AlertNotification[], con
   return entries;
 }
 
+/** Compare-and-swap attempts per cycle before giving the turn to the next cycle. */
+const MAX_COMMIT_ATTEMPTS = 5;
+
 /** Runs one evaluate → notify → deliver cycle. */
 export async function runAlertCycle(options: AlertCycleOptions): Promise<AlertCycleResult> {
   const clock = options.clock ?? systemAlertClock;
   const logger = options.logger ?? noopLogger;
   const at = options.atMillis ?? clock.now();
-  const { stateFile, outboxDir } = statePaths(options.stateDir);
   const evaluations = await evaluateSlos(options.store, options.config.slos, at);
-  const prev = loadAlertState(stateFile);
-  const { notifications, state } = planNotifications(evaluations, prev, {
-    nowMillis: at,
-    repeatIntervalMillis: options.config.alerts.repeatIntervalMillis,
-    ...(options.newId ? { newId: options.newId } : {}),
-  });
-  const outbox = new FileOutbox({ dir: outboxDir, logger, ...(options.maxOutboxEntries !== undefined ? { maxEntries: options.maxOutboxEntries } : {}) });
-  const dropped = outbox.enqueue(toOutboxEntries(notifications, options.config));
-  saveAlertState(stateFile, state);
+  let notifications: AlertNotification[] = [];
+  let dropped = 0;
+  let state: AlertState | undefined;
+  for (let attempt = 1; attempt <= MAX_COMMIT_ATTEMPTS && state === undefined; attempt++) {
+    const prev = await options.backend.state.load();
+    const plan = planNotifications(evaluations, prev.state, {
+      nowMillis: at,
+      repeatIntervalMillis: options.config.alerts.repeatIntervalMillis,
+      ...(options.newId ? { newId: options.newId } : {}),
+    });
+    if (plan.notifications.length === 0 && sameAlertState(prev.state, plan.state)) {
+      state = prev.state;
+      break;
+    }
+    const cas = await options.backend.state.compareAndSwap(prev.version, plan.state, toOutboxEntries(plan.notifications, options.config));
+    if (cas.ok) {
+      state = plan.state;
+      notifications = plan.notifications;
+      dropped = cas.dropped;
+    } else {
+      logger.debug('alert state moved by another replica; planning again', { attempt });
+    }
+  }
+  if (state === undefined) {
+    logger.warn('alert state kept changing under this replica; its notifications are left to the others this cycle', { attempts: MAX_COMMIT_ATTEMPTS });
+    state = (await options.backend.state.load()).state;
+  }
   const firing = evaluations.reduce((n, e) => n + e.tiers.filter((t) => t.firing).length, 0);
   for (const n of notifications) {
     logger.info(`alert ${n.status}`, { slo: n.labels['slo'], severity: n.labels['severity'], long_window: n.labels['long_window'], fingerprint: n.fingerprint });
   }
-  const drain = await drainOutbox(outbox, options.config.alerts.webhooks, { ...options.delivery, clock, logger, ...(options.signal ? { signal: options.signal } : {}) });
-  return { evaluations, notifications, firing, dropped, drain };
+  const drain = await drainOutbox(options.backend.outbox, options.config.alerts.webhooks, {
+    ...options.delivery,
+    clock,
+    logger,
+    ...(options.signal ? { signal: options.signal } : {}),
+  });
+  return { evaluations, notifications, state, firing, dropped, drain };
 }

@@ -3,14 +3,18 @@
  * secret, one `Idempotency-Key` per notification, retried with exponential
  * backoff and full jitter (honoring `Retry-After`), bounded by attempts per
  * drain, a drain deadline and a maximum entry age. An entry stays in the
- * outbox until it is delivered, rejected for good, or too old.
+ * outbox until it is delivered, rejected for good, or too old. Entries are
+ * claimed under a lease first, so several senders share one outbox and each
+ * entry is sent by one of them at a time.
  */
+import { randomBytes } from 'node:crypto';
+import { hostname } from 'node:os';
 import { JOBSLO_VERSION, errorMessage, noopLogger } from '../../contracts/index.js';
 import type { Logger } from '../../contracts/index.js';
 import type { WebhookConfig } from '../slo/index.js';
 import { systemAlertClock } from './clock.js';
 import type { AlertClock } from './clock.js';
-import type { FileOutbox, StoredEntry } from './outbox.js';
+import type { ClaimedEntry, Outbox } from './backend.js';
 import { classifyNetworkError, classifyResponse, retryDelayMillis } from './retry.js';
 import type { DeliveryOutcome } from './retry.js';
 import { SIGNATURE_HEADER, TIMESTAMP_HEADER, signPayload } from './sign.js';
@@ -25,8 +29,14 @@ export interface DeliveryOptions {
   baseDelayMillis?: number;
   /** Backoff cap. @default 30_000 */
   maxDelayMillis?: number;
-  /** Entries older than this are moved to `dead/` undelivered. @default 604_800_000 (7d) */
+  /** Entries older than this are dead-lettered undelivered. @default 604_800_000 (7d) */
   maxAgeMillis?: number;
+  /** Claimant name of this sender. @default a random id of this process */
+  owner?: string;
+  /** Lease of the claimed entries. @default deadline + the longest webhook timeout + 5 s */
+  leaseMillis?: number;
+  /** Entries claimed per drain. @default 1_000 */
+  maxEntriesPerDrain?: number;
   clock?: AlertClock;
   /** @default Math.random */
   random?: () => number;
@@ -37,11 +47,14 @@ export interface DeliveryOptions {
 /** What a drain did. */
 export interface DrainResult {
   delivered: number;
-  /** Rejected for good (or too old, or their webhook is gone): moved to `dead/`. */
+  /** Rejected for good (or too old, or their webhook is gone): dead letters. */
   deadLettered: number;
-  /** Still in the outbox. */
+  /** Entries still in the outbox after the drain (waiting for backoff, or claimed by another sender). */
   pending: number;
 }
+
+/** Claimant name of this process, when a drain is not given one. */
+export const PROCESS_OWNER = `${hostname()}/${process.pid}/${randomBytes(4).toString('hex')}`;
 
 /** Sends one body; the outcome as a value, never thrown. */
 export async function sendWebhook(hook: WebhookConfig, entry: { body: string; idempotencyKey: string }, clock: AlertClock, signal?: AbortSignal): Promise<DeliveryOutcome> {
@@ -76,52 +89,58 @@ export async function sendWebhook(hook: WebhookConfig, entry: { body: string; id
 }
 
 /**
- * Sends every pending entry, oldest first. A webhook that stays unreachable
- * within the drain's bounds is skipped for the rest of the drain, so its
- * entries keep their order and other webhooks still get theirs.
+ * Claims and sends every due entry, oldest first. A webhook that stays
+ * unreachable within the drain's bounds is skipped for the rest of the
+ * drain, so its entries keep their order and other webhooks still get theirs.
+ * A sender never starts a request its lease could run out during.
  */
-export async function drainOutbox(outbox: FileOutbox, webhooks: readonly WebhookConfig[], options: DeliveryOptions = {}): Promise<DrainResult> {
+export async function drainOutbox(outbox: Outbox, webhooks: readonly WebhookConfig[], options: DeliveryOptions = {}): Promise<DrainResult> {
   const clock = options.clock ?? systemAlertClock;
   const random = options.random ?? Math.random;
   const logger = options.logger ?? noopLogger;
   const maxAttempts = options.maxAttempts ?? 5;
   const backoff = { baseDelayMillis: options.baseDelayMillis ?? 500, maxDelayMillis: options.maxDelayMillis ?? 30_000 };
   const maxAge = options.maxAgeMillis ?? 7 * 86_400_000;
-  const deadline = clock.now() + (options.deadlineMillis ?? 30_000);
+  const deadlineMillis = options.deadlineMillis ?? 30_000;
+  const start = clock.now();
+  const deadline = start + deadlineMillis;
+  const longestTimeout = Math.max(0, ...webhooks.map((w) => w.timeoutMillis));
+  const leaseMillis = options.leaseMillis ?? deadlineMillis + longestTimeout + 5_000;
   const byName = new Map(webhooks.map((w) => [w.name, w]));
   const blocked = new Set<string>();
   const result: DrainResult = { delivered: 0, deadLettered: 0, pending: 0 };
+  const settle = async (c: ClaimedEntry, outcome: Parameters<Outbox['settle']>[1]): Promise<boolean> => {
+    const ok = await outbox.settle(c, outcome, clock.now());
+    if (!ok) logger.warn('alert notification was taken over by another sender; its result here is dropped', { webhook: c.entry.webhook, key: c.entry.idempotencyKey });
+    return ok;
+  };
 
-  const entries = outbox.list();
-  for (const stored of entries) {
-    const { entry } = stored;
+  const claimed = await outbox.claim(options.owner ?? PROCESS_OWNER, start, leaseMillis, options.maxEntriesPerDrain ?? 1_000);
+  for (const c of claimed) {
+    const { entry } = c;
     const hook = byName.get(entry.webhook);
     if (!hook) {
-      outbox.deadLetter(stored, `webhook "${entry.webhook}" is not configured`);
-      logger.warn('alert notification for an unknown webhook moved to dead/', { webhook: entry.webhook, file: stored.file });
-      result.deadLettered++;
+      if (await settle(c, { kind: 'dead', attempts: entry.attempts, reason: `webhook "${entry.webhook}" is not configured` })) result.deadLettered++;
+      logger.warn('alert notification for an unknown webhook dead-lettered', { webhook: entry.webhook, id: c.id });
       continue;
     }
     if (clock.now() - entry.createdAtMillis > maxAge) {
-      outbox.deadLetter(stored, `not delivered within ${maxAge} ms`);
-      logger.error('alert notification expired undelivered, moved to dead/', { webhook: hook.name, file: stored.file, attempts: entry.attempts });
-      result.deadLettered++;
+      if (await settle(c, { kind: 'dead', attempts: entry.attempts, reason: `not delivered within ${maxAge} ms` })) result.deadLettered++;
+      logger.error('alert notification expired undelivered, dead-lettered', { webhook: hook.name, id: c.id, attempts: entry.attempts });
       continue;
     }
-    if (blocked.has(hook.name) || entry.notBeforeMillis > clock.now()) {
+    if (blocked.has(hook.name) || clock.now() + hook.timeoutMillis >= c.leaseUntilMillis) {
       blocked.add(hook.name);
-      result.pending++;
+      await settle(c, { kind: 'release' });
       continue;
     }
-    const outcome = await deliverOne(outbox, stored, hook, { clock, random, logger, maxAttempts, backoff, deadline, signal: options.signal });
+    const outcome = await deliverOne(outbox, c, hook, { clock, random, logger, maxAttempts, backoff, deadline, signal: options.signal, settle });
     if (outcome === 'delivered') result.delivered++;
     else if (outcome === 'dead') result.deadLettered++;
-    else {
-      blocked.add(hook.name);
-      result.pending++;
-    }
+    else blocked.add(hook.name);
   }
-  if (result.pending > 0) logger.warn('alert notifications left in the outbox for the next attempt', { pending: result.pending, dir: outbox.dir });
+  result.pending = await outbox.size();
+  if (result.pending > 0) logger.warn('alert notifications left in the outbox for the next attempt', { pending: result.pending, outbox: outbox.location });
   return result;
 }
 
@@ -133,34 +152,32 @@ interface LoopContext {
   backoff: { baseDelayMillis: number; maxDelayMillis: number };
   deadline: number;
   signal: AbortSignal | undefined;
+  settle: (c: ClaimedEntry, outcome: Parameters<Outbox['settle']>[1]) => Promise<boolean>;
 }
 
-async function deliverOne(outbox: FileOutbox, stored: StoredEntry, hook: WebhookConfig, c: LoopContext): Promise<'delivered' | 'dead' | 'pending'> {
-  const { entry } = stored;
-  for (let attempt = 1; attempt <= c.maxAttempts; attempt++) {
-    const outcome = await sendWebhook(hook, entry, c.clock, c.signal);
-    entry.attempts++;
+async function deliverOne(_outbox: Outbox, c: ClaimedEntry, hook: WebhookConfig, x: LoopContext): Promise<'delivered' | 'dead' | 'pending' | 'lost'> {
+  const { entry } = c;
+  let attempts = entry.attempts;
+  for (let attempt = 1; attempt <= x.maxAttempts; attempt++) {
+    const outcome = await sendWebhook(hook, entry, x.clock, x.signal);
+    attempts++;
     if (outcome.kind === 'success') {
-      outbox.remove(stored);
-      c.logger.debug('alert notification delivered', { webhook: hook.name, attempts: entry.attempts });
-      return 'delivered';
+      x.logger.debug('alert notification delivered', { webhook: hook.name, attempts });
+      return (await x.settle(c, { kind: 'delivered' })) ? 'delivered' : 'lost';
     }
     if (outcome.kind === 'failure') {
-      outbox.deadLetter(stored, outcome.reason);
-      c.logger.error('webhook rejected an alert notification; moved to dead/', { webhook: hook.name, reason: outcome.reason, file: stored.file });
-      return 'dead';
+      x.logger.error('webhook rejected an alert notification for good; dead-lettered (see "jobslo alerts dead-letters list")', { webhook: hook.name, reason: outcome.reason, id: c.id });
+      return (await x.settle(c, { kind: 'dead', attempts, reason: outcome.reason })) ? 'dead' : 'lost';
     }
-    entry.lastError = outcome.reason;
     // Backoff grows with the entry's attempts over every drain, so a long outage is not hammered.
-    const delay = retryDelayMillis(entry.attempts, c.backoff, c.random, outcome.retryInMillis);
-    const now = c.clock.now();
-    if (attempt === c.maxAttempts || now + delay > c.deadline) {
-      entry.notBeforeMillis = now + delay;
-      outbox.update(stored);
-      c.logger.warn('webhook unavailable; notification kept in the outbox', { webhook: hook.name, reason: outcome.reason, attempts: entry.attempts });
+    const delay = retryDelayMillis(attempts, x.backoff, x.random, outcome.retryInMillis);
+    const now = x.clock.now();
+    if (attempt === x.maxAttempts || now + delay > x.deadline || now + delay + hook.timeoutMillis >= c.leaseUntilMillis) {
+      x.logger.warn('webhook unavailable; notification kept in the outbox', { webhook: hook.name, reason: outcome.reason, attempts });
+      await x.settle(c, { kind: 'retry', attempts, notBeforeMillis: now + delay, lastError: outcome.reason });
       return 'pending';
     }
-    await c.clock.sleep(delay, c.signal);
+    await x.clock.sleep(delay, x.signal);
   }
   return 'pending';
 }

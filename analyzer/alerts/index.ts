@@ -1,16 +1,26 @@
-/** SLO alert delivery: alert state, webhook payloads, signatures, the durable outbox and retries. */
-export { runAlertCycle, toOutboxEntries, statePaths, DEFAULT_STATE_DIR } from './cycle.js';
+/** SLO alert delivery: alert state, webhook payloads, signatures, the durable outbox, retries and the serve loop. */
+export { runAlertCycle, toOutboxEntries } from './cycle.js';
 export type { AlertCycleOptions, AlertCycleResult } from './cycle.js';
-export { planNotifications, alertFingerprint, loadAlertState, saveAlertState, emptyAlertState, ALERT_NAME } from './state.js';
-export type { AlertNotification, AlertState, FiringAlert, PlanOptions } from './state.js';
+export { startAlertLoop } from './loop.js';
+export type { AlertLoop, AlertLoopOptions } from './loop.js';
+export { planNotifications, alertFingerprint, emptyAlertState, sameAlertState, ALERT_NAME, RESOLVED_RETENTION_MILLIS } from './state.js';
+export type { AlertNotification, AlertState, FiringAlert, ResolvedAlert, PlanOptions } from './state.js';
+export { dueEntries } from './backend.js';
+export type { AlertBackend, AlertStateStore, Outbox, OutboxEntry, OutboxRecord, ClaimedEntry, DeadLetter, Settlement, CasResult, VersionedAlertState } from './backend.js';
+export { FileAlertBackend, FileAlertState, readStateFile, statePaths } from './files.js';
+export type { FileAlertBackendOptions } from './files.js';
+export { ClickHouseAlertBackend, ClickHouseAlertState, ClickHouseOutbox } from './clickhouse.js';
+export type { ClickHouseAlertBackendOptions } from './clickhouse.js';
+export { openAlertBackend, defaultStateDir } from './open.js';
+export type { OpenAlertBackendOptions } from './open.js';
 export { renderPayload, alertmanagerPayload, slackPayload, jsonPayload, slackEscape } from './payload.js';
 export type { PayloadContext } from './payload.js';
 export { signPayload, verifySignature, SIGNATURE_HEADER, TIMESTAMP_HEADER } from './sign.js';
 export { classifyResponse, classifyNetworkError, parseRetryAfterMillis, retryDelayMillis, RETRYABLE_STATUSES } from './retry.js';
 export type { DeliveryOutcome } from './retry.js';
-export { FileOutbox } from './outbox.js';
-export type { OutboxEntry, StoredEntry, FileOutboxOptions } from './outbox.js';
-export { drainOutbox, sendWebhook } from './deliver.js';
+export { FileOutbox, withFileLock } from './outbox.js';
+export type { StoredEntry, FileOutboxOptions } from './outbox.js';
+export { drainOutbox, sendWebhook, PROCESS_OWNER } from './deliver.js';
 export type { DeliveryOptions, DrainResult } from './deliver.js';
 export { systemAlertClock } from './clock.js';
 export type { AlertClock } from './clock.js';

@@ -7,13 +7,13 @@
 /** What one delivery attempt came to. */
 export type DeliveryOutcome =
   | { kind: 'success' }
-  /** Permanent: retrying the same request cannot help (e.g. 400, 401, 404). */
+  /** Permanent: retrying the same request cannot help (4xx other than 408 and 429). */
   | { kind: 'failure'; reason: string }
   /** Transient: try again, after `retryInMillis` when the receiver said so. */
   | { kind: 'retryable'; reason: string; retryInMillis?: number };
 
-/** HTTP statuses worth retrying: rate limited, bad gateway, unavailable, gateway timeout. */
-export const RETRYABLE_STATUSES: ReadonlySet<number> = new Set([429, 502, 503, 504]);
+/** 4xx statuses worth retrying: request timeout and rate limited. Every 5xx is retried too. */
+export const RETRYABLE_STATUSES: ReadonlySet<number> = new Set([408, 429]);
 
 /**
  * Parses a `Retry-After` header (delay-seconds or an HTTP-date) into a delay
@@ -29,10 +29,14 @@ export function parseRetryAfterMillis(value: string | null | undefined, nowMilli
   return Math.max(0, at - nowMillis);
 }
 
-/** Classifies an HTTP response: 2xx success; 429/502/503/504 retryable (with Retry-After); anything else permanent. */
+/**
+ * Classifies an HTTP response as Alertmanager's notifier does: 2xx success;
+ * 5xx, 408 and 429 retryable (with Retry-After); anything else (other 4xx,
+ * 1xx, 3xx) permanent.
+ */
 export function classifyResponse(status: number, retryAfter: string | null | undefined, nowMillis: number): DeliveryOutcome {
   if (status >= 200 && status < 300) return { kind: 'success' };
-  if (RETRYABLE_STATUSES.has(status)) {
+  if (RETRYABLE_STATUSES.has(status) || (status >= 500 && status < 600)) {
     const retryInMillis = parseRetryAfterMillis(retryAfter, nowMillis);
     return retryInMillis === undefined ? { kind: 'retryable', reason: `HTTP ${status}` } : { kind: 'retryable', reason: `HTTP ${status}`, retryInMillis };
   }

@@ -2,12 +2,10 @@
  * Alert state per (SLO, tier): which alerts fire, since when, and when they
  * were last sent. Transitions become notifications: a new firing alert is
  * sent at once, a firing one again every `repeat_interval`, and a resolve
- * when it stops firing. The state is a small JSON file written atomically.
+ * when it stops firing. Where the state is kept is an {@link AlertStateStore}.
  */
 import { createHash, randomUUID } from 'node:crypto';
-import { mkdirSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
-import { dirname } from 'node:path';
-import { JobsloError, errorMessage, formatDurationMillis } from '../../contracts/index.js';
+import { formatDurationMillis } from '../../contracts/index.js';
 import type { SloEvaluation, TierEvaluation } from '../slo/index.js';
 import type { BurnRateTier } from '../slo/index.js';
 
@@ -38,15 +36,50 @@ export interface FiringAlert {
   lastSentMillis: number;
 }
 
-/** The state file. */
+/** An alert that resolved recently: still reported (with its end) to Alertmanager for {@link RESOLVED_RETENTION_MILLIS}. */
+export interface ResolvedAlert {
+  labels: Record<string, string>;
+  annotations: Record<string, string>;
+  startsAtMillis: number;
+  endsAtMillis: number;
+}
+
+/** How long a resolved alert is kept and re-sent as resolved (Prometheus keeps sending resolved alerts for 15 minutes). */
+export const RESOLVED_RETENTION_MILLIS = 15 * 60_000;
+
+/** The alert state. */
 export interface AlertState {
   version: 1;
   /** Firing alerts by fingerprint. */
   firing: Record<string, FiringAlert>;
+  /** Alerts resolved within {@link RESOLVED_RETENTION_MILLIS}, by fingerprint. */
+  resolved?: Record<string, ResolvedAlert>;
 }
 
 /** An empty state. */
 export const emptyAlertState = (): AlertState => ({ version: 1, firing: {} });
+
+/**
+ * True when two states record the same alerts: the same firing alerts with
+ * the same start and last send, and the same recently resolved ones. (Labels
+ * and annotations of a firing alert change with every evaluation and are not
+ * compared: a state is written only when what it records changes.)
+ */
+export function sameAlertState(a: AlertState, b: AlertState): boolean {
+  const firing = (s: AlertState): string =>
+    JSON.stringify(
+      Object.entries(s.firing)
+        .map(([fp, f]) => [fp, f.startsAtMillis, f.lastSentMillis])
+        .sort(),
+    );
+  const resolved = (s: AlertState): string =>
+    JSON.stringify(
+      Object.entries(s.resolved ?? {})
+        .map(([fp, r]) => [fp, r.endsAtMillis])
+        .sort(),
+    );
+  return firing(a) === firing(b) && resolved(a) === resolved(b);
+}
 
 /**
  * Stable fingerprint of an alert: the first 16 hex digits of
@@ -106,7 +139,11 @@ export interface PlanOptions {
 export function planNotifications(evals: readonly SloEvaluation[], prev: AlertState, options: PlanOptions): { notifications: AlertNotification[]; state: AlertState } {
   const newId = options.newId ?? randomUUID;
   const now = options.nowMillis;
-  const next: AlertState = { version: 1, firing: {} };
+  const next: AlertState = { version: 1, firing: {}, resolved: {} };
+  const resolved = next.resolved as Record<string, ResolvedAlert>;
+  const resolve = (fp: string, r: ResolvedAlert): void => {
+    resolved[fp] = r;
+  };
   const notifications: AlertNotification[] = [];
   const seen = new Set<string>();
   for (const e of evals) {
@@ -122,50 +159,28 @@ export function planNotifications(evals: readonly SloEvaluation[], prev: AlertSt
         if (due) notifications.push({ id: newId(), fingerprint: fp, status: 'firing', labels, annotations, startsAtMillis, endsAtMillis: null, createdAtMillis: now });
       } else if (before) {
         notifications.push({ id: newId(), fingerprint: fp, status: 'resolved', labels, annotations, startsAtMillis: before.startsAtMillis, endsAtMillis: now, createdAtMillis: now });
+        resolve(fp, { labels, annotations, startsAtMillis: before.startsAtMillis, endsAtMillis: now });
       }
     }
   }
   for (const [fp, before] of Object.entries(prev.firing)) {
     if (seen.has(fp)) continue;
+    const annotations = { ...before.annotations, description: 'This SLO or alert tier is no longer configured.' };
     notifications.push({
       id: newId(),
       fingerprint: fp,
       status: 'resolved',
       labels: before.labels,
-      annotations: { ...before.annotations, description: 'This SLO or alert tier is no longer configured.' },
+      annotations,
       startsAtMillis: before.startsAtMillis,
       endsAtMillis: now,
       createdAtMillis: now,
     });
+    resolve(fp, { labels: before.labels, annotations, startsAtMillis: before.startsAtMillis, endsAtMillis: now });
+  }
+  // Earlier resolves are kept for the retention, unless the alert fires again.
+  for (const [fp, r] of Object.entries(prev.resolved ?? {})) {
+    if (next.firing[fp] === undefined && resolved[fp] === undefined && now - r.endsAtMillis < RESOLVED_RETENTION_MILLIS) resolved[fp] = r;
   }
   return { notifications, state: next };
-}
-
-/**
- * Reads the state file; an empty state when it does not exist.
- * @throws {JobsloError} `JOBSLO_ERR_CONFIG` when it exists but is not a state file
- */
-export function loadAlertState(path: string): AlertState {
-  let text: string;
-  try {
-    text = readFileSync(path, 'utf8');
-  } catch (err) {
-    if ((err as NodeJS.ErrnoException).code === 'ENOENT') return emptyAlertState();
-    throw new JobsloError('JOBSLO_ERR_CONFIG', `cannot read alert state ${path}`, { cause: err });
-  }
-  try {
-    const v = JSON.parse(text) as Partial<AlertState>;
-    if (v.version !== 1 || typeof v.firing !== 'object' || v.firing === null) throw new Error('not a version 1 alert state');
-    return { version: 1, firing: v.firing };
-  } catch (err) {
-    throw new JobsloError('JOBSLO_ERR_CONFIG', `alert state ${path} is damaged (${errorMessage(err)}); move it away to start with no firing alerts`, { cause: err });
-  }
-}
-
-/** Writes the state file atomically (temporary file, then rename). */
-export function saveAlertState(path: string, state: AlertState): void {
-  mkdirSync(dirname(path), { recursive: true });
-  const tmp = `${path}.${process.pid}.tmp`;
-  writeFileSync(tmp, `${JSON.stringify(state, null, 2)}\n`);
-  renameSync(tmp, path);
 }

@@ -1,9 +1,10 @@
 import { parseArgs } from 'node:util';
 import { resolve } from 'node:path';
-import { JOBSLO_VERSION } from '../../contracts/index.js';
+import { ConfigError, JOBSLO_VERSION } from '../../contracts/index.js';
 import { collectReportData, writeReportSite } from '../../reports/index.js';
 import { openStore } from '../../store/index.js';
-import { DEFAULT_STATE_DIR } from '../../analyzer/alerts/index.js';
+import { emptyAlertState, openAlertBackend } from '../../analyzer/alerts/index.js';
+import type { AlertBackend, AlertState } from '../../analyzer/alerts/index.js';
 import { evaluateSlos } from '../../analyzer/slo/index.js';
 import type { Command } from '../command.js';
 import { STORE_HELP, timeRange } from '../_options.js';
@@ -53,14 +54,15 @@ ${STATE_DIR_HELP}
     });
     const range = timeRange(values.since, values.until, Date.now());
     const config = resolveConfig(values.config, ctx, false, false);
-    const store = await openStore(storeFor(values.store, ctx, config));
+    const storeValue = storeFor(values.store, ctx, config);
+    const store = await openStore(storeValue);
     try {
       const evaluations = config ? await evaluateSlos(store, config.slos, range.toMillis - 1) : undefined;
-      const stateDir = resolve(ctx.cwd, values['state-dir'] ?? DEFAULT_STATE_DIR);
+      const state = evaluations ? await loadAlertStateFor(storeValue, values['state-dir'] === undefined ? undefined : resolve(ctx.cwd, values['state-dir'])) : emptyAlertState();
       const data = await collectReportData(store, {
         range,
         version: JOBSLO_VERSION,
-        ...(evaluations ? { slos: reportSlos(evaluations, stateDir) } : {}),
+        ...(evaluations ? { slos: reportSlos(evaluations, state) } : {}),
       });
       const path = await writeReportSite(resolve(ctx.cwd, values.out), data);
       ctx.out(`${path}\n`);
@@ -70,3 +72,19 @@ ${STATE_DIR_HELP}
     }
   },
 };
+
+/** The alert state of a store (for fire times); empty when the store has none (an in-memory store without --state-dir). */
+async function loadAlertStateFor(store: string, stateDir: string | undefined): Promise<AlertState> {
+  let backend: AlertBackend;
+  try {
+    backend = openAlertBackend({ store, ...(stateDir !== undefined ? { stateDir } : {}) });
+  } catch (err) {
+    if (err instanceof ConfigError) return emptyAlertState();
+    throw err;
+  }
+  try {
+    return (await backend.state.load()).state;
+  } finally {
+    await backend.close();
+  }
+}

@@ -5,9 +5,10 @@ import { resolve } from 'node:path';
 import { parseArgs } from 'node:util';
 import { ConfigError, JOBSLO_VERSION, errorMessage, parseDurationMillis } from '../../contracts/index.js';
 import type { Logger } from '../../contracts/index.js';
-import { DEFAULT_STATE_DIR, FileOutbox, runAlertCycle, statePaths } from '../../analyzer/alerts/index.js';
+import { openAlertBackend, startAlertLoop } from '../../analyzer/alerts/index.js';
+import type { AlertBackend } from '../../analyzer/alerts/index.js';
 import { PROMETHEUS_CONTENT_TYPE, formatPrometheus } from '../../analyzer/slo/index.js';
-import type { JobsloConfig, ServeStats, SloEvaluation } from '../../analyzer/slo/index.js';
+import type { JobsloConfig } from '../../analyzer/slo/index.js';
 import { collectReportData, renderReportSite } from '../../reports/index.js';
 import { reportSlos } from '../_report-slos.js';
 import { openStore } from '../../store/index.js';
@@ -20,7 +21,8 @@ import { CONFIG_HELP, STATE_DIR_HELP, resolveConfig, storeFor } from './alerts.j
 export interface SloServerOptions {
   store: Store;
   config: JobsloConfig;
-  stateDir: string;
+  /** Alert state and outbox. */
+  backend: AlertBackend;
   /** @default '127.0.0.1' */
   host?: string;
   /** 0 picks a free port. */
@@ -54,23 +56,18 @@ function sitePath(urlPath: string): string {
  * the SLO pages of the latest evaluation) and re-evaluates every `intervalMillis`.
  */
 export async function startSloServer(o: SloServerOptions): Promise<SloServer> {
-  const stats: ServeStats = { evaluations: 0, evaluationErrors: 0, outboxPending: 0, delivered: 0, lastEvaluationMillis: null };
-  let evaluations: SloEvaluation[] = [];
-  const controller = new AbortController();
-  let running: Promise<void> | undefined;
-  let timer: NodeJS.Timeout | undefined;
-  let closed = false;
+  const loop = await startAlertLoop({ store: o.store, config: o.config, backend: o.backend, intervalMillis: o.intervalMillis, logger: o.logger });
   // The report site, rendered at most once per cycle.
   let site: { cycle: number; pages: Promise<Map<string, string>> } | undefined;
   const sitePages = (): Promise<Map<string, string>> => {
-    const cycleNo = stats.evaluations + stats.evaluationErrors;
+    const cycleNo = loop.cycles;
     if (site?.cycle !== cycleNo) {
       const now = Date.now();
       const pages = collectReportData(o.store, {
         range: { fromMillis: now - (o.reportWindowMillis ?? 86_400_000), toMillis: now + 1 },
         version: JOBSLO_VERSION,
         storeLocation: o.store.location,
-        slos: reportSlos(evaluations, o.stateDir),
+        slos: reportSlos(loop.evaluations, loop.state),
       }).then(renderReportSite);
       site = { cycle: cycleNo, pages };
       // A failed render is retried by the next request.
@@ -81,37 +78,6 @@ export async function startSloServer(o: SloServerOptions): Promise<SloServer> {
     return site.pages;
   };
 
-  const runCycle = async (): Promise<void> => {
-    try {
-      const r = await runAlertCycle({ store: o.store, config: o.config, stateDir: o.stateDir, logger: o.logger, signal: controller.signal });
-      evaluations = r.evaluations;
-      stats.evaluations++;
-      stats.delivered += r.drain.delivered;
-      stats.outboxPending = r.drain.pending;
-      stats.lastEvaluationMillis = r.evaluations[0]?.atMillis ?? Date.now();
-    } catch (err) {
-      if (controller.signal.aborted) return;
-      stats.evaluationErrors++;
-      stats.outboxPending = new FileOutbox({ dir: statePaths(o.stateDir).outboxDir }).size();
-      o.logger.error('SLO evaluation failed', { error: errorMessage(err) });
-    }
-  };
-  // One cycle at a time: a slow cycle delays the next instead of overlapping it.
-  const cycle = (): Promise<void> => {
-    running ??= runCycle().finally(() => {
-      running = undefined;
-    });
-    return running;
-  };
-  const schedule = (): void => {
-    if (closed) return;
-    timer = setTimeout(() => {
-      void cycle().finally(schedule);
-    }, o.intervalMillis);
-  };
-
-  await cycle();
-
   const server: Server = createServer((req, res) => {
     const path = new URL(req.url ?? '/', 'http://localhost').pathname;
     if (req.method !== 'GET' && req.method !== 'HEAD') {
@@ -119,7 +85,7 @@ export async function startSloServer(o: SloServerOptions): Promise<SloServer> {
       return;
     }
     if (path === '/metrics') {
-      res.writeHead(200, { 'content-type': PROMETHEUS_CONTENT_TYPE }).end(formatPrometheus(evaluations, stats));
+      res.writeHead(200, { 'content-type': PROMETHEUS_CONTENT_TYPE }).end(formatPrometheus(loop.evaluations, loop.stats));
       return;
     }
     if (path === '/healthz') {
@@ -138,26 +104,29 @@ export async function startSloServer(o: SloServerOptions): Promise<SloServer> {
         res.writeHead(500, { 'content-type': 'text/plain; charset=utf-8' }).end('report failed; see the server log\n');
       });
   });
-  await new Promise<void>((resolveListen, reject) => {
-    server.once('error', reject);
-    server.listen(o.port, o.host ?? '127.0.0.1', () => {
-      server.off('error', reject);
-      resolveListen();
+  try {
+    await new Promise<void>((resolveListen, reject) => {
+      server.once('error', reject);
+      server.listen(o.port, o.host ?? '127.0.0.1', () => {
+        server.off('error', reject);
+        resolveListen();
+      });
     });
-  });
+  } catch (err) {
+    await loop.close();
+    throw err;
+  }
   const addr = server.address() as AddressInfo;
   const host = addr.family === 'IPv6' ? `[${addr.address}]` : addr.address;
-  schedule();
+  let closed = false;
 
   return {
     url: `http://${host}:${addr.port}`,
-    cycle,
+    cycle: () => loop.cycle(),
     async close() {
       if (closed) return;
       closed = true;
-      if (timer) clearTimeout(timer);
-      controller.abort(new Error('server closing'));
-      await running?.catch(() => undefined);
+      await loop.close();
       await new Promise<void>((r) => server.close(() => r()));
       server.closeAllConnections();
     },
@@ -171,14 +140,15 @@ export const serveCommand: Command = {
                     [--interval 1m] [--state-dir DIR]
 
 Evaluates every SLO of the config every --interval, delivers burn-rate alert
-notifications to the configured webhooks (through the on-disk outbox), and
-serves:
+notifications to the configured webhooks (through the outbox), and serves:
   GET /metrics        Prometheus text: per SLO and job the SLI, error budget
                       remaining, burn rate per window, alert state
   GET /, /report/     the HTML report site (last 24h) with a page per job and
                       per SLO, rendered once per evaluation
   GET /healthz        liveness
-Stops on SIGINT/SIGTERM.
+Stops on SIGINT/SIGTERM. With a ClickHouse store, alert state and the outbox
+live in the store and any number of replicas may run: each notification is
+sent once (see docs/slos.md, High availability).
 
 Options:
 ${CONFIG_HELP}
@@ -208,13 +178,22 @@ ${STATE_DIR_HELP}
     const intervalMillis = parseDurationMillis(values.interval, '--interval');
     if (intervalMillis < 1000) throw new ConfigError('--interval', `must be at least 1s, got ${values.interval}`);
     const config = resolveConfig(values.config, ctx, true) as JobsloConfig;
-    const store = await openStore(storeFor(values.store, ctx, config));
+    const storeValue = storeFor(values.store, ctx, config);
+    const backend = openAlertBackend({
+      store: storeValue,
+      ...(values['state-dir'] !== undefined ? { stateDir: resolve(ctx.cwd, values['state-dir']) } : {}),
+      logger: ctx.logger,
+    });
+    const store = await openStore(storeValue).catch(async (err: unknown) => {
+      await backend.close();
+      throw err;
+    });
     let server: SloServer | undefined;
     try {
       server = await startSloServer({
         store,
         config,
-        stateDir: resolve(ctx.cwd, values['state-dir'] ?? DEFAULT_STATE_DIR),
+        backend,
         host: values.host,
         port,
         intervalMillis,
@@ -230,6 +209,7 @@ ${STATE_DIR_HELP}
     } finally {
       await server?.close();
       await store.close();
+      await backend.close();
     }
   },
 };

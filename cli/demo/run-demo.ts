@@ -14,6 +14,7 @@ import { DEMO_JOBS, DEMO_SLOS_YAML, expectedOutcomes, planDemo, seededRandom } f
 import { evaluateSlos, parseConfig } from '../../analyzer/slo/index.js';
 import type { SloEvaluation } from '../../analyzer/slo/index.js';
 import { reportSlos } from '../_report-slos.js';
+import { emptyAlertState } from '../../analyzer/alerts/index.js';
 import type { DemoJob, ExpectedJob, PlannedRun } from './plan.js';
 
 /** Options of {@link runDemo}. */
@@ -160,7 +161,7 @@ export async function runDemo(options: DemoOptions): Promise<DemoResult> {
     const analysis = await analyze(store, range);
     const slos = await evaluateSlos(store, parseConfig(DEMO_SLOS_YAML, { fileName: 'demo SLOs' }).slos, now);
     // No alert state: the demo evaluates once and sends nothing.
-    const reportSloInput = reportSlos(slos, resolve(options.reportDir, '.no-alert-state'));
+    const reportSloInput = reportSlos(slos, emptyAlertState());
     const reportPath = await writeReportSite(
       resolve(options.reportDir),
       await collectReportData(store, { range, version: JOBSLO_VERSION, storeLocation: storePath, slos: reportSloInput }),

@@ -1,6 +1,6 @@
 /** Alert state transitions and the full evaluate → outbox → webhook cycle. */
 import { afterEach, describe, expect, it } from 'vitest';
-import { alertFingerprint, loadAlertState, planNotifications, runAlertCycle, statePaths } from '../../analyzer/alerts/index.js';
+import { FileAlertBackend, alertFingerprint, planNotifications, readStateFile, runAlertCycle, statePaths } from '../../analyzer/alerts/index.js';
 import type { AlertState } from '../../analyzer/alerts/index.js';
 import { evaluateFromCounts, parseConfig } from '../../analyzer/slo/index.js';
 import type { JobsloConfig, SloEvaluation } from '../../analyzer/slo/index.js';
@@ -82,7 +82,7 @@ describe('runAlertCycle', () => {
     const cycle = async (at: number) => {
       clock.set(at);
       // Every cycle is a fresh "process": nothing but the state folder carries over.
-      return runAlertCycle({ store, config, stateDir: t.dir, clock });
+      return runAlertCycle({ store, config, backend: new FileAlertBackend({ dir: t.dir }), clock });
     };
     const statuses = () => r.requests.map((q) => (JSON.parse(q.body) as { status: string }).status);
 
@@ -96,7 +96,7 @@ describe('runAlertCycle', () => {
     expect(statuses()).toEqual(['firing', 'firing']);
     const keys = r.requests.map((q) => q.headers['idempotency-key']);
     expect(new Set(keys).size).toBe(2);
-    expect(Object.keys(loadAlertState(statePaths(t.dir).stateFile).firing)).toHaveLength(1);
+    expect(Object.keys(readStateFile(statePaths(t.dir).stateFile).state.firing)).toHaveLength(1);
     // Errors stopped at +20m: the 5m window is clean by +25m.
     const resolved = await cycle(T0 + 25 * MINUTE);
     expect(resolved.firing).toBe(0);
@@ -105,6 +105,6 @@ describe('runAlertCycle', () => {
     expect(body.alerts[0]?.startsAt).toBe(new Date(T0 + 10 * MINUTE).toISOString());
     expect(body.alerts[0]?.endsAt).toBe(new Date(T0 + 25 * MINUTE).toISOString());
     expect(body.alerts[0]?.fingerprint).toBe(alertFingerprint('etl-success', { severity: 'page', longWindowMillis: HOUR, shortWindowMillis: 5 * MINUTE }));
-    expect(loadAlertState(statePaths(t.dir).stateFile).firing).toEqual({});
+    expect(readStateFile(statePaths(t.dir).stateFile).state.firing).toEqual({});
   });
 });

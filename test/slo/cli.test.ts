@@ -7,6 +7,7 @@ import { dispatch } from '../../cli/main.js';
 import type { CliContext } from '../../cli/command.js';
 import { startSloServer } from '../../cli/commands/serve.js';
 import { escapeLabelValue, formatPrometheus, loadConfig } from '../../analyzer/slo/index.js';
+import { FileAlertBackend } from '../../analyzer/alerts/index.js';
 import { DuckDbStore } from '../../store/index.js';
 import { HOUR, MINUTE, startReceiver, steadyRuns, tempDir } from './helpers.js';
 
@@ -115,7 +116,7 @@ describe('jobslo serve', () => {
     const config = loadConfig(file);
     const store = await DuckDbStore.open({ path: storeUrl.slice('duckdb:'.length) });
     cleanups.push(() => store.close());
-    const server = await startSloServer({ store, config, stateDir: join(t.dir, 'state'), port: 0, intervalMillis: HOUR, logger: noopLogger });
+    const server = await startSloServer({ store, config, backend: new FileAlertBackend({ dir: join(t.dir, 'state') }), port: 0, intervalMillis: HOUR, logger: noopLogger });
     cleanups.push(() => server.close());
 
     const res = await fetch(`${server.url}/metrics`);

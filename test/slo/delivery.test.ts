@@ -71,10 +71,10 @@ describe('payloads, signatures and idempotency keys', () => {
     ]);
     const outbox = new FileOutbox({ dir: dir() });
     const clock = fakeClock(T0 + 1_000);
-    outbox.enqueue(toOutboxEntries([notification(1), notification(2, 'resolved')], cfg));
+    await outbox.enqueue(toOutboxEntries([notification(1), notification(2, 'resolved')], cfg));
     const result = await drainOutbox(outbox, cfg.alerts.webhooks, { clock });
     expect(result).toEqual({ delivered: 6, deadLettered: 0, pending: 0 });
-    expect(outbox.size()).toBe(0);
+    expect(await outbox.size()).toBe(0);
     expect(r.requests).toHaveLength(6);
 
     for (const req of r.requests) {
@@ -131,7 +131,7 @@ describe('payloads, signatures and idempotency keys', () => {
     const r = await receiver();
     const cfg = config(r.url, [{ name: 'plain', format: 'json' }], false);
     const outbox = new FileOutbox({ dir: dir() });
-    outbox.enqueue(toOutboxEntries([notification(1)], cfg));
+    await outbox.enqueue(toOutboxEntries([notification(1)], cfg));
     await drainOutbox(outbox, cfg.alerts.webhooks, { clock: fakeClock(T0) });
     expect(r.requests[0]?.headers[SIGNATURE_HEADER.toLowerCase()]).toBeUndefined();
     expect(r.requests[0]?.headers['idempotency-key']).toBe('idem-1');
@@ -153,12 +153,12 @@ describe('outbox: receiver outages and restarts', () => {
     const clock = fakeClock(T0);
 
     const first = new FileOutbox({ dir: outboxDir });
-    first.enqueue(toOutboxEntries([1, 2, 3, 4, 5].map((i) => notification(i)), cfg));
+    await first.enqueue(toOutboxEntries([1, 2, 3, 4, 5].map((i) => notification(i)), cfg));
     const down = await drainOutbox(first, cfg.alerts.webhooks, { clock, maxAttempts: 3, random: () => 1 });
     expect(down).toEqual({ delivered: 0, deadLettered: 0, pending: 5 });
     // Bounded: 3 attempts of the oldest entry, with exponential backoff between them (500, 1000 ms).
     expect(clock.slept).toEqual([500, 1000]);
-    expect(first.size()).toBe(5);
+    expect(await first.size()).toBe(5);
 
     // "Restart": a new outbox object over the same folder, the receiver back on the same port.
     const r = await receiver(port);
@@ -172,7 +172,7 @@ describe('outbox: receiver outages and restarts', () => {
     expect(up).toEqual({ delivered: 5, deadLettered: 0, pending: 0 });
     const keys = r.requests.map((q) => String(q.headers['idempotency-key']));
     expect(keys).toEqual(['idem-1', 'idem-2', 'idem-3', 'idem-4', 'idem-5']);
-    expect(second.size()).toBe(0);
+    expect(await second.size()).toBe(0);
     // Nothing left to send: a third drain sends nothing.
     await drainOutbox(new FileOutbox({ dir: outboxDir }), cfg.alerts.webhooks, { clock });
     expect(r.requests).toHaveLength(5);
@@ -184,7 +184,7 @@ describe('outbox: receiver outages and restarts', () => {
     r.respond = () => (refusals-- > 0 ? { status: 503, headers: { 'retry-after': '7' } } : { status: 202 });
     const cfg = config(r.url, [{ name: 'hook', format: 'alertmanager' }]);
     const outbox = new FileOutbox({ dir: dir() });
-    outbox.enqueue(toOutboxEntries([notification(1), notification(2)], cfg));
+    await outbox.enqueue(toOutboxEntries([notification(1), notification(2)], cfg));
     const clock = fakeClock(T0);
     const result = await drainOutbox(outbox, cfg.alerts.webhooks, { clock, random: () => 0, deadlineMillis: 60_000 });
     expect(result).toEqual({ delivered: 2, deadLettered: 0, pending: 0 });
@@ -199,7 +199,7 @@ describe('outbox: receiver outages and restarts', () => {
     r.respond = () => ({ status: 429, headers: { 'retry-after': '3600' } });
     const cfg = config(r.url, [{ name: 'hook', format: 'json' }]);
     const outbox = new FileOutbox({ dir: dir() });
-    outbox.enqueue(toOutboxEntries([notification(1)], cfg));
+    await outbox.enqueue(toOutboxEntries([notification(1)], cfg));
     const clock = fakeClock(T0);
     expect(await drainOutbox(outbox, cfg.alerts.webhooks, { clock, deadlineMillis: 30_000 })).toEqual({ delivered: 0, deadLettered: 0, pending: 1 });
     expect(clock.slept).toEqual([]);
@@ -217,7 +217,7 @@ describe('outbox: receiver outages and restarts', () => {
     const cfg = config(r.url, [{ name: 'hook', format: 'json' }]);
     const outboxDir = dir();
     const outbox = new FileOutbox({ dir: outboxDir });
-    outbox.enqueue(toOutboxEntries([notification(1)], cfg));
+    await outbox.enqueue(toOutboxEntries([notification(1)], cfg));
     expect(await drainOutbox(outbox, cfg.alerts.webhooks, { clock: fakeClock(T0) })).toEqual({ delivered: 0, deadLettered: 1, pending: 0 });
     expect(r.requests).toHaveLength(1);
     expect(readdirSync(join(outboxDir, 'dead'))).toHaveLength(1);
@@ -227,25 +227,25 @@ describe('outbox: receiver outages and restarts', () => {
     const r = await receiver();
     const cfg = config(r.url, [{ name: 'hook', format: 'json' }]);
     const outbox = new FileOutbox({ dir: dir() });
-    outbox.enqueue(toOutboxEntries([notification(1)], cfg));
+    await outbox.enqueue(toOutboxEntries([notification(1)], cfg));
     expect((await drainOutbox(outbox, [], { clock: fakeClock(T0) })).deadLettered).toBe(1);
-    outbox.enqueue(toOutboxEntries([notification(2)], cfg));
+    await outbox.enqueue(toOutboxEntries([notification(2)], cfg));
     expect((await drainOutbox(outbox, cfg.alerts.webhooks, { clock: fakeClock(T0 + 8 * 86_400_000) })).deadLettered).toBe(1);
     expect(r.requests).toHaveLength(0);
   });
 
-  it('is bounded: past maxEntries new notifications are dropped and counted', () => {
+  it('is bounded: past maxEntries new notifications are dropped and counted', async () => {
     const cfg = config('http://127.0.0.1:9', [{ name: 'hook', format: 'json' }]);
     const outbox = new FileOutbox({ dir: dir(), maxEntries: 3 });
-    expect(outbox.enqueue(toOutboxEntries([1, 2, 3, 4, 5].map((i) => notification(i)), cfg))).toBe(2);
-    expect(outbox.size()).toBe(3);
-    expect(outbox.list().map((e) => e.entry.idempotencyKey)).toEqual(['idem-1', 'idem-2', 'idem-3']);
+    expect(await outbox.enqueue(toOutboxEntries([1, 2, 3, 4, 5].map((i) => notification(i)), cfg))).toBe(2);
+    expect(await outbox.size()).toBe(3);
+    expect((await outbox.list()).map((e) => e.entry.idempotencyKey)).toEqual(['idem-1', 'idem-2', 'idem-3']);
   });
 
-  it('writes entries atomically: no temporary files remain', () => {
+  it('writes entries atomically: no temporary files remain', async () => {
     const cfg = config('http://127.0.0.1:9', [{ name: 'hook', format: 'json' }]);
     const d = dir();
-    new FileOutbox({ dir: d }).enqueue(toOutboxEntries([notification(1)], cfg));
+    await new FileOutbox({ dir: d }).enqueue(toOutboxEntries([notification(1)], cfg));
     expect(readdirSync(d).filter((n) => n.endsWith('.tmp'))).toEqual([]);
     expect(existsSync(join(d, 'dead'))).toBe(false);
   });
@@ -259,7 +259,10 @@ describe('retry classification', () => {
     [502, null, { kind: 'retryable', reason: 'HTTP 502' }],
     [503, 'soon', { kind: 'retryable', reason: 'HTTP 503' }],
     [504, null, { kind: 'retryable', reason: 'HTTP 504' }],
-    [500, null, { kind: 'failure', reason: 'HTTP 500' }],
+    [500, null, { kind: 'retryable', reason: 'HTTP 500' }],
+    [408, null, { kind: 'retryable', reason: 'HTTP 408' }],
+    [422, null, { kind: 'failure', reason: 'HTTP 422' }],
+    [301, null, { kind: 'failure', reason: 'HTTP 301' }],
     [400, null, { kind: 'failure', reason: 'HTTP 400' }],
     [401, null, { kind: 'failure', reason: 'HTTP 401' }],
     [404, null, { kind: 'failure', reason: 'HTTP 404' }],
