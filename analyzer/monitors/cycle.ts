@@ -92,7 +92,7 @@ export async function runMonitorCycle(options: MonitorCycleOptions): Promise<Mon
   const { notifications, state } = planMonitorNotifications(evaluations, prev, { nowMillis: at, ...(options.newId ? { newId: options.newId } : {}) });
   const outbox = new FileOutbox({ dir: statePaths(options.stateDir).outboxDir, logger, ...(options.maxOutboxEntries !== undefined ? { maxEntries: options.maxOutboxEntries } : {}) });
   const entries = toOutboxEntries(notifications, options.config);
-  const dropped = outbox.enqueue(entries);
+  const dropped = await outbox.enqueue(entries);
   saveMonitorState(path, state);
   for (const n of notifications) logger.info(`monitor ${n.status}`, { alertname: n.labels['alertname'], monitor: n.labels['monitor'], fingerprint: n.fingerprint });
   const drain = await drainOutbox(outbox, options.config.alerts.webhooks, { ...options.delivery, clock, logger, ...(options.signal ? { signal: options.signal } : {}) });
