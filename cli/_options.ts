@@ -12,8 +12,9 @@ export const STORE_HELP = `  --store URL         duckdb:PATH or clickhouse:http:
                       (default: $JOBSLO_STORE, else ${DEFAULT_STORE})`;
 
 /**
- * `--since 24h` (and optional `--until`, an ISO time) as a half-open range
- * ending now.
+ * `--since 24h` (and optional `--until`, an ISO time) as the range
+ * `(until - since, until]` (`until` defaults to now): a run that ended at
+ * exactly `until` is inside it, one that ended at exactly its start is not.
  */
 export function timeRange(since: string | undefined, until: string | undefined, nowMillis: number): { fromMillis: number; toMillis: number } {
   let toMillis = nowMillis;
@@ -24,8 +25,7 @@ export function timeRange(since: string | undefined, until: string | undefined, 
   }
   const span = parseDurationMillis(since ?? '24h', '--since');
   if (span <= 0) throw new ConfigError('--since', 'must be a positive duration');
-  // +1 ms: a run that ended at exactly "now" is inside the window.
-  return { fromMillis: toMillis - span, toMillis: until === undefined ? toMillis + 1 : toMillis };
+  return { fromMillis: toMillis - span, toMillis };
 }
 
 /** Parses a TCP port flag. */

@@ -60,6 +60,41 @@ export const ATTR_K8S_JOB_NAME = 'k8s.job.name';
 /** semconv `k8s.job.uid`: accepted as the run id after `cicd.pipeline.run.id`. */
 export const ATTR_K8S_JOB_UID = 'k8s.job.uid';
 
+/** semconv `cicd.pipeline.result`: success, failure, error, timeout, cancellation, skip. */
+export const ATTR_CICD_PIPELINE_RESULT = 'cicd.pipeline.result';
+/** semconv `cicd.pipeline.task.name`: a task run is its own job, `<pipeline>/<task>`. */
+export const ATTR_CICD_PIPELINE_TASK_NAME = 'cicd.pipeline.task.name';
+/** semconv `cicd.pipeline.task.run.id`. */
+export const ATTR_CICD_PIPELINE_TASK_RUN_ID = 'cicd.pipeline.task.run.id';
+/** semconv `cicd.pipeline.task.run.result`: the same six values as {@link ATTR_CICD_PIPELINE_RESULT}. */
+export const ATTR_CICD_PIPELINE_TASK_RUN_RESULT = 'cicd.pipeline.task.run.result';
+/** semconv `k8s.cronjob.name`: the job name of a CronJob's runs (each run is a Job). */
+export const ATTR_K8S_CRONJOB_NAME = 'k8s.cronjob.name';
+/** semconv `messaging.operation.type` (and the older `messaging.operation`): `process` spans are attempts. */
+export const ATTR_MESSAGING_OPERATION_TYPE = 'messaging.operation.type';
+export const ATTR_MESSAGING_OPERATION_OLD = 'messaging.operation';
+/** semconv `messaging.destination.name` (and the older `messaging.destination`): the job name of a generic consumer. */
+export const ATTR_MESSAGING_DESTINATION_NAME = 'messaging.destination.name';
+export const ATTR_MESSAGING_DESTINATION_OLD = 'messaging.destination';
+/** semconv `messaging.message.id`: the run id of generic consumers and of Celery tasks. */
+export const ATTR_MESSAGING_MESSAGE_ID = 'messaging.message.id';
+/** opentelemetry-instrumentation-celery: `run` (execution) or `apply_async` (enqueue). */
+export const ATTR_CELERY_ACTION = 'celery.action';
+/** opentelemetry-instrumentation-celery: the task name (the job name). */
+export const ATTR_CELERY_TASK_NAME = 'celery.task_name';
+/** opentelemetry-instrumentation-celery: SUCCESS, FAILURE, RETRY, ... after the execution. */
+export const ATTR_CELERY_STATE = 'celery.state';
+/** opentelemetry-instrumentation-celery: retries before this execution (absent when 0). */
+export const ATTR_CELERY_RETRIES = 'celery.retries';
+/** BullMQ telemetry (bullmq-otel): job id, unique within its queue. */
+export const ATTR_BULLMQ_JOB_ID = 'bullmq.job.id';
+/** BullMQ telemetry: job name. */
+export const ATTR_BULLMQ_JOB_NAME = 'bullmq.job.name';
+/** BullMQ telemetry: attempts made before this one, on `process` spans. */
+export const ATTR_BULLMQ_ATTEMPTS_MADE = 'bullmq.job.attempts.made';
+/** BullMQ telemetry: queue name. */
+export const ATTR_BULLMQ_QUEUE_NAME = 'bullmq.queue.name';
+
 /** Span names the executor uses (runners in other languages may use any name). */
 export const SPAN_NAME_RUN = 'job.run';
 export const SPAN_NAME_ATTEMPT = 'job.attempt';

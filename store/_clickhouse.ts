@@ -7,6 +7,8 @@
 import { StoreError, errorMessage } from '../contracts/index.js';
 import type { LifecycleEventRecord, SpanRecord } from '../contracts/index.js';
 import { toSpanRow } from './rows.js';
+import { deriveSpan } from './derive/index.js';
+import type { JobRow } from './derive/index.js';
 
 const NANOS_PER_DAY = 86_400_000_000_000n;
 const INT64_MAX = 9_223_372_036_854_775_807n;
@@ -153,19 +155,113 @@ export function encodeSpansTsv(spans: readonly SpanRecord[], receivedNs: bigint)
  * encoding time with one string per batch).
  */
 export function encodeSpansTsvChunks(spans: readonly SpanRecord[], receivedNs: bigint, rowsPerChunk = 1_000): Buffer[] {
-  const received = receivedNs.toString();
-  const chunks: Buffer[] = [];
-  for (let i = 0; i < spans.length; i += rowsPerChunk) {
-    let text = '';
-    const end = Math.min(spans.length, i + rowsPerChunk);
-    for (let j = i; j < end; j++) text += spanTsvLine(spans[j] as SpanRecord, received);
-    chunks.push(Buffer.from(text, 'utf8'));
-  }
-  return chunks;
+  return encodeSpansAndJobRows(spans, receivedNs, rowsPerChunk).spans;
 }
 
-function spanTsvLine(span: SpanRecord, received: string): string {
-  const r = toSpanRow(span);
+/**
+ * Derives every span once and encodes both tables' rows: `spans` as
+ * {@link encodeSpansTsvChunks} does, and `job_rows` ({@link JOB_ROW_COLUMNS})
+ * in chunks of the same number of spans.
+ */
+export function encodeSpansAndJobRows(spans: readonly SpanRecord[], receivedNs: bigint, rowsPerChunk = 1_000): { spans: Buffer[]; jobRows: Buffer[]; jobRowCount: number } {
+  const received = receivedNs.toString();
+  const chunks: Buffer[] = [];
+  const jobChunks: Buffer[] = [];
+  let jobRowCount = 0;
+  for (let i = 0; i < spans.length; i += rowsPerChunk) {
+    let text = '';
+    let jobText = '';
+    const end = Math.min(spans.length, i + rowsPerChunk);
+    for (let j = i; j < end; j++) {
+      const span = spans[j] as SpanRecord;
+      const derived = deriveSpan(span).rows;
+      text += spanTsvLine(span, received, derived);
+      for (const row of derived) {
+        jobText += jobRowTsvLine(row, received);
+        jobRowCount++;
+      }
+    }
+    chunks.push(Buffer.from(text, 'utf8'));
+    if (jobText !== '') jobChunks.push(Buffer.from(jobText, 'utf8'));
+  }
+  return { spans: chunks, jobRows: jobChunks, jobRowCount };
+}
+
+/** Columns of `job_rows` in the order {@link encodeJobRowsTsv} writes them. */
+export const JOB_ROW_COLUMNS = [
+  'profile',
+  'job',
+  'run_id',
+  'role',
+  'attempt',
+  'start_ns',
+  'end_ns',
+  'outcome',
+  'terminal',
+  'run_attempts',
+  'error_type',
+  'exit_code',
+  'message',
+  'queued_ns',
+  'cost',
+  'cpu_seconds',
+  'max_rss_bytes',
+  'dead_lettered',
+  'trace_id',
+  'span_id',
+  'dim_keys',
+  'dim_values',
+  'received_ns',
+] as const;
+
+/** An `Array(String)` in TabSeparated: quoted elements (their escapes leave no TAB or newline). */
+function tsvStringArray(values: readonly string[]): string {
+  let out = '[';
+  for (let i = 0; i < values.length; i++) out += (i === 0 ? '' : ',') + quoteString(values[i] as string);
+  return out + ']';
+}
+
+/** Encodes job rows as `TabSeparated` rows of {@link JOB_ROW_COLUMNS}, clamped like spans. */
+export function encodeJobRowsTsv(rows: readonly JobRow[], receivedNs: bigint): string {
+  const received = receivedNs.toString();
+  let out = '';
+  for (const r of rows) out += jobRowTsvLine(r, received);
+  return out;
+}
+
+function jobRowTsvLine(r: JobRow, received: string): string {
+  const exit = r.exitCode === null || r.exitCode > INT32_MAX || r.exitCode < INT32_MIN ? '\\N' : String(r.exitCode);
+  const queued = r.queuedNs === null || r.queuedNs > INT64_MAX || r.queuedNs < INT64_MIN ? '\\N' : r.queuedNs.toString();
+  return (
+    r.profile +
+    '\t' + tsvString(r.job) +
+    '\t' + tsvString(r.runId) +
+    '\t' + r.role +
+    '\t' + int32(r.attempt) +
+    '\t' + clampInt64(r.startNs).toString() +
+    '\t' + clampInt64(r.endNs).toString() +
+    '\t' + tsvString(r.outcome) +
+    '\t' + (r.terminal ? '1' : '0') +
+    '\t' + int32(r.runAttempts) +
+    '\t' + tsvString(r.errorType) +
+    '\t' + exit +
+    '\t' + tsvString(r.message) +
+    '\t' + queued +
+    '\t' + nullableFloat(r.cost) +
+    '\t' + nullableFloat(r.cpuSeconds) +
+    '\t' + nullableFloat(r.maxRssBytes) +
+    '\t' + (r.deadLettered ? '1' : '0') +
+    '\t' + tsvString(r.traceId) +
+    '\t' + tsvString(r.spanId) +
+    '\t' + tsvStringArray(r.dimKeys) +
+    '\t' + tsvStringArray(r.dimValues) +
+    '\t' + received +
+    '\n'
+  );
+}
+
+function spanTsvLine(span: SpanRecord, received: string, derived: readonly JobRow[] = deriveSpan(span).rows): string {
+  const r = toSpanRow(span, derived[0]);
   const exit = r.exitCode === null || r.exitCode > INT32_MAX || r.exitCode < INT32_MIN ? '\\N' : String(r.exitCode);
   const queued = r.queuedNs === null || r.queuedNs > INT64_MAX || r.queuedNs < INT64_MIN ? '\\N' : r.queuedNs.toString();
   return (

@@ -1,12 +1,19 @@
 import { COUNTED_OUTCOMES } from '../contracts/index.js';
-import type { JobAggregate, JobSelector } from './types.js';
+import type { DimensionFilter, JobAggregate, JobSelector } from './types.js';
 
 /**
- * How far before a range's start the run queries look for the spans of runs
- * that end inside it: a run longer than this still counts, but attempts that
- * ended before the lookback are known only from `jobslo.run.attempts`.
+ * How far before a range's start the run queries read every job row (a
+ * partition-pruned range scan). Rows of runs that end in the range but ended
+ * before this are found by a second, keyed read of just those runs (runs
+ * longer than this), so no attempt is lost; the constant only sizes the
+ * cheap first read.
  */
 export const RUN_LOOKBACK_NANOS = 86_400_000_000_000n;
+
+/** Roles of rows that bound a run's start and hold its own columns (run spans). */
+export const RUN_ROLES_SQL = "('run', 'run_attempt')";
+/** Roles of rows that are part of the run's execution (run span or attempts). */
+export const EXEC_ROLES_SQL = "('run', 'run_attempt', 'attempt')";
 
 /** `'succeeded', 'failed', 'timed_out'`: the outcomes in the success-rate denominator. */
 export const COUNTED_SQL_LIST = COUNTED_OUTCOMES.map((o) => `'${o}'`).join(', ');
@@ -101,4 +108,10 @@ export function jobAggregateFromRow(r: Record<string, unknown>, failureModes: Re
     maxRssP95Bytes: numOrNull(r['rss_p95']),
     failureModes,
   };
+}
+
+/** A stable text key of a dimension filter (keys sorted), to group queries that share one. */
+export function whereKey(where: DimensionFilter | undefined): string {
+  if (!where) return '';
+  return JSON.stringify(Object.keys(where).sort().map((k) => [k, where[k]]));
 }

@@ -5,8 +5,10 @@ import { ConfigError, StoreError, noopLogger } from '../contracts/index.js';
 import type { LifecycleEventRecord, Logger, SpanRecord } from '../contracts/index.js';
 import { compareStrings } from './duckdb.js';
 import type {
+  DimensionFilter,
   GoodRunCriterion,
   JobAggregate,
+  JobAggregatesQuery,
   JobSelector,
   JobSeries,
   ListRunsByJobQuery,
@@ -22,8 +24,23 @@ import type {
   WindowCount,
   WindowCountsQuery,
 } from './types.js';
-import { COUNTED_SQL_LIST, RUN_LOOKBACK_NANOS, globToLike, groupByEnd, jobAggregateFromRow, isGlob, nanosLiteral, numberLiteral, thresholdNanos } from './_sql.js';
-import { LIFECYCLE_COLUMNS, SPAN_COLUMNS, encodeLifecycleTsv, encodeSpansTsvChunks, interpolatedQuantileSql, quoteIdentifier, quoteString, toStoreError } from './_clickhouse.js';
+import { COUNTED_SQL_LIST, EXEC_ROLES_SQL, RUN_LOOKBACK_NANOS, RUN_ROLES_SQL, globToLike, groupByEnd, jobAggregateFromRow, isGlob, nanosLiteral, numberLiteral, thresholdNanos, whereKey } from './_sql.js';
+import {
+  JOB_ROW_COLUMNS,
+  LIFECYCLE_COLUMNS,
+  SPAN_COLUMNS,
+  encodeJobRowsTsv,
+  encodeLifecycleTsv,
+  encodeSpansAndJobRows,
+  interpolatedQuantileSql,
+  quoteIdentifier,
+  quoteString,
+  toStoreError,
+} from './_clickhouse.js';
+import { deriveSpan } from './derive/index.js';
+import type { JobRow } from './derive/index.js';
+import { STORED_SPAN_COLUMNS, spanFromStored } from './_backfill.js';
+import type { StoredSpan } from './_backfill.js';
 import { redact } from './url.js';
 
 /**
@@ -95,7 +112,51 @@ const MIGRATIONS: readonly (readonly string[])[] = [
     PARTITION BY toYYYYMMDD(day)
     ORDER BY (job, run_id, event_id)`,
   ],
+  [
+    // Normalized job rows (store/derive), filled from the stored spans by
+    // backfillJobRows. Partitions are UTC days of the row's end, as for spans;
+    // the sorting key groups a run's rows (the runs queries group by job and
+    // run id, and long runs are read back by that key), and identifies a row
+    // for ReplacingMergeTree.
+    `CREATE TABLE IF NOT EXISTS {db}.job_rows (
+      profile String,
+      job String,
+      run_id String,
+      role String,
+      attempt Int32,
+      start_ns Int64,
+      end_ns Int64,
+      outcome String,
+      terminal UInt8,
+      run_attempts Int32,
+      error_type String,
+      exit_code Nullable(Int32),
+      message String,
+      queued_ns Nullable(Int64),
+      cost Nullable(Float64),
+      cpu_seconds Nullable(Float64),
+      max_rss_bytes Nullable(Float64),
+      dead_lettered UInt8,
+      trace_id String,
+      span_id String,
+      dim_keys Array(String),
+      dim_values Array(String),
+      received_ns Int64
+    ) ENGINE = ReplacingMergeTree
+    PARTITION BY toYYYYMMDD(toDateTime(intDiv(end_ns, 1000000000)))
+    ORDER BY (job, run_id, role, span_id, trace_id)`,
+  ],
 ];
+
+/** Migrations (1-based versions) after which job rows are re-derived from the stored spans. */
+const BACKFILL_AFTER = new Set([3]);
+const BACKFILL_BATCH = 10_000;
+
+/** What a runs subquery selects besides the job selector. */
+interface RunsSelection {
+  where?: DimensionFilter | undefined;
+  groupBy?: string | undefined;
+}
 
 /** Options of {@link ClickHouseStore}. */
 export interface ClickHouseStoreOptions {
@@ -206,6 +267,11 @@ export class ClickHouseStore implements Store {
     return `${this.db}.spans`;
   }
 
+  /** Table `job_rows` of this store's database, quoted, for diagnostics queries. */
+  get jobRowsTable(): string {
+    return `${this.db}.job_rows`;
+  }
+
   async migrate(): Promise<void> {
     await this.command(`CREATE DATABASE IF NOT EXISTS ${this.db}`, 'create database');
     await this.command(
@@ -218,21 +284,77 @@ export class ClickHouseStore implements Store {
       for (const statement of MIGRATIONS[v] ?? []) {
         await this.command(statement.replaceAll('{db}', this.db), `migration ${v + 1}`);
       }
+      if (BACKFILL_AFTER.has(v + 1)) await this.backfillJobRows();
       await this.command(`INSERT INTO ${this.db}.jobslo_migrations (version, applied_at) VALUES (${v + 1}, now())`, `record migration ${v + 1}`);
     }
   }
 
+  /**
+   * Re-derives the job rows of every stored span, a partition at a time. Not
+   * atomic (ClickHouse has no transactions): a crash re-runs it, and the
+   * copies it then writes are harmless (idempotent aggregates, merges).
+   */
+  private async backfillJobRows(): Promise<void> {
+    const database = this.db.slice(1, -1);
+    const parts = await this.select(
+      `SELECT DISTINCT partition_id FROM system.parts WHERE database = ${quoteString(database)} AND table = 'spans' AND active`,
+      'partition list query',
+    );
+    for (const id of parts.map((r) => String(r['partition_id'])).filter((i) => /^\d{8}$/.test(i)).sort()) {
+      let rows: JobRow[] = [];
+      let received = 0n;
+      const flush = async (): Promise<void> => {
+        if (rows.length === 0) return;
+        await this.insertJobRows(rows, received);
+        rows = [];
+      };
+      const result = await this.client.query({
+        query: `SELECT ${STORED_SPAN_COLUMNS}, received_ns FROM ${this.db}.spans WHERE toYYYYMMDD(toDateTime(intDiv(end_ns, 1000000000))) = ${numberLiteral(Number(id))}`,
+        format: 'JSONEachRow',
+      });
+      try {
+        for await (const batch of result.stream<StoredSpan & { received_ns: string }>()) {
+          for (const line of batch) {
+            const stored = line.json();
+            const r = BigInt(String(stored.received_ns));
+            if (r > received) received = r;
+            for (const row of deriveSpan(spanFromStored(stored)).rows) rows.push(row);
+            if (rows.length >= BACKFILL_BATCH) await flush();
+          }
+        }
+      } catch (err) {
+        throw toStoreError(err, this.where, `re-deriving the job rows of partition ${id}`);
+      }
+      await flush();
+    }
+  }
+
+  private async insertJobRows(rows: readonly JobRow[], receivedNs: bigint): Promise<void> {
+    const body = Buffer.from(encodeJobRowsTsv(rows, receivedNs), 'utf8');
+    await this.insertTsv('job_rows', [body], JOB_ROW_COLUMNS, `insert of ${rows.length} job rows`);
+  }
+
+  private async insertTsv(table: string, body: Buffer[], columns: readonly string[], doing: string): Promise<void> {
+    try {
+      await this.client.insert({ table: `${this.db}.${table}`, values: Readable.from(body, { objectMode: false }), format: 'TabSeparated', columns: [...columns] as [string, ...string[]] });
+    } catch (err) {
+      throw toStoreError(err, this.where, doing);
+    }
+  }
+
+  /**
+   * Inserts the spans and then their job rows (derived once, here). A failure
+   * between the two leaves spans without job rows; the caller's retry of the
+   * batch stores both (copies are harmless).
+   */
   async insertSpans(spans: readonly SpanRecord[]): Promise<void> {
     if (spans.length === 0) return;
     const receivedNs = BigInt(Date.now()) * 1_000_000n;
     for (let i = 0; i < spans.length; i += this.maxRowsPerInsert) {
       const chunk = spans.slice(i, i + this.maxRowsPerInsert);
-      const body = encodeSpansTsvChunks(chunk, receivedNs);
-      try {
-        await this.client.insert({ table: `${this.db}.spans`, values: Readable.from(body, { objectMode: false }), format: 'TabSeparated', columns: [...SPAN_COLUMNS] as [string, ...string[]] });
-      } catch (err) {
-        throw toStoreError(err, this.where, `insert of ${chunk.length} spans`);
-      }
+      const body = encodeSpansAndJobRows(chunk, receivedNs);
+      await this.insertTsv('spans', body.spans, SPAN_COLUMNS, `insert of ${chunk.length} spans`);
+      if (body.jobRowCount > 0) await this.insertTsv('job_rows', body.jobRows, JOB_ROW_COLUMNS, `insert of ${body.jobRowCount} job rows`);
     }
   }
 
@@ -255,18 +377,18 @@ export class ClickHouseStore implements Store {
     const from = nanosLiteral(range.fromMillis);
     const to = nanosLiteral(range.toMillis);
     // Runs queued (live lifecycle event) within the lookback before the range's
-    // end, with no later transition and no run span yet.
+    // end, with no later transition and no final outcome yet.
     const pending = `
       SELECT job, q FROM (
         SELECT job, run_id, min(time_ns) AS q, countIf(type = 'job.queued') AS n_queued, countIf(type != 'job.queued') AS n_other
         FROM ${this.db}.lifecycle_events
-        WHERE time_ns >= ${to} - ${RUN_LOOKBACK_NANOS} AND time_ns < ${to}
+        WHERE time_ns > ${to} - ${RUN_LOOKBACK_NANOS} AND time_ns <= ${to}
         GROUP BY job, run_id
       )
       WHERE n_queued > 0 AND n_other = 0
         AND (job, run_id) NOT IN (
-          SELECT job, run_id FROM ${this.db}.spans
-          WHERE span_type = 'run' AND end_ns >= ${to} - ${RUN_LOOKBACK_NANOS} - ${RUN_LOOKBACK_NANOS}
+          SELECT job, run_id FROM ${this.db}.job_rows
+          WHERE terminal = 1 AND end_ns > ${to} - ${RUN_LOOKBACK_NANOS} - ${RUN_LOOKBACK_NANOS}
         )`;
     // Max depth: +1 when a run is queued, -1 when it starts, summed in time
     // order (a start sorts before a queue at the same instant).
@@ -281,7 +403,7 @@ export class ClickHouseStore implements Store {
           SELECT job, toInt64(assumeNotNull(queued_ns)) AS s, toInt64(first_start_ns) AS e, toUInt8(0) AS pending
           FROM ${this.runsSubquery(range, "job != ''")}
           WHERE queued_ns IS NOT NULL AND first_start_ns > assumeNotNull(queued_ns)
-            AND first_start_ns > ${from} AND assumeNotNull(queued_ns) < ${to}
+            AND first_start_ns > ${from} AND assumeNotNull(queued_ns) <= ${to}
           UNION ALL
           SELECT job, toInt64(q) AS s, toInt64(${to}) AS e, toUInt8(1) AS pending FROM (${pending})
         )
@@ -294,58 +416,82 @@ export class ClickHouseStore implements Store {
   }
 
   /**
-   * The runs subquery: one row per run whose run span has arrived, from spans
-   * in `[from - lookback, to)`. Every aggregate is idempotent under repeated
-   * rows (max, min, uniqExact, argMax of identical copies), so copies that
-   * ReplacingMergeTree has not merged away yet change nothing. `max(if(c, x,
-   * NULL))` is `max(x) FILTER (WHERE c)`: NULL when no row matches (18.16's
-   * `maxIf` would give 0 there). `lean` derives only job, times and outcome:
-   * what window counting needs, with a fraction of the per-run aggregate
-   * state, which matters when one query counts every job's runs over 30 days.
+   * The runs subquery: one row per finished run (a terminal job row exists
+   * that no retry row supersedes), from the job rows of `(from - lookback,
+   * to]` plus every row of the runs whose final outcome is in the range but
+   * that may have started before the lookback (long runs, read back by the
+   * sorting key). Every aggregate is idempotent under repeated rows (max, min,
+   * uniqExact, argMax with a total order), so copies that ReplacingMergeTree
+   * has not merged away yet change nothing. `max(if(c, x, NULL))` is
+   * `max(x) FILTER (WHERE c)`: NULL when no row matches (18.16's `maxIf`
+   * would give 0 there). `lean` derives only job, times and outcome: what
+   * window counting needs, with a fraction of the per-run aggregate state,
+   * which matters when one query counts every job's runs over 30 days.
+   * `sel.where` keeps runs with those dimension values; `sel.groupBy` adds the
+   * run's value of that dimension as `grp`.
    */
-  private runsSubquery(range: TimeRange, jobFilter: string, lean = false): string {
+  private runsSubquery(range: TimeRange, jobFilter: string, lean = false, sel: RunsSelection = {}): string {
     const from = nanosLiteral(range.fromMillis);
     const to = nanosLiteral(range.toMillis);
-    const run = `span_type = 'run'`;
-    const att = `span_type = 'attempt'`;
+    const cutoff = `${from} - ${RUN_LOOKBACK_NANOS}`;
+    const runRow = `role IN ${RUN_ROLES_SQL}`;
+    const att = `role = 'attempt'`;
+    // The order that picks the row giving the run's final outcome: highest
+    // attempt, then latest end; outcome and span id make it total.
+    const last = '(attempt, end_ns, outcome, span_id)';
+    const lastAttempt = '(attempt, end_ns, span_id)';
+    const dim = (key: string): string => `max(dim_values[indexOf(dim_keys, ${quoteString(key)})])`;
+    const having = Object.entries(sel.where ?? {}).map(([k, v]) => ` AND ${dim(k)} = ${quoteString(v)}`).join('');
     // What every caller needs: the run's times and outcome.
-    const core = `if(countIf(${att}) > 0, minIf(start_ns, ${att}), minIf(start_ns, ${run})) AS first_start_ns,
-          if(countIf(${att}) > 0, maxIf(end_ns, ${att}), maxIf(end_ns, ${run})) AS last_end_ns,
-          maxIf(end_ns, ${run}) AS run_end_ns,
-          maxIf(outcome, ${run}) AS r_outcome`;
+    const core = `minIf(start_ns, role IN ${EXEC_ROLES_SQL}) AS first_start_ns,
+          if(countIf(${att}) > 0, maxIf(end_ns, ${att}), maxIf(end_ns, ${runRow})) AS last_end_ns,
+          argMaxIf(end_ns, ${last}, terminal = 1) AS run_end_ns,
+          argMaxIf(outcome, ${last}, terminal = 1) AS r_outcome`;
     // Aliases inside the GROUP BY level are prefixed: ClickHouse resolves an
-    // alias everywhere in its SELECT, so `maxIf(span_id, ...) AS span_id`
+    // alias everywhere in its SELECT, so `argMaxIf(span_id, ...) AS span_id`
     // would feed itself into uniqExactIf(span_id, ...).
     const rest = `,
-          maxIf(trace_id, ${run}) AS r_trace_id,
-          maxIf(span_id, ${run}) AS r_span_id,
-          greatest(greatest(toInt64(uniqExactIf(span_id, ${att})), toInt64(maxIf(run_attempts, ${run}))), 1) AS attempts,
+          argMaxIf(trace_id, ${last}, terminal = 1) AS r_trace_id,
+          argMaxIf(span_id, ${last}, terminal = 1) AS r_span_id,
+          greatest(greatest(greatest(toInt64(uniqExactIf(span_id, ${att})), toInt64(maxIf(attempt, ${att}))), toInt64(max(run_attempts))), 1) AS attempts,
           max(dead_lettered) AS r_dead_lettered,
           -- 0 for a run that never started an attempt (a missed scheduled tick): no latency.
-          countIf(${att}) > 0 OR maxIf(run_attempts, ${run}) > 0 AS r_ran,
-          if(maxIf(error_type, ${run}) != '', maxIf(error_type, ${run}), argMaxIf(error_type, attempt, ${att})) AS r_error_type,
-          ifNull(max(if(${run}, exit_code, NULL)), argMax(if(${att}, exit_code, NULL), if(${att}, attempt, NULL))) AS r_exit_code,
-          if(maxIf(status_message, ${run}) != '', maxIf(status_message, ${run}), argMaxIf(status_message, attempt, ${att})) AS message,
-          max(if(${run}, queued_ns, NULL)) AS r_queued_ns,
-          max(if(${run}, cost, NULL)) AS r_cost,
-          max(if(${run}, cpu_seconds, NULL)) AS r_cpu_seconds,
-          max(if(${run}, max_rss_bytes, NULL)) AS r_max_rss_bytes`;
+          countIf(role IN ('attempt', 'run_attempt')) > 0 OR max(run_attempts) > 0 AS r_ran,
+          if(maxIf(error_type, ${runRow}) != '', maxIf(error_type, ${runRow}), argMaxIf(error_type, ${lastAttempt}, ${att})) AS r_error_type,
+          ifNull(max(if(${runRow}, exit_code, NULL)), argMaxIf(exit_code, ${lastAttempt}, ${att} AND exit_code IS NOT NULL)) AS r_exit_code,
+          if(maxIf(message, ${runRow}) != '', maxIf(message, ${runRow}), argMaxIf(message, ${lastAttempt}, ${att})) AS r_message,
+          min(queued_ns) AS r_queued_ns,
+          max(cost) AS r_cost,
+          max(cpu_seconds) AS r_cpu_seconds,
+          max(max_rss_bytes) AS r_max_rss_bytes`;
+    const group = sel.groupBy !== undefined ? `,\n          ${dim(sel.groupBy)} AS grp` : '';
     const columns = lean
-      ? 'job, first_start_ns, last_end_ns, run_end_ns, r_outcome AS outcome'
+      ? `job, first_start_ns, last_end_ns, run_end_ns, r_outcome AS outcome${sel.groupBy !== undefined ? ', grp' : ''}`
       : `job, run_id, r_trace_id AS trace_id, r_span_id AS span_id, first_start_ns, last_end_ns, run_end_ns,
         r_outcome AS outcome, attempts, r_dead_lettered AS dead_lettered, r_error_type AS error_type, r_exit_code AS exit_code,
-        message, r_queued_ns AS queued_ns, r_cost AS cost, r_cpu_seconds AS cpu_seconds, r_max_rss_bytes AS max_rss_bytes, r_ran AS ran`;
+        r_message AS message, r_queued_ns AS queued_ns, r_cost AS cost, r_cpu_seconds AS cpu_seconds, r_max_rss_bytes AS max_rss_bytes, r_ran AS ran${sel.groupBy !== undefined ? ', grp' : ''}`;
+    const rowColumns = `job, run_id, role, attempt, start_ns, end_ns, outcome, terminal, run_attempts, span_id${
+      lean ? '' : ', trace_id, dead_lettered, error_type, exit_code, message, queued_ns, cost, cpu_seconds, max_rss_bytes'
+    }${sel.where !== undefined || sel.groupBy !== undefined ? ', dim_keys, dim_values' : ''}`;
     return `(
       SELECT ${columns}
       FROM (
         SELECT job, run_id,
-          ${core}${lean ? '' : rest}
-        FROM ${this.db}.spans
-        WHERE span_type IN ('run', 'attempt')
-          AND end_ns >= ${from} - ${RUN_LOOKBACK_NANOS} AND start_ns < ${to}
-          AND ${jobFilter}
+          ${core}${lean ? '' : rest}${group}
+        FROM (
+          SELECT ${rowColumns} FROM ${this.db}.job_rows
+          WHERE end_ns > ${cutoff} AND start_ns <= ${to} AND ${jobFilter}
+          UNION ALL
+          SELECT ${rowColumns} FROM ${this.db}.job_rows
+          WHERE end_ns <= ${cutoff} AND ${jobFilter} AND (job, run_id) IN (
+            SELECT job, run_id FROM ${this.db}.job_rows
+            WHERE terminal = 1 AND end_ns > ${from} AND end_ns <= ${to} AND ${jobFilter}
+              AND ((role IN ${RUN_ROLES_SQL} AND start_ns <= ${cutoff}) OR (role = 'attempt' AND attempt != 1))
+          )
+        )
         GROUP BY job, run_id
-        HAVING countIf(${run}) > 0
+        HAVING countIf(terminal = 1) > 0
+          AND (countIf(role = 'retry') = 0 OR maxIf(attempt, terminal = 1) > maxIf(attempt, role = 'retry'))${having}
       )
     )`;
   }
@@ -355,14 +501,18 @@ export class ClickHouseStore implements Store {
     return isGlob(selector) ? `job LIKE ${quoteString(globToLike(selector))}` : `job = ${quoteString(selector)}`;
   }
 
-  async jobAggregates(range: TimeRange): Promise<JobAggregate[]> {
-    const from = nanosLiteral(range.fromMillis);
-    const to = nanosLiteral(range.toMillis);
+  /** `run_end_ns` in the query's `(from, to]`. */
+  private static inRange(range: TimeRange): string {
+    return `run_end_ns > ${nanosLiteral(range.fromMillis)} AND run_end_ns <= ${nanosLiteral(range.toMillis)}`;
+  }
+
+  async jobAggregates(query: JobAggregatesQuery): Promise<JobAggregate[]> {
     const counted = `outcome IN (${COUNTED_SQL_LIST})`;
     const failed = `outcome IN ('failed', 'timed_out')`;
-    const queued = `queued_ns IS NOT NULL AND outcome != 'skipped'`;
+    const queued = `queued_ns IS NOT NULL AND ran`;
+    const grouped = query.groupBy !== undefined;
     const sql = `
-      SELECT job, runs, succeeded, failed, timed_out, cancelled, skipped, n_dead_lettered,
+      SELECT job, ${grouped ? 'grp, ' : ''}runs, succeeded, failed, timed_out, cancelled, skipped, n_dead_lettered,
         ${interpolatedQuantileSql('lat', 0.5)} AS latency_p50,
         ${interpolatedQuantileSql('lat', 0.95)} AS latency_p95,
         ${interpolatedQuantileSql('lat', 0.99)} AS latency_p99,
@@ -373,7 +523,7 @@ export class ClickHouseStore implements Store {
         ${interpolatedQuantileSql('rss', 0.95)} AS rss_p95,
         arrayMap(m -> (m, countEqual(modes, m)), arrayDistinct(modes)) AS mode_counts
       FROM (
-        SELECT job,
+        SELECT job,${grouped ? ' grp,' : ''}
           countIf(${counted}) AS runs,
           countIf(outcome = 'succeeded') AS succeeded,
           countIf(${failed}) AS failed,
@@ -390,19 +540,20 @@ export class ClickHouseStore implements Store {
           sum(if(${counted}, cpu_seconds, NULL)) AS cpu_total,
           count(if(${counted}, cpu_seconds, NULL)) AS cpu_runs,
           arraySort(groupArrayIf(assumeNotNull(max_rss_bytes), ${counted} AND max_rss_bytes IS NOT NULL)) AS rss,
-          groupArrayIf(if(error_type != '', error_type, outcome), ${failed}) AS modes
-        FROM ${this.runsSubquery(range, "job != ''")}
-        WHERE run_end_ns >= ${from} AND run_end_ns < ${to}
-        GROUP BY job
+          groupArrayIf(multiIf(error_type != '', error_type, outcome = 'timed_out', 'timeout', 'failed'), ${failed}) AS modes
+        FROM ${this.runsSubquery(query, "job != ''", false, { where: query.where, groupBy: query.groupBy })}
+        WHERE ${ClickHouseStore.inRange(query)}
+        GROUP BY job${grouped ? ', grp' : ''}
       )`;
     const rows = await this.select(sql, 'job aggregates query');
     return rows
       .map((r) => {
         const modes: Record<string, number> = {};
         for (const pair of (r['mode_counts'] as [string, string | number][] | null) ?? []) modes[String(pair[0])] = Number(pair[1]);
-        return jobAggregateFromRow(r, modes);
+        const agg = jobAggregateFromRow(r, modes);
+        return grouped ? { ...agg, group: String(r['grp'] ?? '') } : agg;
       })
-      .sort((a, b) => compareStrings(a.job, b.job));
+      .sort((a, b) => compareStrings(a.job, b.job) || compareStrings(a.group ?? '', b.group ?? ''));
   }
 
   private goodCondition(criterion: GoodRunCriterion): string {
@@ -418,13 +569,13 @@ export class ClickHouseStore implements Store {
     const cols = query.windowsMillis
       .map((w, i) => {
         const start = nanosLiteral(query.endMillis - w);
-        return `countIf(run_end_ns >= ${start} AND (${good})) AS g${i}, countIf(run_end_ns >= ${start}) AS t${i}`;
+        return `countIf(run_end_ns > ${start} AND (${good})) AS g${i}, countIf(run_end_ns > ${start}) AS t${i}`;
       })
       .join(',\n        ');
     const sql = `
       SELECT ${cols}
-      FROM ${this.runsSubquery(range, this.jobCondition(query.jobs))}
-      WHERE outcome IN (${COUNTED_SQL_LIST}) AND run_end_ns < ${nanosLiteral(query.endMillis)}`;
+      FROM ${this.runsSubquery(range, this.jobCondition(query.jobs), false, { where: query.where })}
+      WHERE outcome IN (${COUNTED_SQL_LIST}) AND run_end_ns <= ${nanosLiteral(query.endMillis)}`;
     const [row] = await this.select(sql, 'window counts query');
     return query.windowsMillis.map((w, i) => ({ windowMillis: w, good: Number(row?.[`g${i}`] ?? 0), total: Number(row?.[`t${i}`] ?? 0) }));
   }
@@ -432,7 +583,17 @@ export class ClickHouseStore implements Store {
   async windowCountsMany(queries: readonly WindowCountsQuery[]): Promise<WindowCount[][]> {
     const out: WindowCount[][] = queries.map((q) => q.windowsMillis.map((w) => ({ windowMillis: w, good: 0, total: 0 })));
     const NO_LIMIT = '9223372036854775807';
+    // One pass per end time and dimension filter (SLO selectors share few filters).
+    const passes = new Map<string, { endMillis: number; where: DimensionFilter | undefined; group: { index: number; query: WindowCountsQuery }[] }>();
     for (const [endMillis, group] of groupByEnd(queries)) {
+      for (const g of group) {
+        const key = `${endMillis}\u0000${whereKey(g.query.where)}`;
+        let entry = passes.get(key);
+        if (!entry) passes.set(key, (entry = { endMillis, where: g.query.where, group: [] }));
+        entry.group.push(g);
+      }
+    }
+    for (const { endMillis, where, group } of passes.values()) {
       const live = group.filter((g) => g.query.windowsMillis.length > 0);
       if (live.length === 0) continue;
       const longest = Math.max(...live.flatMap((g) => g.query.windowsMillis));
@@ -458,12 +619,12 @@ export class ClickHouseStore implements Store {
           FROM (
             SELECT run_end_ns, outcome = 'succeeded' AS ok, toInt64(last_end_ns - first_start_ns) AS lat_ns,
               arrayJoin(arrayFilter(x -> x >= 0, [${matches}])) AS i
-            FROM ${this.runsSubquery({ fromMillis: endMillis - longest, toMillis: endMillis }, "job != ''", true)}
-            WHERE outcome IN (${COUNTED_SQL_LIST}) AND run_end_ns < ${nanosLiteral(endMillis)}
+            FROM ${this.runsSubquery({ fromMillis: endMillis - longest, toMillis: endMillis }, "job != ''", true, { where })}
+            WHERE outcome IN (${COUNTED_SQL_LIST}) AND run_end_ns <= ${nanosLiteral(endMillis)}
           )
           ARRAY JOIN arrayElement(${startsArr}, i + 1) AS ws, arrayEnumerate(arrayElement(${startsArr}, i + 1)) AS k
         )
-        WHERE run_end_ns >= ws
+        WHERE run_end_ns > ws
         GROUP BY i, k`;
       for (const r of await this.select(sql, 'window counts (many) query')) {
         const cell = out[Number(r['i'])]?.[Number(r['k']) - 1];
@@ -485,36 +646,28 @@ export class ClickHouseStore implements Store {
         ${interpolatedQuantileSql('lat', 0.95)} AS p95,
         ${interpolatedQuantileSql('lat', 0.99)} AS p99
       FROM (
-        SELECT intDiv(run_end_ns, ${bucket}) * ${bucket} AS bucket_ns,
+        SELECT intDiv(run_end_ns - 1, ${bucket}) * ${bucket} AS bucket_ns,
           count() AS runs,
           countIf(outcome = 'succeeded') AS succeeded,
           countIf(${good}) AS good,
           arraySort(groupArrayIf((last_end_ns - first_start_ns) / 1e6, ran)) AS lat
-        FROM ${this.runsSubquery(query, this.jobCondition(query.jobs))}
-        WHERE outcome IN (${COUNTED_SQL_LIST}) AND run_end_ns >= ${nanosLiteral(query.fromMillis)} AND run_end_ns < ${nanosLiteral(query.toMillis)}
+        FROM ${this.runsSubquery(query, this.jobCondition(query.jobs), false, { where: query.where })}
+        WHERE outcome IN (${COUNTED_SQL_LIST}) AND ${ClickHouseStore.inRange(query)}
         GROUP BY bucket_ns
       )
       ORDER BY bucket_ns`;
     const rows = await this.select(sql, 'time series query');
-    return rows.map((r) => ({
-      bucketStartMillis: Number(BigInt(String(r['bucket_ns'])) / 1_000_000n),
-      runs: Number(r['runs']),
-      succeeded: Number(r['succeeded']),
-      good: Number(r['good']),
-      latencyP50Millis: numOrNull(r['p50']),
-      latencyP95Millis: numOrNull(r['p95']),
-      latencyP99Millis: numOrNull(r['p99']),
-    }));
+    return rows.map((r) => toSeriesPoint(r));
   }
 
   async listRuns(query: ListRunsQuery): Promise<RunSummary[]> {
     const limit = Math.max(1, Math.min(10_000, Math.trunc(query.limit ?? 20)));
     const filter = query.filter === 'failed' ? `AND outcome IN ('failed', 'timed_out')` : '';
-    const order = query.order === 'slowest' ? 'last_end_ns - first_start_ns DESC, run_end_ns DESC' : 'run_end_ns DESC, run_id';
+    const order = query.order === 'slowest' ? 'last_end_ns - first_start_ns DESC, run_end_ns DESC, run_id' : 'run_end_ns DESC, run_id';
     const sql = `
       SELECT ${RUN_SUMMARY_COLUMNS}
-      FROM ${this.runsSubquery(query, this.jobCondition(query.jobs))}
-      WHERE run_end_ns >= ${nanosLiteral(query.fromMillis)} AND run_end_ns < ${nanosLiteral(query.toMillis)} ${filter}
+      FROM ${this.runsSubquery(query, this.jobCondition(query.jobs), false, { where: query.where })}
+      WHERE ${ClickHouseStore.inRange(query)} ${filter}
       ORDER BY ${order}
       LIMIT ${numberLiteral(limit)}`;
     return (await this.select(sql, 'run list query')).map(toRunSummary);
@@ -530,13 +683,13 @@ export class ClickHouseStore implements Store {
         ${interpolatedQuantileSql('lat', 0.95)} AS p95,
         ${interpolatedQuantileSql('lat', 0.99)} AS p99
       FROM (
-        SELECT job, intDiv(run_end_ns, ${bucket}) * ${bucket} AS bucket_ns,
+        SELECT job, intDiv(run_end_ns - 1, ${bucket}) * ${bucket} AS bucket_ns,
           count() AS runs,
           countIf(outcome = 'succeeded') AS succeeded,
           countIf(${good}) AS good,
           arraySort(groupArrayIf((last_end_ns - first_start_ns) / 1e6, ran)) AS lat
-        FROM ${this.runsSubquery(query, this.jobCondition(query.jobs))}
-        WHERE outcome IN (${COUNTED_SQL_LIST}) AND run_end_ns >= ${nanosLiteral(query.fromMillis)} AND run_end_ns < ${nanosLiteral(query.toMillis)}
+        FROM ${this.runsSubquery(query, this.jobCondition(query.jobs), false, { where: query.where })}
+        WHERE outcome IN (${COUNTED_SQL_LIST}) AND ${ClickHouseStore.inRange(query)}
         GROUP BY job, bucket_ns
       )
       ORDER BY job, bucket_ns`;
@@ -545,15 +698,7 @@ export class ClickHouseStore implements Store {
       const job = String(r['job']);
       let points = byJob.get(job);
       if (!points) byJob.set(job, (points = []));
-      points.push({
-        bucketStartMillis: Number(BigInt(String(r['bucket_ns'])) / 1_000_000n),
-        runs: Number(r['runs']),
-        succeeded: Number(r['succeeded']),
-        good: Number(r['good']),
-        latencyP50Millis: numOrNull(r['p50']),
-        latencyP95Millis: numOrNull(r['p95']),
-        latencyP99Millis: numOrNull(r['p99']),
-      });
+      points.push(toSeriesPoint(r));
     }
     return [...byJob].map(([job, points]) => ({ job, points })).sort((a, b) => compareStrings(a.job, b.job));
   }
@@ -565,8 +710,8 @@ export class ClickHouseStore implements Store {
     const order = query.order === 'slowest' ? 'last_end_ns - first_start_ns DESC, run_end_ns DESC, run_id' : 'run_end_ns DESC, run_id';
     const sql = `
       SELECT ${RUN_SUMMARY_COLUMNS}
-      FROM ${this.runsSubquery(query, this.jobCondition(query.jobs))}
-      WHERE run_end_ns >= ${nanosLiteral(query.fromMillis)} AND run_end_ns < ${nanosLiteral(query.toMillis)} ${filter}
+      FROM ${this.runsSubquery(query, this.jobCondition(query.jobs), false, { where: query.where })}
+      WHERE ${ClickHouseStore.inRange(query)} ${filter}
       ORDER BY job, ${order}
       LIMIT ${numberLiteral(limit)} BY job`;
     // Stable sort: byte order of job names, the asked order within a job.
@@ -585,8 +730,8 @@ export class ClickHouseStore implements Store {
     const bin = edges.length === 0 ? '0' : edges.map((e) => `(${lat} >= ${numberLiteral(e)})`).join(' + ');
     const sql = `
       SELECT job, ${bin} AS bin, attempts, count() AS n
-      FROM ${this.runsSubquery(query, this.jobCondition(query.jobs))}
-      WHERE outcome IN (${COUNTED_SQL_LIST}) AND run_end_ns >= ${nanosLiteral(query.fromMillis)} AND run_end_ns < ${nanosLiteral(query.toMillis)}
+      FROM ${this.runsSubquery(query, this.jobCondition(query.jobs), false, { where: query.where })}
+      WHERE outcome IN (${COUNTED_SQL_LIST}) AND ${ClickHouseStore.inRange(query)}
       GROUP BY job, bin, attempts`;
     const byJob = new Map<string, RunDistribution>();
     for (const r of await this.select(sql, 'run distribution query')) {
@@ -617,8 +762,8 @@ export class ClickHouseStore implements Store {
   async jobNames(range: TimeRange): Promise<string[]> {
     const sql = `
       SELECT DISTINCT job
-      FROM ${this.runsSubquery(range, "job != ''")}
-      WHERE run_end_ns >= ${nanosLiteral(range.fromMillis)} AND run_end_ns < ${nanosLiteral(range.toMillis)}`;
+      FROM ${this.runsSubquery(range, "job != ''", true)}
+      WHERE ${ClickHouseStore.inRange(range)}`;
     return (await this.select(sql, 'job names query')).map((r) => String(r['job'])).sort(compareStrings);
   }
 
@@ -638,6 +783,13 @@ export class ClickHouseStore implements Store {
     const old = rows.map((r) => String(r['partition_id'])).filter((id) => /^\d{8}$/.test(id) && Number(id) < cutoffId);
     for (const id of old) {
       await this.command(`ALTER TABLE ${this.db}.spans DROP PARTITION ID ${quoteString(id)}`, `drop partition ${id}`);
+    }
+    const jobRows = await this.select(
+      `SELECT DISTINCT partition_id FROM system.parts WHERE database = ${quoteString(database)} AND table = 'job_rows' AND active`,
+      'job rows partition list query',
+    );
+    for (const id of jobRows.map((r) => String(r['partition_id'])).filter((i) => /^\d{8}$/.test(i) && Number(i) < cutoffId)) {
+      await this.command(`ALTER TABLE ${this.db}.job_rows DROP PARTITION ID ${quoteString(id)}`, `drop job rows partition ${id}`);
     }
     const lifecycle = await this.select(
       `SELECT DISTINCT partition_id FROM system.parts WHERE database = ${quoteString(database)} AND table = 'lifecycle_events' AND active`,
@@ -688,6 +840,18 @@ export class ClickHouseStore implements Store {
 }
 
 const RUN_SUMMARY_COLUMNS = 'job, run_id, trace_id, span_id, outcome, first_start_ns, last_end_ns, attempts, error_type, exit_code, message, dead_lettered';
+
+function toSeriesPoint(r: Row): SeriesPoint {
+  return {
+    bucketStartMillis: Number(BigInt(String(r['bucket_ns'])) / 1_000_000n),
+    runs: Number(r['runs']),
+    succeeded: Number(r['succeeded']),
+    good: Number(r['good']),
+    latencyP50Millis: numOrNull(r['p50']),
+    latencyP95Millis: numOrNull(r['p95']),
+    latencyP99Millis: numOrNull(r['p99']),
+  };
+}
 
 function toRunSummary(r: Row): RunSummary {
   const start = BigInt(String(r['first_start_ns']));

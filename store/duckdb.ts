@@ -1,12 +1,18 @@
 import { mkdirSync } from 'node:fs';
 import { dirname, resolve } from 'node:path';
-import { DuckDBInstance, dateValue } from '@duckdb/node-api';
+import { DuckDBInstance, LIST, VARCHAR, dateValue, listValue } from '@duckdb/node-api';
 import type { DuckDBAppender, DuckDBConnection } from '@duckdb/node-api';
 import { StoreError, errorMessage } from '../contracts/index.js';
 import type { LifecycleEventRecord, SpanRecord } from '../contracts/index.js';
 import { toSpanRow } from './rows.js';
+import { deriveSpan } from './derive/index.js';
+import type { JobRow } from './derive/index.js';
+import { STORED_SPAN_COLUMNS, spanFromStored } from './_backfill.js';
+import type { StoredSpan } from './_backfill.js';
 import type {
+  DimensionFilter,
   GoodRunCriterion,
+  JobAggregatesQuery,
   JobAggregate,
   JobSelector,
   JobSeries,
@@ -23,7 +29,7 @@ import type {
   WindowCount,
   WindowCountsQuery,
 } from './types.js';
-import { COUNTED_SQL_LIST, RUN_LOOKBACK_NANOS, globToLike, groupByEnd, isGlob, jobAggregateFromRow, nanosLiteral, numberLiteral, thresholdNanos } from './_sql.js';
+import { COUNTED_SQL_LIST, EXEC_ROLES_SQL, RUN_LOOKBACK_NANOS, RUN_ROLES_SQL, globToLike, groupByEnd, isGlob, jobAggregateFromRow, nanosLiteral, numberLiteral, thresholdNanos, whereKey } from './_sql.js';
 
 /** Ordered, append-only schema migrations. Never edit a published one. */
 const MIGRATIONS: readonly string[] = [
@@ -68,7 +74,56 @@ const MIGRATIONS: readonly string[] = [
     attributes VARCHAR NOT NULL,
     received_ns BIGINT NOT NULL
   )`,
+  // Normalized job rows (store/derive), one or more per job span; `day` is the
+  // UTC day of the row's end. Filled from the stored spans by backfillJobRows.
+  `CREATE TABLE IF NOT EXISTS job_rows (
+    day DATE NOT NULL,
+    profile VARCHAR NOT NULL,
+    job VARCHAR NOT NULL,
+    run_id VARCHAR NOT NULL,
+    role VARCHAR NOT NULL,
+    attempt INTEGER NOT NULL,
+    start_ns BIGINT NOT NULL,
+    end_ns BIGINT NOT NULL,
+    outcome VARCHAR NOT NULL,
+    terminal BOOLEAN NOT NULL,
+    run_attempts INTEGER NOT NULL,
+    error_type VARCHAR NOT NULL,
+    exit_code INTEGER,
+    message VARCHAR NOT NULL,
+    queued_ns BIGINT,
+    cost DOUBLE,
+    cpu_seconds DOUBLE,
+    max_rss_bytes DOUBLE,
+    dead_lettered BOOLEAN NOT NULL,
+    trace_id VARCHAR NOT NULL,
+    span_id VARCHAR NOT NULL,
+    dim_keys VARCHAR[] NOT NULL,
+    dim_values VARCHAR[] NOT NULL,
+    received_ns BIGINT NOT NULL
+  )`,
 ];
+
+/** Migrations (1-based versions) after which job rows are re-derived from the stored spans. */
+const BACKFILL_AFTER = new Set([3]);
+const BACKFILL_BATCH = 10_000;
+const INT32_MAX = 2_147_483_647;
+
+/** Positional parameters of one DuckDB statement. */
+class Params {
+  readonly values: string[] = [];
+  /** Adds a value and returns its placeholder (`$n`). */
+  add(value: string): string {
+    this.values.push(value);
+    return `$${this.values.length}`;
+  }
+}
+
+/** What a runs CTE selects besides the job selector. */
+interface RunsSelection {
+  where?: DimensionFilter | undefined;
+  groupBy?: string | undefined;
+}
 
 const NANOS_PER_DAY = 86_400_000_000_000n;
 
@@ -140,6 +195,7 @@ export class DuckDbStore implements Store {
         await this.conn.run('BEGIN TRANSACTION');
         try {
           await this.conn.run(MIGRATIONS[v] as string);
+          if (BACKFILL_AFTER.has(v + 1)) await this.backfillJobRows();
           await this.conn.run(`INSERT INTO jobslo_migrations VALUES (${v + 1}, now())`);
           await this.conn.run('COMMIT');
         } catch (cause) {
@@ -148,6 +204,30 @@ export class DuckDbStore implements Store {
         }
       }
     });
+  }
+
+  /** Re-derives the job rows of every stored span (inside the migration's transaction). */
+  private async backfillJobRows(): Promise<void> {
+    await this.conn.run('DELETE FROM job_rows');
+    const r = await this.conn.runAndReadAll('SELECT coalesce(max(rowid), -1) AS m FROM spans');
+    const maxRowId = Number(r.getRowObjects()[0]?.['m'] ?? -1);
+    for (let from = 0; from <= maxRowId; from += BACKFILL_BATCH) {
+      const batch = await this.conn.runAndReadAll(
+        `SELECT ${STORED_SPAN_COLUMNS}, received_ns FROM spans WHERE rowid >= ${from} AND rowid < ${from + BACKFILL_BATCH}`,
+      );
+      const rows: { row: JobRow; receivedNs: bigint }[] = [];
+      for (const stored of batch.getRowObjectsJS() as unknown as (StoredSpan & { received_ns: bigint })[]) {
+        for (const row of deriveSpan(spanFromStored(stored)).rows) rows.push({ row, receivedNs: BigInt(stored.received_ns) });
+      }
+      if (rows.length === 0) continue;
+      const appender = await this.conn.createAppender('job_rows');
+      try {
+        for (const { row, receivedNs } of rows) appendJobRow(appender, row, receivedNs);
+        appender.flushSync();
+      } finally {
+        appender.closeSync();
+      }
+    }
   }
 
   /** Appends rows to `table` through one appender, after every earlier operation. */
@@ -173,9 +253,12 @@ export class DuckDbStore implements Store {
   async insertSpans(spans: readonly SpanRecord[]): Promise<void> {
     if (spans.length === 0) return;
     const receivedNs = BigInt(Date.now()) * 1_000_000n;
+    const jobRows: JobRow[] = [];
     await this.append('spans', `${spans.length} spans`, (appender) => {
       for (const span of spans) {
-        const r = toSpanRow(span);
+        const derived = deriveSpan(span).rows;
+        for (const row of derived) jobRows.push(row);
+        const r = toSpanRow(span, derived[0]);
         appender.appendDate(dateValue(Number(r.startNs / NANOS_PER_DAY)));
         appender.appendVarchar(r.traceId);
         appender.appendVarchar(r.spanId);
@@ -210,6 +293,10 @@ export class DuckDbStore implements Store {
         appender.endRow();
       }
     });
+    if (jobRows.length === 0) return;
+    await this.append('job_rows', `${jobRows.length} job rows`, (appender) => {
+      for (const row of jobRows) appendJobRow(appender, row, receivedNs);
+    });
   }
 
   async insertLifecycleEvents(events: readonly LifecycleEventRecord[]): Promise<void> {
@@ -235,24 +322,25 @@ export class DuckDbStore implements Store {
   async queueDepths(range: TimeRange): Promise<QueueDepth[]> {
     const from = nanosLiteral(range.fromMillis);
     const to = nanosLiteral(range.toMillis);
+    const p = new Params();
     // Pending: queued (live lifecycle event) within the lookback before the
-    // range's end, with no later transition and no run span yet.
+    // range's end, with no later transition and no final outcome yet.
     const sql = `
-      WITH ${this.runsCte(range, "job <> ''")},
+      WITH ${this.runsCte(range, "job <> ''", p)},
       pending AS (
         SELECT job, run_id, min(time_ns) AS queued_ns
         FROM lifecycle_events
-        WHERE time_ns >= ${to} - ${RUN_LOOKBACK_NANOS} AND time_ns < ${to}
+        WHERE time_ns > ${to} - ${RUN_LOOKBACK_NANOS} AND time_ns <= ${to}
         GROUP BY job, run_id
         HAVING count(*) FILTER (WHERE type = 'job.queued') > 0 AND count(*) FILTER (WHERE type <> 'job.queued') = 0
       ),
       pending_open AS (
         SELECT p.job, p.run_id, p.queued_ns FROM pending p
-        WHERE NOT EXISTS (SELECT 1 FROM spans s WHERE s.run_id = p.run_id AND s.span_type = 'run' AND s.job = p.job)
+        WHERE NOT EXISTS (SELECT 1 FROM job_rows s WHERE s.run_id = p.run_id AND s.terminal AND s.job = p.job)
       ),
       intervals AS (
         SELECT job, queued_ns AS s, first_start_ns AS e FROM runs
-        WHERE queued_ns IS NOT NULL AND first_start_ns > queued_ns AND first_start_ns > ${from} AND queued_ns < ${to}
+        WHERE queued_ns IS NOT NULL AND first_start_ns > queued_ns AND first_start_ns > ${from} AND queued_ns <= ${to}
         UNION ALL
         SELECT job, queued_ns AS s, ${to} AS e FROM pending_open
       ),
@@ -267,66 +355,88 @@ export class DuckDbStore implements Store {
       SELECT d.job, max(d.depth) AS max_depth, coalesce(any_value(n.now_depth), 0) AS now_depth
       FROM depth d LEFT JOIN (SELECT job, count(*) AS now_depth FROM pending_open GROUP BY job) n ON n.job = d.job
       GROUP BY d.job`;
-    const rows = await this.query(sql);
+    const rows = await this.query(sql, p.values);
     return rows
       .map((r) => ({ job: String(r['job']), now: Number(r['now_depth']), max: Number(r['max_depth']) }))
       .sort((a, b) => compareStrings(a.job, b.job));
   }
 
   /**
-   * The runs CTE: one row per run whose run span has arrived, with spans read
-   * from `[from - lookback, to)`. Callers filter on `run_end_ns`.
-   * `jobFilter` is a SQL condition on `job` (parameters bound by the caller).
+   * The runs CTE: one row per finished run (a terminal job row exists that no
+   * retry row supersedes), from the job rows of `(from - lookback, to]` plus
+   * every row of the runs whose final outcome is in the range but that may
+   * have started before the lookback (long runs). Callers filter on
+   * `run_end_ns`. Every aggregate is idempotent under repeated rows (min,
+   * max, count distinct, arg_max with a total order), so redelivery changes
+   * nothing. `jobFilter` is a SQL condition on `job` with its parameters in
+   * `p`; `sel.where` keeps runs with those dimension values and `sel.groupBy`
+   * adds the run's value of that dimension as `grp`.
    */
-  private runsCte(range: TimeRange, jobFilter: string): string {
+  private runsCte(range: TimeRange, jobFilter: string, p: Params, sel: RunsSelection = {}): string {
     const from = nanosLiteral(range.fromMillis);
     const to = nanosLiteral(range.toMillis);
+    const cutoff = `${from} - ${RUN_LOOKBACK_NANOS}`;
+    // The order that picks the row giving the run's final outcome: highest
+    // attempt, then latest end; outcome and span id make it total.
+    const last = '(attempt, end_ns, outcome, span_id)';
+    const lastAttempt = '(attempt, end_ns, span_id)';
+    const dim = (key: string): string => `max(coalesce(dim_values[list_position(dim_keys, ${p.add(key)})], ''))`;
+    const having = Object.entries(sel.where ?? {}).map(([k, v]) => ` AND ${dim(k)} = ${p.add(v)}`).join('');
+    const group = sel.groupBy !== undefined ? `,\n          ${dim(sel.groupBy)} AS grp` : '';
     return `runs AS (
         SELECT job, run_id,
-          max(trace_id) FILTER (WHERE span_type = 'run') AS trace_id,
-          max(span_id) FILTER (WHERE span_type = 'run') AS span_id,
-          coalesce(min(start_ns) FILTER (WHERE span_type = 'attempt'), min(start_ns) FILTER (WHERE span_type = 'run')) AS first_start_ns,
-          coalesce(max(end_ns) FILTER (WHERE span_type = 'attempt'), max(end_ns) FILTER (WHERE span_type = 'run')) AS last_end_ns,
-          max(end_ns) FILTER (WHERE span_type = 'run') AS run_end_ns,
-          max(outcome) FILTER (WHERE span_type = 'run') AS outcome,
-          greatest(count(DISTINCT span_id) FILTER (WHERE span_type = 'attempt'),
-                   coalesce(max(run_attempts) FILTER (WHERE span_type = 'run'), 0), 1) AS attempts,
+          arg_max(trace_id, ${last}) FILTER (WHERE terminal) AS trace_id,
+          arg_max(span_id, ${last}) FILTER (WHERE terminal) AS span_id,
+          min(start_ns) FILTER (WHERE role IN ${EXEC_ROLES_SQL}) AS first_start_ns,
+          coalesce(max(end_ns) FILTER (WHERE role = 'attempt'), max(end_ns) FILTER (WHERE role IN ${RUN_ROLES_SQL})) AS last_end_ns,
+          arg_max(end_ns, ${last}) FILTER (WHERE terminal) AS run_end_ns,
+          arg_max(outcome, ${last}) FILTER (WHERE terminal) AS outcome,
+          greatest(count(DISTINCT span_id) FILTER (WHERE role = 'attempt'), coalesce(max(attempt) FILTER (WHERE role = 'attempt'), 0),
+                   coalesce(max(run_attempts), 0), 1) AS attempts,
           bool_or(dead_lettered) AS dead_lettered,
           -- False for a run that never started an attempt (a missed scheduled tick): no latency.
-          (count(*) FILTER (WHERE span_type = 'attempt') > 0 OR coalesce(max(run_attempts) FILTER (WHERE span_type = 'run'), 0) > 0) AS ran,
-          coalesce(nullif(max(error_type) FILTER (WHERE span_type = 'run'), ''),
-                   nullif(arg_max(error_type, attempt) FILTER (WHERE span_type = 'attempt'), ''), '') AS error_type,
-          coalesce(max(exit_code) FILTER (WHERE span_type = 'run'), arg_max(exit_code, attempt) FILTER (WHERE span_type = 'attempt')) AS exit_code,
-          coalesce(nullif(max(status_message) FILTER (WHERE span_type = 'run'), ''),
-                   arg_max(status_message, attempt) FILTER (WHERE span_type = 'attempt'), '') AS message,
-          max(queued_ns) FILTER (WHERE span_type = 'run') AS queued_ns,
-          max(cost) FILTER (WHERE span_type = 'run') AS cost,
-          max(cpu_seconds) FILTER (WHERE span_type = 'run') AS cpu_seconds,
-          max(max_rss_bytes) FILTER (WHERE span_type = 'run') AS max_rss_bytes
-        FROM spans
-        WHERE span_type IN ('run', 'attempt')
-          AND end_ns >= ${from} - ${RUN_LOOKBACK_NANOS} AND start_ns < ${to}
-          AND ${jobFilter}
+          (count(*) FILTER (WHERE role IN ('attempt', 'run_attempt')) > 0 OR coalesce(max(run_attempts), 0) > 0) AS ran,
+          coalesce(nullif(max(error_type) FILTER (WHERE role IN ${RUN_ROLES_SQL}), ''),
+                   nullif(arg_max(error_type, ${lastAttempt}) FILTER (WHERE role = 'attempt'), ''), '') AS error_type,
+          coalesce(max(exit_code) FILTER (WHERE role IN ${RUN_ROLES_SQL}), arg_max(exit_code, ${lastAttempt}) FILTER (WHERE role = 'attempt')) AS exit_code,
+          coalesce(nullif(max(message) FILTER (WHERE role IN ${RUN_ROLES_SQL}), ''),
+                   arg_max(message, ${lastAttempt}) FILTER (WHERE role = 'attempt'), '') AS message,
+          min(queued_ns) AS queued_ns,
+          max(cost) AS cost,
+          max(cpu_seconds) AS cpu_seconds,
+          max(max_rss_bytes) AS max_rss_bytes${group}
+        FROM (
+          SELECT * FROM job_rows
+          WHERE end_ns > ${cutoff} AND start_ns <= ${to} AND ${jobFilter}
+          UNION ALL
+          SELECT r.* FROM job_rows r SEMI JOIN (
+            SELECT job, run_id FROM job_rows
+            WHERE terminal AND end_ns > ${from} AND end_ns <= ${to} AND ${jobFilter}
+              AND ((role IN ${RUN_ROLES_SQL} AND start_ns <= ${cutoff}) OR (role = 'attempt' AND attempt <> 1))
+          ) long_runs ON r.job = long_runs.job AND r.run_id = long_runs.run_id
+          WHERE r.end_ns <= ${cutoff}
+        ) job_rows_read
         GROUP BY job, run_id
-        HAVING count(*) FILTER (WHERE span_type = 'run') > 0
+        HAVING count(*) FILTER (WHERE terminal) > 0
+          AND (count(*) FILTER (WHERE role = 'retry') = 0 OR max(attempt) FILTER (WHERE terminal) > max(attempt) FILTER (WHERE role = 'retry'))${having}
       )`;
   }
 
-  /** `job = $n` or `job LIKE $n ESCAPE '\'`, with the value to bind. */
-  private jobCondition(selector: JobSelector, param: number): { sql: string; value: string } {
-    return isGlob(selector)
-      ? { sql: `job LIKE $${param} ESCAPE '\\'`, value: globToLike(selector) }
-      : { sql: `job = $${param}`, value: selector };
+  /** `job = $n` or `job LIKE $n ESCAPE '\'`, with the value added to `p`. */
+  private jobCondition(selector: JobSelector, p: Params): string {
+    return isGlob(selector) ? `job LIKE ${p.add(globToLike(selector))} ESCAPE '\\'` : `job = ${p.add(selector)}`;
   }
 
-  async jobAggregates(range: TimeRange): Promise<JobAggregate[]> {
-    const from = nanosLiteral(range.fromMillis);
-    const to = nanosLiteral(range.toMillis);
+  async jobAggregates(query: JobAggregatesQuery): Promise<JobAggregate[]> {
+    const from = nanosLiteral(query.fromMillis);
+    const to = nanosLiteral(query.toMillis);
     const counted = `outcome IN (${COUNTED_SQL_LIST})`;
+    const grouped = query.groupBy !== undefined;
+    const p = new Params();
     const sql = `
-      WITH ${this.runsCte(range, "job <> ''")},
+      WITH ${this.runsCte(query, "job <> ''", p, { where: query.where, groupBy: query.groupBy })},
       agg AS (
-      SELECT job,
+      SELECT job${grouped ? ', grp' : ''},
         count(*) FILTER (WHERE ${counted}) AS runs,
         count(*) FILTER (WHERE outcome = 'succeeded') AS succeeded,
         count(*) FILTER (WHERE outcome IN ('failed', 'timed_out')) AS failed,
@@ -336,28 +446,30 @@ export class DuckDbStore implements Store {
         count(*) FILTER (WHERE dead_lettered AND ${counted}) AS n_dead_lettered,
         quantile_cont((last_end_ns - first_start_ns) / 1e6, [0.5, 0.95, 0.99]) FILTER (WHERE ${counted} AND ran) AS latency,
         coalesce(sum(attempts - 1) FILTER (WHERE ${counted}), 0) AS retries,
-        quantile_cont(greatest(first_start_ns - queued_ns, 0) / 1e6, [0.5, 0.95]) FILTER (WHERE queued_ns IS NOT NULL AND outcome <> 'skipped') AS queue_delay,
-        count(*) FILTER (WHERE queued_ns IS NOT NULL AND outcome <> 'skipped') AS queued_runs,
+        quantile_cont(greatest(first_start_ns - queued_ns, 0) / 1e6, [0.5, 0.95]) FILTER (WHERE queued_ns IS NOT NULL AND ran) AS queue_delay,
+        count(*) FILTER (WHERE queued_ns IS NOT NULL AND ran) AS queued_runs,
         sum(cost) FILTER (WHERE ${counted}) AS cost_total,
         count(cost) FILTER (WHERE ${counted}) AS costed_runs,
         sum(cpu_seconds) FILTER (WHERE ${counted}) AS cpu_total,
         count(cpu_seconds) FILTER (WHERE ${counted}) AS cpu_runs,
         quantile_cont(max_rss_bytes, 0.95) FILTER (WHERE ${counted}) AS rss_p95,
-        to_json(list(CASE WHEN error_type <> '' THEN error_type ELSE outcome END) FILTER (WHERE outcome IN ('failed', 'timed_out'))) AS modes
+        to_json(list(CASE WHEN error_type <> '' THEN error_type WHEN outcome = 'timed_out' THEN 'timeout' ELSE 'failed' END)
+          FILTER (WHERE outcome IN ('failed', 'timed_out'))) AS modes
       FROM runs
-      WHERE run_end_ns >= ${from} AND run_end_ns < ${to}
-      GROUP BY job)
+      WHERE run_end_ns > ${from} AND run_end_ns <= ${to}
+      GROUP BY job${grouped ? ', grp' : ''})
       SELECT *, latency[1] AS latency_p50, latency[2] AS latency_p95, latency[3] AS latency_p99,
         queue_delay[1] AS queue_p50, queue_delay[2] AS queue_p95
       FROM agg`;
-    const rows = await this.query(sql);
+    const rows = await this.query(sql, p.values);
     return rows
       .map((r) => {
         const modes: Record<string, number> = {};
         for (const m of (JSON.parse(String(r['modes'] ?? 'null')) as string[] | null) ?? []) modes[m] = (modes[m] ?? 0) + 1;
-        return jobAggregateFromRow(r, modes);
+        const agg = jobAggregateFromRow(r, modes);
+        return grouped ? { ...agg, group: String(r['grp'] ?? '') } : agg;
       })
-      .sort((a, b) => compareStrings(a.job, b.job));
+      .sort((a, b) => compareStrings(a.job, b.job) || compareStrings(a.group ?? '', b.group ?? ''));
   }
 
   private goodCondition(criterion: GoodRunCriterion): string {
@@ -369,42 +481,54 @@ export class DuckDbStore implements Store {
     if (query.windowsMillis.length === 0) return [];
     const longest = Math.max(...query.windowsMillis);
     const range = { fromMillis: query.endMillis - longest, toMillis: query.endMillis };
-    const cond = this.jobCondition(query.jobs, 1);
+    const p = new Params();
+    const cond = this.jobCondition(query.jobs, p);
     const good = this.goodCondition(query.criterion);
     const end = nanosLiteral(query.endMillis);
     const cols = query.windowsMillis
       .map((w, i) => {
         const start = nanosLiteral(query.endMillis - w);
-        return `count(*) FILTER (WHERE run_end_ns >= ${start} AND (${good})) AS g${i}, count(*) FILTER (WHERE run_end_ns >= ${start}) AS t${i}`;
+        return `count(*) FILTER (WHERE run_end_ns > ${start} AND (${good})) AS g${i}, count(*) FILTER (WHERE run_end_ns > ${start}) AS t${i}`;
       })
       .join(',\n        ');
     const sql = `
-      WITH ${this.runsCte(range, cond.sql)}
+      WITH ${this.runsCte(range, cond, p, { where: query.where })}
       SELECT ${cols}
       FROM runs
-      WHERE outcome IN (${COUNTED_SQL_LIST}) AND run_end_ns < ${end}`;
-    const [row] = await this.query(sql, [cond.value]);
+      WHERE outcome IN (${COUNTED_SQL_LIST}) AND run_end_ns <= ${end}`;
+    const [row] = await this.query(sql, p.values);
     return query.windowsMillis.map((w, i) => ({ windowMillis: w, good: Number(row?.[`g${i}`] ?? 0), total: Number(row?.[`t${i}`] ?? 0) }));
   }
 
   async windowCountsMany(queries: readonly WindowCountsQuery[]): Promise<WindowCount[][]> {
     const out: WindowCount[][] = queries.map((q) => q.windowsMillis.map((w) => ({ windowMillis: w, good: 0, total: 0 })));
+    // One pass per end time and dimension filter (SLO selectors share few filters).
+    const groups = new Map<string, { endMillis: number; where: DimensionFilter | undefined; group: { index: number; query: WindowCountsQuery }[] }>();
     for (const [endMillis, group] of groupByEnd(queries)) {
+      for (const g of group) {
+        const key = `${endMillis}\u0000${whereKey(g.query.where)}`;
+        let entry = groups.get(key);
+        if (!entry) groups.set(key, (entry = { endMillis, where: g.query.where, group: [] }));
+        entry.group.push(g);
+      }
+    }
+    for (const { endMillis, where, group } of groups.values()) {
       const windows = group.flatMap(({ index, query }) => query.windowsMillis.map((w, k) => ({ index, k, startNs: nanosLiteral(endMillis - w) })));
       if (windows.length === 0) continue;
       const longest = Math.max(...group.flatMap((g) => g.query.windowsMillis));
-      const params: string[] = [];
+      const p = new Params();
+      const runs = this.runsCte({ fromMillis: endMillis - longest, toMillis: endMillis }, "job <> ''", p, { where });
       const selectors = group.map(({ index, query }) => {
-        params.push(isGlob(query.jobs) ? globToLike(query.jobs) : query.jobs);
+        const pat = p.add(isGlob(query.jobs) ? globToLike(query.jobs) : query.jobs);
         const thr = thresholdNanos(query.criterion);
-        return `(${index}, $${params.length}, ${isGlob(query.jobs)}, ${thr === undefined ? 'NULL::BIGINT' : `${thr}::BIGINT`})`;
+        return `(${index}, ${pat}, ${isGlob(query.jobs)}, ${thr === undefined ? 'NULL::BIGINT' : `${thr}::BIGINT`})`;
       });
       // Exact selectors hash-join on the job; globs are matched with LIKE.
       const sql = `
-        WITH ${this.runsCte({ fromMillis: endMillis - longest, toMillis: endMillis }, "job <> ''")},
+        WITH ${runs},
         counted AS (
           SELECT job, run_end_ns, outcome = 'succeeded' AS ok, last_end_ns - first_start_ns AS lat_ns FROM runs
-          WHERE outcome IN (${COUNTED_SQL_LIST}) AND run_end_ns < ${nanosLiteral(endMillis)}
+          WHERE outcome IN (${COUNTED_SQL_LIST}) AND run_end_ns <= ${nanosLiteral(endMillis)}
         ),
         sel(i, pat, is_glob, thr) AS (VALUES ${selectors.join(', ')}),
         win(i, k, start_ns) AS (VALUES ${windows.map((w) => `(${w.index}, ${w.k}, ${w.startNs}::BIGINT)`).join(', ')}),
@@ -414,9 +538,9 @@ export class DuckDbStore implements Store {
           SELECT s.i, s.thr, c.run_end_ns, c.ok, c.lat_ns FROM counted c JOIN sel s ON s.is_glob AND c.job LIKE s.pat ESCAPE '\\'
         )
         SELECT w.i, w.k, count(*) FILTER (WHERE m.ok AND (m.thr IS NULL OR m.lat_ns <= m.thr)) AS good, count(*) AS total
-        FROM matched m JOIN win w ON w.i = m.i AND m.run_end_ns >= w.start_ns
+        FROM matched m JOIN win w ON w.i = m.i AND m.run_end_ns > w.start_ns
         GROUP BY w.i, w.k`;
-      for (const r of await this.query(sql, params)) {
+      for (const r of await this.query(sql, p.values)) {
         const cell = out[Number(r['i'])]?.[Number(r['k'])];
         if (cell) {
           cell.good = Number(r['good']);
@@ -427,121 +551,114 @@ export class DuckDbStore implements Store {
     return out;
   }
 
+  /** Runs of a query's jobs with a final outcome in its range: the shared FROM/WHERE of the range queries. */
+  private inRange(query: TimeRange & { jobs: JobSelector; where?: DimensionFilter | undefined }, p: Params): { cte: string; where: string } {
+    return {
+      cte: this.runsCte(query, this.jobCondition(query.jobs, p), p, { where: query.where }),
+      where: `run_end_ns > ${nanosLiteral(query.fromMillis)} AND run_end_ns <= ${nanosLiteral(query.toMillis)}`,
+    };
+  }
+
   async timeSeries(query: TimeSeriesQuery): Promise<SeriesPoint[]> {
-    const cond = this.jobCondition(query.jobs, 1);
+    const p = new Params();
+    const { cte, where } = this.inRange(query, p);
     const bucket = nanosLiteral(query.bucketMillis);
     const good = this.goodCondition(query.criterion ?? { kind: 'success' });
     const sql = `
-      WITH ${this.runsCte(query, cond.sql)}
-      SELECT (run_end_ns // ${bucket}) * ${bucket} AS bucket_ns,
+      WITH ${cte}
+      SELECT ((run_end_ns - 1) // ${bucket}) * ${bucket} AS bucket_ns,
         count(*) AS runs,
         count(*) FILTER (WHERE outcome = 'succeeded') AS succeeded,
         count(*) FILTER (WHERE ${good}) AS good,
         quantile_cont((last_end_ns - first_start_ns) / 1e6, [0.5, 0.95, 0.99]) FILTER (WHERE ran) AS latency
       FROM runs
-      WHERE outcome IN (${COUNTED_SQL_LIST}) AND run_end_ns >= ${nanosLiteral(query.fromMillis)} AND run_end_ns < ${nanosLiteral(query.toMillis)}
+      WHERE outcome IN (${COUNTED_SQL_LIST}) AND ${where}
       GROUP BY bucket_ns
       ORDER BY bucket_ns`;
-    const rows = await this.query(sql, [cond.value]);
-    return rows.map((r) => {
-      const latency = (r['latency'] as unknown[] | null) ?? [];
-      return {
-        bucketStartMillis: Number(BigInt(r['bucket_ns'] as bigint) / 1_000_000n),
-        runs: Number(r['runs']),
-        succeeded: Number(r['succeeded']),
-        good: Number(r['good']),
-        latencyP50Millis: numOrNull(latency[0]),
-        latencyP95Millis: numOrNull(latency[1]),
-        latencyP99Millis: numOrNull(latency[2]),
-      };
-    });
+    const rows = await this.query(sql, p.values);
+    return rows.map((r) => toSeriesPoint(r));
   }
 
   async listRuns(query: ListRunsQuery): Promise<RunSummary[]> {
-    const cond = this.jobCondition(query.jobs, 1);
+    const p = new Params();
+    const { cte, where } = this.inRange(query, p);
     const limit = Math.max(1, Math.min(10_000, Math.trunc(query.limit ?? 20)));
     const filter = query.filter === 'failed' ? `AND outcome IN ('failed', 'timed_out')` : '';
-    const order = query.order === 'slowest' ? 'last_end_ns - first_start_ns DESC, run_end_ns DESC' : 'run_end_ns DESC, run_id';
+    const order = query.order === 'slowest' ? 'last_end_ns - first_start_ns DESC, run_end_ns DESC, run_id' : 'run_end_ns DESC, run_id';
     const sql = `
-      WITH ${this.runsCte(query, cond.sql)}
+      WITH ${cte}
       SELECT job, run_id, trace_id, span_id, outcome, first_start_ns, last_end_ns, attempts, error_type, exit_code, message, dead_lettered
       FROM runs
-      WHERE run_end_ns >= ${nanosLiteral(query.fromMillis)} AND run_end_ns < ${nanosLiteral(query.toMillis)} ${filter}
+      WHERE ${where} ${filter}
       ORDER BY ${order}
       LIMIT ${limit}`;
-    const rows = await this.query(sql, [cond.value]);
+    const rows = await this.query(sql, p.values);
     return rows.map((r) => toRunSummary(r));
   }
 
   /** {@link timeSeries} grouped by job as well as by bucket: one scan for all selected jobs. */
   async timeSeriesByJob(query: TimeSeriesQuery): Promise<JobSeries[]> {
-    const cond = this.jobCondition(query.jobs, 1);
+    const p = new Params();
+    const { cte, where } = this.inRange(query, p);
     const bucket = nanosLiteral(query.bucketMillis);
     const good = this.goodCondition(query.criterion ?? { kind: 'success' });
     const sql = `
-      WITH ${this.runsCte(query, cond.sql)}
-      SELECT job, (run_end_ns // ${bucket}) * ${bucket} AS bucket_ns,
+      WITH ${cte}
+      SELECT job, ((run_end_ns - 1) // ${bucket}) * ${bucket} AS bucket_ns,
         count(*) AS runs,
         count(*) FILTER (WHERE outcome = 'succeeded') AS succeeded,
         count(*) FILTER (WHERE ${good}) AS good,
         quantile_cont((last_end_ns - first_start_ns) / 1e6, [0.5, 0.95, 0.99]) FILTER (WHERE ran) AS latency
       FROM runs
-      WHERE outcome IN (${COUNTED_SQL_LIST}) AND run_end_ns >= ${nanosLiteral(query.fromMillis)} AND run_end_ns < ${nanosLiteral(query.toMillis)}
+      WHERE outcome IN (${COUNTED_SQL_LIST}) AND ${where}
       GROUP BY job, bucket_ns
       ORDER BY job, bucket_ns`;
     const byJob = new Map<string, SeriesPoint[]>();
-    for (const r of await this.query(sql, [cond.value])) {
-      const latency = (r['latency'] as unknown[] | null) ?? [];
+    for (const r of await this.query(sql, p.values)) {
       const job = String(r['job']);
       let points = byJob.get(job);
       if (!points) byJob.set(job, (points = []));
-      points.push({
-        bucketStartMillis: Number(BigInt(r['bucket_ns'] as bigint) / 1_000_000n),
-        runs: Number(r['runs']),
-        succeeded: Number(r['succeeded']),
-        good: Number(r['good']),
-        latencyP50Millis: numOrNull(latency[0]),
-        latencyP95Millis: numOrNull(latency[1]),
-        latencyP99Millis: numOrNull(latency[2]),
-      });
+      points.push(toSeriesPoint(r));
     }
     return [...byJob].map(([job, points]) => ({ job, points })).sort((a, b) => compareStrings(a.job, b.job));
   }
 
   /** {@link listRuns} with the limit applied per job (a window function), for all selected jobs at once. */
   async listRunsByJob(query: ListRunsByJobQuery): Promise<RunSummary[]> {
-    const cond = this.jobCondition(query.jobs, 1);
+    const p = new Params();
+    const { cte, where } = this.inRange(query, p);
     const limit = Math.max(1, Math.min(10_000, Math.trunc(query.limitPerJob)));
     const filter = query.filter === 'failed' ? `AND outcome IN ('failed', 'timed_out')` : '';
     const order = query.order === 'slowest' ? 'last_end_ns - first_start_ns DESC, run_end_ns DESC, run_id' : 'run_end_ns DESC, run_id';
     const sql = `
-      WITH ${this.runsCte(query, cond.sql)}
+      WITH ${cte}
       SELECT job, run_id, trace_id, span_id, outcome, first_start_ns, last_end_ns, attempts, error_type, exit_code, message, dead_lettered
       FROM runs
-      WHERE run_end_ns >= ${nanosLiteral(query.fromMillis)} AND run_end_ns < ${nanosLiteral(query.toMillis)} ${filter}
+      WHERE ${where} ${filter}
       QUALIFY row_number() OVER (PARTITION BY job ORDER BY ${order}) <= ${limit}
       ORDER BY job, ${order}`;
-    const rows = (await this.query(sql, [cond.value])).map((r) => toRunSummary(r));
+    const rows = (await this.query(sql, p.values)).map((r) => toRunSummary(r));
     // SQL orders job names by collation; the contract is byte order.
     return rows.sort((a, b) => compareStrings(a.job, b.job));
   }
 
   /** Latency bin and attempts counts per job of counted runs, binned in SQL against the given edges. */
   async runDistributions(query: RunDistributionQuery): Promise<RunDistribution[]> {
-    const cond = this.jobCondition(query.jobs, 1);
     const edges = query.latencyEdgesMillis;
     for (let i = 1; i < edges.length; i++) {
       if (!((edges[i] as number) > (edges[i - 1] as number))) throw new RangeError('latencyEdgesMillis must be ascending');
     }
+    const p = new Params();
+    const { cte, where } = this.inRange(query, p);
     const bin = edges.length === 0 ? '0' : `len(list_filter([${edges.map((e) => numberLiteral(e)).join(', ')}]::DOUBLE[], e -> e <= (last_end_ns - first_start_ns) / 1e6))`;
     const sql = `
-      WITH ${this.runsCte(query, cond.sql)}
+      WITH ${cte}
       SELECT job, ${bin} AS bin, attempts, count(*) AS n
       FROM runs
-      WHERE outcome IN (${COUNTED_SQL_LIST}) AND run_end_ns >= ${nanosLiteral(query.fromMillis)} AND run_end_ns < ${nanosLiteral(query.toMillis)}
+      WHERE outcome IN (${COUNTED_SQL_LIST}) AND ${where}
       GROUP BY ALL`;
     const byJob = new Map<string, RunDistribution>();
-    for (const r of await this.query(sql, [cond.value])) {
+    for (const r of await this.query(sql, p.values)) {
       const job = String(r['job']);
       let d = byJob.get(job);
       if (!d) byJob.set(job, (d = { job, latencyCounts: new Array<number>(edges.length + 1).fill(0), attempts: {} }));
@@ -555,24 +672,26 @@ export class DuckDbStore implements Store {
   }
 
   async runStarts(jobs: JobSelector, range: TimeRange, which: 'succeeded' | 'any'): Promise<number[]> {
-    const cond = this.jobCondition(jobs, 1);
+    const p = new Params();
+    const cond = this.jobCondition(jobs, p);
     // Runs that started in the range end after its start: widen the CTE's read range to its end plus a day.
     const sql = `
-      WITH ${this.runsCte({ fromMillis: range.fromMillis, toMillis: range.toMillis + 86_400_000 }, cond.sql)}
+      WITH ${this.runsCte({ fromMillis: range.fromMillis, toMillis: range.toMillis + 86_400_000 }, cond, p)}
       SELECT first_start_ns FROM runs
       WHERE first_start_ns >= ${nanosLiteral(range.fromMillis)} AND first_start_ns < ${nanosLiteral(range.toMillis)}
         AND ${which === 'succeeded' ? "outcome = 'succeeded'" : "outcome <> 'skipped'"}
       ORDER BY first_start_ns`;
-    const rows = await this.query(sql, [cond.value]);
+    const rows = await this.query(sql, p.values);
     return rows.map((r) => Number(BigInt(r['first_start_ns'] as bigint) / 1_000_000n));
   }
 
   async jobNames(range: TimeRange): Promise<string[]> {
+    const p = new Params();
     const sql = `
-      WITH ${this.runsCte(range, "job <> ''")}
+      WITH ${this.runsCte(range, "job <> ''", p)}
       SELECT DISTINCT job FROM runs
-      WHERE run_end_ns >= ${nanosLiteral(range.fromMillis)} AND run_end_ns < ${nanosLiteral(range.toMillis)}`;
-    return (await this.query(sql)).map((r) => String(r['job'])).sort(compareStrings);
+      WHERE run_end_ns > ${nanosLiteral(range.fromMillis)} AND run_end_ns <= ${nanosLiteral(range.toMillis)}`;
+    return (await this.query(sql, p.values)).map((r) => String(r['job'])).sort(compareStrings);
   }
 
   async dropBefore(olderThanMillis: number): Promise<number> {
@@ -580,6 +699,7 @@ export class DuckDbStore implements Store {
     const rows = await this.query(`SELECT count(DISTINCT day) AS n FROM spans WHERE day < DATE '1970-01-01' + ${numberLiteral(day)}`);
     await this.query(`DELETE FROM spans WHERE day < DATE '1970-01-01' + ${numberLiteral(day)}`);
     await this.query(`DELETE FROM lifecycle_events WHERE day < DATE '1970-01-01' + ${numberLiteral(day)}`);
+    await this.query(`DELETE FROM job_rows WHERE day < DATE '1970-01-01' + ${numberLiteral(day)}`);
     return Number(rows[0]?.['n'] ?? 0);
   }
 
@@ -615,6 +735,19 @@ export function compareStrings(a: string, b: string): number {
   return a < b ? -1 : a > b ? 1 : 0;
 }
 
+function toSeriesPoint(r: Record<string, unknown>): SeriesPoint {
+  const latency = (r['latency'] as unknown[] | null) ?? [];
+  return {
+    bucketStartMillis: Number(BigInt(r['bucket_ns'] as bigint) / 1_000_000n),
+    runs: Number(r['runs']),
+    succeeded: Number(r['succeeded']),
+    good: Number(r['good']),
+    latencyP50Millis: numOrNull(latency[0]),
+    latencyP95Millis: numOrNull(latency[1]),
+    latencyP99Millis: numOrNull(latency[2]),
+  };
+}
+
 function toRunSummary(r: Record<string, unknown>): RunSummary {
   const start = BigInt(r['first_start_ns'] as bigint);
   const end = BigInt(r['last_end_ns'] as bigint);
@@ -633,4 +766,42 @@ function toRunSummary(r: Record<string, unknown>): RunSummary {
     message: String(r['message'] ?? ''),
     deadLettered: r['dead_lettered'] === true,
   };
+}
+
+const VARCHAR_LIST = LIST(VARCHAR);
+
+function clampInt32(n: number): number {
+  return n > INT32_MAX ? INT32_MAX : n < -INT32_MAX - 1 ? -INT32_MAX - 1 : Math.trunc(n);
+}
+
+/** Appends one `job_rows` row (columns in table order). */
+function appendJobRow(appender: DuckDBAppender, r: JobRow, receivedNs: bigint): void {
+  appender.appendDate(dateValue(Number(r.endNs / NANOS_PER_DAY)));
+  appender.appendVarchar(r.profile);
+  appender.appendVarchar(r.job);
+  appender.appendVarchar(r.runId);
+  appender.appendVarchar(r.role);
+  appender.appendInteger(clampInt32(r.attempt));
+  appender.appendBigInt(r.startNs);
+  appender.appendBigInt(r.endNs);
+  appender.appendVarchar(r.outcome);
+  appender.appendBoolean(r.terminal);
+  appender.appendInteger(clampInt32(r.runAttempts));
+  appender.appendVarchar(r.errorType);
+  if (r.exitCode === null || r.exitCode > INT32_MAX || r.exitCode < -INT32_MAX - 1) appender.appendNull();
+  else appender.appendInteger(r.exitCode);
+  appender.appendVarchar(r.message);
+  if (r.queuedNs === null) appender.appendNull();
+  else appender.appendBigInt(r.queuedNs);
+  for (const v of [r.cost, r.cpuSeconds, r.maxRssBytes]) {
+    if (v === null) appender.appendNull();
+    else appender.appendDouble(v);
+  }
+  appender.appendBoolean(r.deadLettered);
+  appender.appendVarchar(r.traceId);
+  appender.appendVarchar(r.spanId);
+  appender.appendList(listValue(r.dimKeys), VARCHAR_LIST);
+  appender.appendList(listValue(r.dimValues), VARCHAR_LIST);
+  appender.appendBigInt(receivedNs);
+  appender.endRow();
 }

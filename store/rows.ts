@@ -1,28 +1,7 @@
-import {
-  ATTR_ATTEMPT_NUMBER,
-  ATTR_ATTEMPT_OUTCOME,
-  ATTR_CICD_PIPELINE_NAME,
-  ATTR_CICD_PIPELINE_RUN_ID,
-  ATTR_COST_AMOUNT,
-  ATTR_CPU_SECONDS,
-  ATTR_ERROR_TYPE,
-  ATTR_JOB_NAME,
-  ATTR_K8S_JOB_NAME,
-  ATTR_MAX_RSS_BYTES,
-  ATTR_PROCESS_EXIT_CODE,
-  ATTR_QUEUED_TIME_UNIX_NANO,
-  ATTR_RUN_ATTEMPTS,
-  ATTR_RUN_DEAD_LETTERED,
-  ATTR_RUN_ID,
-  ATTR_RUN_OUTCOME,
-  ATTR_SERVICE_NAME,
-  ATTR_SPAN_TYPE,
-  LifecycleEvent,
-  RunOutcome,
-  SpanType,
-  StatusCode,
-} from '../contracts/index.js';
-import type { AttributeValue, SpanRecord } from '../contracts/index.js';
+import { ATTR_ERROR_TYPE, ATTR_SERVICE_NAME, SpanType } from '../contracts/index.js';
+import type { SpanRecord } from '../contracts/index.js';
+import { deriveSpan, str } from './derive/index.js';
+import type { JobRow } from './derive/index.js';
 
 /**
  * One stored span: the OTLP span plus the job columns extracted from its
@@ -66,69 +45,14 @@ export interface SpanRow {
   events: string;
 }
 
-function pick(span: SpanRecord, key: string): AttributeValue | undefined {
-  const v = span.attributes[key];
-  return v !== undefined ? v : span.resourceAttributes[key];
-}
-
-function str(v: AttributeValue | undefined): string {
-  if (v === undefined || v === null) return '';
-  return typeof v === 'string' ? v : typeof v === 'object' ? JSON.stringify(v) : String(v);
-}
-
-function num(v: AttributeValue | undefined): number | null {
-  if (typeof v === 'number') return Number.isFinite(v) ? v : null;
-  if (typeof v === 'string' && v.trim() !== '') {
-    const n = Number(v);
-    return Number.isFinite(n) ? n : null;
-  }
-  return null;
-}
-
-function nanos(v: AttributeValue | undefined): bigint | null {
-  if (typeof v === 'number' && Number.isFinite(v)) return BigInt(Math.trunc(v));
-  if (typeof v === 'string' && /^\d{1,20}$/.test(v)) return BigInt(v);
-  return null;
-}
-
-const OUTCOMES = new Set<string>(Object.values(RunOutcome));
-
 /**
- * Extracts the job columns of a span. Job name: `jobslo.job.name`, else
- * `cicd.pipeline.name`, else `k8s.job.name` (span attributes first, then
- * resource). Run id: `jobslo.run.id`, else `cicd.pipeline.run.id`. A span
- * without `jobslo.span.type` that has both is a run span when it is a root
- * span and an attempt span when it carries `jobslo.attempt.number`.
- * A run span without `jobslo.run.outcome` takes its outcome from the span
- * status: error means `failed`, anything else `succeeded`.
+ * The span row of a span. Its job columns (`job`, `run_id`, `span_type`,
+ * `attempt`, `outcome`, ...) are copied from the first job row the span was
+ * derived into (see `store/derive`), for ad-hoc queries; the stores count runs
+ * from the job rows alone.
  */
-export function toSpanRow(span: SpanRecord): SpanRow {
-  const job = str(pick(span, ATTR_JOB_NAME) ?? pick(span, ATTR_CICD_PIPELINE_NAME) ?? pick(span, ATTR_K8S_JOB_NAME));
-  const runId = str(pick(span, ATTR_RUN_ID) ?? pick(span, ATTR_CICD_PIPELINE_RUN_ID));
-  const attempt = num(span.attributes[ATTR_ATTEMPT_NUMBER]) ?? 0;
-  let spanType = str(span.attributes[ATTR_SPAN_TYPE]);
-  if (spanType !== SpanType.Run && spanType !== SpanType.Attempt) {
-    spanType = '';
-    if (job !== '' && runId !== '') {
-      if (attempt > 0) spanType = SpanType.Attempt;
-      else if (span.parentSpanId === '') spanType = SpanType.Run;
-    }
-  }
-  if (job === '' || runId === '') spanType = '';
-  let outcome = '';
-  if (spanType === SpanType.Run) {
-    outcome = str(span.attributes[ATTR_RUN_OUTCOME]);
-    if (!OUTCOMES.has(outcome)) outcome = span.statusCode === StatusCode.Error ? RunOutcome.Failed : RunOutcome.Succeeded;
-  } else if (spanType === SpanType.Attempt) {
-    outcome = str(span.attributes[ATTR_ATTEMPT_OUTCOME]);
-    if (outcome === '') outcome = span.statusCode === StatusCode.Error ? RunOutcome.Failed : RunOutcome.Succeeded;
-  }
-  let queuedNs = nanos(span.attributes[ATTR_QUEUED_TIME_UNIX_NANO]);
-  if (queuedNs === null && spanType === SpanType.Run) {
-    const queued = span.events.find((e) => e.name === LifecycleEvent.Queued);
-    if (queued) queuedNs = queued.timeUnixNano;
-  }
-  const exit = num(span.attributes[ATTR_PROCESS_EXIT_CODE]);
+export function toSpanRow(span: SpanRecord, row: JobRow | undefined = deriveSpan(span).rows[0]): SpanRow {
+  const spanType = row === undefined ? '' : row.role === 'attempt' ? SpanType.Attempt : row.role === 'run' || row.role === 'run_attempt' ? SpanType.Run : '';
   return {
     traceId: span.traceId,
     spanId: span.spanId,
@@ -140,19 +64,19 @@ export function toSpanRow(span: SpanRecord): SpanRow {
     statusCode: span.statusCode,
     statusMessage: span.statusMessage,
     serviceName: str(span.resourceAttributes[ATTR_SERVICE_NAME]),
-    job,
-    runId,
+    job: row?.job ?? '',
+    runId: row?.runId ?? '',
     spanType,
-    attempt: spanType === SpanType.Attempt ? Math.trunc(attempt) : 0,
-    outcome,
-    runAttempts: spanType === SpanType.Run ? Math.trunc(num(span.attributes[ATTR_RUN_ATTEMPTS]) ?? 0) : 0,
-    errorType: str(span.attributes[ATTR_ERROR_TYPE]),
-    exitCode: exit === null ? null : Math.trunc(exit),
-    cost: num(span.attributes[ATTR_COST_AMOUNT]),
-    cpuSeconds: num(span.attributes[ATTR_CPU_SECONDS]),
-    maxRssBytes: num(span.attributes[ATTR_MAX_RSS_BYTES]),
-    queuedNs,
-    deadLettered: span.attributes[ATTR_RUN_DEAD_LETTERED] === true,
+    attempt: spanType === SpanType.Attempt ? (row?.attempt ?? 0) : 0,
+    outcome: row?.outcome ?? '',
+    runAttempts: row?.runAttempts ?? 0,
+    errorType: row?.errorType ?? str(span.attributes[ATTR_ERROR_TYPE]),
+    exitCode: row?.exitCode ?? null,
+    cost: row?.cost ?? null,
+    cpuSeconds: row?.cpuSeconds ?? null,
+    maxRssBytes: row?.maxRssBytes ?? null,
+    queuedNs: row?.queuedNs ?? null,
+    deadLettered: row?.deadLettered ?? false,
     attributes: JSON.stringify(span.attributes),
     resourceAttributes: JSON.stringify(span.resourceAttributes),
     events: JSON.stringify(

@@ -1,9 +1,38 @@
 import type { LifecycleEventRecord, SpanRecord } from '../contracts/index.js';
 
-/** A half-open time range `[fromMillis, toMillis)` in Unix epoch milliseconds. */
+/**
+ * A time range `(fromMillis, toMillis]` in Unix epoch milliseconds:
+ * left-open, right-closed, like Prometheus range selectors. A run is in it
+ * when its final outcome time t satisfies `fromMillis < t <= toMillis`, so
+ * adjacent ranges never count a run twice and a run that ended at the
+ * evaluation instant counts.
+ */
 export interface TimeRange {
   fromMillis: number;
   toMillis: number;
+}
+
+/**
+ * Runs whose dimensions (resource and span attributes such as `service.name`,
+ * `deployment.environment.name`, `team`) have these exact values; every key
+ * must match. A run's value of a key is the greatest value any of its rows
+ * has (the rows of one run normally agree), `''` when none has it.
+ */
+export type DimensionFilter = Readonly<Record<string, string>>;
+
+/** The optional dimension filter of a store query. */
+export interface DimensionSelector {
+  /** @default {} (every run) */
+  where?: DimensionFilter;
+}
+
+/** Query of {@link Store.jobAggregates}. A plain {@link TimeRange} is one too. */
+export interface JobAggregatesQuery extends TimeRange, DimensionSelector {
+  /**
+   * A dimension key to group by as well as by job: one aggregate per job and
+   * value, with {@link JobAggregate.group} set (`''` for runs without it).
+   */
+  groupBy?: string;
 }
 
 /**
@@ -19,6 +48,8 @@ export type JobSelector = string;
  */
 export interface JobAggregate {
   job: string;
+  /** The value of the query's `groupBy` dimension; present only when the query had one. */
+  group?: string;
   /** Runs with a counted outcome (succeeded, failed, timed_out). */
   runs: number;
   succeeded: number;
@@ -65,17 +96,17 @@ export type GoodRunCriterion =
 
 /** Good and total counted runs in one window. */
 export interface WindowCount {
-  /** Window length, ms; the window is `[endMillis - windowMillis, endMillis)`. */
+  /** Window length, ms; the window is `(endMillis - windowMillis, endMillis]`. */
   windowMillis: number;
   good: number;
   total: number;
 }
 
 /** Query of {@link Store.windowCounts}. */
-export interface WindowCountsQuery {
+export interface WindowCountsQuery extends DimensionSelector {
   jobs: JobSelector;
   criterion: GoodRunCriterion;
-  /** End of every window, Unix ms (exclusive). */
+  /** End of every window, Unix ms (inclusive). */
   endMillis: number;
   /** Window lengths, ms. */
   windowsMillis: readonly number[];
@@ -83,7 +114,7 @@ export interface WindowCountsQuery {
 
 /** One bucket of a per-job time series. */
 export interface SeriesPoint {
-  /** Bucket start, Unix ms. */
+  /** Bucket start, Unix ms: the bucket holds the runs that ended in `(start, start + bucketMillis]`. */
   bucketStartMillis: number;
   runs: number;
   succeeded: number;
@@ -95,7 +126,7 @@ export interface SeriesPoint {
 }
 
 /** Query of {@link Store.timeSeries}. */
-export interface TimeSeriesQuery extends TimeRange {
+export interface TimeSeriesQuery extends TimeRange, DimensionSelector {
   jobs: JobSelector;
   /** Bucket width, ms (buckets are aligned to multiples of it since the epoch). */
   bucketMillis: number;
@@ -107,12 +138,12 @@ export interface TimeSeriesQuery extends TimeRange {
 export interface RunSummary {
   job: string;
   runId: string;
-  /** Trace id of the run span. */
+  /** Trace id of the span that gave the run its final outcome (the run span, else the last attempt). */
   traceId: string;
-  /** Span id of the run span. */
+  /** Span id of that span. */
   spanId: string;
   outcome: string;
-  /** First attempt start, Unix ms. */
+  /** Run start (the earlier of the run span's start and the first attempt's), Unix ms. */
   startMillis: number;
   /** Final attempt end, Unix ms. */
   endMillis: number;
@@ -120,13 +151,13 @@ export interface RunSummary {
   attempts: number;
   errorType: string;
   exitCode: number | null;
-  /** Status message of the run span (untrusted text). */
+  /** Status message of the run span, else of the last attempt (untrusted text). */
   message: string;
   deadLettered: boolean;
 }
 
 /** Query of {@link Store.listRuns}. */
-export interface ListRunsQuery extends TimeRange {
+export interface ListRunsQuery extends TimeRange, DimensionSelector {
   jobs: JobSelector;
   /** `failed` = failed or timed out; `all` = every outcome. @default 'all' */
   filter?: 'all' | 'failed';
@@ -144,7 +175,7 @@ export interface JobSeries {
 }
 
 /** Query of {@link Store.listRunsByJob}: {@link ListRunsQuery} with a limit per job instead of one in all. */
-export interface ListRunsByJobQuery extends TimeRange {
+export interface ListRunsByJobQuery extends TimeRange, DimensionSelector {
   jobs: JobSelector;
   /** @default 'all' */
   filter?: 'all' | 'failed';
@@ -155,7 +186,7 @@ export interface ListRunsByJobQuery extends TimeRange {
 }
 
 /** Query of {@link Store.runDistributions}. */
-export interface RunDistributionQuery extends TimeRange {
+export interface RunDistributionQuery extends TimeRange, DimensionSelector {
   jobs: JobSelector;
   /**
    * Ascending latency bin edges, ms. Bin `i` counts runs with latency in
@@ -197,8 +228,8 @@ export interface Store {
   insertLifecycleEvents(events: readonly LifecycleEventRecord[]): Promise<void>;
   /** Queue depth per job (jobs with any queued run in the range), sorted by job name. */
   queueDepths(range: TimeRange): Promise<QueueDepth[]>;
-  /** Per-job aggregates for runs whose end falls in `range`, sorted by job name. */
-  jobAggregates(range: TimeRange): Promise<JobAggregate[]>;
+  /** Per-job (and per-group) aggregates for runs whose final outcome falls in the range, sorted by job name, then group. */
+  jobAggregates(query: JobAggregatesQuery): Promise<JobAggregate[]>;
   /**
    * {@link windowCounts} for many queries in one pass over the runs (what an
    * SLO evaluation cycle needs): one result per query, in order.
@@ -222,9 +253,10 @@ export interface Store {
   /** Latency histogram and attempts of each selected job's counted runs that ended in the range, sorted by job name. */
   runDistributions?(query: RunDistributionQuery): Promise<RunDistribution[]>;
   /**
-   * Start times (first attempt start, Unix ms, ascending) of the runs of the
-   * selected jobs that started in the range: succeeded runs only, or any
-   * outcome but `skipped`.
+   * Start times (run start, Unix ms, ascending) of the finished runs of the
+   * selected jobs that started in `[fromMillis, toMillis)` (start times, not
+   * final outcomes: the one half-open range of the interface): succeeded runs
+   * only, or any outcome but `skipped`.
    */
   runStarts(jobs: JobSelector, range: TimeRange, which: 'succeeded' | 'any'): Promise<number[]>;
   /** Names of jobs with any run in the range, sorted. */

@@ -103,8 +103,8 @@ export async function countSloWindows(store: Store, slo: SloDefinition, atMillis
   }
   const criterion: GoodRunCriterion =
     slo.sli === 'latency' ? { kind: 'latency', thresholdMillis: slo.latencyThresholdMillis ?? 0 } : { kind: 'success' };
-  // windowCounts windows are [end - w, end): end one ms later so a run that ended at `at` counts.
-  return store.windowCounts({ jobs: slo.job, criterion, endMillis: atMillis + 1, windowsMillis });
+  // Windows are (at - w, at]: a run that ended at `at` counts.
+  return store.windowCounts({ jobs: slo.job, criterion, endMillis: atMillis, windowsMillis });
 }
 
 /**
@@ -187,8 +187,8 @@ export async function evaluateSlos(store: Store, slos: readonly SloDefinition[],
       runBased.map(({ slo }) => ({
         jobs: slo.job,
         criterion: slo.sli === 'latency' ? { kind: 'latency' as const, thresholdMillis: slo.latencyThresholdMillis ?? 0 } : { kind: 'success' as const },
-        // windowCounts windows are [end - w, end): end one ms later so a run that ended at `at` counts.
-        endMillis: atMillis + 1,
+        // Windows are (at - w, at]: a run that ended at `at` counts.
+        endMillis: atMillis,
         windowsMillis: sloWindows(slo),
       })),
     );

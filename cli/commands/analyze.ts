@@ -49,7 +49,7 @@ ${CONFIG_HELP}; SLOs are
     const store = await openStore(storeFor(values.store, ctx, config));
     try {
       const result = await analyze(store, range);
-      const slos = config ? await evaluateSlos(store, config.slos, range.toMillis - 1) : undefined;
+      const slos = config ? await evaluateSlos(store, config.slos, range.toMillis) : undefined;
       if (values.format === 'json') ctx.out(`${JSON.stringify(slos ? { ...result, slos: slos.map(toSloJson) } : result, null, 2)}\n`);
       else ctx.out(slos ? `${formatTable(result)}\n${formatSloTable(slos)}` : formatTable(result));
       return 0;

@@ -57,7 +57,7 @@ ${STATE_DIR_HELP}
     const storeValue = storeFor(values.store, ctx, config);
     const store = await openStore(storeValue);
     try {
-      const evaluations = config ? await evaluateSlos(store, config.slos, range.toMillis - 1) : undefined;
+      const evaluations = config ? await evaluateSlos(store, config.slos, range.toMillis) : undefined;
       const state = evaluations ? await loadAlertStateFor(storeValue, values['state-dir'] === undefined ? undefined : resolve(ctx.cwd, values['state-dir'])) : emptyAlertState();
       const data = await collectReportData(store, {
         range,

@@ -18,6 +18,12 @@ export interface ConformanceOptions {
   settle?(store: Store): Promise<void>;
   /** Allowed relative error of percentiles. @default 0 (exact) */
   latencyTolerance?: number;
+  /**
+   * Makes the store look like one from before job rows existed (spans
+   * stored, no job rows, the job rows migration not applied), so that the
+   * next `migrate()` must re-derive them.
+   */
+  forgetJobRows?(store: Store): Promise<void>;
 }
 
 const T0 = Date.UTC(2026, 10, 1, 12, 0, 0);
@@ -140,6 +146,107 @@ export function defineStoreConformance(name: string, options: ConformanceOptions
       await insert(s, ok('edge', RANGE.toMillis - 50, 100));
       expect(await s.jobAggregates(RANGE)).toEqual([]);
       expect(await s.jobAggregates({ fromMillis: RANGE.toMillis, toMillis: RANGE.toMillis + 1000 })).toHaveLength(1);
+    });
+  });
+
+  describe(`${name}: window edges and run times`, () => {
+    const at = (job: string, endMillis: number): SpanRecord[] => ok(job, endMillis - 100, 100);
+
+    it('holds the runs that ended in (T - L, T]: one ending exactly at T counts, one ending exactly at T - L does not', async () => {
+      const s = await fresh();
+      const T = T0 + 30 * 60_000;
+      const L = HOUR;
+      // Failed runs end exactly at T and at T + 1, succeeded ones exactly at T - L and at T - L + 1.
+      await insert(s, [...failed('edge', T - 50, 1), ...at('edge', T - L), ...at('edge', T - L + 1), ...failed('edge', T + 1 - 50, 1)]);
+      const range = { fromMillis: T - L, toMillis: T };
+      expect((await s.jobAggregates(range))[0]).toMatchObject({ runs: 2, succeeded: 1, failed: 1 });
+      expect(await s.windowCounts({ jobs: 'edge', criterion: { kind: 'success' }, endMillis: T, windowsMillis: [L] })).toEqual([{ windowMillis: L, good: 1, total: 2 }]);
+      expect(await s.windowCountsMany([{ jobs: 'edge', criterion: { kind: 'success' }, endMillis: T, windowsMillis: [L] }])).toEqual([[{ windowMillis: L, good: 1, total: 2 }]]);
+      expect((await s.listRuns({ ...range, jobs: 'edge' })).map((r) => r.endMillis)).toEqual([T, T - L + 1]);
+      expect(await s.jobNames(range)).toEqual(['edge']);
+      // Adjacent periods never count a run twice.
+      const before = await s.jobAggregates({ fromMillis: T - 2 * L, toMillis: T - L });
+      expect(before[0]).toMatchObject({ runs: 1, succeeded: 1 });
+      // Buckets are (start, start + width]: the run ending exactly at T is in the bucket that ends at T.
+      const series = await s.timeSeries({ ...range, jobs: 'edge', bucketMillis: L / 2 });
+      expect(series.map((p) => [p.bucketStartMillis, p.runs, p.succeeded])).toEqual([
+        [T - L, 1, 1],
+        [T - L / 2, 1, 0],
+      ]);
+    });
+
+    it('takes a run\'s start as the earlier of its run span\'s start and its first arriving attempt\'s', async () => {
+      const s = await fresh();
+      // The first attempt was sampled away: the run span (starting at T0) still says when the run began.
+      const spans = runSpans({
+        job: 'sampled',
+        startMillis: T0,
+        outcome: 'succeeded',
+        attempts: [
+          { startOffsetMillis: 0, durationMillis: 100, outcome: 'failed', exitCode: 1 },
+          { startOffsetMillis: 400, durationMillis: 100, outcome: 'succeeded', exitCode: 0 },
+        ],
+      });
+      await insert(s, [spans[0] as SpanRecord, spans[2] as SpanRecord]);
+      const [agg] = await s.jobAggregates(RANGE);
+      expect(agg).toMatchObject({ runs: 1, succeeded: 1, retries: 1 });
+      near(agg?.latencyP50Millis, 500);
+      expect((await s.listRuns({ ...RANGE, jobs: 'sampled' }))[0]).toMatchObject({ startMillis: T0, latencyMillis: 500, attempts: 2 });
+    });
+
+    it('counts a single-span run (a run span without attempts or an attempt count) as one attempt with its duration as latency', async () => {
+      const s = await fresh();
+      const spans = ok('single', T0, 250).slice(0, 1);
+      delete (spans[0] as SpanRecord).attributes['jobslo.run.attempts'];
+      await insert(s, spans);
+      const [agg] = await s.jobAggregates(RANGE);
+      expect(agg).toMatchObject({ runs: 1, succeeded: 1, retries: 0 });
+      near(agg?.latencyP50Millis, 250);
+      expect(await s.runDistributions?.({ ...RANGE, jobs: 'single', latencyEdgesMillis: [100] })).toEqual([{ job: 'single', latencyCounts: [0, 1], attempts: { '1': 1 } }]);
+    });
+
+    it('files a failed run with an exit code and no error.type under its exit code, a timed-out one under timeout, else under failed', async () => {
+      const s = await fresh();
+      const byExit = runSpans({ job: 'modes', startMillis: T0, outcome: 'failed', attempts: [{ startOffsetMillis: 0, durationMillis: 10, outcome: 'failed', exitCode: 3 }] });
+      const timedOut = runSpans({ job: 'modes', startMillis: T0 + 100, outcome: 'timed_out', attempts: [{ startOffsetMillis: 0, durationMillis: 10, outcome: 'timed_out' }] });
+      const bare = runSpans({ job: 'modes', startMillis: T0 + 200, outcome: 'failed', attempts: [{ startOffsetMillis: 0, durationMillis: 10, outcome: 'failed' }] });
+      for (const span of [...byExit, ...timedOut, ...bare]) delete span.attributes['error.type'];
+      await insert(s, [...byExit, ...timedOut, ...bare]);
+      const [agg] = await s.jobAggregates(RANGE);
+      expect(agg?.failureModes).toEqual({ '3': 1, timeout: 1, failed: 1 });
+      expect((await s.listRuns({ ...RANGE, jobs: 'modes', filter: 'failed' })).map((r) => r.errorType)).toEqual(['', 'timeout', '3']);
+    });
+
+    it('covers every run that started an attempt in queue delay, cancelled runs included, and no run that never started one', async () => {
+      const s = await fresh();
+      const queued = (ms: number): SpanRecord['attributes'] => ({ 'jobslo.run.queued_time_unix_nano': String(BigInt(ms) * 1_000_000n) });
+      await insert(s, [
+        ...ok('qd', T0, 10, { extraAttributes: queued(T0 - 100) }),
+        ...runSpans({ job: 'qd', startMillis: T0, outcome: 'cancelled', attempts: [{ startOffsetMillis: 0, durationMillis: 5, outcome: 'failed' }], extraAttributes: queued(T0 - 300) }),
+        ...runSpans({ job: 'qd', startMillis: T0, outcome: 'skipped', attempts: [], extraAttributes: queued(T0 - 10_000) }),
+      ]);
+      const [agg] = await s.jobAggregates(RANGE);
+      expect(agg).toMatchObject({ runs: 1, cancelled: 1, skipped: 1, queuedRuns: 2 });
+      near(agg?.queueDelayP50Millis, 200);
+    });
+  });
+
+  describe(`${name}: migration of a store that holds spans but no job rows`, () => {
+    it('re-derives the job rows from the stored spans: every answer is the same', async (ctx) => {
+      if (!options.forgetJobRows) return ctx.skip();
+      const s = await fresh();
+      await insert(s, [...flaky(T0), ...failed('m', T0 + 1_000, 2), ...ok('m', T0 + 2_000, 30)]);
+      const want = await s.jobAggregates(RANGE);
+      await options.forgetJobRows(s);
+      await options.settle?.(s);
+      expect(await s.jobAggregates(RANGE)).toEqual([]);
+      await s.migrate();
+      await options.settle?.(s);
+      expect(await s.jobAggregates(RANGE)).toEqual(want);
+      expect(want.map((a) => [a.job, a.runs])).toEqual([
+        ['flaky', 1],
+        ['m', 2],
+      ]);
     });
   });
 

@@ -7,4 +7,9 @@ defineStoreConformance('DuckDB', {
     await store.migrate();
     return store;
   },
+  async forgetJobRows(store) {
+    const duck = store as DuckDbStore;
+    await duck.query('DELETE FROM job_rows');
+    await duck.query('DELETE FROM jobslo_migrations WHERE version >= 3');
+  },
 });

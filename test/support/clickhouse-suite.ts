@@ -56,6 +56,11 @@ export function defineClickHouseServerSuite(options: ClickHouseServerSuiteOption
 
   defineStoreConformance(options.name, {
     open: openFresh,
+    async forgetJobRows(store) {
+      const ch = store as ClickHouseStore;
+      await exec(`TRUNCATE TABLE ${ch.jobRowsTable}`);
+      await exec(`DROP TABLE ${ch.spansTable.replace(/\.spans$/, '.jobslo_migrations')}`);
+    },
     // Same interpolation as DuckDB's quantile_cont, computed by ClickHouse: exact up to float rounding.
     latencyTolerance: 0,
   });
@@ -67,7 +72,7 @@ export function defineClickHouseServerSuite(options: ClickHouseServerSuiteOption
       expect(store.kind).toBe('clickhouse');
       await store.migrate();
       const versions = await exec(`SELECT version FROM ${db}.jobslo_migrations ORDER BY version FORMAT TSV`);
-      expect(versions.trim().split('\n')).toEqual(['1', '2']);
+      expect(versions.trim().split('\n')).toEqual(['1', '2', '3']);
       const engine = await exec(`SELECT engine FROM system.tables WHERE database = '${db}' AND name = 'spans' FORMAT TSV`);
       expect(engine.trim()).toBe('ReplacingMergeTree');
     } finally {
@@ -130,8 +135,11 @@ export function defineClickHouseServerSuite(options: ClickHouseServerSuiteOption
       const range = { fromMillis: T0 - 3_600_000, toMillis: T0 + 3_600_000 };
       const before = await store.jobAggregates(range);
       expect(await exec(`SELECT count() FROM ${store.spansTable} FORMAT TSV`)).toBe('8\n');
+      expect(await exec(`SELECT count() FROM ${store.jobRowsTable} FORMAT TSV`)).toBe('8\n');
       await exec(`OPTIMIZE TABLE ${store.spansTable} FINAL`);
+      await exec(`OPTIMIZE TABLE ${store.jobRowsTable} FINAL`);
       expect(await exec(`SELECT count() FROM ${store.spansTable} FORMAT TSV`)).toBe('3\n');
+      expect(await exec(`SELECT count() FROM ${store.jobRowsTable} FORMAT TSV`)).toBe('3\n');
       expect(await store.jobAggregates(range)).toEqual(before);
       expect(before[0]).toMatchObject({ runs: 1, succeeded: 1, retries: 1 });
     } finally {
@@ -147,17 +155,21 @@ export function defineClickHouseServerSuite(options: ClickHouseServerSuiteOption
       for (let d = 0; d < 5; d++) {
         await store.insertSpans(runSpans({ job: `d${d}`, startMillis: T0 - d * DAY, outcome: 'succeeded', attempts: [{ startOffsetMillis: 0, durationMillis: 5, outcome: 'succeeded' }] }));
       }
-      const parts = async (): Promise<string[]> =>
-        (await exec(`SELECT DISTINCT partition_id FROM system.parts WHERE database = '${store.spansTable.split('.')[0]?.replaceAll('`', '')}' AND table = 'spans' AND active ORDER BY partition_id FORMAT TSV`))
+      const parts = async (table = 'spans'): Promise<string[]> =>
+        (await exec(`SELECT DISTINCT partition_id FROM system.parts WHERE database = '${store.spansTable.split('.')[0]?.replaceAll('`', '')}' AND table = '${table}' AND active ORDER BY partition_id FORMAT TSV`))
           .trim()
           .split('\n');
       expect(await parts()).toEqual(['20261116', '20261117', '20261118', '20261119', '20261120']);
+      expect(await parts('job_rows')).toEqual(['20261116', '20261117', '20261118', '20261119', '20261120']);
       // Partition pruning: a query over the last hour reads the partitions of the lookback day and today only.
-      const res = await fetch(`${options.url()}/`, { method: 'POST', body: `SELECT count() FROM ${store.spansTable} WHERE end_ns >= ${BigInt(T0 - DAY) * 1_000_000n} FORMAT JSON` });
-      const stats = ((await res.json()) as { statistics: { rows_read: number } }).statistics;
-      expect(stats.rows_read).toBe(4);
+      for (const table of [store.spansTable, store.jobRowsTable]) {
+        const res = await fetch(`${options.url()}/`, { method: 'POST', body: `SELECT count() FROM ${table} WHERE end_ns >= ${BigInt(T0 - DAY) * 1_000_000n} FORMAT JSON` });
+        const stats = ((await res.json()) as { statistics: { rows_read: number } }).statistics;
+        expect(stats.rows_read, table).toBe(4);
+      }
       expect(await store.dropBefore(T0 - 2 * DAY)).toBe(2);
       expect(await parts()).toEqual(['20261118', '20261119', '20261120']);
+      expect(await parts('job_rows')).toEqual(['20261118', '20261119', '20261120']);
       expect(await store.dropBefore(T0 - 2 * DAY)).toBe(0);
       expect(await store.jobNames({ fromMillis: T0 - 10 * DAY, toMillis: T0 + DAY })).toEqual(['d0', 'd1', 'd2']);
     } finally {
