@@ -43,3 +43,35 @@ export function parsePositiveInt(value: string | undefined, name: string, fallba
   if (!Number.isInteger(n) || n <= 0) throw new ConfigError(name, `"${value}" is not a positive whole number`);
   return n;
 }
+
+/** parseArgs entries of the span validation flags shared by `collector` and `ingest`. */
+export const VALIDATION_FLAGS = {
+  'min-span-time': { type: 'string' },
+  'max-clock-skew': { type: 'string' },
+  'max-queue-delay': { type: 'string' },
+} as const;
+
+/** Help text of {@link VALIDATION_FLAGS}. */
+export const VALIDATION_HELP = `  --min-span-time T   earliest accepted span, queued or lifecycle time, ISO-8601
+                      (default 2000-01-01T00:00:00Z); earlier spans are rejected
+  --max-clock-skew D  how far ahead of this machine's clock a time may be
+                      (default 1d); later spans are rejected
+  --max-queue-delay D longest accepted queued-to-start delay of a run (default 30d)`;
+
+/** The validation options the flags of {@link VALIDATION_FLAGS} give (defaults left to the validator). */
+export function validationOptions(values: { 'min-span-time'?: string; 'max-clock-skew'?: string; 'max-queue-delay'?: string }): {
+  minTimeUnixMillis?: number;
+  maxFutureMillis?: number;
+  maxQueueDelayMillis?: number;
+} {
+  const out: { minTimeUnixMillis?: number; maxFutureMillis?: number; maxQueueDelayMillis?: number } = {};
+  const min = values['min-span-time'];
+  if (min !== undefined) {
+    const t = Date.parse(min);
+    if (Number.isNaN(t) || t < 0) throw new ConfigError('--min-span-time', `"${min}" is not an ISO-8601 time after 1970, e.g. 2020-01-01T00:00:00Z`);
+    out.minTimeUnixMillis = t;
+  }
+  if (values['max-clock-skew'] !== undefined) out.maxFutureMillis = parseDurationMillis(values['max-clock-skew'], '--max-clock-skew');
+  if (values['max-queue-delay'] !== undefined) out.maxQueueDelayMillis = parseDurationMillis(values['max-queue-delay'], '--max-queue-delay');
+  return out;
+}

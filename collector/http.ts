@@ -1,23 +1,36 @@
 import { createServer } from 'node:http';
-import type { IncomingMessage, Server } from 'node:http';
+import type { IncomingMessage, Server, ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { gunzip, inflate } from 'node:zlib';
-import { promisify } from 'node:util';
-import express from 'express';
-import type { Request, Response } from 'express';
-import { DecodeError, errorMessage, noopLogger, parseLifecycleBatch } from '../contracts/index.js';
+import { createGunzip, createInflate } from 'node:zlib';
+import { errorMessage, noopLogger } from '../contracts/index.js';
 import type { Logger } from '../contracts/index.js';
-import { decodeTraceRequestJson, decodeTraceRequestProto, encodeRpcStatus, encodeTraceResponse } from './otlp/index.js';
+import { encodeRpcStatus, encodeTraceResponse } from './otlp/index.js';
+import { IngestPipeline, OUTCOME_STATUS, outcomeMessage, retryAfterSeconds } from './pipeline.js';
+import type { AdmissionLimits, Admitted, ExportOutcome, Lease, PipelineHooks, RequestInfo } from './pipeline.js';
+import type { ValidationOptions } from './validate.js';
 import type { SpanSink } from './sink.js';
-import { REMOTE_READ_METHODS } from '../store/index.js';
-import type { RemoteReadMethod, Store } from '../store/index.js';
+import { ReadApi } from './read-api.js';
+import type { ReadApiLimits } from './read-api.js';
+import type { Store } from '../store/index.js';
 
-const gunzipAsync = promisify(gunzip);
-const inflateAsync = promisify(inflate);
+/** Per-connection limits of the HTTP listener (see docs/collector.md). */
+export interface HttpConnectionLimits {
+  /** Time to receive a request's headers, ms. @default 10_000 */
+  headersTimeoutMillis?: number;
+  /** Time to receive a whole request (headers and body), ms. @default 30_000 */
+  requestTimeoutMillis?: number;
+  /** How long an idle keep-alive connection stays open, ms. @default 5_000 */
+  keepAliveTimeoutMillis?: number;
+  /** Open connections at once; more are closed as they arrive. @default 1_024 */
+  maxConnections?: number;
+}
 
 /** Options of {@link startCollector}. */
 export interface CollectorOptions {
+  /** Where telemetry goes; ignored when `pipeline` is given. */
   sink: SpanSink;
+  /** An existing pipeline to serve (shared with a gRPC receiver); built from the options below when absent. */
+  pipeline?: IngestPipeline;
   /** TCP port; 0 picks a free one. @default 4318 */
   port?: number;
   /** Interface to listen on. @default '127.0.0.1' */
@@ -27,11 +40,20 @@ export interface CollectorOptions {
    * decompression (so a small gzip bomb is refused too). @default 16_777_216 (16 MiB)
    */
   maxBodyBytes?: number;
+  /** In-flight bounds (requests, body bytes) of the pipeline. */
+  admission?: AdmissionLimits;
+  /** Accepted time ranges and plausibility rules of per-span validation. */
+  validation?: ValidationOptions;
+  /** Auth and metrics hooks of the pipeline. */
+  hooks?: PipelineHooks;
+  connections?: HttpConnectionLimits;
   /**
    * Store to answer `POST /api/v1/store` read queries from, so other jobslo
    * processes can read a DuckDB file this process holds. @default none (404)
    */
   readStore?: Store;
+  /** Bounds of the read API. */
+  readLimits?: ReadApiLimits;
   logger?: Logger;
 }
 
@@ -41,20 +63,12 @@ export interface RunningCollector {
   readonly url: string;
   readonly port: number;
   readonly server: Server;
+  readonly pipeline: IngestPipeline;
   /** Stops accepting, waits for in-flight requests, closes the sink. */
   close(): Promise<void>;
 }
 
 type Format = 'proto' | 'json';
-
-class HttpError extends Error {
-  constructor(
-    readonly status: number,
-    message: string,
-  ) {
-    super(message);
-  }
-}
 
 function formatOf(contentType: string | undefined): Format | undefined {
   const type = (contentType ?? '').split(';')[0]?.trim().toLowerCase();
@@ -63,166 +77,214 @@ function formatOf(contentType: string | undefined): Format | undefined {
   return undefined;
 }
 
-async function readBody(req: IncomingMessage, limit: number): Promise<Buffer> {
+function requestInfo(req: IncomingMessage, signal: RequestInfo['signal']): RequestInfo {
+  const declared = Number(req.headers['content-length']);
+  return {
+    transport: 'http',
+    signal,
+    header: (name) => {
+      const v = req.headers[name];
+      return Array.isArray(v) ? v.join(', ') : v;
+    },
+    ...(Number.isSafeInteger(declared) && declared >= 0 ? { declaredBytes: declared } : {}),
+    ...(req.socket.remoteAddress !== undefined ? { remoteAddress: req.socket.remoteAddress } : {}),
+  };
+}
+
+/**
+ * Reads and decompresses a body within the per-request `limit` and the
+ * pipeline's byte budget (the lease): compressed and decompressed bytes both
+ * count, and reading stops as soon as either bound is passed.
+ */
+async function readBody(req: IncomingMessage, lease: Lease, limit: number, pipeline: IngestPipeline): Promise<Buffer | ExportOutcome> {
+  const encoding = (req.headers['content-encoding'] ?? 'identity').trim().toLowerCase();
+  if (encoding !== 'identity' && encoding !== '' && encoding !== 'gzip' && encoding !== 'deflate') {
+    return { kind: 'unsupported', message: `Content-Encoding "${encoding}" is not supported; use gzip or none` };
+  }
   const declared = Number(req.headers['content-length']);
   if (Number.isFinite(declared) && declared > limit) {
-    req.resume();
-    throw new HttpError(413, `request body of ${declared} bytes exceeds the ${limit}-byte limit; send smaller batches (lower the exporter's max batch size)`);
+    return { kind: 'too_large', message: `request body of ${declared} bytes exceeds the ${limit}-byte limit; send smaller batches (lower the exporter's max batch size)` };
   }
+  // The declared length was reserved at admission.
+  let reserved = Number.isSafeInteger(declared) && declared >= 0 ? declared : 0;
   const chunks: Buffer[] = [];
   let size = 0;
   for await (const chunk of req as AsyncIterable<Buffer>) {
     size += chunk.length;
     if (size > limit) {
-      req.resume();
-      throw new HttpError(413, `request body exceeds the ${limit}-byte limit; send smaller batches (lower the exporter's max batch size)`);
+      return { kind: 'too_large', message: `request body exceeds the ${limit}-byte limit; send smaller batches (lower the exporter's max batch size)` };
+    }
+    if (size > reserved) {
+      if (!lease.reserve(size - reserved)) return pipeline.overBudget();
+      reserved = size;
     }
     chunks.push(chunk);
   }
-  return Buffer.concat(chunks, size);
+  const raw = Buffer.concat(chunks, size);
+  if (encoding === 'identity' || encoding === '') return raw;
+  const z = encoding === 'gzip' ? createGunzip() : createInflate();
+  const out: Buffer[] = [];
+  let outSize = 0;
+  try {
+    z.end(raw);
+    for await (const chunk of z as AsyncIterable<Buffer>) {
+      outSize += chunk.length;
+      if (outSize > limit) {
+        z.destroy();
+        return { kind: 'too_large', message: `decompressed body exceeds the ${limit}-byte limit; send smaller batches` };
+      }
+      if (!lease.reserve(chunk.length)) {
+        z.destroy();
+        return pipeline.overBudget();
+      }
+      out.push(chunk);
+    }
+  } catch (err) {
+    return { kind: 'invalid', message: `body is not valid ${encoding} data: ${errorMessage(err)}` };
+  }
+  return Buffer.concat(out, outSize);
 }
 
-async function decompress(body: Buffer, encoding: string | undefined, limit: number): Promise<Buffer> {
-  const enc = (encoding ?? 'identity').trim().toLowerCase();
-  if (enc === 'identity' || enc === '') return body;
-  if (enc !== 'gzip' && enc !== 'deflate') {
-    throw new HttpError(415, `Content-Encoding "${enc}" is not supported; use gzip or none`);
-  }
-  try {
-    return enc === 'gzip' ? await gunzipAsync(body, { maxOutputLength: limit }) : await inflateAsync(body, { maxOutputLength: limit });
-  } catch (err) {
-    if ((err as { code?: string }).code === 'ERR_BUFFER_TOO_LARGE') {
-      throw new HttpError(413, `decompressed body exceeds the ${limit}-byte limit; send smaller batches`);
-    }
-    throw new HttpError(400, `body is not valid ${enc} data: ${errorMessage(err)}`);
-  }
+/** Writes an outcome as the OTLP/HTTP answer: ExportTraceServiceResponse on 200, google.rpc.Status otherwise. */
+function sendTraceOutcome(res: ServerResponse, format: Format, outcome: ExportOutcome): void {
+  const status = OUTCOME_STATUS[outcome.kind];
+  const type = format === 'proto' ? 'application/x-protobuf' : 'application/json';
+  let body: string | Uint8Array;
+  if (outcome.kind === 'accepted') body = encodeTraceResponse(format, 0, '');
+  else if (outcome.kind === 'partial') body = encodeTraceResponse(format, outcome.rejected, outcome.message);
+  else body = encodeRpcStatus(format, status.grpc, outcome.message);
+  const headers: Record<string, string> = { 'content-type': type };
+  if ('retryAfterMillis' in outcome) headers['retry-after'] = String(retryAfterSeconds(outcome.retryAfterMillis));
+  send(res, status.http, headers, body);
+}
+
+/** Lifecycle answers are JSON: `{accepted, rejected?, errorMessage?}` on 200, `{code, message}` otherwise. */
+function sendLifecycleOutcome(res: ServerResponse, outcome: ExportOutcome): void {
+  const status = OUTCOME_STATUS[outcome.kind];
+  const headers: Record<string, string> = { 'content-type': 'application/json' };
+  if ('retryAfterMillis' in outcome) headers['retry-after'] = String(retryAfterSeconds(outcome.retryAfterMillis));
+  let body: unknown;
+  if (outcome.kind === 'accepted') body = { accepted: outcome.accepted };
+  else if (outcome.kind === 'partial') body = { accepted: outcome.accepted, rejected: outcome.rejected, errorMessage: outcome.message };
+  else body = { code: status.http, message: outcome.message };
+  send(res, status.http, headers, JSON.stringify(body));
+}
+
+function send(res: ServerResponse, status: number, headers: Record<string, string>, body: string | Uint8Array): void {
+  if (res.headersSent || res.destroyed) return;
+  const bytes = typeof body === 'string' ? Buffer.from(body, 'utf8') : Buffer.from(body.buffer, body.byteOffset, body.length);
+  res.writeHead(status, { ...headers, 'content-length': String(bytes.length) });
+  res.end(bytes);
+}
+
+/** Answers JSON `{code, message}` with `status`. */
+export function sendJsonError(res: ServerResponse, status: number, message: string, headers: Record<string, string> = {}): void {
+  send(res, status, { 'content-type': 'application/json', ...headers }, JSON.stringify({ code: status, message }));
 }
 
 /**
- * Starts the OTLP/HTTP trace receiver: `POST /v1/traces` with protobuf or
- * JSON bodies, optionally gzip-compressed, answered per the OTLP/HTTP spec.
+ * Starts the OTLP/HTTP receiver: `POST /v1/traces` with protobuf or JSON
+ * bodies, optionally gzip-compressed, answered per the OTLP/HTTP spec;
+ * `POST /v1/lifecycle`; `GET /health`; and, with `readStore`, the read API.
+ * Every request goes through the shared {@link IngestPipeline}.
  */
 export async function startCollector(options: CollectorOptions): Promise<RunningCollector> {
   const logger = options.logger ?? noopLogger;
   const limit = options.maxBodyBytes ?? 16 * 1024 * 1024;
-  const sink = options.sink;
-  const app = express();
-  app.disable('x-powered-by');
-  let inFlight = 0;
-  let rejectedTotal = 0;
-
-  const sendStatus = (res: Response, format: Format, status: number, message: string, headers: Record<string, string> = {}): void => {
-    const body = encodeRpcStatus(format, status === 400 ? 3 : status === 413 ? 8 : status === 503 ? 14 : status === 415 ? 3 : 13, message);
-    res.status(status).set(headers).type(format === 'proto' ? 'application/x-protobuf' : 'application/json').send(typeof body === 'string' ? body : Buffer.from(body));
-  };
-
-  app.get('/health', (_req, res) => {
-    res.json({ status: 'ok' });
-  });
-
-  app.post('/v1/traces', async (req: Request, res: Response) => {
-    inFlight++;
-    const format = formatOf(req.headers['content-type']);
-    try {
-      if (!format) {
-        req.resume();
-        throw new HttpError(
-          415,
-          `Content-Type "${req.headers['content-type'] ?? ''}" is not supported; send application/x-protobuf or application/json (OTLP/HTTP)`,
-        );
-      }
-      const raw = await readBody(req, limit);
-      const body = await decompress(raw, req.headers['content-encoding'], limit);
-      if (body.length === 0) throw new HttpError(400, 'empty request body; expected an ExportTraceServiceRequest');
-      let decoded;
-      try {
-        decoded = format === 'proto' ? decodeTraceRequestProto(body) : decodeTraceRequestJson(body.toString('utf8'));
-      } catch (err) {
-        if (err instanceof DecodeError) throw new HttpError(400, `cannot decode ${format === 'proto' ? 'protobuf' : 'JSON'} ExportTraceServiceRequest: ${err.message}`);
-        throw err;
-      }
-      if (decoded.rejectedSpans > 0) {
-        rejectedTotal += decoded.rejectedSpans;
-        logger.warn('rejected spans', { count: decoded.rejectedSpans, total: rejectedTotal, reason: decoded.rejectionReason });
-      }
-      if (decoded.spans.length > 0) {
-        const result = await sink.write(decoded.spans, format === 'proto' ? body : undefined);
-        if (result.kind === 'retryable') {
-          throw Object.assign(new HttpError(503, `not stored, try again: ${result.reason}`), {
-            retryAfterSeconds: Math.max(1, Math.ceil(result.retryAfterMillis / 1000)),
-          });
-        }
-        if (result.kind === 'failed') throw new HttpError(500, `not stored: ${result.reason}`);
-      }
-      const response = encodeTraceResponse(format, decoded.rejectedSpans, decoded.rejectionReason);
-      res.status(200).type(format === 'proto' ? 'application/x-protobuf' : 'application/json').send(typeof response === 'string' ? response : Buffer.from(response));
-    } catch (err) {
-      if (err instanceof HttpError) {
-        const retry = (err as { retryAfterSeconds?: number }).retryAfterSeconds;
-        if (err.status >= 500) logger.warn('request not stored', { status: err.status, reason: err.message });
-        else logger.debug('bad request', { status: err.status, reason: err.message });
-        sendStatus(res, format ?? 'json', err.status, err.message, retry ? { 'Retry-After': String(retry) } : {});
-      } else {
-        logger.error('unexpected collector error', { error: errorMessage(err) });
-        sendStatus(res, format ?? 'json', 500, `internal error: ${errorMessage(err)}`);
-      }
-    } finally {
-      inFlight--;
-    }
-  });
-
-  const readStore = options.readStore;
-  if (readStore) {
-    app.post('/api/v1/store', express.json({ limit: '1mb' }), async (req: Request, res: Response) => {
-      const { method, args } = (req.body ?? {}) as { method?: unknown; args?: unknown };
-      if (typeof method !== 'string' || !(REMOTE_READ_METHODS as readonly string[]).includes(method) || !Array.isArray(args)) {
-        res.status(400).json({ message: `expected {"method": one of ${REMOTE_READ_METHODS.join(', ')}, "args": [...]}` });
-        return;
-      }
-      try {
-        const fn = readStore[method as RemoteReadMethod] as (...a: unknown[]) => Promise<unknown>;
-        res.json({ result: await fn.apply(readStore, args) });
-      } catch (err) {
-        res.status(500).json({ message: errorMessage(err) });
-      }
+  const pipeline =
+    options.pipeline ??
+    new IngestPipeline({
+      sink: options.sink,
+      logger,
+      ...(options.admission ? { admission: options.admission } : {}),
+      ...(options.validation ? { validation: options.validation } : {}),
+      ...(options.hooks ? { hooks: options.hooks } : {}),
     });
-  }
+  const host = options.host ?? '127.0.0.1';
+  const readApi = options.readStore ? new ReadApi(options.readStore, { ...options.readLimits, logger }) : undefined;
 
-  // Live lifecycle events from the executor (JSON, schema jobslo.lifecycle/v1).
-  app.post('/v1/lifecycle', async (req: Request, res: Response) => {
+  const ingest = async (req: IncomingMessage, res: ServerResponse, signal: RequestInfo['signal']): Promise<void> => {
+    const info = requestInfo(req, signal);
+    const format: Format | undefined = signal === 'traces' ? formatOf(req.headers['content-type']) : 'json';
+    const answer = (outcome: ExportOutcome): void => {
+      // Whatever is left of a refused body is read and dropped, never buffered.
+      if (!req.readableEnded) req.resume();
+      if (signal === 'traces') sendTraceOutcome(res, format ?? 'json', outcome);
+      else sendLifecycleOutcome(res, outcome);
+    };
+    const admission = await pipeline.admit(info);
+    if ('refused' in admission) {
+      answer(admission.refused);
+      return;
+    }
+    const admitted: Admitted = admission.admitted;
+    let outcome: ExportOutcome;
     try {
       const type = (req.headers['content-type'] ?? '').split(';')[0]?.trim().toLowerCase();
-      if (type !== 'application/json') {
-        req.resume();
-        throw new HttpError(415, `Content-Type "${req.headers['content-type'] ?? ''}" is not supported; send application/json ({"events": [...]})`);
+      if (format === undefined) {
+        outcome = { kind: 'unsupported', message: `Content-Type "${req.headers['content-type'] ?? ''}" is not supported; send application/x-protobuf or application/json (OTLP/HTTP)` };
+      } else if (signal === 'lifecycle' && type !== 'application/json') {
+        outcome = { kind: 'unsupported', message: `Content-Type "${req.headers['content-type'] ?? ''}" is not supported; send application/json ({"events": [...]})` };
+      } else {
+        const body = await readBody(req, admitted.lease, limit, pipeline);
+        if (!Buffer.isBuffer(body)) outcome = body;
+        else if (body.length === 0 && signal === 'traces') outcome = { kind: 'invalid', message: 'empty request body; expected an ExportTraceServiceRequest' };
+        else outcome = signal === 'traces' ? await pipeline.exportTraces(format, body) : await pipeline.exportLifecycle(body);
       }
-      const body = await decompress(await readBody(req, limit), req.headers['content-encoding'], limit);
-      let events;
-      try {
-        events = parseLifecycleBatch(body.toString('utf8'));
-      } catch (err) {
-        if (err instanceof DecodeError) throw new HttpError(400, `cannot decode lifecycle events: ${err.message}`);
-        throw err;
-      }
-      const result = events.length === 0 ? ({ kind: 'accepted' } as const) : await sink.writeLifecycle(events);
-      if (result.kind === 'retryable') {
-        res.set('Retry-After', String(Math.max(1, Math.ceil(result.retryAfterMillis / 1000))));
-        throw new HttpError(503, `not stored, try again: ${result.reason}`);
-      }
-      if (result.kind === 'failed') throw new HttpError(500, `not stored: ${result.reason}`);
-      res.status(200).json({ accepted: events.length });
     } catch (err) {
-      const status = err instanceof HttpError ? err.status : 500;
-      res.status(status).json({ code: status, message: errorMessage(err) });
+      // The client went away or the socket failed mid-body.
+      outcome = { kind: 'invalid', message: `cannot read the request body: ${errorMessage(err)}` };
     }
+    const status = OUTCOME_STATUS[outcome.kind].http;
+    if (status >= 500) logger.warn('request not stored', { status, reason: outcomeMessage(outcome) });
+    answer(outcome);
+    pipeline.finish(info, admitted, outcome);
+  };
+
+  const handle = async (req: IncomingMessage, res: ServerResponse): Promise<void> => {
+    const path = (req.url ?? '/').split('?')[0];
+    if (path === '/health' && (req.method === 'GET' || req.method === 'HEAD')) {
+      send(res, 200, { 'content-type': 'application/json' }, JSON.stringify({ status: 'ok' }));
+      return;
+    }
+    if (req.method === 'POST' && path === '/v1/traces') return ingest(req, res, 'traces');
+    if (req.method === 'POST' && path === '/v1/lifecycle') return ingest(req, res, 'lifecycle');
+    if (path === '/api/v1/store' && readApi) {
+      if (req.method !== 'POST') {
+        req.resume();
+        sendJsonError(res, 405, 'the read API takes POST', { allow: 'POST' });
+        return;
+      }
+      return readApi.handle(req, res, server.address() as AddressInfo);
+    }
+    req.resume();
+    send(res, 404, { 'content-type': 'application/json' }, JSON.stringify({ code: 5, message: `no route for ${req.method ?? ''} ${path ?? ''}; OTLP traces go to POST /v1/traces` }));
+  };
+
+  const conn = options.connections ?? {};
+  const server = createServer(
+    {
+      headersTimeout: conn.headersTimeoutMillis ?? 10_000,
+      requestTimeout: conn.requestTimeoutMillis ?? 30_000,
+      keepAliveTimeout: conn.keepAliveTimeoutMillis ?? 5_000,
+    },
+    (req, res) => {
+      handle(req, res).catch((err: unknown) => {
+        logger.error('unexpected collector error', { error: errorMessage(err) });
+        sendJsonError(res, 500, 'internal error');
+      });
+    },
+  );
+  server.maxConnections = conn.maxConnections ?? 1_024;
+  // A client that stops sending mid-request is cut off by requestTimeout; a half-open socket by this.
+  server.on('clientError', (err, socket) => {
+    if (!socket.writable) return;
+    const code = (err as { code?: string }).code;
+    const status = code === 'ERR_HTTP_REQUEST_TIMEOUT' ? 408 : code === 'HPE_HEADER_OVERFLOW' ? 431 : 400;
+    const body = JSON.stringify({ code: status, message: code === undefined ? 'bad request' : `bad request (${code})` });
+    socket.end(`HTTP/1.1 ${status} ${status === 408 ? 'Request Timeout' : status === 431 ? 'Request Header Fields Too Large' : 'Bad Request'}\r\ncontent-type: application/json\r\ncontent-length: ${Buffer.byteLength(body)}\r\nconnection: close\r\n\r\n${body}`);
   });
 
-  app.use((req: Request, res: Response) => {
-    res.status(404).json({ code: 5, message: `no route for ${req.method} ${req.path}; OTLP traces go to POST /v1/traces` });
-  });
-
-  const server = createServer(app);
-  const host = options.host ?? '127.0.0.1';
   await new Promise<void>((resolve, reject) => {
     server.once('error', reject);
     server.listen(options.port ?? 4318, host, () => {
@@ -236,14 +298,16 @@ export async function startCollector(options: CollectorOptions): Promise<Running
     url: `http://${host.includes(':') ? `[${host}]` : host}:${port}`,
     port,
     server,
+    pipeline,
     close() {
       closing ??= (async () => {
         await new Promise<void>((resolve) => {
           server.close(() => resolve());
           server.closeIdleConnections();
         });
-        logger.debug('collector stopped', { inFlight });
-        await sink.close();
+        logger.debug('collector stopped', { inFlight: pipeline.inFlight().requests });
+        // A shared pipeline's sink is closed by whoever built the pipeline.
+        if (!options.pipeline) await pipeline.sink.close();
       })();
       return closing;
     },

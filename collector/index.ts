@@ -1,7 +1,12 @@
-/** The OTLP/HTTP receiver and where it hands telemetry over. */
+/** The OTLP receivers (HTTP, gRPC), their shared ingest pipeline, and where they hand telemetry over. */
 export { startCollector } from './http.js';
-export type { CollectorOptions, RunningCollector } from './http.js';
-export { StoreSink } from './sink.js';
+export type { CollectorOptions, HttpConnectionLimits, RunningCollector } from './http.js';
+export { IngestPipeline, OUTCOME_STATUS, GrpcCode, outcomeMessage, retryAfterSeconds } from './pipeline.js';
+export type { AdmissionLimits, Admitted, ExportOutcome, Lease, OutcomeKind, PipelineHooks, PipelineOptions, RequestInfo } from './pipeline.js';
+export { TelemetryValidator, RejectionTally } from './validate.js';
+export type { Rejection, ValidationOptions } from './validate.js';
+export type { ReadApiLimits } from './read-api.js';
+export { StoreSink, isRetryableStoreFailure } from './sink.js';
 export type { SinkResult, SpanSink, StoreSinkOptions } from './sink.js';
 export { KafkaSink } from './kafka-sink.js';
 export type { KafkaSinkOptions } from './kafka-sink.js';

@@ -15,6 +15,8 @@ import {
   createKafka,
   decodeSpansMessage,
 } from './_kafka.js';
+import { TelemetryValidator } from './validate.js';
+import type { ValidationOptions } from './validate.js';
 
 const DAY_MILLIS = 86_400_000;
 
@@ -69,6 +71,12 @@ export interface IngestOptions {
   fromBeginning?: boolean;
   /** @default 'jobslo-ingest' */
   clientId?: string;
+  /**
+   * Per-span validation, the same rules as the collector's: spans that fail
+   * are counted in `rejectedSpans` and logged, the rest of the message is
+   * stored; a lifecycle event that fails is dead-lettered.
+   */
+  validation?: ValidationOptions;
   logger?: Logger;
 }
 
@@ -80,7 +88,7 @@ export interface IngestStats {
   storedSpans: number;
   /** Successful batch inserts. */
   batches: number;
-  /** Spans the decoder left out (bad ids), per OTLP partial-success rules. */
+  /** Spans left out by the decoder (bad ids) or by per-span validation (values the stores cannot hold or that are implausible). */
   rejectedSpans: number;
   /** Messages sent to (or, without a dead-letter topic, dropped instead of) the dead-letter topic. */
   deadLettered: number;
@@ -214,6 +222,7 @@ export async function startIngest(options: IngestOptions): Promise<RunningIngest
   const retryMax = options.retryMaxMillis ?? 30_000;
   const rejectedRetries = options.rejectedRetries ?? 3;
   const stopTimeout = options.stopTimeoutMillis ?? 30_000;
+  const validator = new TelemetryValidator(options.validation);
 
   const kafka = createKafka({ brokers: options.brokers, clientId: options.clientId ?? 'jobslo-ingest', logger, retries: 10, maxRetryTimeMillis: 5_000 });
   const consumer: Consumer = kafka.consumer({
@@ -414,7 +423,10 @@ export async function startIngest(options: IngestOptions): Promise<RunningIngest
         if (batch.topic === lifecycleTopic) {
           if (message.value !== null && message.value.length > 0) {
             try {
-              events = [lifecycleFromJson(JSON.parse(message.value.toString('utf8')) as unknown, 'message')];
+              const event = lifecycleFromJson(JSON.parse(message.value.toString('utf8')) as unknown, 'message');
+              const problem = validator.lifecycleProblem(event);
+              if (problem === undefined) events = [event];
+              else await deadLetter(place, `lifecycle event rejected: ${problem.reason} (${problem.detail})`, heartbeat);
             } catch (err) {
               await deadLetter(place, `cannot decode lifecycle event: ${errorMessage(err)}`, heartbeat);
             }
@@ -422,15 +434,17 @@ export async function startIngest(options: IngestOptions): Promise<RunningIngest
         } else if (message.value !== null && message.value.length > 0) {
           try {
             const decoded = decodeSpansMessage(message.value);
-            spans = decoded.spans;
-            if (decoded.rejectedSpans > 0) {
-              stats.rejectedSpans += decoded.rejectedSpans;
+            const valid = validator.filterSpans(decoded.spans);
+            spans = valid.spans;
+            const rejected = decoded.rejectedSpans + valid.rejected.count;
+            if (rejected > 0) {
+              stats.rejectedSpans += rejected;
               logger.warn('message had invalid spans; storing the rest', {
                 topic: batch.topic,
                 partition: batch.partition,
                 offset: message.offset,
-                rejected: decoded.rejectedSpans,
-                reason: decoded.rejectionReason,
+                rejected,
+                reason: [decoded.rejectionReason, valid.rejected.summary()].filter((r) => r !== '').join('; ').slice(0, 500),
               });
             }
           } catch (err) {

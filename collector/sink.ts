@@ -1,14 +1,22 @@
-import { errorMessage } from '../contracts/index.js';
+import { StoreError, errorMessage } from '../contracts/index.js';
 import type { LifecycleEventRecord, Logger, SpanRecord } from '../contracts/index.js';
 import type { Store } from '../store/index.js';
 
 /**
- * Outcome of handing spans over, returned as a value because the HTTP layer
- * must branch on it: 200 only for `accepted`, 503 + Retry-After for
- * `retryable`, 500 for `failed`.
+ * Outcome of handing telemetry over, returned as a value because the
+ * receiver must branch on it (collector/pipeline.ts maps it to HTTP and gRPC
+ * statuses through one table):
+ * - `accepted`: everything is stored (or durably handed to the bus);
+ * - `partial`: `rejected` items can never be stored (the reason names the
+ *   first), everything else is stored; answered as OTLP partial success;
+ * - `retryable`: nothing may be stored yet; the client should send the same
+ *   request again after `retryAfterMillis` (503 + Retry-After, gRPC UNAVAILABLE + RetryInfo);
+ * - `failed`: permanent, the request can never be stored as it is; sending
+ *   it again would fail the same way (400, gRPC INVALID_ARGUMENT).
  */
 export type SinkResult =
   | { kind: 'accepted' }
+  | { kind: 'partial'; rejected: number; reason: string }
   | { kind: 'retryable'; retryAfterMillis: number; reason: string }
   | { kind: 'failed'; reason: string };
 
@@ -16,12 +24,22 @@ export type SinkResult =
 export interface SpanSink {
   /**
    * Hands spans over. `raw` is the request's OTLP protobuf encoding when it
-   * arrived as protobuf (a bus may forward it unchanged).
+   * arrived as protobuf and every span of it is being handed over (a bus may
+   * forward it unchanged); absent when some spans were rejected.
    */
   write(spans: readonly SpanRecord[], raw?: Uint8Array): Promise<SinkResult>;
   /** Hands live lifecycle events over (`POST /v1/lifecycle`). */
   writeLifecycle(events: readonly LifecycleEventRecord[]): Promise<SinkResult>;
   close(): Promise<void>;
+}
+
+/**
+ * Whether a store failure may succeed when tried again: the store is
+ * unreachable or its file is locked by another process. Anything else (a
+ * value the store refuses, a schema mismatch) fails the same way every time.
+ */
+export function isRetryableStoreFailure(err: unknown): boolean {
+  return err instanceof StoreError && (err.code === 'JOBSLO_ERR_STORE_UNREACHABLE' || err.code === 'JOBSLO_ERR_STORE_LOCKED');
 }
 
 /** Options of {@link StoreSink}. */
@@ -34,14 +52,26 @@ export interface StoreSinkOptions {
   maxPendingSpans?: number;
   /** Retry-After sent when refusing. @default 1_000 */
   retryAfterMillis?: number;
+  /**
+   * When the store refuses a batch (an error other than unreachable or
+   * locked), the sink splits it in halves to find the spans it refuses and
+   * stores the others (answered as partial success); this bounds the extra
+   * inserts one request may cost. Spans not isolated within it are rejected
+   * with the store's reason. When nothing of the request could be stored the
+   * store itself is failing, and the answer is retryable. @default 64
+   */
+  maxIsolationInserts?: number;
   logger?: Logger;
 }
+
+type Outcome = { stored: number; rejected: number; firstReason: string } | { retryable: string };
 
 /** The embedded path: spans go straight into a store in this process. */
 export class StoreSink implements SpanSink {
   private pending = 0;
   private readonly maxPending: number;
   private readonly retryAfterMillis: number;
+  private readonly maxIsolationInserts: number;
   private readonly logger: Logger | undefined;
 
   constructor(
@@ -50,6 +80,7 @@ export class StoreSink implements SpanSink {
   ) {
     this.maxPending = options.maxPendingSpans ?? 200_000;
     this.retryAfterMillis = options.retryAfterMillis ?? 1_000;
+    this.maxIsolationInserts = options.maxIsolationInserts ?? 64;
     this.logger = options.logger;
   }
 
@@ -59,27 +90,80 @@ export class StoreSink implements SpanSink {
     }
     this.pending += spans.length;
     try {
-      await this.store.insertSpans(spans);
-      return { kind: 'accepted' };
-    } catch (err) {
-      this.logger?.error('store write failed', { store: this.store.kind, spans: spans.length, error: errorMessage(err) });
-      return { kind: 'retryable', retryAfterMillis: this.retryAfterMillis, reason: `store write failed: ${errorMessage(err)}` };
+      return this.result(await this.insert(spans, (batch) => this.store.insertSpans(batch)), spans.length, 'spans');
     } finally {
       this.pending -= spans.length;
     }
   }
 
   async writeLifecycle(events: readonly LifecycleEventRecord[]): Promise<SinkResult> {
-    try {
-      await this.store.insertLifecycleEvents(events);
-      return { kind: 'accepted' };
-    } catch (err) {
-      this.logger?.error('lifecycle write failed', { store: this.store.kind, events: events.length, error: errorMessage(err) });
-      return { kind: 'retryable', retryAfterMillis: this.retryAfterMillis, reason: `store write failed: ${errorMessage(err)}` };
-    }
+    return this.result(await this.insert(events, (batch) => this.store.insertLifecycleEvents(batch)), events.length, 'lifecycle events');
   }
 
   async close(): Promise<void> {
     await this.store.close();
   }
+
+  private result(o: Outcome, total: number, what: string): SinkResult {
+    if ('retryable' in o) return { kind: 'retryable', retryAfterMillis: this.retryAfterMillis, reason: `store write failed: ${o.retryable}` };
+    if (o.rejected === 0) return { kind: 'accepted' };
+    if (o.stored === 0) {
+      // Nothing at all could be stored: the store itself is failing (closed, schema missing, disk full)
+      // far more likely than every item being bad (values are validated before they get here).
+      this.logger?.error('store write failed', { store: this.store.kind, what, items: total, error: o.firstReason });
+      return { kind: 'retryable', retryAfterMillis: this.retryAfterMillis, reason: `store write failed: ${o.firstReason}` };
+    }
+    this.logger?.warn('store refused some items for good; stored the others', { store: this.store.kind, what, rejected: o.rejected, stored: o.stored, error: o.firstReason });
+    return { kind: 'partial', rejected: o.rejected, reason: `the store refuses ${o.rejected} of ${total} ${what}: ${o.firstReason}` };
+  }
+
+  /**
+   * Inserts `items`; on a permanent failure splits them in halves (the stores
+   * treat a repeated span or event as one, so re-inserting a half that was
+   * partly written is harmless) until the refused items are isolated or the
+   * insert budget is spent.
+   */
+  private async insert<T>(items: readonly T[], insert: (batch: readonly T[]) => Promise<void>): Promise<Outcome> {
+    let budget = this.maxIsolationInserts;
+    let firstReason = '';
+    let rejected = 0;
+    let stored = 0;
+    const attempt = async (batch: readonly T[]): Promise<{ ok: true } | { ok: false; retryable: boolean; reason: string }> => {
+      try {
+        await insert(batch);
+        stored += batch.length;
+        return { ok: true };
+      } catch (err) {
+        const retryable = isRetryableStoreFailure(err);
+        if (retryable) this.logger?.error('store write failed', { store: this.store.kind, items: batch.length, error: errorMessage(err) });
+        return { ok: false, retryable, reason: describe(err) };
+      }
+    };
+    const work: (readonly T[])[] = [items];
+    while (work.length > 0) {
+      const batch = work.pop() as readonly T[];
+      const r = await attempt(batch);
+      if (r.ok) continue;
+      if (r.retryable) return { retryable: r.reason };
+      if (firstReason === '') firstReason = r.reason;
+      if (batch.length === 1 || budget < 2) {
+        rejected += batch.length;
+        continue;
+      }
+      budget -= 2;
+      const half = Math.ceil(batch.length / 2);
+      work.push(batch.slice(half), batch.slice(0, half));
+    }
+    return { stored, rejected, firstReason };
+  }
+}
+
+/** The error and its causes in one line (the store's own reason is usually in the cause). */
+function describe(err: unknown): string {
+  const parts: string[] = [];
+  for (let e: unknown = err, depth = 0; e !== undefined && e !== null && depth < 4; depth++) {
+    parts.push(errorMessage(e));
+    e = e instanceof Error ? e.cause : undefined;
+  }
+  return parts.join(': ').slice(0, 500);
 }

@@ -4,7 +4,7 @@ import { DEFAULT_LIFECYCLE_TOPIC, DEFAULT_SPANS_TOPIC, KafkaSink, parseBrokers, 
 import { ConfigError, parseDurationMillis } from '../../contracts/index.js';
 import { openStore, parseStoreUrl, removeOwnerFile, writeOwnerFile } from '../../store/index.js';
 import type { Command } from '../command.js';
-import { STORE_HELP, parsePort, parsePositiveInt, storeValue } from '../_options.js';
+import { STORE_HELP, VALIDATION_FLAGS, VALIDATION_HELP, parsePort, parsePositiveInt, storeValue, validationOptions } from '../_options.js';
 
 export const collectorCommand: Command = {
   name: 'collector',
@@ -38,6 +38,18 @@ ${STORE_HELP}
   --bus-timeout DUR   deadline for Kafka to acknowledge a request (all in-sync
                       replicas), e.g. 500ms, 5s (default 5s); when Kafka is
                       unreachable or slower, the request gets 503 + Retry-After
+
+Backpressure (checked before a body is read; past a bound the answer is 429 +
+Retry-After at once; see docs/collector.md for the memory bound they give):
+  --max-in-flight-requests N  requests being read, decoded or stored at once
+                      (default 64)
+  --max-in-flight-bytes N     body bytes, as received plus decompressed, held
+                      by all requests at once (default 67108864 = 64 MiB)
+  --max-connections N open HTTP connections at once (default 1024)
+
+Span validation (a span that fails is rejected through OTLP partial success
+with its reason; the rest of its request is stored):
+${VALIDATION_HELP}
   -h, --help          show this help
 `,
   async run(args, ctx) {
@@ -53,12 +65,26 @@ ${STORE_HELP}
         topic: { type: 'string' },
         'lifecycle-topic': { type: 'string' },
         'bus-timeout': { type: 'string' },
+        'max-in-flight-requests': { type: 'string' },
+        'max-in-flight-bytes': { type: 'string' },
+        'max-connections': { type: 'string' },
+        ...VALIDATION_FLAGS,
       },
       strict: true,
       allowPositionals: false,
     });
     const port = parsePort(values.port, '--port', 4318);
     const maxBodyBytes = parsePositiveInt(values['max-body-bytes'], '--max-body-bytes', 16 * 1024 * 1024);
+    const receiver = {
+      maxBodyBytes,
+      admission: {
+        maxInFlightRequests: parsePositiveInt(values['max-in-flight-requests'], '--max-in-flight-requests', 64),
+        maxInFlightBytes: parsePositiveInt(values['max-in-flight-bytes'], '--max-in-flight-bytes', 64 * 1024 * 1024),
+      },
+      connections: { maxConnections: parsePositiveInt(values['max-connections'], '--max-connections', 1024) },
+      validation: validationOptions(values),
+      logger: ctx.logger,
+    };
     const bus = values.bus ?? 'store';
     if (bus !== 'store' && bus !== 'kafka') throw new ConfigError('--bus', `"${bus}" is not a bus; use store or kafka`);
     if (bus === 'store') {
@@ -81,7 +107,7 @@ ${STORE_HELP}
       await sink.start();
       let kafkaCollector;
       try {
-        kafkaCollector = await startCollector({ sink, port, host: values.host, maxBodyBytes, logger: ctx.logger });
+        kafkaCollector = await startCollector({ ...receiver, sink, port, host: values.host });
       } catch (err) {
         await sink.close();
         throw err;
@@ -99,13 +125,12 @@ ${STORE_HELP}
     let collector;
     try {
       collector = await startCollector({
+        ...receiver,
         sink: new StoreSink(store, { logger: ctx.logger }),
         port,
         host: values.host,
-        maxBodyBytes,
         // The read API answers any query about the stored runs: only on loopback.
         ...(isLoopback(values.host) ? { readStore: store } : {}),
-        logger: ctx.logger,
       });
     } catch (err) {
       await store.close();

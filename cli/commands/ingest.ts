@@ -11,7 +11,7 @@ import {
 import { ConfigError, parseDurationMillis } from '../../contracts/index.js';
 import { openStore } from '../../store/index.js';
 import type { Command } from '../command.js';
-import { STORE_HELP, parsePositiveInt, storeValue } from '../_options.js';
+import { STORE_HELP, VALIDATION_FLAGS, VALIDATION_HELP, parsePositiveInt, storeValue, validationOptions } from '../_options.js';
 
 export const ingestCommand: Command = {
   name: 'ingest',
@@ -48,6 +48,9 @@ ${STORE_HELP.replace(/^ {2}--store URL {9}/, '  --store URL             ').repla
   --session-timeout DUR   how long the group waits for a crashed ingest process
                           before giving its partitions to the others (default 30s,
                           at least 6s; the broker's group.min/max.session.timeout.ms bound it)
+Span validation (the collector's rules; rejected spans are logged and counted,
+the rest of their message stored; a rejected lifecycle event is dead-lettered):
+${VALIDATION_HELP}
   -h, --help              show this help
 `,
   async run(args, ctx) {
@@ -57,6 +60,7 @@ ${STORE_HELP.replace(/^ {2}--store URL {9}/, '  --store URL             ').repla
         brokers: { type: 'string' },
         store: { type: 'string' },
         group: { type: 'string' },
+        ...VALIDATION_FLAGS,
         topic: { type: 'string' },
         'lifecycle-topic': { type: 'string' },
         'batch-max-spans': { type: 'string' },
@@ -86,6 +90,7 @@ ${STORE_HELP.replace(/^ {2}--store URL {9}/, '  --store URL             ').repla
     }
     const retentionDays = values['retention-days'] === undefined ? undefined : parsePositiveInt(values['retention-days'], '--retention-days', 1);
 
+    const validation = validationOptions(values);
     const sessionTimeoutMillis = parseDurationMillis(values['session-timeout'] ?? '30s', '--session-timeout');
     if (sessionTimeoutMillis < 6_000) throw new ConfigError('--session-timeout', 'must be at least 6s (Kafka brokers refuse shorter sessions by default)');
 
@@ -103,6 +108,7 @@ ${STORE_HELP.replace(/^ {2}--store URL {9}/, '  --store URL             ').repla
         sessionTimeoutMillis,
         heartbeatIntervalMillis: Math.min(3_000, Math.floor(sessionTimeoutMillis / 3)),
         ...(retentionDays !== undefined ? { retentionDays } : {}),
+        validation,
         logger: ctx.logger,
       });
       const onAbort = (): void => {

@@ -9,7 +9,7 @@
  */
 import type { SpanRecord } from '../../contracts/model.js';
 import { decodeTraceRequest as decodeProto } from './internal/decode-proto.js';
-import { decodeTraceRequest as decodeJson } from './internal/decode-json.js';
+import { decodeTraceRequest as decodeJson, quoteLongIntegers as quoteLong } from './internal/decode-json.js';
 import { encodeTraceRequest } from './internal/encode-proto.js';
 import { encodeRpcStatus as encodeStatus, encodeTraceResponse as encodeResponse } from './internal/responses.js';
 import type { DecodedTraces } from './internal/types.js';
@@ -43,14 +43,24 @@ export function decodeTraceRequestProto(bytes: Uint8Array): DecodedTraces {
  * same output and rejection rules as {@link decodeTraceRequestProto}.
  *
  * Accepts the OTLP JSON encoding: lowerCamelCase keys, hex ids (any case),
- * enums as integers or their names, 64-bit integers as strings or numbers,
- * `null` for absent. Unknown keys are ignored.
+ * enums as integers or their names, 64-bit integers as strings or numbers
+ * (numbers read exactly, never through a double), `null` for absent.
+ * Unknown keys are ignored.
  *
  * @throws {DecodeError} on invalid JSON or a value of the wrong shape; the
  *   message names the path, e.g. `resourceSpans[0].scopeSpans[1].spans[3].traceId`.
  */
 export function decodeTraceRequestJson(text: string): DecodedTraces {
   return decodeJson(text);
+}
+
+/**
+ * Rewrites JSON number tokens that are integers of 16 or more digits into
+ * strings of the same digits, so `JSON.parse` keeps 64-bit integers exact
+ * (a double holds 53 bits). Text inside strings is untouched.
+ */
+export function quoteLongIntegers(text: string): string {
+  return quoteLong(text);
 }
 
 /**

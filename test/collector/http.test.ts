@@ -144,15 +144,48 @@ describe('collector HTTP: live lifecycle events', () => {
     expect(await store.queueDepths(RANGE)).toEqual([{ job: 'queued-job', now: 1, max: 1 }]);
   });
 
-  it('rejects a bad event naming the field, and stores nothing of that batch', async () => {
+  it('rejects a bad event naming the field, and stores the rest of the batch', async () => {
     const res = await fetch(url(), {
       method: 'POST',
       headers: { 'content-type': 'application/json' },
       body: JSON.stringify({ events: [event('r1', 'job.queued', T0), { ...event('r3', 'job.exploded', T0) }] }),
     });
-    expect(res.status).toBe(400);
-    expect(((await res.json()) as { message: string }).message).toMatch(/events\[1\]\.type: "job.exploded" is not a lifecycle event/);
-    expect(await store.queueDepths(RANGE)).toEqual([]);
+    expect(res.status).toBe(200);
+    const answer = (await res.json()) as { accepted: number; rejected: number; errorMessage: string };
+    expect(answer).toMatchObject({ accepted: 1, rejected: 1 });
+    expect(answer.errorMessage).toMatch(/events\[1\]\.type: "job.exploded" is not a lifecycle event/);
+    expect(await store.queueDepths(RANGE)).toEqual([{ job: 'queued-job', now: 1, max: 1 }]);
+  });
+
+  it('rejects an event whose time or attempt the stores cannot hold, and stores the rest', async () => {
+    const res = await fetch(url(), {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify({
+        events: [
+          event('r1', 'job.queued', T0),
+          { ...event('r4', 'job.queued', T0), time_unix_nano: '9223372036854775808' },
+          { ...event('r5', 'job.started', T0), attempt: 2 ** 31 },
+          { ...event('r6', 'job.queued', T0), time_unix_nano: '1' },
+        ],
+      }),
+    });
+    expect(res.status).toBe(200);
+    const answer = (await res.json()) as { accepted: number; rejected: number; errorMessage: string };
+    expect(answer).toMatchObject({ accepted: 1, rejected: 3 });
+    expect(answer.errorMessage).toMatch(/time_unix_nano too far in the future/);
+    expect(answer.errorMessage).toMatch(/attempt outside 0\.\.2147483647/);
+    expect(answer.errorMessage).toMatch(/time_unix_nano before 2000-01-01/);
+    expect(await store.queueDepths(RANGE)).toEqual([{ job: 'queued-job', now: 1, max: 1 }]);
+  });
+
+  it('reads a lifecycle time sent as a JSON number exactly', async () => {
+    const at = 1_795_996_799_999_999_999n;
+    const body = JSON.stringify({ events: [{ ...event('r7', 'job.queued', T0), time_unix_nano: 0 }] }).replace('"time_unix_nano":0', `"time_unix_nano":${at}`);
+    const res = await fetch(url(), { method: 'POST', headers: { 'content-type': 'application/json' }, body });
+    expect(res.status).toBe(200);
+    const rows = await store.query("SELECT time_ns FROM lifecycle_events WHERE run_id = 'r7'");
+    expect(BigInt(rows[0]?.['time_ns'] as bigint)).toBe(at);
   });
 
   it('rejects other content types and unknown schema versions', async () => {
@@ -163,7 +196,9 @@ describe('collector HTTP: live lifecycle events', () => {
       headers: { 'content-type': 'application/json' },
       body: JSON.stringify({ events: [{ ...event('r1', 'job.queued', T0), schema: 'jobslo.lifecycle/v9' }] }),
     });
-    expect(wrongSchema.status).toBe(400);
-    expect(((await wrongSchema.json()) as { message: string }).message).toMatch(/events\[0\]\.schema: expected "jobslo.lifecycle\/v1"/);
+    expect(wrongSchema.status).toBe(200);
+    expect(await wrongSchema.json()).toMatchObject({ accepted: 0, rejected: 1, errorMessage: expect.stringMatching(/events\[0\]\.schema: expected "jobslo.lifecycle\/v1"/) as unknown });
+    const notABatch = await fetch(url(), { method: 'POST', headers: { 'content-type': 'application/json' }, body: '{"event": []}' });
+    expect(notABatch.status).toBe(400);
   });
 });

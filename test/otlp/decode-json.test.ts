@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { DecodeError } from '../../contracts/errors.js';
 import type { AttributeValue } from '../../contracts/model.js';
-import { MAX_ANY_VALUE_DEPTH, decodeTraceRequestJson } from '../../collector/otlp/index.js';
+import { MAX_ANY_VALUE_DEPTH, decodeTraceRequestJson, quoteLongIntegers } from '../../collector/otlp/index.js';
 
 const TRACE_ID = '0102030405060708090a0b0c0d0e0f10';
 const SPAN_ID = 'a1a2a3a4a5a6a7a8';
@@ -27,7 +27,8 @@ describe('decodeTraceRequestJson: AnyValue variants', () => {
     { name: 'negative int as string', value: { intValue: '-42' }, expected: -42 },
     { name: 'int64 string beyond safe range', value: { intValue: '9223372036854775807' }, expected: '9223372036854775807' },
     { name: 'int64 string with leading zeros, safe', value: { intValue: '0000000000000000042' }, expected: 42 },
-    { name: 'int as unsafe JSON number', value: { intValue: 2 ** 60 }, expected: '1152921504606846976' },
+    // JSON.stringify(2 ** 60) is the text 1152921504606847000: that text is the int64 sent, read exactly.
+    { name: 'int as unsafe JSON number', value: { intValue: 2 ** 60 }, expected: '1152921504606847000' },
     { name: 'int "-0" is 0', value: { intValue: '-0' }, expected: 0 },
     { name: 'double', value: { doubleValue: 1.5 }, expected: 1.5 },
     { name: 'double as string', value: { doubleValue: '2.5' }, expected: 2.5 },
@@ -265,5 +266,47 @@ describe('decodeTraceRequestJson: invalid input', () => {
     expect(thrown).toBeInstanceOf(DecodeError);
     expect((thrown as DecodeError).code).toBe('JOBSLO_ERR_DECODE');
     expect((thrown as Error).message).toMatch(message);
+  });
+});
+
+describe('decodeTraceRequestJson: 64-bit integers sent as JSON numbers are exact', () => {
+  // Written as text: a JS number cannot even hold these values.
+  const text = `{"resourceSpans":[{"scopeSpans":[{"spans":[{"traceId":"${TRACE_ID}","spanId":"${SPAN_ID}","name":"op",
+    "startTimeUnixNano":1795996799999999000,"endTimeUnixNano":1795996799999999999,
+    "events":[{"name":"e","timeUnixNano":18446744073709551615}],
+    "attributes":[{"key":"big","value":{"intValue":9223372036854775807}},{"key":"neg","value":{"intValue":-9223372036854775808}},
+      {"key":"near","value":{"intValue":1795996799999999999}},{"key":"s","value":{"stringValue":"12345678901234567890"}},
+      {"key":"d","value":{"doubleValue":12345678901234567890.5}},{"key":"e","value":{"doubleValue":1234567890123456789e2}}]}]}]}]}`;
+
+  it('times: 1795996799999999999 stays 1795996799999999999 (a double would give 1796000000000000000)', () => {
+    const [s] = decodeTraceRequestJson(text).spans;
+    expect(s?.endTimeUnixNano).toBe(1_795_996_799_999_999_999n);
+    expect(s?.startTimeUnixNano).toBe(1_795_996_799_999_999_000n);
+    expect(s?.events[0]?.timeUnixNano).toBe(18_446_744_073_709_551_615n);
+  });
+
+  it('int attributes keep every digit; strings and doubles are untouched', () => {
+    const a = decodeTraceRequestJson(text).spans[0]?.attributes;
+    expect(a).toEqual({
+      big: '9223372036854775807',
+      neg: '-9223372036854775808',
+      near: '1795996799999999999',
+      s: '12345678901234567890',
+      d: Number('12345678901234567890.5'),
+      e: Number('1234567890123456789e2'),
+    });
+  });
+
+  it('an int64 JSON number outside the int64 range is refused', () => {
+    const t = body([span({ attributes: [{ key: 'v', value: { intValue: 1 } }] })]).replace('"intValue":1', '"intValue":9223372036854775808');
+    expect(() => decodeTraceRequestJson(t)).toThrow(/outside the int64 range/);
+  });
+
+  it('quoteLongIntegers: only integer tokens of 16+ digits outside strings; leading zeros stay invalid JSON', () => {
+    expect(quoteLongIntegers('{"a":1234567890123456,"b":"1234567890123456","c":123,"d":1.2345678901234567}')).toBe(
+      '{"a":"1234567890123456","b":"1234567890123456","c":123,"d":1.2345678901234567}',
+    );
+    expect(quoteLongIntegers('["x\\"",-12345678901234567890,12345678901234567890e1]')).toBe('["x\\"","-12345678901234567890",12345678901234567890e1]');
+    expect(() => decodeTraceRequestJson(body([span({ startTimeUnixNano: 1 })]).replace('"startTimeUnixNano":1', '"startTimeUnixNano":01795996799999999999'))).toThrow(DecodeError);
   });
 });

@@ -49,13 +49,70 @@ export function decodeTraceRequest(text: string): DecodedTraces {
   let root: unknown;
   try {
     // A leading byte order mark is legal in a JSON document but not for JSON.parse.
-    root = JSON.parse(text.charCodeAt(0) === 0xfeff ? text.slice(1) : text);
+    root = JSON.parse(quoteLongIntegers(text.charCodeAt(0) === 0xfeff ? text.slice(1) : text));
   } catch (err) {
     throw new DecodeError(`invalid OTLP JSON: ${err instanceof Error ? err.message : String(err)}`, { cause: err });
   }
   const d = new JsonTraceDecoder();
   d.request(root);
   return { spans: d.spans, rejectedSpans: d.tally.count, rejectionReason: d.tally.summary() };
+}
+
+/** Integers of this many digits or more may not be exact as doubles (2^53 has 16 digits). */
+const LONG_INTEGER = /\d{16}/;
+
+/**
+ * Rewrites every JSON number token that is an integer of 16 or more digits
+ * into a JSON string of the same digits, so that `JSON.parse` keeps it
+ * exact: proto3 JSON allows 64-bit integers (times, int attributes) as
+ * numbers, and a double holds only 53 bits (1795996799999999999 would become
+ * 1796000000000000000). Every field that takes such a number also takes its
+ * decimal string. Text inside strings is left alone; numbers with a fraction
+ * or exponent are left to `JSON.parse`.
+ */
+export function quoteLongIntegers(text: string): string {
+  if (!LONG_INTEGER.test(text)) return text;
+  let out = '';
+  let copied = 0;
+  const n = text.length;
+  let i = 0;
+  while (i < n) {
+    const c = text.charCodeAt(i);
+    if (c === 0x22) {
+      // Skip a string, honouring backslash escapes.
+      i++;
+      while (i < n) {
+        const d = text.charCodeAt(i);
+        if (d === 0x5c) i += 2;
+        else if (d === 0x22) break;
+        else i++;
+      }
+      i++;
+      continue;
+    }
+    if (c === 0x2d || (c >= 0x30 && c <= 0x39)) {
+      const start = i;
+      if (c === 0x2d) i++;
+      while (i < n && text.charCodeAt(i) >= 0x30 && text.charCodeAt(i) <= 0x39) i++;
+      const next = i < n ? text.charCodeAt(i) : 0;
+      const digits = i - start - (c === 0x2d ? 1 : 0);
+      // '.', 'e', 'E': not an integer token.
+      // A leading zero is invalid JSON: left for JSON.parse to refuse.
+      const leadingZero = text.charCodeAt(c === 0x2d ? start + 1 : start) === 0x30;
+      if (next === 0x2e || next === 0x65 || next === 0x45) {
+        // A fraction or exponent: skip the rest of the token, it is left to JSON.parse.
+        while (i < n && /[0-9.eE+-]/.test(text[i] as string)) i++;
+        continue;
+      }
+      if (digits >= 16 && !leadingZero) {
+        out += `${text.slice(copied, start)}"${text.slice(start, i)}"`;
+        copied = i;
+      }
+      continue;
+    }
+    i++;
+  }
+  return copied === 0 ? text : out + text.slice(copied);
 }
 
 function typeName(v: unknown): string {

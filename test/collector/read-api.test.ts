@@ -1,0 +1,121 @@
+import { request } from 'node:http';
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { StoreSink, startCollector } from '../../collector/index.js';
+import type { RunningCollector } from '../../collector/index.js';
+import { encodeTraceRequestProto } from '../../collector/otlp/index.js';
+import { DuckDbStore, RemoteStore } from '../../store/index.js';
+import { runSpans } from '../support/spans.js';
+
+const T0 = Date.UTC(2026, 10, 1, 12);
+const RANGE = { fromMillis: T0 - 3_600_000, toMillis: T0 + 3_600_000 };
+
+let store: DuckDbStore;
+let collector: RunningCollector;
+
+beforeEach(async () => {
+  store = await DuckDbStore.open({ path: ':memory:' });
+  await store.migrate();
+  collector = await startCollector({ sink: new StoreSink(store), port: 0, readStore: store, readLimits: { maxWindows: 100, windowsPerChunk: 4, maxBodyBytes: 4096 } });
+  await store.insertSpans(runSpans({ job: 'read-job', startMillis: T0, outcome: 'succeeded', attempts: [{ startOffsetMillis: 0, durationMillis: 5, outcome: 'succeeded' }] }));
+});
+
+afterEach(async () => {
+  await collector.close();
+});
+
+interface Answer {
+  status: number;
+  type: string;
+  body: string;
+}
+
+function call(body: string, headers: Record<string, string> = {}): Promise<Answer> {
+  return new Promise((resolve, reject) => {
+    const req = request(
+      { host: '127.0.0.1', port: collector.port, path: '/api/v1/store', method: 'POST', headers: { 'content-type': 'application/json', ...headers } },
+      (res) => {
+        const chunks: Buffer[] = [];
+        res.on('data', (c: Buffer) => chunks.push(c));
+        res.on('end', () => resolve({ status: res.statusCode ?? 0, type: String(res.headers['content-type']), body: Buffer.concat(chunks).toString('utf8') }));
+      },
+    );
+    req.on('error', reject);
+    req.end(body);
+  });
+}
+
+const query = (method: string, args: unknown[]): string => JSON.stringify({ method, args });
+
+describe('read API: safe for a loopback listener', () => {
+  it('answers a good query', async () => {
+    const a = await call(query('jobAggregates', [RANGE]));
+    expect(a.status).toBe(200);
+    expect((JSON.parse(a.body) as { result: { job: string }[] }).result.map((r) => r.job)).toEqual(['read-job']);
+  });
+
+  const bad: { name: string; body: string; headers?: Record<string, string>; status: number; message: RegExp }[] = [
+    { name: 'a foreign Host (DNS rebinding)', body: query('jobNames', [RANGE]), headers: { host: 'attacker.example:4318' }, status: 403, message: /Host "attacker\.example:4318"/ },
+    { name: 'a cross-origin request', body: query('jobNames', [RANGE]), headers: { origin: 'http://attacker.example' }, status: 403, message: /cross-origin/ },
+    { name: 'a form post', body: 'method=jobNames', headers: { 'content-type': 'application/x-www-form-urlencoded' }, status: 415, message: /application\/json/ },
+    { name: 'invalid JSON', body: '{"method": ', status: 400, message: /body is not JSON/ },
+    { name: 'an unknown method', body: query('dropBefore', [0]), status: 400, message: /expected \{"method": one of/ },
+    { name: 'the wrong number of arguments', body: query('jobNames', []), status: 400, message: /jobNames takes 1 argument/ },
+    { name: 'a range backwards', body: query('jobNames', [{ fromMillis: 10, toMillis: 5 }]), status: 400, message: /args\[0\]: toMillis is before fromMillis/ },
+    { name: 'a range of strings', body: query('jobAggregates', [{ fromMillis: 'x', toMillis: 5 }]), status: 400, message: /args\[0\]\.fromMillis: expected Unix milliseconds/ },
+    { name: 'a range past the limit', body: query('jobNames', [{ fromMillis: 0, toMillis: 400 * 86_400_000 }]), status: 400, message: /exceeds the limit/ },
+    {
+      name: 'too many windows',
+      body: query('windowCountsMany', [Array.from({ length: 30 }, () => ({ jobs: '*', criterion: { kind: 'success' }, endMillis: T0, windowsMillis: [1, 2, 3, 4] }))]),
+      status: 400,
+      message: /120 windows in one call exceed the limit of 100/,
+    },
+    { name: 'a bad criterion', body: query('windowCounts', [{ jobs: '*', criterion: { kind: 'nope' }, endMillis: T0, windowsMillis: [1] }]), status: 400, message: /criterion/ },
+    { name: 'a list limit past the row bound', body: query('listRuns', [{ ...RANGE, jobs: '*', limit: 1e9 }]), status: 400, message: /limit: expected an integer in 1\.\.10000/ },
+    { name: 'too many buckets', body: query('timeSeries', [{ ...RANGE, jobs: '*', bucketMillis: 1 }]), status: 400, message: /buckets exceed/ },
+    { name: 'a body over the size limit', body: query('jobNames', [{ ...RANGE, pad: 'x'.repeat(5000) }]), status: 413, message: /exceeds the 4096-byte limit/ },
+  ];
+  for (const c of bad) {
+    it(`${c.name} -> ${c.status}, as JSON without stack or paths`, async () => {
+      const a = await call(c.body, c.headers);
+      expect(a.status).toBe(c.status);
+      expect(a.type).toBe('application/json');
+      const parsed = JSON.parse(a.body) as { code: number; message: string };
+      expect(parsed.code).toBe(c.status);
+      expect(parsed.message).toMatch(c.message);
+      expect(a.body).not.toMatch(/<html|at .*\.(ts|js):\d+|\/work\/|node_modules/i);
+    });
+  }
+
+  it('splits windowCountsMany into chunks and joins them back equal to one store call', async () => {
+    const queries = [
+      { jobs: '*', criterion: { kind: 'success' }, endMillis: T0 + 60_000, windowsMillis: [60_000, 120_000, 3_600_000, 7_200_000, 86_400_000, 10] },
+      { jobs: 'read-*', criterion: { kind: 'latency', thresholdMillis: 1 }, endMillis: T0 + 60_000, windowsMillis: [3_600_000] },
+      { jobs: 'none', criterion: { kind: 'success' }, endMillis: T0, windowsMillis: [] },
+    ] as const;
+    const a = await call(query('windowCountsMany', [queries]));
+    expect(a.status).toBe(200);
+    expect((JSON.parse(a.body) as { result: unknown }).result).toEqual(await store.windowCountsMany(queries));
+    const one = await call(query('windowCounts', [queries[0]]));
+    expect((JSON.parse(one.body) as { result: unknown }).result).toEqual(await store.windowCounts(queries[0]));
+  });
+
+  it('RemoteStore reads through it', async () => {
+    const remote = new RemoteStore(collector.url, 'test.duckdb');
+    expect(await remote.jobNames(RANGE)).toEqual(['read-job']);
+  });
+
+  it('ingestion keeps answering while reads are queued, and a full read queue answers 503', async () => {
+    const many = Array.from({ length: 25 }, () => ({ jobs: '*', criterion: { kind: 'success' }, endMillis: T0, windowsMillis: [1, 2, 3, 4] }));
+    const reads = Array.from({ length: 40 }, () => call(query('windowCountsMany', [many])));
+    const write = await fetch(`${collector.url}/v1/traces`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/x-protobuf' },
+      body: Buffer.from(encodeTraceRequestProto(runSpans({ job: 'during-reads', startMillis: T0, outcome: 'succeeded', attempts: [] }))),
+    });
+    expect(write.status).toBe(200);
+    const statuses = (await Promise.all(reads)).map((r) => r.status);
+    expect(statuses.filter((s) => s === 503).length).toBeGreaterThan(0);
+    expect(statuses.every((s) => s === 200 || s === 503)).toBe(true);
+    expect(await store.jobNames(RANGE)).toContain('during-reads');
+  });
+});
