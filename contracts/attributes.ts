@@ -90,8 +90,10 @@ export const ATTR_CELERY_RETRIES = 'celery.retries';
 export const ATTR_BULLMQ_JOB_ID = 'bullmq.job.id';
 /** BullMQ telemetry: job name. */
 export const ATTR_BULLMQ_JOB_NAME = 'bullmq.job.name';
-/** BullMQ telemetry: attempts made before this one, on `process` spans. */
+/** BullMQ telemetry: attempts made including this one (1-based), on `process` spans. */
 export const ATTR_BULLMQ_ATTEMPTS_MADE = 'bullmq.job.attempts.made';
+/** BullMQ telemetry: `add`, `process`, `complete`, `delay`, `fail`, ... */
+export const ATTR_BULLMQ_QUEUE_OPERATION = 'bullmq.queue.operation';
 /** BullMQ telemetry: queue name. */
 export const ATTR_BULLMQ_QUEUE_NAME = 'bullmq.queue.name';
 

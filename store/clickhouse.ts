@@ -416,8 +416,8 @@ export class ClickHouseStore implements Store {
   }
 
   /**
-   * The runs subquery: one row per finished run (a terminal job row exists
-   * that no retry row supersedes), from the job rows of `(from - lookback,
+   * The runs subquery: one row per finished run (a terminal job row
+   * exists), from the job rows of `(from - lookback,
    * to]` plus every row of the runs whose final outcome is in the range but
    * that may have started before the lookback (long runs, read back by the
    * sorting key). Every aggregate is idempotent under repeated rows (max, min,
@@ -490,8 +490,7 @@ export class ClickHouseStore implements Store {
           )
         )
         GROUP BY job, run_id
-        HAVING countIf(terminal = 1) > 0
-          AND (countIf(role = 'retry') = 0 OR maxIf(attempt, terminal = 1) > maxIf(attempt, role = 'retry'))${having}
+        HAVING countIf(terminal = 1) > 0${having}
       )
     )`;
   }

@@ -362,8 +362,7 @@ export class DuckDbStore implements Store {
   }
 
   /**
-   * The runs CTE: one row per finished run (a terminal job row exists that no
-   * retry row supersedes), from the job rows of `(from - lookback, to]` plus
+   * The runs CTE: one row per finished run (a terminal job row exists), from the job rows of `(from - lookback, to]` plus
    * every row of the runs whose final outcome is in the range but that may
    * have started before the lookback (long runs). Callers filter on
    * `run_end_ns`. Every aggregate is idempotent under repeated rows (min,
@@ -417,8 +416,7 @@ export class DuckDbStore implements Store {
           WHERE r.end_ns <= ${cutoff}
         ) job_rows_read
         GROUP BY job, run_id
-        HAVING count(*) FILTER (WHERE terminal) > 0
-          AND (count(*) FILTER (WHERE role = 'retry') = 0 OR max(attempt) FILTER (WHERE terminal) > max(attempt) FILTER (WHERE role = 'retry'))${having}
+        HAVING count(*) FILTER (WHERE terminal) > 0${having}
       )`;
   }
 

@@ -14,10 +14,8 @@ export type ProfileName = 'jobslo' | 'cicd' | 'celery' | 'bullmq' | 'messaging' 
  *   attempt row arrives (single-span runs: latency = its duration).
  * - `attempt`: one attempt (execution) of the run.
  * - `enqueue`: the run was queued (a producer span): gives the queued time only.
- * - `retry`: a retry was scheduled after attempt {@link JobRow.attempt}, so
- *   that attempt is not the run's last.
  */
-export type RowRole = 'run' | 'run_attempt' | 'attempt' | 'enqueue' | 'retry';
+export type RowRole = 'run' | 'run_attempt' | 'attempt' | 'enqueue';
 
 /** Values of {@link RowRole}. */
 export const RowRole = {
@@ -25,7 +23,6 @@ export const RowRole = {
   RunAttempt: 'run_attempt',
   Attempt: 'attempt',
   Enqueue: 'enqueue',
-  Retry: 'retry',
 } as const satisfies Record<string, RowRole>;
 
 /** One normalized row derived from one span. */
@@ -42,12 +39,12 @@ export interface JobRow {
   startNs: bigint;
   /** Unix ns, at least {@link startNs}. */
   endNs: bigint;
-  /** `succeeded`, `failed`, `timed_out`, `cancelled`, `skipped`, or `''` on enqueue/retry rows. */
+  /** `succeeded`, `failed`, `timed_out`, `cancelled`, `skipped`, or `''` on enqueue rows. */
   outcome: string;
   /**
    * True when this row can give the run its final outcome (a run span; a
    * Celery SUCCESS/FAILURE attempt but not a RETRY one; ...). A run is
-   * finished once a terminal row exists that no retry row supersedes.
+   * finished once a terminal row exists.
    */
   terminal: boolean;
   /** Attempts the run made as a run row reports them (`jobslo.run.attempts`), else 0. */

@@ -10,6 +10,7 @@ import type { LifecycleEventRecord, SpanRecord } from '../../contracts/index.js'
 import type { Store } from '../../store/index.js';
 import { runSpans } from '../support/spans.js';
 import type { FixtureRun } from '../support/spans.js';
+import { BULLMQ_FIXTURE, CELERY_FIXTURE, bullmqAdd, bullmqProcess, celeryPublish, celeryRun, recordedSpans, span } from '../support/native-spans.js';
 
 export interface ConformanceOptions {
   /** Opens a fresh, empty, migrated store owned by one test. */
@@ -228,6 +229,199 @@ export function defineStoreConformance(name: string, options: ConformanceOptions
       const [agg] = await s.jobAggregates(RANGE);
       expect(agg).toMatchObject({ runs: 1, cancelled: 1, skipped: 1, queuedRuns: 2 });
       near(agg?.queueDelayP50Millis, 200);
+    });
+  });
+
+  describe(`${name}: runs from the telemetry other runners emit`, () => {
+    const DAY = 86_400_000;
+    const spanRange = (spans: SpanRecord[]): { fromMillis: number; toMillis: number } => {
+      const ends = spans.map((x) => Number(x.endTimeUnixNano / 1_000_000n));
+      return { fromMillis: Math.min(...ends) - HOUR, toMillis: Math.max(...ends) + HOUR };
+    };
+    const pick = (aggs: Awaited<ReturnType<Store['jobAggregates']>>): Record<string, unknown>[] =>
+      aggs.map((a) => ({ job: a.job.replace(/^bullmq-spans-[0-9a-f-]+\//, '<queue>/'), runs: a.runs, succeeded: a.succeeded, failed: a.failed, retries: a.retries, queuedRuns: a.queuedRuns }));
+    const MIX = (prefix: string): Record<string, unknown>[] => [
+      { job: `${prefix}doomed`, runs: 2, succeeded: 0, failed: 2, retries: 4, queuedRuns: 2 },
+      { job: `${prefix}flaky`, runs: 3, succeeded: 3, failed: 0, retries: 3, queuedRuns: 3 },
+      { job: `${prefix}ok`, runs: 5, succeeded: 5, failed: 0, retries: 0, queuedRuns: 5 },
+    ];
+
+    for (const [framework, file, prefix] of [
+      ['Celery', CELERY_FIXTURE, 'native.'],
+      ['BullMQ', BULLMQ_FIXTURE, '<queue>/'],
+    ] as const) {
+      it(`counts the runs of real ${framework} spans exactly, also delivered twice, reversed and in single-span requests`, async () => {
+        const spans = recordedSpans(file);
+        const range = spanRange(spans);
+        const s = await fresh();
+        await insert(s, spans);
+        const once = await s.jobAggregates(range);
+        expect(pick(once)).toEqual(MIX(prefix));
+        for (const a of once) {
+          expect(a.queueDelayP50Millis, a.job).not.toBeNull();
+          expect(a.queueDelayP50Millis as number, a.job).toBeGreaterThan(0);
+          expect(a.queueDelayP50Millis as number, a.job).toBeLessThan(60_000);
+          expect(a.latencyP50Millis, a.job).not.toBeNull();
+        }
+        const again = await fresh();
+        for (const x of [...spans].reverse()) await again.insertSpans([x]);
+        await again.insertSpans(spans);
+        await options.settle?.(again);
+        expect(await again.jobAggregates(range)).toEqual(once);
+      });
+    }
+
+    it('counts nothing for traces that only enqueued (the producer span is never a run)', async () => {
+      const s = await fresh();
+      await insert(s, [celeryPublish('tasks.a', 't1', T0), bullmqAdd('q', 'a', '1', T0), span({ kind: 4, startMillis: T0, attributes: { 'messaging.operation.type': 'send', 'messaging.destination.name': 'orders', 'messaging.message.id': 'm1' } })]);
+      expect(await s.jobAggregates(RANGE)).toEqual([]);
+      expect(await s.jobNames(RANGE)).toEqual([]);
+    });
+
+    it('counts a Celery run whose retry arrived before its first attempt once, from the first attempt\'s start', async () => {
+      const s = await fresh();
+      const first = celeryRun('tasks.a', 't1', { startMillis: T0, durationMillis: 100, state: 'RETRY' });
+      const second = celeryRun('tasks.a', 't1', { startMillis: T0 + 300, durationMillis: 100, state: 'SUCCESS', retries: 1 });
+      await insert(s, [second]);
+      await insert(s, [first, celeryPublish('tasks.a', 't1', T0 - 50)]);
+      const [agg] = await s.jobAggregates(RANGE);
+      expect(agg).toMatchObject({ job: 'tasks.a', runs: 1, succeeded: 1, retries: 1, queuedRuns: 1 });
+      near(agg?.latencyP50Millis, 400);
+      near(agg?.queueDelayP50Millis, 50);
+    });
+
+    it('does not count a run whose final attempt has not arrived yet (Celery RETRY, BullMQ failed attempt), then counts it once it has', async () => {
+      const s = await fresh();
+      const [b1, b1delay] = bullmqProcess('q', 'b', '1', { startMillis: T0, durationMillis: 10, attemptsMade: 1, result: 'retried' }) as [SpanRecord, SpanRecord];
+      await insert(s, [celeryRun('tasks.a', 't1', { startMillis: T0, durationMillis: 100, state: 'RETRY' }), b1, b1delay]);
+      expect(await s.jobAggregates(RANGE)).toEqual([]);
+      await insert(s, [
+        celeryRun('tasks.a', 't1', { startMillis: T0 + 300, durationMillis: 100, state: 'FAILURE', retries: 1, exceptionType: 'ValueError' }),
+        ...bullmqProcess('q', 'b', '1', { startMillis: T0 + 300, durationMillis: 10, attemptsMade: 2, result: 'failed' }),
+      ]);
+      const aggs = await s.jobAggregates(RANGE);
+      expect(aggs.map((a) => [a.job, a.runs, a.failed, a.retries, a.failureModes])).toEqual([
+        ['q/b', 1, 1, 1, { failed: 1 }],
+        ['tasks.a', 1, 1, 1, { ValueError: 1 }],
+      ]);
+    });
+
+    it('puts each cicd.pipeline.result in its counter, and each task run in its own job', async () => {
+      const s = await fresh();
+      const pipeline = (result: string, i: number, durationMillis = 1_000): SpanRecord =>
+        span({ startMillis: T0 + i * 10_000, durationMillis, attributes: { 'cicd.pipeline.name': 'build', 'cicd.pipeline.run.id': `r${i}`, 'cicd.pipeline.result': result } });
+      const results = ['success', 'failure', 'error', 'timeout', 'cancellation', 'skip'];
+      const task = span({
+        startMillis: T0,
+        durationMillis: 200,
+        parentSpanId: 'ab'.repeat(8),
+        attributes: { 'cicd.pipeline.name': 'build', 'cicd.pipeline.run.id': 'r0', 'cicd.pipeline.task.name': 'test', 'cicd.pipeline.task.run.result': 'failure' },
+      });
+      await insert(s, [...results.map((r, i) => pipeline(r, i, 1_000 * (i + 1))), task]);
+      const aggs = await s.jobAggregates(RANGE);
+      expect(aggs.map((a) => [a.job, a.runs, a.succeeded, a.failed, a.timedOut, a.cancelled, a.skipped])).toEqual([
+        ['build', 4, 1, 3, 1, 1, 1],
+        ['build/test', 1, 0, 1, 0, 0, 0],
+      ]);
+      // Single-span runs: latency is the span's duration (1, 2, 3 and 4 s for the counted ones).
+      near(aggs[0]?.latencyP50Millis, 2_500);
+      expect(aggs[0]?.failureModes).toEqual({ failed: 2, timeout: 1 });
+    });
+
+    it('counts Kubernetes Job runs (root spans of k8s.job.uid) and generic messaging consumers, the latest attempt giving the outcome', async () => {
+      const s = await fresh();
+      const pod = (uid: string, startMillis: number, error: boolean): SpanRecord =>
+        span({ startMillis, durationMillis: 1_000, statusCode: error ? 2 : 0, resource: { 'service.name': 'backup', 'k8s.job.name': `backup-${uid}`, 'k8s.job.uid': uid, 'k8s.cronjob.name': 'backup' } });
+      const consume = (id: string, startMillis: number, error: boolean): SpanRecord =>
+        span({ kind: 5, startMillis, durationMillis: 100, statusCode: error ? 2 : 0, attributes: { 'messaging.operation.type': 'process', 'messaging.destination.name': 'orders', 'messaging.message.id': id } });
+      await insert(s, [pod('u1', T0, true), pod('u1', T0 + 5_000, false), pod('u2', T0, true), consume('m1', T0, true), consume('m1', T0 + 1_000, false), consume('m2', T0, false)]);
+      const aggs = await s.jobAggregates(RANGE);
+      expect(aggs.map((a) => [a.job, a.runs, a.succeeded, a.failed, a.retries])).toEqual([
+        ['backup', 2, 1, 1, 1],
+        ['orders', 2, 2, 0, 1],
+      ]);
+    });
+
+    it('keeps every attempt of a run longer than a day (first attempt ended days before the window)', async () => {
+      const s = await fresh();
+      const start = T0 - 3 * DAY;
+      // A Celery task retried after three days, and a run span covering three days whose first attempt ended then.
+      const celery = [celeryPublish('tasks.long', 't1', start - 1_000), celeryRun('tasks.long', 't1', { startMillis: start, durationMillis: 1_000, state: 'RETRY' }), celeryRun('tasks.long', 't1', { startMillis: T0, durationMillis: 1_000, state: 'SUCCESS', retries: 1 })];
+      const jobslo = runSpans({
+        job: 'long',
+        startMillis: start,
+        outcome: 'succeeded',
+        attempts: [
+          { startOffsetMillis: 0, durationMillis: 1_000, outcome: 'failed', exitCode: 1 },
+          { startOffsetMillis: 3 * DAY, durationMillis: 1_000, outcome: 'succeeded', exitCode: 0 },
+        ],
+      });
+      delete (jobslo[0] as SpanRecord).attributes['jobslo.run.attempts'];
+      await insert(s, [...celery, ...jobslo]);
+      const aggs = await s.jobAggregates(RANGE);
+      expect(aggs.map((a) => [a.job, a.runs, a.retries, a.queuedRuns])).toEqual([
+        ['long', 1, 1, 0],
+        ['tasks.long', 1, 1, 1],
+      ]);
+      near(aggs[0]?.latencyP50Millis, 3 * DAY + 1_000);
+      near(aggs[1]?.latencyP50Millis, 3 * DAY + 1_000);
+      near(aggs[1]?.queueDelayP50Millis, 1_000);
+      expect((await s.listRuns({ ...RANGE, jobs: '*long' })).map((r) => [r.job, r.attempts, r.startMillis])).toEqual([
+        ['long', 2, start],
+        ['tasks.long', 2, start],
+      ]);
+      expect(await s.windowCounts({ jobs: '*long', criterion: { kind: 'latency', thresholdMillis: DAY }, endMillis: RANGE.toMillis, windowsMillis: [HOUR] })).toEqual([{ windowMillis: HOUR, good: 0, total: 2 }]);
+    });
+  });
+
+  describe(`${name}: dimensions`, () => {
+    const envRun = (job: string, env: string, service: string, startMillis: number, outcome: 'succeeded' | 'failed'): SpanRecord[] =>
+      runSpans({ job, startMillis, outcome, attempts: [{ startOffsetMillis: 0, durationMillis: 10, outcome, exitCode: outcome === 'failed' ? 1 : 0 }] }).map((x) => ({
+        ...x,
+        resourceAttributes: { 'service.name': service, ...(env === '' ? {} : { 'deployment.environment': env }) },
+      }));
+    const fixture = (): SpanRecord[] => [
+      ...envRun('etl', 'prod', 'api', T0, 'succeeded'),
+      ...envRun('etl', 'prod', 'api', T0 + 1_000, 'failed'),
+      ...envRun('etl', 'staging', 'api', T0 + 2_000, 'failed'),
+      ...envRun('etl', 'prod', 'worker', T0 + 3_000, 'succeeded'),
+      ...envRun('etl', '', 'worker', T0 + 4_000, 'succeeded'),
+    ];
+
+    it('filters every run query by dimension values (the old deployment.environment read as deployment.environment.name)', async () => {
+      const s = await fresh();
+      await insert(s, fixture());
+      const prod = { 'deployment.environment.name': 'prod' };
+      expect((await s.jobAggregates({ ...RANGE, where: prod }))[0]).toMatchObject({ runs: 3, succeeded: 2, failed: 1 });
+      expect((await s.jobAggregates({ ...RANGE, where: { ...prod, 'service.name': 'worker' } }))[0]).toMatchObject({ runs: 1, succeeded: 1 });
+      expect(await s.jobAggregates({ ...RANGE, where: { 'deployment.environment.name': 'nope' } })).toEqual([]);
+      const q = { jobs: 'etl', criterion: { kind: 'success' as const }, endMillis: RANGE.toMillis, windowsMillis: [HOUR, 2 * HOUR] };
+      const staging = { ...q, where: { 'deployment.environment.name': 'staging' } };
+      expect(await s.windowCounts({ ...q, where: prod })).toEqual([
+        { windowMillis: HOUR, good: 2, total: 3 },
+        { windowMillis: 2 * HOUR, good: 2, total: 3 },
+      ]);
+      expect(await s.windowCountsMany([{ ...q, where: prod }, staging, q])).toEqual([await s.windowCounts({ ...q, where: prod }), await s.windowCounts(staging), await s.windowCounts(q)]);
+      expect((await s.windowCounts(q))[0]).toEqual({ windowMillis: HOUR, good: 3, total: 5 });
+      expect(await s.listRuns({ ...RANGE, jobs: 'etl', where: { 'deployment.environment.name': 'staging' } })).toHaveLength(1);
+      expect((await s.timeSeries({ ...RANGE, jobs: 'etl', bucketMillis: HOUR, where: prod })).map((p) => p.runs)).toEqual([3]);
+    });
+
+    it('groups aggregates by a dimension, runs without it under the empty value', async () => {
+      const s = await fresh();
+      await insert(s, fixture());
+      const byEnv = await s.jobAggregates({ ...RANGE, groupBy: 'deployment.environment.name' });
+      expect(byEnv.map((a) => [a.job, a.group, a.runs, a.failed])).toEqual([
+        ['etl', '', 1, 0],
+        ['etl', 'prod', 3, 1],
+        ['etl', 'staging', 1, 1],
+      ]);
+      const byService = await s.jobAggregates({ ...RANGE, groupBy: 'service.name', where: { 'deployment.environment.name': 'prod' } });
+      expect(byService.map((a) => [a.group, a.runs])).toEqual([
+        ['api', 2],
+        ['worker', 1],
+      ]);
+      expect((await s.jobAggregates(RANGE))[0]).not.toHaveProperty('group');
     });
   });
 

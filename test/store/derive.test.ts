@@ -4,7 +4,7 @@ import { CICD_RESULT_OUTCOMES, PROFILE_ORDER, deriveSpan, derivationWarnings, di
 import type { JobRow } from '../../store/derive/index.js';
 import type { SpanRecord } from '../../contracts/index.js';
 import { runSpans } from '../support/spans.js';
-import { bullmqAdd, bullmqProcess, celeryPublish, celeryRun, span } from '../support/native-spans.js';
+import { BULLMQ_FIXTURE, CELERY_FIXTURE, bullmqAdd, bullmqProcess, celeryPublish, celeryRun, recordedSpans, span } from '../support/native-spans.js';
 
 const T0 = Date.UTC(2026, 10, 1, 12);
 
@@ -101,13 +101,58 @@ describe('profile celery', () => {
 });
 
 describe('profile bullmq', () => {
+  const [completed, completeChild] = bullmqProcess('emails', 'welcome', '7', { startMillis: T0, durationMillis: 5, attemptsMade: 1, result: 'completed' }) as [SpanRecord, SpanRecord];
+  const [retried, delayChild] = bullmqProcess('emails', 'welcome', '7', { startMillis: T0, durationMillis: 5, attemptsMade: 2, result: 'retried' }) as [SpanRecord, SpanRecord];
+  const [lastFailed, failChild] = bullmqProcess('emails', 'welcome', '7', { startMillis: T0, durationMillis: 5, attemptsMade: 3, result: 'failed' }) as [SpanRecord, SpanRecord];
+  const [stalled] = bullmqProcess('emails', 'welcome', '7', { startMillis: T0, durationMillis: 5, attemptsMade: 1, result: 'none' }) as [SpanRecord];
   const cases: [string, SpanRecord, Want | null][] = [
-    ['a completed process span ends the run; the run id is queue-qualified', bullmqProcess('emails', 'welcome', '7', { startMillis: T0, durationMillis: 5, attemptsMade: 0, result: 'completed' }), { profile: 'bullmq', job: 'emails/welcome', runId: 'emails/7', attempt: 1, outcome: 'succeeded', terminal: true }],
-    ['a failed process span (status UNSET) is a failure', bullmqProcess('emails', 'welcome', '7', { startMillis: T0, durationMillis: 5, attemptsMade: 2, result: 'failed' }), { attempt: 3, outcome: 'failed', terminal: true }],
-    ['a process span without an outcome event (stalled) does not end the run', bullmqProcess('emails', 'welcome', '7', { startMillis: T0, durationMillis: 5, attemptsMade: 0, result: 'none' }), { outcome: 'failed', terminal: false }],
+    ['a completed process span ends the run; the run id is queue-qualified', completed, { profile: 'bullmq', job: 'emails/welcome', runId: 'emails/7', role: 'attempt', attempt: 1, outcome: 'succeeded', terminal: true }],
+    ['a failed process span (status UNSET) is a failed attempt that does not end the run: BullMQ may retry it', retried, { attempt: 2, outcome: 'failed', terminal: false }],
+    ['the last failed attempt does not end the run either', lastFailed, { attempt: 3, terminal: false }],
+    ['the fail child (no attempts left) ends the run as failed', failChild, { role: 'run', outcome: 'failed', terminal: true, runId: 'emails/7', job: 'emails/welcome' }],
+    ['the delay child adds nothing', delayChild, null],
+    ['the complete child adds nothing', completeChild, null],
+    ['a process span without an outcome event (stalled) does not end the run', stalled, { outcome: 'failed', terminal: false }],
     ['the PRODUCER add span is never a run: it gives the queued time', bullmqAdd('emails', 'welcome', '7', T0), { role: 'enqueue', job: 'emails/welcome', runId: 'emails/7', queued: true }],
+    ['worker housekeeping spans give nothing', span({ name: 'moveStalledJobsToWait q', startMillis: T0, attributes: { 'bullmq.queue.name': 'q', 'bullmq.queue.operation': 'moveStalledJobsToWait' } }), null],
   ];
   for (const [name, s, want] of cases) it(name, () => check(s, want));
+});
+
+describe('recorded spans of real frameworks', () => {
+  const summarize = (spans: SpanRecord[]): Record<string, string> => {
+    const byRun = new Map<string, JobRow[]>();
+    for (const s of spans) for (const r of deriveSpan(s).rows) byRun.set(`${r.job} ${r.runId}`, [...(byRun.get(`${r.job} ${r.runId}`) ?? []), r]);
+    const out: Record<string, string[]> = {};
+    for (const rows of byRun.values()) {
+      const job = (rows[0] as JobRow).job.replace(/^bullmq-spans-[0-9a-f-]+\//, '<queue>/');
+      const attempts = rows.filter((r) => r.role === 'attempt').length;
+      const final = rows.filter((r) => r.terminal).map((r) => r.outcome).join('+') || 'unfinished';
+      const queued = rows.some((r) => r.role === 'enqueue') ? 'queued' : 'not queued';
+      (out[job] ??= []).push(`${final} after ${attempts} (${queued})`);
+    }
+    return Object.fromEntries(Object.entries(out).map(([k, v]) => [k, [...new Set(v)].join(', ') + ` x${v.length}`]));
+  };
+
+  it('Celery: 5 ok, 3 flaky retried once, 2 doomed after 3 attempts; every run has its enqueue', () => {
+    const spans = recordedSpans(CELERY_FIXTURE);
+    expect(spans.every((s) => deriveSpan(s).warning === undefined)).toBe(true);
+    expect(summarize(spans)).toEqual({
+      'native.ok': 'succeeded after 1 (queued) x5',
+      'native.flaky': 'succeeded after 2 (queued) x3',
+      'native.doomed': 'failed after 3 (queued) x2',
+    });
+  });
+
+  it('BullMQ: the same mix; housekeeping spans give nothing', () => {
+    const spans = recordedSpans(BULLMQ_FIXTURE);
+    expect(spans.every((s) => deriveSpan(s).warning === undefined)).toBe(true);
+    expect(summarize(spans)).toEqual({
+      '<queue>/ok': 'succeeded after 1 (queued) x5',
+      '<queue>/flaky': 'succeeded after 2 (queued) x3',
+      '<queue>/doomed': 'failed after 3 (queued) x2',
+    });
+  });
 });
 
 describe('profile messaging', () => {

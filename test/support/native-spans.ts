@@ -5,6 +5,7 @@
  * captured fixtures in test/store/fixtures/).
  */
 import { randomBytes } from 'node:crypto';
+import { readFileSync } from 'node:fs';
 import type { Attributes, SpanEventRecord, SpanRecord } from '../../contracts/index.js';
 
 export const hex = (bytes: number): string => randomBytes(bytes).toString('hex');
@@ -85,18 +86,64 @@ export function celeryRun(task: string, taskId: string, o: { startMillis: number
 
 /** A BullMQ PRODUCER `add <queue>.<name>` span (bullmq-otel). */
 export function bullmqAdd(queue: string, name: string, jobId: string, atMillis: number): SpanRecord {
-  return span({ name: `add ${queue}.${name}`, kind: 4, startMillis: atMillis, durationMillis: 1, attributes: { 'bullmq.job.id': jobId, 'bullmq.job.name': name } });
+  return span({
+    name: `add ${queue}.${name}`,
+    kind: 4,
+    startMillis: atMillis,
+    durationMillis: 1,
+    attributes: { 'bullmq.queue.name': queue, 'bullmq.queue.operation': 'add', 'bullmq.job.id': jobId, 'bullmq.job.name': name },
+  });
 }
 
-/** A BullMQ CONSUMER `process <queue>` span: attempt `attemptsMade + 1`. */
-export function bullmqProcess(queue: string, name: string, jobId: string, o: { startMillis: number; durationMillis: number; attemptsMade: number; result: 'completed' | 'failed' | 'none' }): SpanRecord {
+/**
+ * A BullMQ CONSUMER `process <queue>` span (attempt `attemptsMade`, 1-based as
+ * BullMQ sets it) and its INTERNAL child: `complete`, `delay` (a retry
+ * follows) or `fail` (no attempts left). `none` = a stalled attempt.
+ */
+export function bullmqProcess(
+  queue: string,
+  name: string,
+  jobId: string,
+  o: { startMillis: number; durationMillis: number; attemptsMade: number; result: 'completed' | 'retried' | 'failed' | 'none' },
+): SpanRecord[] {
   const end = o.startMillis + o.durationMillis;
-  return span({
+  const processSpan = span({
     name: `process ${queue}`,
     kind: 5,
     startMillis: o.startMillis,
     durationMillis: o.durationMillis,
-    attributes: { 'bullmq.job.id': jobId, 'bullmq.job.name': name, 'bullmq.job.attempts.made': o.attemptsMade, 'bullmq.worker.name': 'w' },
-    events: o.result === 'completed' ? [{ name: 'job completed', atMillis: end }] : o.result === 'failed' ? [{ name: 'job failed', atMillis: end, attributes: { 'bullmq.job.failed.reason': 'boom' } }] : [],
+    attributes: { 'bullmq.queue.name': queue, 'bullmq.queue.operation': 'process', 'bullmq.job.id': jobId, 'bullmq.job.name': name, 'bullmq.job.attempts.made': o.attemptsMade },
+    events: o.result === 'completed' ? [{ name: 'job completed', atMillis: end }] : o.result === 'none' ? [] : [{ name: 'job failed', atMillis: end, attributes: { 'bullmq.job.failed.reason': 'boom' } }],
   });
+  if (o.result === 'none') return [processSpan];
+  const op = o.result === 'completed' ? 'complete' : o.result === 'retried' ? 'delay' : 'fail';
+  const child = span({
+    name: `${op} ${queue}`,
+    traceId: processSpan.traceId,
+    parentSpanId: processSpan.spanId,
+    startMillis: end - 1,
+    durationMillis: 1,
+    attributes: { 'bullmq.queue.name': queue, 'bullmq.queue.operation': op, 'bullmq.job.id': jobId, 'bullmq.job.name': name },
+  });
+  return [processSpan, child];
 }
+
+/** Spans recorded from a real framework (test/native/fixtures/*.json: SpanRecords with times as decimal strings). */
+export function recordedSpans(file: URL): SpanRecord[] {
+  const raw = JSON.parse(readFileSync(file, 'utf8')) as (Omit<SpanRecord, 'startTimeUnixNano' | 'endTimeUnixNano' | 'events'> & {
+    startTimeUnixNano: string;
+    endTimeUnixNano: string;
+    events: { name: string; timeUnixNano: string; attributes: Attributes }[];
+  })[];
+  return raw.map((s) => ({
+    ...s,
+    startTimeUnixNano: BigInt(s.startTimeUnixNano),
+    endTimeUnixNano: BigInt(s.endTimeUnixNano),
+    events: s.events.map((e) => ({ ...e, timeUnixNano: BigInt(e.timeUnixNano) })),
+  }));
+}
+
+/** Real Celery 5.7 + opentelemetry-instrumentation-celery spans: 5 ok, 3 flaky (retried once), 2 doomed (3 attempts) tasks. */
+export const CELERY_FIXTURE = new URL('../native/fixtures/celery-spans.json', import.meta.url);
+/** Real BullMQ 6.7 + bullmq-otel spans of the same mix. */
+export const BULLMQ_FIXTURE = new URL('../native/fixtures/bullmq-spans.json', import.meta.url);
