@@ -5,6 +5,8 @@ import type { DuckDBAppender, DuckDBConnection } from '@duckdb/node-api';
 import { StoreError, errorMessage } from '../contracts/index.js';
 import type { LifecycleEventRecord, SpanRecord } from '../contracts/index.js';
 import { toSpanRow } from './rows.js';
+import { DuckDbRollups } from './rollup/duckdb.js';
+import type { NsRange, RunFact } from './rollup/index.js';
 import { deriveSpan } from './derive/index.js';
 import type { JobRow } from './derive/index.js';
 import { STORED_SPAN_COLUMNS, spanFromStored } from './_backfill.js';
@@ -17,6 +19,7 @@ import type {
   JobSelector,
   JobSeries,
   ListRunsByJobQuery,
+  MigrateOptions,
   ListRunsQuery,
   QueueDepth,
   RunDistribution,
@@ -131,6 +134,12 @@ const NANOS_PER_DAY = 86_400_000_000_000n;
 export interface DuckDbStoreOptions {
   /** File path, or `:memory:`. Parent folders are created. */
   path: string;
+  /**
+   * Maintain rollups and answer window counts from them (see
+   * docs/storage.md). Off only to measure or check the raw path.
+   * @default true
+   */
+  rollups?: boolean;
 }
 
 /**
@@ -146,10 +155,14 @@ export class DuckDbStore implements Store {
   private queue: Promise<unknown> = Promise.resolve();
   private closed = false;
 
-  private constructor(location: string, instance: DuckDBInstance, conn: DuckDBConnection) {
+  /** Rollups of the derived runs; null when the store was opened without them. */
+  private readonly rollups: DuckDbRollups | null;
+
+  private constructor(location: string, instance: DuckDBInstance, conn: DuckDBConnection, rollups: boolean) {
     this.location = location;
     this.instance = instance;
     this.conn = conn;
+    this.rollups = rollups ? new DuckDbRollups({ exclusive: (fn) => this.serial(() => fn(this.conn)), runFacts: (jobs, range) => this.runFacts(jobs, range) }) : null;
   }
 
   /**
@@ -176,7 +189,7 @@ export class DuckDbStore implements Store {
       throw new StoreError('JOBSLO_ERR_STORE_UNREACHABLE', `cannot open DuckDB file ${path}: ${msg}`, { cause });
     }
     const conn = await instance.connect();
-    return new DuckDbStore(path, instance, conn);
+    return new DuckDbStore(path, instance, conn, options.rollups ?? true);
   }
 
   /** Runs `fn` after every earlier operation: one connection, one statement at a time. */
@@ -186,7 +199,12 @@ export class DuckDbStore implements Store {
     return next;
   }
 
-  async migrate(): Promise<void> {
+  async migrate(options: MigrateOptions = {}): Promise<void> {
+    await this.migrateTables();
+    await this.rollups?.migrate((done, total) => options.onProgress?.(`rollups: ${done}/${total} days built`));
+  }
+
+  private async migrateTables(): Promise<void> {
     await this.serial(async () => {
       await this.conn.run('CREATE TABLE IF NOT EXISTS jobslo_migrations (version INTEGER PRIMARY KEY, applied_at TIMESTAMP NOT NULL)');
       const r = await this.conn.runAndReadAll('SELECT coalesce(max(version), 0) AS v FROM jobslo_migrations');
@@ -297,6 +315,28 @@ export class DuckDbStore implements Store {
     await this.append('job_rows', `${jobRows.length} job rows`, (appender) => {
       for (const row of jobRows) appendJobRow(appender, row, receivedNs);
     });
+    await this.rollups?.mark(jobRows);
+  }
+
+  /** The derived runs of these jobs (null: every job) with a final outcome in `(loNs, hiNs]`, for the rollups. */
+  private async runFacts(jobs: readonly string[] | null, range: NsRange): Promise<RunFact[]> {
+    const p = new Params();
+    const cond = jobs === null ? "job <> ''" : jobs.length === 0 ? 'false' : `job IN (${jobs.map((j) => p.add(j)).join(', ')})`;
+    const ms = (ns: bigint): number => Number(ns / 1_000_000n);
+    // Rows that start up to the look-back after the range still shape its runs (a retry scheduled later un-finishes one).
+    const sql = `
+      WITH ${this.runsCte({ fromMillis: ms(range.loNs), toMillis: ms(range.hiNs + RUN_LOOKBACK_NANOS) }, cond, p)}
+      SELECT job, run_id, run_end_ns, outcome, last_end_ns - first_start_ns AS latency_ns, attempts, ran FROM runs
+      WHERE run_end_ns > ${range.loNs} AND run_end_ns <= ${range.hiNs}`;
+    return (await this.query(sql, p.values)).map((r) => ({
+      job: String(r['job']),
+      runId: String(r['run_id']),
+      runEndNs: BigInt(r['run_end_ns'] as bigint),
+      outcome: String(r['outcome']),
+      latencyNs: r['latency_ns'] === null || r['latency_ns'] === undefined ? null : BigInt(r['latency_ns'] as bigint),
+      attempts: Number(r['attempts']),
+      ran: r['ran'] === true,
+    }));
   }
 
   async insertLifecycleEvents(events: readonly LifecycleEventRecord[]): Promise<void> {
@@ -477,6 +517,8 @@ export class DuckDbStore implements Store {
 
   async windowCounts(query: WindowCountsQuery): Promise<WindowCount[]> {
     if (query.windowsMillis.length === 0) return [];
+    const rolled = await this.rollups?.windowCountsMany([query]);
+    if (rolled) return rolled[0] ?? [];
     const longest = Math.max(...query.windowsMillis);
     const range = { fromMillis: query.endMillis - longest, toMillis: query.endMillis };
     const p = new Params();
@@ -499,6 +541,8 @@ export class DuckDbStore implements Store {
   }
 
   async windowCountsMany(queries: readonly WindowCountsQuery[]): Promise<WindowCount[][]> {
+    const rolled = await this.rollups?.windowCountsMany(queries);
+    if (rolled) return rolled;
     const out: WindowCount[][] = queries.map((q) => q.windowsMillis.map((w) => ({ windowMillis: w, good: 0, total: 0 })));
     // One pass per end time and dimension filter (SLO selectors share few filters).
     const groups = new Map<string, { endMillis: number; where: DimensionFilter | undefined; group: { index: number; query: WindowCountsQuery }[] }>();
@@ -698,6 +742,7 @@ export class DuckDbStore implements Store {
     await this.query(`DELETE FROM spans WHERE day < DATE '1970-01-01' + ${numberLiteral(day)}`);
     await this.query(`DELETE FROM lifecycle_events WHERE day < DATE '1970-01-01' + ${numberLiteral(day)}`);
     await this.query(`DELETE FROM job_rows WHERE day < DATE '1970-01-01' + ${numberLiteral(day)}`);
+    await this.rollups?.dropBefore(BigInt(day) * NANOS_PER_DAY);
     return Number(rows[0]?.['n'] ?? 0);
   }
 

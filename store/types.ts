@@ -214,14 +214,20 @@ export interface QueueDepth {
   max: number;
 }
 
+/** Options of {@link Store.migrate}. */
+export interface MigrateOptions {
+  /** Called with a one-line progress message while a long step (building rollups) runs. */
+  onProgress?: (message: string) => void;
+}
+
 /** Where spans are stored and SLIs are computed. */
 export interface Store {
   /** `duckdb` or `clickhouse`. */
   readonly kind: string;
   /** Human-readable location, without credentials. */
   readonly location: string;
-  /** Creates or upgrades the schema. Idempotent. */
-  migrate(): Promise<void>;
+  /** Creates or upgrades the schema, and builds the rollups of a store that has none yet. Idempotent. */
+  migrate(options?: MigrateOptions): Promise<void>;
   /** Stores spans. Delivering the same span twice must not change any SLI. */
   insertSpans(spans: readonly SpanRecord[]): Promise<void>;
   /** Stores live lifecycle events. Delivering the same event twice must not change any SLI. */

@@ -16,5 +16,7 @@ export {
 export type { GoodTotal, HourContent, RegisteredThreshold, RunFact } from './content.js';
 export { SKETCH_RELATIVE_ACCURACY, SKETCH_ZERO_KEY, sketchAdd, sketchKey, sketchQuantiles, sketchValue } from './sketch.js';
 export type { Sketch } from './sketch.js';
-export { PREVIOUS_ROW_LOOKBACK_NS, clusterStarts, rebuildHours, recomputeMinutes, refreshRollups } from './maintain.js';
+export { PREVIOUS_ROW_LOOKBACK_NS, buildRollups, clusterStarts, rebuildHours, recomputeMinutes, refreshRollups } from './maintain.js';
 export type { MinuteContent, RefreshResult, RollupBackend, RollupMark } from './maintain.js';
+export { ensureThresholds, rollupCanAnswer, rollupWindowCounts } from './read.js';
+export type { EdgePart, HourPart, PartCount, RollupReadBackend } from './read.js';

@@ -36,8 +36,10 @@ export interface RollupBackend {
   ackMarks(token: bigint): Promise<void>;
   /** Minute buckets of the stored terminal rows of these runs that end in the range. */
   terminalMinutes(runs: readonly { job: string; runId: string }[], range: NsRange): Promise<{ job: string; minuteNs: bigint }[]>;
-  /** The derived runs of these jobs with a final outcome in the range (the raw run derivation). */
-  runFacts(jobs: readonly string[], range: NsRange): Promise<RunFact[]>;
+  /** The derived runs of these jobs (null: every job) with a final outcome in the range (the raw run derivation). */
+  runFacts(jobs: readonly string[] | null, range: NsRange): Promise<RunFact[]>;
+  /** The range of final outcome times of the stored job rows, null when there are none. */
+  storedRange(): Promise<NsRange | null>;
   /** The runs that the stored minute buckets of these jobs hold, for bucket starts in `[fromNs, toNs)`. */
   minuteRuns(jobs: readonly string[], fromNs: bigint, toNs: bigint): Promise<RunFact[]>;
   /** Replaces these buckets' contents (a newer version of each). */
@@ -189,4 +191,46 @@ export async function rebuildHours(backend: RollupBackend, jobs: readonly string
     n += contents.length;
   }
   return n;
+}
+
+/**
+ * Builds every bucket from the stored job rows, a day per read (what
+ * `jobslo migrate` does for a store that has none yet). Ingest may go on:
+ * what it marks meanwhile is applied by the next refresh.
+ * @param onDay called after each day with the days done and in all
+ */
+export async function buildRollups(backend: RollupBackend, onDay?: (done: number, total: number) => void): Promise<{ minutes: number; hours: number }> {
+  const range = await backend.storedRange();
+  if (range === null) return { minutes: 0, hours: 0 };
+  const registry = await backend.thresholds();
+  const DAY = 24n * HOUR_NS;
+  const first = floorDiv(range.loNs - 1n, DAY) * DAY;
+  const days = Number((range.hiNs - first + DAY - 1n) / DAY);
+  let minutes = 0;
+  let hours = 0;
+  for (let d = 0; d < days; d++) {
+    const lo = first + BigInt(d) * DAY;
+    const version = BigInt(Date.now()) * 1_000_000n;
+    const facts = await backend.runFacts(null, { loNs: lo, hiNs: lo + DAY });
+    const byMinute = new Map<string, MinuteContent>();
+    const byHour = new Map<string, { job: string; hourNs: bigint; runs: RunFact[] }>();
+    for (const f of facts) {
+      const m = bucketOf(f.runEndNs, MINUTE_NS);
+      const mk = key(f.job, m);
+      let mc = byMinute.get(mk);
+      if (!mc) byMinute.set(mk, (mc = { job: f.job, minuteNs: m, runs: [] }));
+      mc.runs.push(f);
+      const h = bucketOf(f.runEndNs, HOUR_NS);
+      const hk = key(f.job, h);
+      let hc = byHour.get(hk);
+      if (!hc) byHour.set(hk, (hc = { job: f.job, hourNs: h, runs: [] }));
+      hc.runs.push(f);
+    }
+    const hourContents = [...byHour.values()].map((h) => hourContent(h.job, h.hourNs, h.runs, thresholdsFor(registry, h.job)));
+    if (byMinute.size > 0) await backend.writeBuckets([...byMinute.values()], hourContents, version);
+    minutes += byMinute.size;
+    hours += hourContents.length;
+    onDay?.(d + 1, days);
+  }
+  return { minutes, hours };
 }

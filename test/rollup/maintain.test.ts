@@ -9,7 +9,7 @@ import { describe, expect, it } from 'vitest';
 import { HOUR_NS, MINUTE_NS, bucketOf, coverWindow } from '../../store/rollup/buckets.js';
 import { countFromParts, hourContent, isCounted, isGood, selectorMatcher, thresholdsFor } from '../../store/rollup/content.js';
 import type { HourContent, RegisteredThreshold, RunFact } from '../../store/rollup/content.js';
-import { clusterStarts, rebuildHours, refreshRollups } from '../../store/rollup/maintain.js';
+import { buildRollups, clusterStarts, rebuildHours, refreshRollups } from '../../store/rollup/maintain.js';
 import type { MinuteContent, RollupBackend, RollupMark } from '../../store/rollup/maintain.js';
 import type { NsRange } from '../../store/rollup/buckets.js';
 import type { GoodRunCriterion } from '../../store/types.js';
@@ -63,8 +63,13 @@ class FakeBackend implements RollupBackend {
         .map((r) => ({ job: r.job, minuteNs: bucketOf(r.endNs, MINUTE_NS) })),
     );
   }
-  runFacts(jobs: readonly string[], range: NsRange): Promise<RunFact[]> {
-    return Promise.resolve(this.facts().filter((f) => jobs.includes(f.job) && f.runEndNs > range.loNs && f.runEndNs <= range.hiNs));
+  runFacts(jobs: readonly string[] | null, range: NsRange): Promise<RunFact[]> {
+    return Promise.resolve(this.facts().filter((f) => (jobs === null || jobs.includes(f.job)) && f.runEndNs > range.loNs && f.runEndNs <= range.hiNs));
+  }
+  storedRange(): Promise<NsRange | null> {
+    const ends = this.rows.map((r) => r.endNs);
+    if (ends.length === 0) return Promise.resolve(null);
+    return Promise.resolve({ loNs: ends.reduce((a, b) => (a < b ? a : b)) - 1n, hiNs: ends.reduce((a, b) => (a > b ? a : b)) });
   }
   minuteRuns(jobs: readonly string[], fromNs: bigint, toNs: bigint): Promise<RunFact[]> {
     return Promise.resolve([...this.minutes.values()].filter((m) => jobs.includes(m.job) && m.minuteNs >= fromNs && m.minuteNs < toNs).flatMap((m) => m.runs));
@@ -189,6 +194,25 @@ describe('refreshRollups', () => {
     b.insert(all.map((r) => ({ ...r })));
     await refreshRollups(b);
     check(b, T);
+  });
+
+  it('a build from the stored rows equals the incremental result', async () => {
+    const b = new FakeBackend();
+    b.registry = [
+      { jobs: '*', thresholdNs: 250n * MS },
+      { jobs: '*', thresholdNs: 1000n * MS },
+    ];
+    b.rows = Array.from({ length: 300 }, (_, i) => ({
+      job: i % 3 === 0 ? 'a' : 'b',
+      runId: String(i % 200),
+      endNs: T - BigInt(i) * 977n * 1_000_000_000n,
+      terminal: i % 7 !== 0,
+      outcome: i % 4 === 0 ? 'failed' : 'succeeded',
+      latencyNs: BigInt(i * 5) * MS,
+    }));
+    await buildRollups(b);
+    check(b, T);
+    check(b, T - 5n * HOUR_NS - 1n);
   });
 
   it('a run whose later terminal row moves it to another hour leaves its old bucket', async () => {

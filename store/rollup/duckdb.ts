@@ -1,0 +1,339 @@
+/**
+ * The rollup tables of the DuckDB store. Buckets are replaced inside a
+ * transaction (delete then insert), so a reader never sees half a bucket;
+ * marks are deleted in the same transaction as the buckets they produced.
+ */
+import type { DuckDBAppender, DuckDBConnection } from '@duckdb/node-api';
+import { StoreError, errorMessage } from '../../contracts/index.js';
+import type { JobRow } from '../derive/index.js';
+import { globToLike, isGlob } from '../_sql.js';
+import type { WindowCount, WindowCountsQuery } from '../types.js';
+import type { NsRange } from './buckets.js';
+import { OUTCOME_CODES, outcomeCode } from './content.js';
+import type { HourContent, RegisteredThreshold, RunFact } from './content.js';
+import { buildRollups, refreshRollups } from './maintain.js';
+import type { MinuteContent, RefreshResult, RollupMark } from './maintain.js';
+import { rollupWindowCounts } from './read.js';
+import type { EdgePart, HourPart, PartCount, RollupReadBackend } from './read.js';
+
+/** Rollup tables; created by the store's migrate, idempotently. */
+const TABLES: readonly string[] = [
+  `CREATE TABLE IF NOT EXISTS rollup_marks (seq BIGINT NOT NULL, job VARCHAR NOT NULL, run_id VARCHAR NOT NULL, end_ns BIGINT NOT NULL, terminal BOOLEAN NOT NULL)`,
+  // One row per run that a minute bucket holds.
+  `CREATE TABLE IF NOT EXISTS rollup_minute_runs (
+    job VARCHAR NOT NULL, minute_ns BIGINT NOT NULL, end_ns BIGINT NOT NULL, outcome UTINYINT NOT NULL,
+    latency_ns BIGINT, attempts INTEGER NOT NULL, ran BOOLEAN NOT NULL)`,
+  `CREATE TABLE IF NOT EXISTS rollup_hour (
+    job VARCHAR NOT NULL, hour_ns BIGINT NOT NULL, succeeded BIGINT NOT NULL, failed BIGINT NOT NULL, timed_out BIGINT NOT NULL,
+    cancelled BIGINT NOT NULL, skipped BIGINT NOT NULL, other BIGINT NOT NULL, attempts BIGINT NOT NULL)`,
+  // Good runs per registered threshold, a row per threshold the hour counts (zeros included).
+  `CREATE TABLE IF NOT EXISTS rollup_hour_good (job VARCHAR NOT NULL, hour_ns BIGINT NOT NULL, threshold_ns BIGINT NOT NULL, good BIGINT NOT NULL)`,
+  `CREATE TABLE IF NOT EXISTS rollup_hour_sketch (job VARCHAR NOT NULL, hour_ns BIGINT NOT NULL, key INTEGER NOT NULL, n BIGINT NOT NULL)`,
+  `CREATE TABLE IF NOT EXISTS rollup_thresholds (jobs VARCHAR NOT NULL, threshold_ns BIGINT NOT NULL)`,
+  `CREATE TABLE IF NOT EXISTS rollup_state (key VARCHAR NOT NULL, value BIGINT NOT NULL)`,
+];
+
+/** What the rollups need from the DuckDB store. */
+export interface DuckDbRollupHost {
+  /** Runs `fn` with the store's connection, after every earlier operation and before any later one. */
+  exclusive<T>(fn: (conn: DuckDBConnection) => Promise<T>): Promise<T>;
+  /** The raw run derivation of these jobs (null: all) for runs with a final outcome in the range. */
+  runFacts(jobs: readonly string[] | null, range: NsRange): Promise<RunFact[]>;
+}
+
+const big = (v: unknown): bigint => (typeof v === 'bigint' ? v : BigInt(String(v)));
+
+/** A string as a DuckDB literal (single quotes doubled). */
+function lit(s: string): string {
+  return `'${s.replace(/'/g, "''")}'`;
+}
+
+/** The DuckDB side of the rollups. */
+export class DuckDbRollups implements RollupReadBackend {
+  private seq = -1n;
+
+  constructor(private readonly host: DuckDbRollupHost) {}
+
+  private async rows(conn: DuckDBConnection, sql: string): Promise<Record<string, unknown>[]> {
+    try {
+      return (await conn.runAndReadAll(sql)).getRowObjectsJS() as Record<string, unknown>[];
+    } catch (cause) {
+      throw new StoreError('JOBSLO_ERR_STORE_QUERY', `DuckDB rollup query failed: ${errorMessage(cause)}`, { cause });
+    }
+  }
+
+  private read(sql: string): Promise<Record<string, unknown>[]> {
+    return this.host.exclusive((conn) => this.rows(conn, sql));
+  }
+
+  /**
+   * Creates the rollup tables and, on a store that has job rows but no
+   * rollups yet, builds them (reporting each day built).
+   */
+  async migrate(onProgress?: (done: number, total: number) => void): Promise<void> {
+    const built = await this.host.exclusive(async (conn) => {
+      for (const t of TABLES) await conn.run(t);
+      return (await this.rows(conn, `SELECT value FROM rollup_state WHERE key = 'built'`)).length > 0;
+    });
+    if (built) return;
+    await buildRollups(this, onProgress);
+    await this.host.exclusive(async (conn) => {
+      await conn.run(`INSERT INTO rollup_state VALUES ('built', ${BigInt(Date.now())})`);
+    });
+  }
+
+  /** Records a mark per job row; call after the rows are stored. */
+  async mark(rows: readonly JobRow[]): Promise<void> {
+    if (rows.length === 0) return;
+    await this.host.exclusive(async (conn) => {
+      if (this.seq < 0n) this.seq = big((await this.rows(conn, 'SELECT coalesce(max(seq), 0) AS m FROM rollup_marks'))[0]?.['m'] ?? 0);
+      const appender = await conn.createAppender('rollup_marks');
+      try {
+        for (const r of rows) {
+          this.seq += 1n;
+          appender.appendBigInt(this.seq);
+          appender.appendVarchar(r.job);
+          appender.appendVarchar(r.runId);
+          appender.appendBigInt(r.endNs);
+          appender.appendBoolean(r.terminal);
+          appender.endRow();
+        }
+        appender.flushSync();
+      } catch (cause) {
+        throw new StoreError('JOBSLO_ERR_STORE_QUERY', `cannot record rollup marks: ${errorMessage(cause)}`, { cause });
+      } finally {
+        appender.closeSync();
+      }
+    });
+  }
+
+  /** Applies pending marks. */
+  refresh(onStep?: (r: RefreshResult) => void): Promise<RefreshResult> {
+    return refreshRollups(this, onStep);
+  }
+
+  /** {@link Store.windowCountsMany} from the rollups; null when they cannot answer. */
+  windowCountsMany(queries: readonly WindowCountsQuery[]): Promise<WindowCount[][] | null> {
+    return rollupWindowCounts(this, queries);
+  }
+
+  /** Drops buckets that end before `beforeNs` (with the job rows' retention). */
+  async dropBefore(beforeNs: bigint): Promise<void> {
+    await this.host.exclusive(async (conn) => {
+      await conn.run(`DELETE FROM rollup_minute_runs WHERE minute_ns < ${beforeNs}`);
+      for (const t of ['rollup_hour', 'rollup_hour_good', 'rollup_hour_sketch']) await conn.run(`DELETE FROM ${t} WHERE hour_ns < ${beforeNs}`);
+    });
+  }
+
+  async pendingMarks(limit: number): Promise<{ marks: RollupMark[]; token: bigint }> {
+    const rows = await this.read(`SELECT seq, job, run_id, end_ns, terminal FROM rollup_marks ORDER BY seq LIMIT ${Math.trunc(limit)}`);
+    let token = 0n;
+    const marks = rows.map((r) => {
+      const s = big(r['seq']);
+      if (s > token) token = s;
+      return { job: String(r['job']), runId: String(r['run_id']), endNs: big(r['end_ns']), terminal: r['terminal'] === true };
+    });
+    return { marks, token };
+  }
+
+  async ackMarks(token: bigint): Promise<void> {
+    await this.read(`DELETE FROM rollup_marks WHERE seq <= ${token}`);
+  }
+
+  async terminalMinutes(runs: readonly { job: string; runId: string }[], range: NsRange): Promise<{ job: string; minuteNs: bigint }[]> {
+    if (runs.length === 0) return [];
+    const out: { job: string; minuteNs: bigint }[] = [];
+    return this.host.exclusive(async (conn) => {
+      await conn.run('CREATE OR REPLACE TEMP TABLE rollup_dirty_runs (job VARCHAR, run_id VARCHAR)');
+      const a = await conn.createAppender('rollup_dirty_runs', 'main', 'temp');
+      try {
+        for (const r of runs) {
+          a.appendVarchar(r.job);
+          a.appendVarchar(r.runId);
+          a.endRow();
+        }
+        a.flushSync();
+      } finally {
+        a.closeSync();
+      }
+      const rows = await this.rows(
+        conn,
+        `SELECT DISTINCT r.job, ((r.end_ns - 1) // 60000000000) * 60000000000 AS minute_ns
+         FROM job_rows r SEMI JOIN rollup_dirty_runs d ON r.job = d.job AND r.run_id = d.run_id
+         WHERE r.terminal AND r.end_ns > ${range.loNs} AND r.end_ns <= ${range.hiNs}`,
+      );
+      for (const r of rows) out.push({ job: String(r['job']), minuteNs: big(r['minute_ns']) });
+      return out;
+    });
+  }
+
+  runFacts(jobs: readonly string[] | null, range: NsRange): Promise<RunFact[]> {
+    return this.host.runFacts(jobs, range);
+  }
+
+  async storedRange(): Promise<NsRange | null> {
+    const [r] = await this.read('SELECT min(end_ns) AS lo, max(end_ns) AS hi FROM job_rows WHERE terminal');
+    if (!r || r['lo'] === null || r['lo'] === undefined) return null;
+    return { loNs: big(r['lo']) - 1n, hiNs: big(r['hi']) };
+  }
+
+  async latestStartNs(): Promise<bigint | null> {
+    const [r] = await this.read('SELECT max(start_ns) AS m FROM job_rows');
+    return r === undefined || r['m'] === null || r['m'] === undefined ? null : big(r['m']);
+  }
+
+  async minuteRuns(jobs: readonly string[], fromNs: bigint, toNs: bigint): Promise<RunFact[]> {
+    if (jobs.length === 0) return [];
+    const rows = await this.read(
+      `SELECT job, end_ns, outcome, latency_ns, attempts, ran FROM rollup_minute_runs
+       WHERE minute_ns >= ${fromNs} AND minute_ns < ${toNs} AND job IN (${jobs.map(lit).join(', ')})`,
+    );
+    return rows.map((r) => ({
+      job: String(r['job']),
+      runId: '',
+      runEndNs: big(r['end_ns']),
+      outcome: OUTCOME_CODES[Number(r['outcome'])] ?? 'other',
+      latencyNs: r['latency_ns'] === null || r['latency_ns'] === undefined ? null : big(r['latency_ns']),
+      attempts: Number(r['attempts']),
+      ran: r['ran'] === true,
+    }));
+  }
+
+  async writeBuckets(minutes: readonly MinuteContent[], hours: readonly HourContent[]): Promise<void> {
+    await this.host.exclusive(async (conn) => {
+      await conn.run('BEGIN TRANSACTION');
+      try {
+        await conn.run('CREATE OR REPLACE TEMP TABLE rollup_keys (kind UTINYINT, job VARCHAR, bucket_ns BIGINT)');
+        await append(conn, 'rollup_keys', (a) => {
+          for (const m of minutes) row(a, () => (a.appendUTinyInt(0), a.appendVarchar(m.job), a.appendBigInt(m.minuteNs)));
+          for (const h of hours) row(a, () => (a.appendUTinyInt(1), a.appendVarchar(h.job), a.appendBigInt(h.hourNs)));
+        });
+        await conn.run(`DELETE FROM rollup_minute_runs t USING rollup_keys k WHERE k.kind = 0 AND t.job = k.job AND t.minute_ns = k.bucket_ns`);
+        for (const t of ['rollup_hour', 'rollup_hour_good', 'rollup_hour_sketch']) {
+          await conn.run(`DELETE FROM ${t} t USING rollup_keys k WHERE k.kind = 1 AND t.job = k.job AND t.hour_ns = k.bucket_ns`);
+        }
+        await append(conn, 'rollup_minute_runs', (a) => {
+          for (const m of minutes)
+            for (const r of m.runs)
+              row(a, () => {
+                a.appendVarchar(m.job);
+                a.appendBigInt(m.minuteNs);
+                a.appendBigInt(r.runEndNs);
+                a.appendUTinyInt(outcomeCode(r.outcome));
+                if (r.latencyNs === null) a.appendNull();
+                else a.appendBigInt(r.latencyNs);
+                a.appendInteger(Math.min(2_147_483_647, Math.trunc(r.attempts)));
+                a.appendBoolean(r.ran);
+              });
+        });
+        await append(conn, 'rollup_hour', (a) => {
+          for (const h of hours)
+            row(a, () => {
+              a.appendVarchar(h.job);
+              a.appendBigInt(h.hourNs);
+              for (let i = 0; i < 6; i++) a.appendBigInt(BigInt(h.byOutcome[i] ?? 0));
+              a.appendBigInt(BigInt(h.attempts));
+            });
+        });
+        await append(conn, 'rollup_hour_good', (a) => {
+          for (const h of hours)
+            h.thresholdsNs.forEach((t, i) => row(a, () => (a.appendVarchar(h.job), a.appendBigInt(h.hourNs), a.appendBigInt(t), a.appendBigInt(BigInt(h.good[i] ?? 0)))));
+        });
+        await append(conn, 'rollup_hour_sketch', (a) => {
+          for (const h of hours) for (const [k, n] of h.sketch) row(a, () => (a.appendVarchar(h.job), a.appendBigInt(h.hourNs), a.appendInteger(k), a.appendBigInt(BigInt(n))));
+        });
+        await conn.run('COMMIT');
+      } catch (cause) {
+        await conn.run('ROLLBACK');
+        throw new StoreError('JOBSLO_ERR_STORE_QUERY', `cannot write rollup buckets: ${errorMessage(cause)}`, { cause });
+      }
+    });
+  }
+
+  async thresholds(): Promise<RegisteredThreshold[]> {
+    const rows = await this.read('SELECT DISTINCT jobs, threshold_ns FROM rollup_thresholds');
+    return rows.map((r) => ({ jobs: String(r['jobs']), thresholdNs: big(r['threshold_ns']) }));
+  }
+
+  async registerThresholds(thresholds: readonly RegisteredThreshold[]): Promise<void> {
+    if (thresholds.length === 0) return;
+    await this.read(`INSERT INTO rollup_thresholds VALUES ${thresholds.map((t) => `(${lit(t.jobs)}, ${t.thresholdNs})`).join(', ')}`);
+  }
+
+  async rolledJobs(): Promise<{ jobs: string[]; fromNs: bigint; toNs: bigint }> {
+    const rows = await this.read('SELECT job, min(hour_ns) AS lo, max(hour_ns) AS hi FROM rollup_hour GROUP BY job');
+    let lo: bigint | null = null;
+    let hi: bigint | null = null;
+    for (const r of rows) {
+      const a = big(r['lo']);
+      const b = big(r['hi']);
+      if (lo === null || a < lo) lo = a;
+      if (hi === null || b > hi) hi = b;
+    }
+    return { jobs: rows.map((r) => String(r['job'])), fromNs: lo ?? 0n, toNs: (hi ?? -3_600_000_000_000n) + 3_600_000_000_000n };
+  }
+
+  async countHours(parts: readonly HourPart[]): Promise<Map<number, PartCount>> {
+    const values = parts
+      .map((p) => `(${p.id}, ${lit(isGlob(p.jobs) ? globToLike(p.jobs) : p.jobs)}, ${isGlob(p.jobs)}, ${p.thresholdNs === null ? 'NULL' : p.thresholdNs}::BIGINT, ${p.fromNs}::BIGINT, ${p.toNs}::BIGINT)`)
+      .join(', ');
+    const sql = `
+      WITH q(id, pat, is_glob, thr, h0, h1) AS (VALUES ${values}),
+      m AS (
+        SELECT q.id, q.thr, h.job, h.hour_ns, h.succeeded, h.failed + h.timed_out AS bad FROM q JOIN rollup_hour h
+          ON NOT q.is_glob AND h.job = q.pat AND h.hour_ns >= q.h0 AND h.hour_ns < q.h1
+        UNION ALL
+        SELECT q.id, q.thr, h.job, h.hour_ns, h.succeeded, h.failed + h.timed_out AS bad FROM q JOIN rollup_hour h
+          ON q.is_glob AND h.job LIKE q.pat ESCAPE '\\' AND h.hour_ns >= q.h0 AND h.hour_ns < q.h1
+      )
+      SELECT m.id, sum(m.succeeded + m.bad) AS total,
+        sum(CASE WHEN m.thr IS NULL THEN m.succeeded ELSE coalesce(g.good, 0) END) AS good,
+        count(*) FILTER (WHERE m.thr IS NOT NULL AND m.succeeded > 0 AND g.good IS NULL) AS missing
+      FROM m LEFT JOIN rollup_hour_good g ON m.thr IS NOT NULL AND g.job = m.job AND g.hour_ns = m.hour_ns AND g.threshold_ns = m.thr
+      GROUP BY m.id`;
+    return toCounts(await this.read(sql));
+  }
+
+  async countEdges(parts: readonly EdgePart[]): Promise<Map<number, PartCount>> {
+    const values = parts
+      .map(
+        (p) =>
+          `(${p.id}, ${lit(isGlob(p.jobs) ? globToLike(p.jobs) : p.jobs)}, ${isGlob(p.jobs)}, ${p.thresholdNs === null ? 'NULL' : p.thresholdNs}::BIGINT, ${p.loNs}::BIGINT, ${p.hiNs}::BIGINT, ${p.minuteFromNs}::BIGINT, ${p.minuteToNs}::BIGINT)`,
+      )
+      .join(', ');
+    const cols = 'q.id, q.thr, r.outcome, r.latency_ns';
+    const on = 'r.minute_ns >= q.mlo AND r.minute_ns < q.mhi AND r.end_ns > q.lo AND r.end_ns <= q.hi';
+    const sql = `
+      WITH q(id, pat, is_glob, thr, lo, hi, mlo, mhi) AS (VALUES ${values}),
+      m AS (
+        SELECT ${cols} FROM q JOIN rollup_minute_runs r ON NOT q.is_glob AND r.job = q.pat AND ${on}
+        UNION ALL
+        SELECT ${cols} FROM q JOIN rollup_minute_runs r ON q.is_glob AND r.job LIKE q.pat ESCAPE '\\' AND ${on}
+      )
+      SELECT id, count(*) FILTER (WHERE outcome <= 2) AS total,
+        count(*) FILTER (WHERE outcome = 0 AND (thr IS NULL OR latency_ns <= thr)) AS good, 0 AS missing
+      FROM m GROUP BY id`;
+    return toCounts(await this.read(sql));
+  }
+}
+
+function toCounts(rows: Record<string, unknown>[]): Map<number, PartCount> {
+  const out = new Map<number, PartCount>();
+  for (const r of rows) out.set(Number(r['id']), { good: Number(r['good'] ?? 0), total: Number(r['total'] ?? 0), missing: Number(r['missing'] ?? 0) });
+  return out;
+}
+
+function row(a: DuckDBAppender, fill: () => unknown): void {
+  fill();
+  a.endRow();
+}
+
+async function append(conn: DuckDBConnection, table: string, write: (a: DuckDBAppender) => void): Promise<void> {
+  const a = await conn.createAppender(table, 'main', table === 'rollup_keys' ? 'temp' : null);
+  try {
+    write(a);
+    a.flushSync();
+  } finally {
+    a.closeSync();
+  }
+}

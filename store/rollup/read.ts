@@ -1,0 +1,122 @@
+/**
+ * Window counts from the rollups: each window `(T - L, T]` is covered by
+ * whole hour buckets and, at its edges, by the runs that minute buckets keep
+ * (see {@link coverWindow}), so the answer is exact and reads a few thousand
+ * rows per job whatever the number of stored runs.
+ */
+import type { JobSelector, WindowCount, WindowCountsQuery } from '../types.js';
+import { coverWindow } from './buckets.js';
+import { criterionThresholdNs, selectorMatcher } from './content.js';
+import type { RegisteredThreshold } from './content.js';
+import { rebuildHours, refreshRollups } from './maintain.js';
+import type { RollupBackend } from './maintain.js';
+
+/** Hour buckets of the matching jobs with a start in `[fromNs, toNs)`. */
+export interface HourPart {
+  id: number;
+  jobs: JobSelector;
+  /** Null for the success criterion. */
+  thresholdNs: bigint | null;
+  fromNs: bigint;
+  toNs: bigint;
+}
+
+/** Runs kept by the minute buckets of the matching jobs (starts in `[minuteFromNs, minuteToNs)`) that end in `(loNs, hiNs]`. */
+export interface EdgePart {
+  id: number;
+  jobs: JobSelector;
+  thresholdNs: bigint | null;
+  loNs: bigint;
+  hiNs: bigint;
+  minuteFromNs: bigint;
+  minuteToNs: bigint;
+}
+
+/** Good/total of a part; `missing` counts hour buckets with successes that lack the part's threshold. */
+export interface PartCount {
+  good: number;
+  total: number;
+  missing: number;
+}
+
+/** What reading windows needs from a store, besides maintenance. */
+export interface RollupReadBackend extends RollupBackend {
+  countHours(parts: readonly HourPart[]): Promise<Map<number, PartCount>>;
+  countEdges(parts: readonly EdgePart[]): Promise<Map<number, PartCount>>;
+  /** Adds thresholds to the registry (idempotent). */
+  registerThresholds(thresholds: readonly RegisteredThreshold[]): Promise<void>;
+  /** The latest start of any stored job row, Unix ns; null without rows. */
+  latestStartNs(): Promise<bigint | null>;
+  /** Jobs with hour buckets, and the range of their hour starts. */
+  rolledJobs(): Promise<{ jobs: string[]; fromNs: bigint; toNs: bigint }>;
+}
+
+/** True when the rollups can answer a query: no dimension filter (rollups are per job). */
+export function rollupCanAnswer(query: WindowCountsQuery): boolean {
+  return query.where === undefined || Object.keys(query.where).length === 0;
+}
+
+/**
+ * Registers the latency thresholds of these queries that the registry lacks
+ * and rebuilds the hour buckets of the jobs they select, so that every hour
+ * counts them. Resolves to how many thresholds were new.
+ */
+export async function ensureThresholds(backend: RollupReadBackend, queries: readonly WindowCountsQuery[]): Promise<number> {
+  const registry = await backend.thresholds();
+  const known = new Set(registry.map((r) => `${r.jobs}\u0000${r.thresholdNs}`));
+  const fresh = new Map<string, RegisteredThreshold>();
+  for (const q of queries) {
+    const t = criterionThresholdNs(q.criterion);
+    if (t === null) continue;
+    const k = `${q.jobs}\u0000${t}`;
+    if (!known.has(k)) fresh.set(k, { jobs: q.jobs, thresholdNs: t });
+  }
+  if (fresh.size === 0) return 0;
+  await backend.registerThresholds([...fresh.values()]);
+  const { jobs, fromNs, toNs } = await backend.rolledJobs();
+  const matchers = [...fresh.values()].map((r) => selectorMatcher(r.jobs));
+  const affected = jobs.filter((j) => matchers.some((m) => m(j)));
+  await rebuildHours(backend, affected, fromNs, toNs);
+  return fresh.size;
+}
+
+/**
+ * {@link Store.windowCountsMany} from the rollups, after applying pending
+ * marks and registering new thresholds. Null when some query cannot be
+ * answered from them (the caller then counts raw runs).
+ */
+export async function rollupWindowCounts(backend: RollupReadBackend, queries: readonly WindowCountsQuery[]): Promise<WindowCount[][] | null> {
+  if (!queries.every(rollupCanAnswer)) return null;
+  await refreshRollups(backend);
+  // The raw path at T ignores rows that start after T; buckets hold them. Count raw runs for such a T (an evaluation in the past).
+  const latest = await backend.latestStartNs();
+  if (latest !== null && queries.some((q) => BigInt(Math.trunc(q.endMillis)) * 1_000_000n < latest)) return null;
+  await ensureThresholds(backend, queries);
+  const hours: HourPart[] = [];
+  const edges: EdgePart[] = [];
+  const cells: { q: number; k: number; windowMillis: number }[] = [];
+  queries.forEach((q, qi) => {
+    const thresholdNs = criterionThresholdNs(q.criterion);
+    const endNs = BigInt(Math.trunc(q.endMillis)) * 1_000_000n;
+    q.windowsMillis.forEach((w, k) => {
+      const id = cells.length;
+      cells.push({ q: qi, k, windowMillis: w });
+      const c = coverWindow(endNs - BigInt(Math.trunc(w)) * 1_000_000n, endNs);
+      if (c.hours) hours.push({ id, jobs: q.jobs, thresholdNs, fromNs: c.hours.fromNs, toNs: c.hours.toNs });
+      for (const e of c.edges) edges.push({ id, jobs: q.jobs, thresholdNs, ...e });
+    });
+  });
+  const [h, e] = await Promise.all([hours.length > 0 ? backend.countHours(hours) : new Map<number, PartCount>(), edges.length > 0 ? backend.countEdges(edges) : new Map<number, PartCount>()]);
+  const out: WindowCount[][] = queries.map((q) => q.windowsMillis.map((w) => ({ windowMillis: w, good: 0, total: 0 })));
+  for (const [id, cell] of cells.entries()) {
+    const hc = h.get(id);
+    const ec = e.get(id);
+    // Another process changed the registry between registering and reading: count raw runs rather than guess.
+    if (hc && hc.missing > 0) return null;
+    const target = out[cell.q]?.[cell.k];
+    if (!target) continue;
+    target.good = (hc?.good ?? 0) + (ec?.good ?? 0);
+    target.total = (hc?.total ?? 0) + (ec?.total ?? 0);
+  }
+  return out;
+}

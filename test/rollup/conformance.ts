@@ -1,0 +1,146 @@
+/**
+ * Rollups against the raw path, as tests every store runs: the same spans go
+ * into a store that keeps rollups and one that counts raw runs, in seeded
+ * random batches with duplicates, attempts delivered hours after their run,
+ * final attempts that move a run to a later hour, runs ending exactly on
+ * window edges, and a full replay; every window count must be equal.
+ */
+import { afterEach, describe, expect, it } from 'vitest';
+import { ATTR_ATTEMPT_NUMBER } from '../../contracts/index.js';
+import type { SpanRecord } from '../../contracts/index.js';
+import type { GoodRunCriterion, Store, WindowCountsQuery } from '../../store/index.js';
+import { runSpans } from '../support/spans.js';
+
+export interface RollupConformanceOptions {
+  /** Opens a fresh, empty, migrated store owned by one test, with or without rollups. */
+  open(rollups: boolean): Promise<Store>;
+  /** Makes inserted rows visible to queries, if the store needs it. */
+  settle?(store: Store): Promise<void>;
+}
+
+const MIN = 60_000;
+const HOUR = 60 * MIN;
+const DAY = 24 * HOUR;
+/** Evaluation instant: mid-minute, so windows start and end inside buckets. */
+const T = Date.UTC(2026, 10, 20, 14, 37, 12, 345);
+const WINDOWS = [5 * MIN, 30 * MIN, HOUR, 2 * HOUR, 6 * HOUR, DAY, 3 * DAY, 30 * DAY];
+const SELECTORS = ['a', 'b', 'etl-*', '*', 'none'];
+
+function rng(seed: number): () => number {
+  let s = seed;
+  return () => (s = (s * 1_103_515_245 + 12_345) % 2 ** 31) / 2 ** 31;
+}
+
+/** A seeded mix of runs over four days before T, as delivery batches. */
+function mix(seed: number): SpanRecord[][] {
+  const rnd = rng(seed);
+  const jobs = ['a', 'b', 'etl-1', 'etl-2'];
+  const outcomes = ['succeeded', 'succeeded', 'succeeded', 'failed', 'timed_out', 'cancelled', 'skipped'] as const;
+  const batches: SpanRecord[][] = [[], [], [], []];
+  const later: SpanRecord[] = [];
+  for (let i = 0; i < 240; i++) {
+    const job = jobs[Math.floor(rnd() * jobs.length)] as string;
+    const outcome = outcomes[Math.floor(rnd() * outcomes.length)] as (typeof outcomes)[number];
+    const durationMillis = Math.floor(rnd() * 1500);
+    // Some runs end exactly on a window's start or on T.
+    const edge = rnd() < 0.15 ? (WINDOWS[Math.floor(rnd() * WINDOWS.length)] as number) * (rnd() < 0.2 ? 0 : 1) : null;
+    const endMillis = edge !== null ? T - edge : T - Math.floor(rnd() * 4 * DAY) - 1;
+    const attemptOutcome = outcome === 'succeeded' ? 'succeeded' : outcome === 'timed_out' ? 'timed_out' : 'failed';
+    const spans = runSpans({
+      job,
+      startMillis: endMillis - durationMillis,
+      outcome,
+      attempts: outcome === 'skipped' ? [] : [{ startOffsetMillis: 0, durationMillis, outcome: attemptOutcome, exitCode: attemptOutcome === 'succeeded' ? 0 : 1 }],
+    });
+    const b = batches[Math.floor(rnd() * batches.length)] as SpanRecord[];
+    const r = rnd();
+    if (r < 0.15 && spans.length > 1) {
+      // The attempt arrives in a later batch than its run span.
+      b.push(spans[0] as SpanRecord);
+      later.push(...spans.slice(1));
+    } else if (r < 0.25 && spans.length > 1) {
+      // A final attempt arrives hours later and ends after the run span, within the day.
+      const last = spans[spans.length - 1] as SpanRecord;
+      const shift = BigInt(Math.floor(1 + rnd() * 5)) * 3_600_000_000_000n;
+      const moved = T - Number((last.endTimeUnixNano + shift) / 1_000_000n) > 0;
+      b.push(...spans);
+      if (moved) {
+        later.push({
+          ...last,
+          spanId: `${last.spanId.slice(0, 12)}beef`,
+          startTimeUnixNano: last.startTimeUnixNano + shift,
+          endTimeUnixNano: last.endTimeUnixNano + shift,
+          attributes: { ...last.attributes, [ATTR_ATTEMPT_NUMBER]: 2 },
+        });
+      }
+    } else {
+      b.push(...spans);
+    }
+    // Duplicates.
+    if (rnd() < 0.2) (batches[Math.floor(rnd() * batches.length)] as SpanRecord[]).push(...spans);
+  }
+  return [...batches, later];
+}
+
+function queries(thresholds: readonly number[], endMillis: number): WindowCountsQuery[] {
+  const criteria: GoodRunCriterion[] = [{ kind: 'success' }, ...thresholds.map((t) => ({ kind: 'latency' as const, thresholdMillis: t }))];
+  return SELECTORS.flatMap((jobs) => criteria.map((criterion) => ({ jobs, criterion, endMillis, windowsMillis: WINDOWS })));
+}
+
+export function defineRollupConformance(name: string, options: RollupConformanceOptions): void {
+  let stores: Store[] = [];
+  const open = async (rollups: boolean): Promise<Store> => {
+    const s = await options.open(rollups);
+    stores.push(s);
+    return s;
+  };
+  afterEach(async () => {
+    await Promise.all(stores.map((s) => s.close()));
+    stores = [];
+  });
+
+  const insertBoth = async (rolled: Store, raw: Store, spans: SpanRecord[]): Promise<void> => {
+    await rolled.insertSpans(spans);
+    await raw.insertSpans(spans);
+    await options.settle?.(rolled);
+    await options.settle?.(raw);
+  };
+  const same = async (rolled: Store, raw: Store, qs: WindowCountsQuery[], what: string): Promise<void> => {
+    const got = await rolled.windowCountsMany(qs);
+    const want = await raw.windowCountsMany(qs);
+    qs.forEach((q, i) => expect(got[i], `${what}: ${q.jobs} ${JSON.stringify(q.criterion)} at ${q.endMillis}`).toEqual(want[i]));
+  };
+
+  describe(`${name}: rollups equal the raw path`, () => {
+    it.each([1, 2, 3])('seeded mix %i: every SLI kind, selector and window, after every batch and after a replay', async (seed) => {
+      const rolled = await open(true);
+      const raw = await open(false);
+      const batches = mix(seed);
+      for (const [i, batch] of batches.entries()) {
+        await insertBoth(rolled, raw, batch);
+        await same(rolled, raw, queries([300, 1000], T), `seed ${seed} batch ${i}`);
+        await same(rolled, raw, queries([300], T + 1), `seed ${seed} batch ${i} (+1 ms)`);
+      }
+      const some = await rolled.windowCountsMany(queries([], T));
+      expect(some.flat().some((c) => c.total > 0)).toBe(true);
+      // An ingest replay (everything again, in another order).
+      await insertBoth(rolled, raw, batches.flat().reverse());
+      await same(rolled, raw, queries([300, 1000], T), `seed ${seed} replay`);
+    });
+
+    it('a changed latency threshold gives the raw answer at once', async () => {
+      const rolled = await open(true);
+      const raw = await open(false);
+      for (const batch of mix(9)) await insertBoth(rolled, raw, batch);
+      await same(rolled, raw, queries([300], T), 'threshold 300');
+      await same(rolled, raw, queries([450, 299.5], T), 'thresholds changed to 450 and 299.5');
+    });
+
+    it('an evaluation before the latest stored row counts raw runs, and so gives the raw answer', async () => {
+      const rolled = await open(true);
+      const raw = await open(false);
+      for (const batch of mix(4)) await insertBoth(rolled, raw, batch);
+      await same(rolled, raw, queries([300], T - 2 * DAY - 7), 'two days before T');
+    });
+  });
+}
