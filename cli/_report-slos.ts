@@ -2,7 +2,10 @@ import { alertFingerprint } from '../analyzer/alerts/index.js';
 import type { AlertState } from '../analyzer/alerts/index.js';
 import type { SloEvaluation } from '../analyzer/slo/index.js';
 import { reportSloFromEvaluation } from '../reports/index.js';
-import type { ReportSloInput } from '../reports/index.js';
+import type { ReportCheckInput, ReportSloInput } from '../reports/index.js';
+import { describeUnmatched } from '../analyzer/monitors/index.js';
+import type { MonitorEvaluation, UnmatchedSelector } from '../analyzer/monitors/index.js';
+import { formatDurationMillis } from '../contracts/index.js';
 
 /** The report's SLO input from the latest evaluations, with fire times from the alert state. */
 export function reportSlos(evaluations: readonly SloEvaluation[], state: AlertState): ReportSloInput[] {
@@ -22,3 +25,35 @@ export function reportSlos(evaluations: readonly SloEvaluation[], state: AlertSt
   );
 }
 
+
+/** The report's job checks from monitor evaluations; a monitor whose job matched no job seen carries the warning. */
+export function reportChecks(evaluations: readonly MonitorEvaluation[], unmatched: readonly UnmatchedSelector[] = []): ReportCheckInput[] {
+  return evaluations.map((e) => {
+    const u = unmatched.find((x) => x.kind === 'monitor' && x.name === e.monitor.name);
+    const s = e.monitor.schedule;
+    return {
+      name: e.monitor.name,
+      job: e.monitor.job,
+      status: e.status,
+      sinceMillis: e.sinceMillis,
+      lastRun: e.lastRun === null ? null : { outcome: e.lastRun.outcome, endMillis: e.lastRun.endMillis },
+      lastSuccessMillis: e.lastSuccessEndMillis,
+      nextExpectedMillis: e.nextExpectedMillis,
+      schedule: s.kind === 'cron' ? `${s.cron} (${s.timezone})` : `every ${formatDurationMillis(s.periodMillis)}`,
+      graceMillis: e.monitor.graceMillis,
+      ...(e.monitor.maxRuntimeMillis !== undefined ? { maxRuntimeMillis: e.monitor.maxRuntimeMillis } : {}),
+      missedInARow: e.missedInARow,
+      lateDeadlineMillis: e.lateDeadlineMillis,
+      overdueStartsMillis: e.overdueStartsMillis,
+      ...(u ? { warning: describeUnmatched(u) } : {}),
+    };
+  });
+}
+
+/** SLO inputs with the warning of each SLO whose job matched no job seen. */
+export function withSloWarnings(slos: ReportSloInput[], unmatched: readonly UnmatchedSelector[]): ReportSloInput[] {
+  return slos.map((s) => {
+    const u = unmatched.find((x) => x.kind === 'slo' && x.name === s.name);
+    return u ? { ...s, warning: describeUnmatched(u) } : s;
+  });
+}

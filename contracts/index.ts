@@ -64,3 +64,6 @@ export { parseDurationMillis, formatDurationMillis } from './duration.js';
 export { JOBSLO_VERSION } from './version.js';
 export { LIFECYCLE_SCHEMA, lifecycleEventId, lifecycleFromJson, lifecycleToJson, parseLifecycleBatch } from './lifecycle.js';
 export type { LifecycleEventRecord } from './lifecycle.js';
+export { YamlFieldReader, formatYamlPath, describeYamlValue } from './config-reader.js';
+export type { YamlPathSegment } from './config-reader.js';
+export { cronProblem, isTimeZone, CRON_FIELDS_HELP } from './cron.js';

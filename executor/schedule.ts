@@ -8,8 +8,8 @@ import { mkdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { SpanStatusCode, type Context, type Tracer } from '@opentelemetry/api';
 import { Cron } from 'croner';
-import { parse as parseYaml } from 'yaml';
-import { z } from 'zod';
+import { LineCounter, parseDocument } from 'yaml';
+import type { Document } from 'yaml';
 import {
   ATTR_ERROR_TYPE,
   ATTR_JOB_NAME,
@@ -22,11 +22,16 @@ import {
   ATTR_SPAN_TYPE,
   ConfigError,
   LifecycleEvent,
+  YamlFieldReader,
+  cronProblem,
+  describeYamlValue,
+  isTimeZone,
+  noopLogger,
+  type YamlPathSegment,
   RunOutcome,
   SPAN_NAME_RUN,
   SpanType,
   errorMessage,
-  parseDurationMillis,
   type Logger,
 } from '../contracts/index.js';
 import { DEFAULT_BACKOFF, type BackoffPolicy } from './backoff.js';
@@ -72,116 +77,126 @@ export interface ScheduleConfig {
   jobs: ScheduledJob[];
 }
 
-const duration = z.union([z.string(), z.number()]);
-const JobSchema = z
-  .object({
-    name: z.string().min(1),
-    cron: z.string().min(1),
-    timezone: z.string().optional(),
-    command: z.union([z.string().min(1), z.array(z.string()).min(1)]),
-    overlap: z.enum(['skip', 'queue', 'allow']).optional(),
-    concurrency: z.number().int().min(1).optional(),
-    maxQueued: z.number().int().min(0).optional(),
-    retries: z.number().int().min(0).optional(),
-    backoff: z.enum(['fixed', 'exponential']).optional(),
-    baseDelay: duration.optional(),
-    maxDelay: duration.optional(),
-    jitter: z.enum(['none', 'full', 'equal', 'decorrelated']).optional(),
-    timeout: duration.optional(),
-    deadline: duration.optional(),
-    killGrace: duration.optional(),
-    env: z.record(z.string(), z.string()).optional(),
-    cwd: z.string().optional(),
-  })
-  .strict();
-const FileSchema = z
-  .object({
-    timezone: z.string().optional(),
-    queue: z.string().min(1).optional(),
-    jobs: z.array(JobSchema).min(1),
-  })
-  .strict();
-
-function pathOf(path: readonly PropertyKey[]): string {
-  let out = '';
-  for (const p of path) out += typeof p === 'number' ? `[${p}]` : `${out === '' ? '' : '.'}${String(p)}`;
-  return out || '(root)';
-}
-
-function checkTimezone(tz: string, path: string): string {
-  try {
-    new Intl.DateTimeFormat('en-US', { timeZone: tz });
-  } catch (err) {
-    throw new ConfigError(path, `"${tz}" is not an IANA time zone`, { cause: err });
-  }
-  return tz;
-}
+/** Fields of a job in a schedule file (snake_case). */
+const JOB_FIELDS = [
+  'name', 'cron', 'timezone', 'command', 'overlap', 'concurrency', 'max_queued', 'retries', 'backoff', 'base_delay', 'max_delay', 'jitter',
+  'timeout', 'deadline', 'kill_grace', 'env', 'cwd',
+] as const;
+/** Keys of earlier releases, still read (with a deprecation warning). */
+const CAMEL_KEYS: Readonly<Record<string, string>> = { maxQueued: 'max_queued', baseDelay: 'base_delay', maxDelay: 'max_delay', killGrace: 'kill_grace' };
 
 /** A paused croner job used only to compute tick times. */
 export function cronFor(pattern: string, timezone: string, path = 'cron'): Cron {
-  try {
-    return new Cron(pattern, { paused: true, timezone, mode: '5-or-6-parts' });
-  } catch (err) {
-    throw new ConfigError(path, `"${pattern}" is not a cron pattern: ${errorMessage(err)}`, { cause: err });
-  }
+  const problem = cronProblem(pattern, timezone);
+  if (problem !== null) throw new ConfigError(path, `"${pattern}" ${problem}`);
+  return new Cron(pattern, { paused: true, timezone, mode: '5-or-6-parts' });
 }
 
 /**
- * Parses and validates a schedule file.
+ * Parses and validates a schedule file, as `jobslo.yaml` is: every error is a
+ * {@link ConfigError} naming the field (`jobs[0].cron`), the file, line and
+ * column, and the allowed values. Keys are snake_case; the camelCase keys of
+ * earlier releases (`maxQueued`, `baseDelay`, `maxDelay`, `killGrace`) are
+ * read with a deprecation warning on `logger`.
  *
  * @param source file name, for messages
  * @throws {ConfigError} naming the path of the bad field, e.g. `jobs[0].cron`
  */
-export function parseScheduleConfig(text: string, source: string): ScheduleConfig {
-  let raw: unknown;
-  try {
-    raw = parseYaml(text);
-  } catch (err) {
-    throw new ConfigError(source, `not valid YAML: ${errorMessage(err)}`, { cause: err });
+export function parseScheduleConfig(text: string, source: string, logger: Logger = noopLogger): ScheduleConfig {
+  const lines = new LineCounter();
+  const doc = parseDocument(text, { lineCounter: lines, prettyErrors: false, uniqueKeys: true });
+  const e = doc.errors[0];
+  if (e) {
+    const pos = e.linePos?.[0] ?? lines.linePos(e.pos[0]);
+    throw new ConfigError(source, `not valid YAML at line ${pos.line}, column ${pos.col}: ${e.message.split('\n')[0] ?? e.message}`);
   }
-  const parsed = FileSchema.safeParse(raw);
-  if (!parsed.success) {
-    const issue = parsed.error.issues[0];
-    throw new ConfigError(`${source}: ${pathOf(issue?.path ?? [])}`, issue?.message ?? 'invalid');
-  }
-  const file = parsed.data;
-  const defaultTz = checkTimezone(file.timezone ?? 'UTC', `${source}: timezone`);
+  const r: YamlFieldReader = new YamlFieldReader(doc as unknown as Document, lines, source, []);
+  const root = r.mapping(doc.toJS({ maxAliasCount: 100 }) ?? {}, [], ['timezone', 'queue', 'jobs']);
+  const defaultTz = readTz(r, root['timezone'], ['timezone'], 'UTC');
+  const queue = root['queue'] === undefined ? 'schedule' : r.string(root['queue'], ['queue']);
+  if (root['jobs'] === undefined) r.fail(['jobs'], 'is required: a list of jobs, each with name, cron and command');
+  const list = r.list(root['jobs'], ['jobs']);
+  if (list.length === 0) r.fail(['jobs'], 'must list at least one job');
   const names = new Set<string>();
-  const jobs = file.jobs.map((j, i): ScheduledJob => {
-    const at = (field: string): string => `${source}: jobs[${i}].${field}`;
-    if (names.has(j.name)) throw new ConfigError(at('name'), `duplicate job name "${j.name}"`);
-    names.add(j.name);
-    const dur = (v: string | number | undefined, field: string): number | undefined =>
-      v === undefined ? undefined : parseDurationMillis(String(v), at(field));
-    const timezone = j.timezone === undefined ? defaultTz : checkTimezone(j.timezone, at('timezone'));
-    cronFor(j.cron, timezone, at('cron'));
-    const overlap = j.overlap ?? 'skip';
-    const baseDelayMillis = dur(j.baseDelay, 'baseDelay') ?? DEFAULT_BACKOFF.baseDelayMillis;
-    const maxDelayMillis = dur(j.maxDelay, 'maxDelay') ?? DEFAULT_BACKOFF.maxDelayMillis;
-    if (baseDelayMillis > maxDelayMillis) throw new ConfigError(at('baseDelay'), 'exceeds maxDelay');
+  const warned = new Set<string>();
+  const jobs = list.map((value, i): ScheduledJob => {
+    const p: YamlPathSegment[] = ['jobs', i];
+    const raw = value !== null && typeof value === 'object' && !Array.isArray(value) ? (value as Record<string, unknown>) : undefined;
+    // Old camelCase keys: read as their snake_case names, once warned per key.
+    const m: Record<string, unknown> = {};
+    for (const [k, v] of Object.entries(raw ?? {})) {
+      const snake = CAMEL_KEYS[k];
+      if (snake === undefined) continue;
+      if (raw?.[snake] !== undefined) r.fail([...p, k], `is the old name of ${snake}, which is also set; keep only ${snake}`);
+      if (!warned.has(k)) {
+        warned.add(k);
+        logger.warn(`${source}: "${k}" is deprecated; write "${snake}" (schedule files use snake_case keys like jobslo.yaml)`, { file: source, key: k });
+      }
+      m[snake] = v;
+    }
+    const fields = r.mapping(value, p, [...JOB_FIELDS, ...Object.keys(CAMEL_KEYS)]);
+    for (const [k, v] of Object.entries(fields)) if (CAMEL_KEYS[k] === undefined) m[k] = v;
+    const at = (field: string): YamlPathSegment[] => {
+      const camel = Object.keys(CAMEL_KEYS).find((c) => CAMEL_KEYS[c] === field && raw?.[c] !== undefined);
+      return [...p, camel ?? field];
+    };
+    const name = r.string(m['name'], at('name'));
+    if (names.has(name)) r.fail(at('name'), `duplicate job name "${name}"; job names must be unique`);
+    names.add(name);
+    const timezone = readTz(r, m['timezone'], at('timezone'), defaultTz);
+    const cron = r.string(m['cron'], at('cron'));
+    const problem = cronProblem(cron, timezone);
+    if (problem !== null) r.fail(at('cron'), `"${cron}" ${problem}`);
+    let command: string[];
+    if (typeof m['command'] === 'string' && m['command'].trim() !== '') command = ['/bin/sh', '-c', m['command']];
+    else if (Array.isArray(m['command']) && m['command'].length > 0) command = m['command'].map((c, j) => r.string(c, [...at('command'), j]));
+    else r.fail(at('command'), `must be a command line (run by /bin/sh -c) or a non-empty list of arguments, got ${describeYamlValue(m['command'])}`);
+    const overlap = r.oneOf(m['overlap'] ?? 'skip', at('overlap'), ['skip', 'queue', 'allow'] as const);
+    const whole = (field: string, min: number): number | undefined => {
+      if (m[field] === undefined) return undefined;
+      const n = r.number(m[field], at(field));
+      if (!Number.isInteger(n) || n < min) r.fail(at(field), `must be a whole number >= ${min}, got ${n}`);
+      return n;
+    };
+    const dur = (field: string): number | undefined => (m[field] === undefined ? undefined : r.duration(m[field], at(field)));
+    const baseDelayMillis = dur('base_delay') ?? DEFAULT_BACKOFF.baseDelayMillis;
+    const maxDelayMillis = dur('max_delay') ?? DEFAULT_BACKOFF.maxDelayMillis;
+    if (baseDelayMillis > maxDelayMillis) r.fail(at('base_delay'), `exceeds max_delay (${maxDelayMillis} ms)`);
+    let env: Record<string, string> = {};
+    if (m['env'] !== undefined) {
+      const em = r.mapping(m['env'], at('env'), Object.keys((m['env'] as Record<string, unknown> | null) ?? {}));
+      env = Object.fromEntries(Object.entries(em).map(([k, v]) => [k, typeof v === 'string' ? v : r.fail([...at('env'), k], `must be a string (quote numbers and booleans), got ${describeYamlValue(v)}`)]));
+    }
     return {
-      name: j.name,
-      cron: j.cron,
+      name,
+      cron,
       timezone,
-      command: typeof j.command === 'string' ? ['/bin/sh', '-c', j.command] : j.command,
+      command,
       overlap,
-      concurrency: j.concurrency ?? (overlap === 'allow' ? Infinity : 1),
-      maxQueued: j.maxQueued ?? 10,
-      retries: j.retries ?? 0,
+      concurrency: whole('concurrency', 1) ?? (overlap === 'allow' ? Infinity : 1),
+      maxQueued: whole('max_queued', 0) ?? 10,
+      retries: whole('retries', 0) ?? 0,
       backoff: {
-        kind: j.backoff ?? DEFAULT_BACKOFF.kind,
+        kind: r.oneOf(m['backoff'] ?? DEFAULT_BACKOFF.kind, at('backoff'), ['fixed', 'exponential'] as const),
         baseDelayMillis,
         maxDelayMillis,
-        jitter: j.jitter ?? DEFAULT_BACKOFF.jitter,
+        jitter: r.oneOf(m['jitter'] ?? DEFAULT_BACKOFF.jitter, at('jitter'), ['none', 'full', 'equal', 'decorrelated'] as const),
       },
-      timeoutMillis: dur(j.timeout, 'timeout'),
-      deadlineMillis: dur(j.deadline, 'deadline'),
-      killGraceMillis: dur(j.killGrace, 'killGrace'),
-      env: j.env ?? {},
-      cwd: j.cwd,
+      timeoutMillis: dur('timeout'),
+      deadlineMillis: dur('deadline'),
+      killGraceMillis: dur('kill_grace'),
+      env,
+      cwd: m['cwd'] === undefined ? undefined : r.string(m['cwd'], at('cwd')),
     };
   });
-  return { queue: file.queue ?? 'schedule', jobs };
+  return { queue, jobs };
+}
+
+function readTz(r: YamlFieldReader, value: unknown, path: YamlPathSegment[], fallback: string): string {
+  if (value === undefined) return fallback;
+  const tz = r.string(value, path);
+  if (!isTimeZone(tz)) r.fail(path, `"${tz}" is not an IANA time zone such as UTC or Europe/Berlin`);
+  return tz;
 }
 
 /**

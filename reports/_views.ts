@@ -30,7 +30,7 @@ import {
 } from './_format.js';
 import type { Delta } from './_format.js';
 import { selects } from './_glob.js';
-import type { ReportAlertInput, ReportData, ReportJobDetail, ReportSloData } from './model.js';
+import type { ReportAlertInput, ReportCheckInput, ReportCheckStatus, ReportData, ReportJobDetail, ReportSloData } from './model.js';
 
 /** A table cell: raw value for `data-value`, display text, tone class, optional change. */
 export interface Cell {
@@ -182,7 +182,7 @@ function sloStatus(s: ReportSloData): SloStatus {
 
 function criterionText(s: ReportSloData): string {
   const c = s.input.criterion;
-  if (c === null) return 'event is good (not a run-based SLI)';
+  if (c === null) return s.input.unit === 'ticks' ? 'tick was followed by a succeeded run within its grace' : 'event is good (not a run-based SLI)';
   return c.kind === 'success' ? 'run succeeded' : `run succeeded within ${formatDuration(c.thresholdMillis)}`;
 }
 
@@ -470,6 +470,7 @@ export function oncallView(d: ReportData, paths: SitePaths): Record<string, unkn
       };
     });
   return {
+    checks: oncallChecks(d, paths),
     alerts,
     freshness: freshnessRows,
     failures: runRows(d.latestFailures, paths, ''),
@@ -640,7 +641,9 @@ function sloSummary(s: ReportSloData, d: ReportData, paths: SitePaths, root: str
     criterion: criterionText(s),
     sli: cell(i.sliValue, formatPercent(i.sliValue, 3), status.tone),
     budget: cell(i.errorBudgetRemaining, formatPercent(i.errorBudgetRemaining, 1), status.tone),
-    counts: i.good !== undefined && i.total !== undefined ? `${formatCount(i.good)} good of ${formatCount(i.total)} runs` : '',
+    counts: i.good !== undefined && i.total !== undefined ? `${formatCount(i.good)} good of ${formatCount(i.total)} ${i.unit ?? 'runs'}` : '',
+    unit: i.unit === 'ticks' ? 'scheduled ticks' : 'runs',
+    warning: i.warning === undefined ? '' : excerpt(i.warning, MESSAGE_CHARS * 2),
     burn: burnText(i.burnRates),
     exhausts: exhaustText(s, now),
     evaluated: formatTime(now),
@@ -680,11 +683,88 @@ export function sloView(s: ReportSloData, d: ReportData, paths: SitePaths): Reco
       burn: burnText(a.burnRates),
       summary: a.summary === undefined ? '' : excerpt(a.summary, MESSAGE_CHARS),
     }));
+  const checked = d.checks?.find((c) => c.name === i.name) ?? d.checks?.find((c) => c.job === i.jobs);
+  const check = checked === undefined ? null : (checkRows({ ...d, checks: [checked] }, { job: (n) => `../${paths.job(n)}`, slo: paths.slo }, () => true)[0] ?? null);
   return {
+    check,
     slo: { ...sloSummary(s, d, paths, '../'), jobs: i.jobs, description: i.description === undefined ? '' : excerpt(i.description, 500) },
     ...sloCharts(s, d, ids),
     tiers,
     alerts,
     jobs,
   };
+}
+
+// ---------------------------------------------------------------- checks (job monitors)
+
+const CHECK_STATUS: Record<ReportCheckStatus, { text: string; tone: string; rank: number }> = {
+  down: { text: 'Down', tone: 'bad', rank: 0 },
+  running_too_long: { text: 'Running too long', tone: 'bad', rank: 1 },
+  late: { text: 'Late', tone: 'warn', rank: 2 },
+  up: { text: 'Up', tone: 'good', rank: 3 },
+  new: { text: 'New', tone: 'muted', rank: 4 },
+  paused: { text: 'Paused', tone: 'muted', rank: 5 },
+};
+
+/** Down, running too long and late checks: what the on-call page leads with. */
+const needsAttention = (c: ReportCheckInput): boolean => c.status === 'down' || c.status === 'running_too_long' || c.status === 'late';
+
+function checkDetail(c: ReportCheckInput, now: number): string {
+  switch (c.status) {
+    case 'down':
+      return c.missedInARow > 0 ? `${formatCount(c.missedInARow)} scheduled ${c.missedInARow === 1 ? 'tick' : 'ticks'} missed since the last success; down until a run succeeds` : 'the last run failed; down until a run succeeds';
+    case 'running_too_long': {
+      const oldest = c.overdueStartsMillis && c.overdueStartsMillis.length > 0 ? Math.min(...c.overdueStartsMillis) : null;
+      return `a run started ${formatTime(oldest)} is still going after ${formatDuration(oldest === null ? null : now - oldest)} (max ${formatDuration(c.maxRuntimeMillis ?? null)})`;
+    }
+    case 'late':
+      return `no run since the tick; late until ${formatTime(c.lateDeadlineMillis ?? null)}, down after that`;
+    case 'new':
+      return 'no run seen yet: it never pages until the first one';
+    case 'paused':
+      return 'paused: never pages';
+    default:
+      return '';
+  }
+}
+
+function checkRows(d: ReportData, paths: SitePaths, filter: (c: ReportCheckInput) => boolean): Record<string, unknown>[] {
+  const now = d.generatedAtMillis;
+  const jobs = new Set(d.analysis.jobs.map((j) => j.job));
+  return (d.checks ?? [])
+    .filter(filter)
+    .sort((a, b) => CHECK_STATUS[a.status].rank - CHECK_STATUS[b.status].rank || a.sinceMillis - b.sinceMillis || (a.name < b.name ? -1 : 1))
+    .map((c) => ({
+      name: c.name,
+      job: c.job,
+      href: jobs.has(c.job) ? paths.job(c.job) : null,
+      status: c.status,
+      state: CHECK_STATUS[c.status].text,
+      tone: CHECK_STATUS[c.status].tone,
+      since: `${formatTime(c.sinceMillis)} (${formatAgo(c.sinceMillis, now)})`,
+      lastRun: c.lastRun === null ? 'never seen' : `${c.lastRun.outcome} ${formatTime(c.lastRun.endMillis)} (${formatAgo(c.lastRun.endMillis, now)})`,
+      lastSuccess: c.lastSuccessMillis === null ? 'never seen' : `${formatTime(c.lastSuccessMillis)} (${formatAgo(c.lastSuccessMillis, now)})`,
+      next: c.nextExpectedMillis === null ? NONE : `${formatTime(c.nextExpectedMillis)} (${formatAgo(c.nextExpectedMillis, now)})`,
+      schedule: excerpt(c.schedule, MESSAGE_CHARS),
+      grace: formatDuration(c.graceMillis),
+      missed: formatCount(c.missedInARow),
+      detail: checkDetail(c, now),
+      warning: c.warning === undefined ? '' : excerpt(c.warning, MESSAGE_CHARS * 2),
+    }));
+}
+
+/** The check list page: every job check, down first, like a dead-man-switch dashboard. */
+export function checksView(d: ReportData, paths: SitePaths): Record<string, unknown> {
+  const checks = d.checks ?? [];
+  const count = (s: ReportCheckStatus): number => checks.filter((c) => c.status === s).length;
+  const tiles = (['down', 'running_too_long', 'late', 'up', 'new', 'paused'] as const).map((s) => ({ label: CHECK_STATUS[s].text, value: formatCount(count(s)), tone: count(s) > 0 ? CHECK_STATUS[s].tone : 'muted', status: s }));
+  return { rows: checkRows(d, paths, () => true), tiles, total: checks.length };
+}
+
+/** The on-call page's check section: down, running too long and late first; how many are fine. */
+function oncallChecks(d: ReportData, paths: SitePaths): Record<string, unknown> | null {
+  if (d.checks === null) return null;
+  const rows = checkRows(d, paths, needsAttention);
+  const ok = d.checks.filter((c) => !needsAttention(c)).length;
+  return { rows, ok: formatCount(ok), total: formatCount(d.checks.length), warnings: d.checks.filter((c) => c.warning !== undefined).map((c) => ({ name: c.name, warning: excerpt(c.warning ?? '', MESSAGE_CHARS * 2) })) };
 }

@@ -2,7 +2,7 @@ import { analyze } from '../analyzer/index.js';
 import type { JobSlis } from '../analyzer/index.js';
 import { COUNTED_OUTCOMES, ConfigError } from '../contracts/index.js';
 import type { RunSummary, SeriesPoint, Store, TimeRange } from '../store/index.js';
-import type { LatencyHistogram, ReportData, ReportFreshnessInput, ReportJobDetail, ReportSloData, ReportSloInput } from './model.js';
+import type { LatencyHistogram, ReportCheckInput, ReportData, ReportFreshnessInput, ReportJobDetail, ReportSloData, ReportSloInput } from './model.js';
 
 /** Options of {@link collectReportData}. */
 export interface CollectReportOptions {
@@ -18,6 +18,8 @@ export interface CollectReportOptions {
   slos?: readonly ReportSloInput[];
   /** Late or missed scheduled jobs; without them the on-call page has no such section. */
   freshness?: readonly ReportFreshnessInput[];
+  /** Job checks (monitors): the check list page, and the down, late and running-too-long ones first on the on-call page. */
+  checks?: readonly ReportCheckInput[];
   /** Runs read per job for the latency histogram (the slowest ones first). @default 10_000 (the store's cap) */
   histogramRunLimit?: number;
   /** Failed runs listed per job page. @default 20 */
@@ -347,5 +349,6 @@ export async function collectReportData(store: Store, options: CollectReportOpti
     jobsBeforeWindow,
     slos,
     freshness: options.freshness ? [...options.freshness] : null,
+    checks: options.checks ? [...options.checks] : null,
   };
 }

@@ -15,5 +15,7 @@ export type {
   ReportAlertInput,
   ReportBurnRate,
   ReportFreshnessInput,
+  ReportCheckInput,
+  ReportCheckStatus,
   LatencyHistogram,
 } from './model.js';

@@ -87,6 +87,10 @@ export interface ReportSloInput {
   alertTiers: readonly ReportAlertTier[];
   /** Alerts firing now and those resolved recently. */
   alerts: readonly ReportAlertInput[];
+  /** What `good` and `total` count: runs, or schedule ticks (freshness). @default 'runs' */
+  unit?: 'runs' | 'ticks';
+  /** A warning about the SLO itself, e.g. its job matches no job seen (untrusted; escaped). */
+  warning?: string;
 }
 
 /** A scheduled job that is late or missed a run right now (from the scheduler's freshness check). */
@@ -101,6 +105,38 @@ export interface ReportFreshnessInput {
   missedCount?: number;
   /** Free text, e.g. the cron expression (untrusted; escaped). */
   detail?: string;
+}
+
+/** State of a job check (a monitor): see docs/monitors.md. */
+export type ReportCheckStatus = 'new' | 'up' | 'late' | 'down' | 'running_too_long' | 'paused';
+
+/** One job check (monitor) as the monitor evaluator saw it, for the check list and the on-call page. */
+export interface ReportCheckInput {
+  /** Monitor name (untrusted text). */
+  name: string;
+  /** Job name or glob it watches. */
+  job: string;
+  status: ReportCheckStatus;
+  /** When it entered `status`, Unix ms. */
+  sinceMillis: number;
+  /** Latest finished run; null when none is known. */
+  lastRun: { outcome: string; endMillis: number } | null;
+  /** End of the latest succeeded run, Unix ms; null when none is known. */
+  lastSuccessMillis: number | null;
+  /** Next tick expected, Unix ms; null when unknown. */
+  nextExpectedMillis: number | null;
+  /** The schedule as text, e.g. `cron "0 2 * * *" Europe/Berlin` or `every 1h` (untrusted). */
+  schedule: string;
+  graceMillis: number;
+  maxRuntimeMillis?: number;
+  /** Ticks missed since the last succeeded run. */
+  missedInARow: number;
+  /** For `late`: when the current tick's grace ends. */
+  lateDeadlineMillis?: number | null;
+  /** Start times of runs going past the maximum runtime. */
+  overdueStartsMillis?: readonly number[];
+  /** A warning about the check itself, e.g. its job matches no job seen (untrusted; escaped). */
+  warning?: string;
 }
 
 /** Latency histogram of one job's counted runs. */
@@ -172,6 +208,8 @@ export interface ReportData {
   slos: ReportSloData[] | null;
   /** Present only when schedule freshness was given. */
   freshness: ReportFreshnessInput[] | null;
+  /** Job checks (monitors); present only when given. */
+  checks: ReportCheckInput[] | null;
 }
 
 export type { Analysis, JobSlis };

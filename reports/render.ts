@@ -5,7 +5,7 @@ import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import Handlebars from 'handlebars';
 import type { Analysis } from '../analyzer/index.js';
-import { freshness, indexView, jobView, oncallView, sloView } from './_views.js';
+import { checksView, freshness, indexView, jobView, oncallView, sloView } from './_views.js';
 import type { SitePaths } from './_views.js';
 import type { ReportData } from './model.js';
 import { assignSlugs, reportSlug } from './slug.js';
@@ -19,7 +19,7 @@ function templatesDir(): string {
   throw new Error(`report templates not found next to ${here}`);
 }
 
-type Page = 'index' | 'oncall' | 'job' | 'slo';
+type Page = 'index' | 'oncall' | 'checks' | 'job' | 'slo';
 
 interface Compiled {
   layout: Handlebars.TemplateDelegate;
@@ -46,7 +46,7 @@ function templates(): Compiled {
   const hash = createHash('sha256').update(css, 'utf8').digest('base64');
   compiled = {
     layout: compile('layout.hbs'),
-    pages: { index: compile('index.hbs'), oncall: compile('oncall.hbs'), job: compile('job.hbs'), slo: compile('slo.hbs') },
+    pages: { index: compile('index.hbs'), oncall: compile('oncall.hbs'), checks: compile('checks.hbs'), job: compile('job.hbs'), slo: compile('slo.hbs') },
     css,
     csp: `default-src 'none'; style-src 'sha256-${hash}'; base-uri 'none'; form-action 'none'`,
   };
@@ -58,7 +58,7 @@ interface LayoutArgs {
   heading: string;
   crumb: string;
   root: '' | '../';
-  active: 'index' | 'oncall' | '';
+  active: 'index' | 'oncall' | 'checks' | '';
   job: string;
   body: string;
 }
@@ -72,6 +72,7 @@ function page(d: ReportData, a: LayoutArgs): string {
     nav: [
       { href: `${a.root}index.html`, label: 'Overview', current: a.active === 'index' },
       { href: `${a.root}oncall.html`, label: 'On-call', current: a.active === 'oncall' },
+      ...(d.checks === null ? [] : [{ href: `${a.root}checks.html`, label: 'Checks', current: a.active === 'checks' }]),
     ],
     fresh: freshness(d),
     version: d.version,
@@ -81,7 +82,8 @@ function page(d: ReportData, a: LayoutArgs): string {
 
 /**
  * Renders the whole report site from collected data: path (relative, `/`
- * separated) -> HTML. `index.html` (executive view), `oncall.html`, one
+ * separated) -> HTML. `index.html` (executive view), `oncall.html`,
+ * `checks.html` (when checks were given: the job check list), one
  * `jobs/<slug>.html` per job in the window and one `slos/<slug>.html` per
  * SLO given. Every page is self-contained (inline CSS and SVG, no scripts,
  * a CSP that allows nothing but its own stylesheet). Pure: no I/O besides
@@ -106,6 +108,9 @@ export function renderReportSite(data: ReportData): Map<string, string> {
     'oncall.html',
     page(data, { title: 'On-call', heading: 'On-call', crumb: '', root: '', active: 'oncall', job: '', body: t.pages.oncall({ ...oncallView(data, paths), jobsBeforeWindow: data.jobsBeforeWindow }) }),
   );
+  if (data.checks !== null) {
+    site.set('checks.html', page(data, { title: 'Checks', heading: 'Checks', crumb: '', root: '', active: 'checks', job: '', body: t.pages.checks(checksView(data, paths)) }));
+  }
   const details = new Map(data.details.map((x) => [x.job, x]));
   for (const j of data.analysis.jobs) {
     const view = jobView(data, j, details.get(j.job), paths);
@@ -162,6 +167,7 @@ function fromAnalysis(ctx: ReportContext): ReportData {
     jobsBeforeWindow: 0,
     slos: null,
     freshness: null,
+    checks: null,
   };
 }
 

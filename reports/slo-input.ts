@@ -84,5 +84,6 @@ export function reportSloFromEvaluation(e: SloEvaluationLike, history: readonly 
     budgetExhaustedAtMillis: e.budgetExhaustedAtMillis,
     alertTiers: e.tiers.map((t) => ({ name: t.tier.severity, burnRateThreshold: t.tier.factor, longWindowMillis: t.tier.longWindowMillis, shortWindowMillis: t.tier.shortWindowMillis })),
     alerts,
+    unit: e.slo.sli === 'freshness' ? 'ticks' : 'runs',
   };
 }

@@ -4,10 +4,10 @@
  * path of the bad field (`slos[0].objective`) and, when known, its line.
  */
 import { readFileSync } from 'node:fs';
-import { Cron } from 'croner';
 import { LineCounter, parseAllDocuments } from 'yaml';
 import type { Document } from 'yaml';
-import { ConfigError, errorMessage, formatDurationMillis, parseDurationMillis } from '../../contracts/index.js';
+import { ConfigError, YamlFieldReader as Reader, cronProblem, isTimeZone, describeYamlValue as describe, errorMessage, formatDurationMillis } from '../../contracts/index.js';
+import type { YamlPathSegment as Segment } from '../../contracts/index.js';
 import { parseStoreUrl } from '../../store/index.js';
 import { burnFactor, defaultTiers } from './tiers.js';
 import type { BurnRateTier } from './tiers.js';
@@ -117,91 +117,6 @@ export const DEFAULT_CONFIG_FILE = 'jobslo.yaml';
 const DEFAULT_REPEAT_MILLIS = 4 * 3_600_000;
 const DEFAULT_GRACE_MILLIS = 30 * 60_000;
 const DEFAULT_WEBHOOK_TIMEOUT_MILLIS = 10_000;
-
-type Segment = string | number;
-
-function formatPath(path: readonly Segment[]): string {
-  let out = '';
-  for (const s of path) out += typeof s === 'number' ? `[${s}]` : out === '' ? s : `.${s}`;
-  return out === '' ? '(root)' : out;
-}
-
-const describe = (v: unknown): string => (typeof v === 'string' ? JSON.stringify(v) : v === null ? 'null' : Array.isArray(v) ? 'a list' : typeof v === 'object' ? 'a mapping' : String(v));
-
-/** Field access with the path of every value, for error messages. */
-class Reader {
-  constructor(
-    private readonly doc: Document,
-    private readonly lines: LineCounter,
-    private readonly file: string,
-    /** Path of the document inside the file (for multi-document files). */
-    private readonly prefix: readonly Segment[],
-  ) {}
-
-  fail(path: readonly Segment[], message: string): never {
-    let where = '';
-    const node = this.doc.getIn(path, true) as { range?: [number, number, number] } | undefined;
-    if (node && Array.isArray(node.range)) {
-      const pos = this.lines.linePos(node.range[0]);
-      where = ` (${this.file}:${pos.line}:${pos.col})`;
-    }
-    throw new ConfigError(formatPath([...this.prefix, ...path]), `${message}${where}`);
-  }
-
-  mapping(value: unknown, path: readonly Segment[], allowed: readonly string[]): Record<string, unknown> {
-    if (value === null || typeof value !== 'object' || Array.isArray(value)) this.fail(path, `must be a mapping, got ${describe(value)}`);
-    const rec = value as Record<string, unknown>;
-    for (const key of Object.keys(rec)) {
-      if (!allowed.includes(key)) this.fail([...path, key], `unknown field; expected one of ${allowed.join(', ')}`);
-    }
-    return rec;
-  }
-
-  list(value: unknown, path: readonly Segment[]): unknown[] {
-    if (!Array.isArray(value)) this.fail(path, `must be a list, got ${describe(value)}`);
-    return value;
-  }
-
-  string(value: unknown, path: readonly Segment[]): string {
-    if (typeof value !== 'string' || value.trim() === '') this.fail(path, `must be a non-empty string, got ${describe(value)}`);
-    return value;
-  }
-
-  number(value: unknown, path: readonly Segment[]): number {
-    if (typeof value !== 'number' || !Number.isFinite(value)) this.fail(path, `must be a number, got ${describe(value)}`);
-    return value;
-  }
-
-  boolean(value: unknown, path: readonly Segment[]): boolean {
-    if (typeof value !== 'boolean') this.fail(path, `must be true or false, got ${describe(value)}`);
-    return value;
-  }
-
-  duration(value: unknown, path: readonly Segment[]): number {
-    if (typeof value !== 'string' && typeof value !== 'number') this.fail(path, `must be a duration such as 5m, 6h, 30d, got ${describe(value)}`);
-    let ms: number;
-    try {
-      ms = parseDurationMillis(String(value), formatPath(path));
-    } catch {
-      this.fail(path, `"${String(value)}" is not a duration; use forms like 30s, 5m, 1h30m, 30d`);
-    }
-    if (ms <= 0) this.fail(path, `must be a positive duration, got ${String(value)}`);
-    return ms;
-  }
-
-  objective(value: unknown, path: readonly Segment[]): number {
-    const n = this.number(value, path);
-    if (!(n > 0 && n < 1)) this.fail(path, `must be between 0 and 1 (exclusive), got ${n}`);
-    return n;
-  }
-
-  oneOf<T extends string>(value: unknown, path: readonly Segment[], choices: readonly T[]): T {
-    if (typeof value !== 'string' || !(choices as readonly string[]).includes(value)) {
-      this.fail(path, `must be one of ${choices.join(', ')}, got ${describe(value)}`);
-    }
-    return value as T;
-  }
-}
 
 /**
  * Reads and validates a config file.
@@ -331,26 +246,15 @@ function readStart(r: Reader, value: unknown, path: Segment[]): number {
 
 function readTimezone(r: Reader, value: unknown, path: Segment[]): string {
   const timezone = value === undefined ? 'UTC' : r.string(value, path);
-  try {
-    new Intl.DateTimeFormat('en-US', { timeZone: timezone });
-  } catch {
-    r.fail(path, `"${timezone}" is not an IANA time zone such as UTC or Europe/Berlin`);
-  }
+  if (!isTimeZone(timezone)) r.fail(path, `"${timezone}" is not an IANA time zone such as UTC or Europe/Berlin`);
   return timezone;
 }
 
 /** A cron expression of 5 fields (or 6, the first being seconds) that fires at least once. */
 function readCron(r: Reader, value: unknown, path: Segment[], timezone: string): string {
   const cron = r.string(value, path);
-  let next: Date | null;
-  try {
-    const c = new Cron(cron, { timezone, paused: true, mode: '5-or-6-parts' });
-    next = c.nextRun();
-    c.stop();
-  } catch (err) {
-    r.fail(path, `"${cron}" is not a cron expression (5 fields: minute hour day-of-month month day-of-week, or 6 with seconds first): ${errorMessage(err)}`);
-  }
-  if (next === null) r.fail(path, `"${cron}" never fires (no date matches it, e.g. February 31st)`);
+  const problem = cronProblem(cron, timezone);
+  if (problem !== null) r.fail(path, `"${cron}" ${problem}`);
   return cron;
 }
 

@@ -31,9 +31,13 @@ type Labels = Record<string, string>;
 
 /** Collects samples per metric family and renders them with one HELP/TYPE each. */
 export class MetricsWriter {
-  private readonly families = new Map<string, { help: string; type: 'gauge' | 'counter'; samples: string[] }>();
+  private readonly families = new Map<string, { help: string; type: 'gauge' | 'counter' | 'histogram'; samples: string[] }>();
 
-  add(name: string, type: 'gauge' | 'counter', help: string, labels: Labels, value: number): void {
+  /**
+   * Adds one sample. For a histogram, `name` is the family name and `sample`
+   * the series suffix (`_bucket`, `_sum`, `_count`).
+   */
+  add(name: string, type: 'gauge' | 'counter' | 'histogram', help: string, labels: Labels, value: number, sample = ''): void {
     let f = this.families.get(name);
     if (!f) {
       f = { help, type, samples: [] };
@@ -41,7 +45,7 @@ export class MetricsWriter {
     }
     const keys = Object.keys(labels);
     const l = keys.length === 0 ? '' : `{${keys.map((k) => `${k}="${escapeLabelValue(labels[k] ?? '')}"`).join(',')}}`;
-    f.samples.push(`${name}${l} ${formatSampleValue(value)}`);
+    f.samples.push(`${name}${sample}${l} ${formatSampleValue(value)}`);
   }
 
   toString(): string {
@@ -70,14 +74,15 @@ export interface ServeStats {
 
 /**
  * Renders SLO evaluations as Prometheus metrics. Per SLO (labels `slo`,
- * `job`, `sli`): SLI, objective, error budget remaining, window events, burn
+ * `jobslo_job` (the job selector; not `job`, which Prometheus sets to the
+ * scrape job), `sli`): SLI, objective, error budget remaining, window events, burn
  * rate per window (`window` label), budget exhaustion time, and per alert tier
  * (`severity`, `long_window`, `short_window`) whether it fires. Pure.
  */
-export function formatPrometheus(evals: readonly SloEvaluation[], stats?: ServeStats): string {
-  const w = new MetricsWriter();
+export function formatPrometheus(evals: readonly SloEvaluation[], stats?: ServeStats, writer?: MetricsWriter): string {
+  const w = writer ?? new MetricsWriter();
   for (const e of evals) {
-    const base = { slo: e.slo.name, job: e.slo.job, sli: e.slo.sli };
+    const base = { slo: e.slo.name, jobslo_job: e.slo.job, sli: e.slo.sli };
     w.add('jobslo_slo_sli_ratio', 'gauge', 'Good events / total events over the SLO window (NaN without events).', base, e.sli ?? NaN);
     w.add('jobslo_slo_objective_ratio', 'gauge', 'Target ratio of good events.', base, e.slo.objective);
     w.add('jobslo_slo_window_seconds', 'gauge', 'Length of the rolling SLO window.', base, e.slo.windowMillis / 1000);

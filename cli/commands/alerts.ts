@@ -6,9 +6,11 @@ import { openAlertBackend, runAlertCycle } from '../../analyzer/alerts/index.js'
 import type { AlertBackend } from '../../analyzer/alerts/index.js';
 import { DEFAULT_CONFIG_FILE, configuredStore, formatSloTable, loadConfig, toSloJson } from '../../analyzer/slo/index.js';
 import type { JobsloConfig } from '../../analyzer/slo/index.js';
-import { openStore } from '../../store/index.js';
+import { describeUnmatched, findUnmatchedSelectors, formatMonitorTable, runMonitorCycle, toMonitorJson } from '../../analyzer/monitors/index.js';
 import type { CliContext, Command } from '../command.js';
+import { monitorStateDir, withScheduleMonitors } from '../_monitors.js';
 import { STORE_HELP, storeValue } from '../_options.js';
+import { openExistingStore } from '../_store.js';
 
 /**
  * The config a command uses: `--config FILE` (must exist), else
@@ -29,11 +31,13 @@ export function storeFor(flag: string | undefined, ctx: CliContext, config: Jobs
   return storeValue(configuredStore(flag, ctx.env, config), ctx);
 }
 
-export const CONFIG_HELP = `  --config FILE       SLOs, alert tiers and webhooks (default ./${DEFAULT_CONFIG_FILE})`;
-export const STATE_DIR_HELP = `  --state-dir DIR     keep alert state (alert-state.json) and the notification
-                      outbox (outbox/) in this folder (default: beside the
-                      DuckDB file as FILE.alerts/; in the database for a
-                      ClickHouse store)`;
+export const CONFIG_HELP = `  --config FILE       SLOs, monitors, alert tiers and webhooks (default ./${DEFAULT_CONFIG_FILE})`;
+export const STATE_DIR_HELP = `  --state-dir DIR     keep alert state (alert-state.json), monitor state
+                      (monitor-state.json) and the notification outbox
+                      (outbox/) in this folder (default: beside the DuckDB
+                      file as FILE.alerts/; for a ClickHouse store, alert state
+                      in the database and monitor state in
+                      .jobslo/monitors-DATABASE/)`;
 
 /** The alert backend of a command's `--store`/`--state-dir`. */
 function backendFor(storeValue: string, stateDir: string | undefined, ctx: CliContext): AlertBackend {
@@ -44,23 +48,30 @@ const DEAD_LETTERS_USAGE = 'jobslo alerts dead-letters list|requeue [--all | ID.
 
 export const alertsCommand: Command = {
   name: 'alerts',
-  summary: 'Evaluate SLO burn-rate alerts once and deliver notifications to webhooks',
+  summary: 'Evaluate SLO burn-rate alerts and job monitors once and deliver notifications to webhooks',
   help: `Usage: jobslo alerts --once [--config FILE] [--store URL] [--state-dir DIR] [--format table|json]
        ${DEAD_LETTERS_USAGE}
 
-Evaluates every SLO of the config (error budget, multiwindow burn-rate tiers),
-sends firing, repeated (every alerts.repeat_interval) and resolved
-notifications through the outbox, and prints the SLOs. Notifications that
-cannot be delivered now stay in the outbox for the next run; those a webhook
-rejected for good (a 4xx other than 408/429) or that expired undelivered are
-dead letters.
+Evaluates every SLO of the config (error budget, multiwindow burn-rate tiers)
+and every monitor (check state of a scheduled job: new, up, late, down,
+running too long, paused), sends notifications through the outbox to
+alerts.webhooks, and prints both. SLO alerts are sent when they fire, again
+every alerts.repeat_interval, and when they resolve; monitors notify once when
+a job goes down or runs too long, and once when it recovers. Notifications
+that cannot be delivered now stay in the outbox for the next run; those a
+webhook rejected for good (a 4xx other than 408/429) or that expired
+undelivered are dead letters. Without webhooks nothing is sent, and the
+command says so. SLOs and monitors whose job matches no job that ran in their
+window are reported on stderr.
 
   dead-letters list      print the dead letters (id, webhook, reason, when)
   dead-letters requeue   put the given dead letters (or --all) back in the
                          outbox with fresh attempts; the next "alerts --once"
                          or serve cycle sends them
 
-Exit status: 0 nothing firing, 1 at least one alert firing, 2 error.
+Exit status: 0 nothing firing, 1 at least one alert firing or monitor down
+(or running too long), 2 error (a store that does not exist:
+JOBSLO_ERR_STORE_MISSING).
 
 Options:
   --once              evaluate and deliver once, then exit (required; use
@@ -69,7 +80,8 @@ ${CONFIG_HELP}
 ${STORE_HELP}
                       (a store: in the config is used when neither is set)
 ${STATE_DIR_HELP}
-  --format FORMAT     table (default) or json ({"at","slos":[...],"notifications","delivery"})
+  --format FORMAT     table (default) or json ({"at","slos":[...],"monitors":[...],
+                      "unmatched":[...],"notifications","queued","webhooks","delivery"})
   -h, --help          show this help
 `,
   async run(args, ctx) {
@@ -88,35 +100,57 @@ ${STATE_DIR_HELP}
     });
     if (!values.once) throw new ConfigError('--once', 'is required: "jobslo alerts --once" evaluates once; "jobslo serve" evaluates on an interval');
     if (values.format !== 'table' && values.format !== 'json') throw new ConfigError('--format', `"${values.format}" is not a format; use table or json`);
-    const config = resolveConfig(values.config, ctx, true) as JobsloConfig;
-    if (config.slos.length === 0) ctx.logger.warn('the config defines no SLOs', { file: config.file });
+    const config = await withScheduleMonitors(resolveConfig(values.config, ctx, true) as JobsloConfig, ctx);
+    if (config.slos.length === 0 && config.monitors.length === 0) ctx.logger.warn('the config defines no SLOs and no monitors', { file: config.file });
     const storeValue = storeFor(values.store, ctx, config);
-    const backend = backendFor(storeValue, values['state-dir'], ctx);
-    const store = await openStore(storeValue).catch(async (err: unknown) => {
-      await backend.close();
-      throw err;
-    });
+    // The store first: a store that does not exist is an error before any state folder is made.
+    const store = await openExistingStore(storeValue, ctx);
+    let backend: AlertBackend;
     try {
-      const result = await runAlertCycle({
-        store,
-        config,
-        backend,
-        logger: ctx.logger,
-        signal: ctx.signal,
-      });
+      backend = backendFor(storeValue, values['state-dir'], ctx);
+    } catch (err) {
+      await store.close();
+      throw err;
+    }
+    try {
+      const at = Date.now();
+      const result = await runAlertCycle({ store, config, backend, atMillis: at, logger: ctx.logger, signal: ctx.signal });
+      const monitors = await runMonitorCycle({ store, config, stateDir: monitorStateDir(storeValue, values['state-dir'], ctx), atMillis: at, logger: ctx.logger, signal: ctx.signal });
+      const unmatched = await findUnmatchedSelectors(store, config, at);
+      for (const u of unmatched) ctx.err(`jobslo alerts: warning: ${describeUnmatched(u)}\n`);
+      const notifications = result.notifications.length + monitors.notifications.length;
+      const hooks = config.alerts.webhooks.length;
+      const queued = Math.max(0, notifications * hooks - result.dropped - monitors.dropped);
+      const delivery = {
+        delivered: result.drain.delivered + monitors.drain.delivered,
+        pending: result.drain.pending + monitors.drain.pending,
+        deadLettered: result.drain.deadLettered + monitors.drain.deadLettered,
+        dropped: result.dropped + monitors.dropped,
+      };
+      const down = monitors.evaluations.filter((e) => e.status === 'down' || e.status === 'running_too_long').length;
       if (values.format === 'json') {
         const doc = {
-          at: new Date(result.evaluations[0]?.atMillis ?? Date.now()).toISOString(),
+          at: new Date(at).toISOString(),
           slos: result.evaluations.map(toSloJson),
-          notifications: result.notifications.length,
-          delivery: { ...result.drain, dropped: result.dropped },
+          monitors: monitors.evaluations.map(toMonitorJson),
+          unmatched: unmatched.map((u) => ({ kind: u.kind, name: u.name, job: u.job, suggestions: u.suggestions })),
+          notifications,
+          queued,
+          webhooks: hooks,
+          delivery,
         };
         ctx.out(`${JSON.stringify(doc, null, 2)}\n`);
       } else {
-        ctx.out(formatSloTable(result.evaluations));
-        ctx.out(`${result.firing} alert(s) firing; ${result.notifications.length} notification(s) queued; delivered ${result.drain.delivered}, pending ${result.drain.pending}, dead-lettered ${result.drain.deadLettered}\n`);
+        if (config.slos.length > 0 || config.monitors.length === 0) ctx.out(formatSloTable(result.evaluations));
+        if (config.monitors.length > 0) ctx.out(`${config.slos.length > 0 ? '\n' : ''}${formatMonitorTable(monitors.evaluations)}`);
+        const sent =
+          hooks === 0
+            ? `no webhook is configured (alerts.webhooks in ${config.file}), so ${notifications} notification(s) were not sent`
+            : `${notifications} notification(s) queued for ${hooks} webhook(s); delivered ${delivery.delivered}, pending ${delivery.pending}, dead-lettered ${delivery.deadLettered}`;
+        ctx.out(`${result.firing} alert(s) firing, ${down} monitor(s) down or running too long; ${sent}\n`);
       }
-      return result.firing > 0 ? 1 : 0;
+      if (hooks === 0) ctx.err(`jobslo alerts: warning: no webhook is configured (alerts.webhooks in ${config.file}); ${notifications} notification(s) were not sent\n`);
+      return result.firing > 0 || down > 0 ? 1 : 0;
     } finally {
       await store.close();
       await backend.close();

@@ -1,11 +1,13 @@
 import { parseArgs } from 'node:util';
 import { ConfigError } from '../../contracts/index.js';
 import { analyze, formatTable } from '../../analyzer/index.js';
-import { openStore } from '../../store/index.js';
 import { evaluateSlos, formatSloTable, toSloJson } from '../../analyzer/slo/index.js';
+import { describeUnmatched, evaluateMonitors, findUnmatchedSelectors, formatMonitorTable, toMonitorJson } from '../../analyzer/monitors/index.js';
 import { CONFIG_HELP, resolveConfig, storeFor } from './alerts.js';
 import type { Command } from '../command.js';
+import { withScheduleMonitors } from '../_monitors.js';
 import { STORE_HELP, timeRange } from '../_options.js';
+import { openExistingStore } from '../_store.js';
 
 export const analyzeCommand: Command = {
   name: 'analyze',
@@ -13,7 +15,13 @@ export const analyzeCommand: Command = {
   help: `Usage: jobslo analyze [--store URL] [--since 24h] [--until ISO] [--format table|json]
 
 Computes per-job SLIs over the runs that finished in the window. Aggregation
-runs inside the store.
+runs inside the store. With a config, also evaluates its SLOs and monitors
+(check states) at the end of the window, and warns on stderr about every SLO
+or monitor whose job matches no job that ran in its window (a typo, a
+renamed job). Only reads: a store that does not exist is an error.
+
+Exit status: 0 ok, 1 an SLO or monitor matches no job, 2 error (a store that
+does not exist: JOBSLO_ERR_STORE_MISSING).
 
 Options:
 ${STORE_HELP}
@@ -23,7 +31,10 @@ ${STORE_HELP}
                       {"from","to","jobs":[{"job","runs","succeeded","failed",
                        "success_rate","latency_ms":{"p50","p95","p99"},"retries_per_run",...}]}
                       and, with a config, "slos":[{"name","sli_value",
-                       "error_budget_remaining","burn_rates",...}] (docs/slos.md)
+                       "error_budget_remaining","burn_rates",...}] (docs/slos.md),
+                      "monitors":[{"name","job","status","last_success",
+                       "next_expected","missed_in_a_row",...}] (docs/monitors.md)
+                      and "unmatched":[{"kind","name","job","suggestions"}]
 ${CONFIG_HELP}; SLOs are
                       evaluated at the end of the window when it exists
   -h, --help          show this help
@@ -45,14 +56,26 @@ ${CONFIG_HELP}; SLOs are
       throw new ConfigError('--format', `"${values.format}" is not a format; use table or json`);
     }
     const range = timeRange(values.since, values.until, Date.now());
-    const config = resolveConfig(values.config, ctx, false, false);
-    const store = await openStore(storeFor(values.store, ctx, config));
+    const loaded = resolveConfig(values.config, ctx, false, false);
+    const config = loaded ? await withScheduleMonitors(loaded, ctx) : undefined;
+    const store = await openExistingStore(storeFor(values.store, ctx, config), ctx);
     try {
       const result = await analyze(store, range);
-      const slos = config ? await evaluateSlos(store, config.slos, range.toMillis) : undefined;
-      if (values.format === 'json') ctx.out(`${JSON.stringify(slos ? { ...result, slos: slos.map(toSloJson) } : result, null, 2)}\n`);
-      else ctx.out(slos ? `${formatTable(result)}\n${formatSloTable(slos)}` : formatTable(result));
-      return 0;
+      const at = range.toMillis;
+      const slos = config ? await evaluateSlos(store, config.slos, at) : undefined;
+      const monitors = config ? await evaluateMonitors(store, config.monitors, at) : undefined;
+      const unmatched = config ? await findUnmatchedSelectors(store, config, at) : [];
+      for (const u of unmatched) ctx.err(`jobslo analyze: warning: ${describeUnmatched(u)}\n`);
+      if (values.format === 'json') {
+        const extra = slos && monitors ? { slos: slos.map(toSloJson), monitors: monitors.map(toMonitorJson), unmatched: unmatched.map((u) => ({ kind: u.kind, name: u.name, job: u.job, suggestions: u.suggestions })) } : {};
+        ctx.out(`${JSON.stringify({ ...result, ...extra }, null, 2)}\n`);
+      } else {
+        let text = formatTable(result);
+        if (slos && config && (config.slos.length > 0 || config.monitors.length === 0)) text += `\n${formatSloTable(slos)}`;
+        if (monitors && monitors.length > 0) text += `\n${formatMonitorTable(monitors)}`;
+        ctx.out(text);
+      }
+      return unmatched.length > 0 ? 1 : 0;
     } finally {
       await store.close();
     }

@@ -2,13 +2,15 @@ import { parseArgs } from 'node:util';
 import { resolve } from 'node:path';
 import { ConfigError, JOBSLO_VERSION } from '../../contracts/index.js';
 import { collectReportData, writeReportSite } from '../../reports/index.js';
-import { openStore } from '../../store/index.js';
 import { emptyAlertState, openAlertBackend } from '../../analyzer/alerts/index.js';
+import { evaluateMonitors, findUnmatchedSelectors, loadMonitorState, monitorStatePath } from '../../analyzer/monitors/index.js';
 import type { AlertBackend, AlertState } from '../../analyzer/alerts/index.js';
 import { evaluateSlos } from '../../analyzer/slo/index.js';
 import type { Command } from '../command.js';
+import { monitorStateDir, withScheduleMonitors } from '../_monitors.js';
 import { STORE_HELP, timeRange } from '../_options.js';
-import { reportSlos } from '../_report-slos.js';
+import { reportChecks, reportSlos, withSloWarnings } from '../_report-slos.js';
+import { openExistingStore } from '../_store.js';
 import { CONFIG_HELP, STATE_DIR_HELP, resolveConfig, storeFor } from './alerts.js';
 
 export const reportCommand: Command = {
@@ -19,7 +21,8 @@ export const reportCommand: Command = {
 
 Writes a static site into DIR: index.html (overview: success, failures, cost
 and their change against the previous window of the same length),
-oncall.html (latest failures with trace ids, queue delay) and one page per
+oncall.html (jobs down, running too long or late first, then alerts, queue
+delay and the latest failures with trace ids) and one page per
 job under jobs/ (success and latency over time, latency histogram, retries,
 failure modes, slowest and failed runs). Every page is self-contained (inline
 CSS and SVG, no scripts, no network) and works offline, as a CI artifact or as
@@ -27,7 +30,11 @@ an email attachment. Prints the path of index.html.
 With SLOs (--config, or a jobslo.yaml in the working directory) the site
 also has an SLO compliance table, error budgets, burn rates against each
 alert tier, firing alerts (from the alert state of "jobslo alerts"/"serve")
-and one page per SLO under slos/.
+and one page per SLO under slos/; with monitors (monitors:, freshness SLOs,
+schedules: in the config) a check list, checks.html: status, last run, last
+success, next expected tick, schedule and grace, missed in a row. SLOs and
+monitors whose job matches no job seen are flagged on their pages. Only reads:
+a store that does not exist is an error (JOBSLO_ERR_STORE_MISSING).
 
 Options:
 ${STORE_HELP}
@@ -53,16 +60,23 @@ ${STATE_DIR_HELP}
       allowPositionals: false,
     });
     const range = timeRange(values.since, values.until, Date.now());
-    const config = resolveConfig(values.config, ctx, false, false);
+    const loaded = resolveConfig(values.config, ctx, false, false);
+    const config = loaded ? await withScheduleMonitors(loaded, ctx) : undefined;
     const storeValue = storeFor(values.store, ctx, config);
-    const store = await openStore(storeValue);
+    const store = await openExistingStore(storeValue, ctx);
     try {
-      const evaluations = config ? await evaluateSlos(store, config.slos, range.toMillis) : undefined;
+      const at = range.toMillis;
+      const evaluations = config ? await evaluateSlos(store, config.slos, at) : undefined;
       const state = evaluations ? await loadAlertStateFor(storeValue, values['state-dir'] === undefined ? undefined : resolve(ctx.cwd, values['state-dir'])) : emptyAlertState();
+      // The saved monitor state only describes now: a report of a past window starts every monitor afresh.
+      const monitorState = values.until === undefined ? loadMonitorState(monitorStatePath(monitorStateDir(storeValue, values['state-dir'], ctx))) : undefined;
+      const monitors = config && config.monitors.length > 0 ? await evaluateMonitors(store, config.monitors, at, monitorState ? { state: monitorState } : {}) : undefined;
+      const unmatched = config ? await findUnmatchedSelectors(store, config, at) : [];
       const data = await collectReportData(store, {
         range,
         version: JOBSLO_VERSION,
-        ...(evaluations ? { slos: reportSlos(evaluations, state) } : {}),
+        ...(evaluations ? { slos: withSloWarnings(reportSlos(evaluations, state), unmatched) } : {}),
+        ...(monitors ? { checks: reportChecks(monitors, unmatched) } : {}),
       });
       const path = await writeReportSite(resolve(ctx.cwd, values.out), data);
       ctx.out(`${path}\n`);

@@ -28,18 +28,27 @@ Schedule file:
   queue: schedule              # jobslo.queue.name of the runs (default schedule)
   jobs:
     - name: nightly-etl        # job name (required, unique)
-      cron: "0 2 * * *"        # 5 fields, or 6 with seconds (required)
+      cron: "0 2 * * *"        # 5 fields, or 6 with seconds first (required)
       timezone: UTC            # overrides the file's
       command: ["./etl.sh", "--full"]   # argv, or a string run by /bin/sh -c
       overlap: skip            # skip | queue | allow (default skip): what a tick
                                # does while the job has "concurrency" runs active:
-                               # dropped, queued (maxQueued, default 10), or, for
+                               # dropped, queued (max_queued, default 10), or, for
                                # allow, every tick runs (concurrency default unlimited)
       concurrency: 1           # parallel runs of this job (default 1)
-      retries: 0               # and backoff, baseDelay, maxDelay, jitter,
-      timeout: 30m             # timeout, deadline, killGrace: as in "jobslo run"
+      retries: 0               # and backoff, base_delay, max_delay, jitter,
+      timeout: 30m             # timeout, deadline, kill_grace: as in "jobslo run"
       env: { MODE: full }      # extra environment
       cwd: ./jobs              # relative to the working directory
+Keys are snake_case; the older maxQueued, baseDelay, maxDelay and killGrace
+are still read, with a deprecation warning. Errors name the field and its
+file:line:col.
+
+Monitoring: list this file under "schedules:" in jobslo.yaml and every job
+gets a monitor (check state: up, late, down until a run succeeds, running too
+long) with the same cron and time zone, a 30m grace, and its deadline (or its
+timeout, without retries) as the maximum runtime; "jobslo serve" and
+"jobslo alerts" notify the webhooks when one goes down (docs/monitors.md).
 `;
 
 const OPTIONS = {
@@ -67,7 +76,7 @@ export const scheduleCommand: Command = {
       throw new ConfigError('--file', `cannot read ${path}`, { cause: err });
     }
     const ex = await import('../../executor/index.js');
-    const config = ex.parseScheduleConfig(text, values.file);
+    const config = ex.parseScheduleConfig(text, values.file, ctx.logger);
 
     if (values['dry-run']) {
       for (const job of config.jobs) {

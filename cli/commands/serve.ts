@@ -7,11 +7,14 @@ import { ConfigError, JOBSLO_VERSION, errorMessage, parseDurationMillis } from '
 import type { Logger } from '../../contracts/index.js';
 import { openAlertBackend, startAlertLoop } from '../../analyzer/alerts/index.js';
 import type { AlertBackend } from '../../analyzer/alerts/index.js';
-import { PROMETHEUS_CONTENT_TYPE, formatPrometheus } from '../../analyzer/slo/index.js';
+import { MetricsWriter, PROMETHEUS_CONTENT_TYPE, formatPrometheus } from '../../analyzer/slo/index.js';
 import type { JobsloConfig } from '../../analyzer/slo/index.js';
+import { JobRunMetrics, describeUnmatched, evaluateMonitors, findUnmatchedSelectors, runMonitorCycle } from '../../analyzer/monitors/index.js';
+import type { MonitorEvaluation, UnmatchedSelector } from '../../analyzer/monitors/index.js';
 import { collectReportData, renderReportSite } from '../../reports/index.js';
-import { reportSlos } from '../_report-slos.js';
-import { openStore } from '../../store/index.js';
+import { reportChecks, reportSlos, withSloWarnings } from '../_report-slos.js';
+import { monitorStateDir, withScheduleMonitors } from '../_monitors.js';
+import { openExistingStore } from '../_store.js';
 import type { Store } from '../../store/index.js';
 import type { Command } from '../command.js';
 import { STORE_HELP, parsePort } from '../_options.js';
@@ -31,6 +34,11 @@ export interface SloServerOptions {
   intervalMillis: number;
   /** Window of the HTML report. @default 86_400_000 (24h) */
   reportWindowMillis?: number;
+  /**
+   * Folder of the monitor state and the outbox of monitor notifications.
+   * Without it monitors are evaluated and shown but send nothing.
+   */
+  monitorStateDir?: string;
   logger: Logger;
 }
 
@@ -56,18 +64,61 @@ function sitePath(urlPath: string): string {
  * the SLO pages of the latest evaluation) and re-evaluates every `intervalMillis`.
  */
 export async function startSloServer(o: SloServerOptions): Promise<SloServer> {
-  const loop = await startAlertLoop({ store: o.store, config: o.config, backend: o.backend, intervalMillis: o.intervalMillis, logger: o.logger });
+  // Monitors run after every alert cycle, one monitor cycle at a time.
+  let monitorEvaluations: MonitorEvaluation[] = [];
+  let unmatched: UnmatchedSelector[] = [];
+  let warned = '';
+  let monitorCycles = 0;
+  let monitorRun: Promise<void> | undefined;
+  const jobMetrics = new JobRunMetrics(Date.now());
+  const runMonitors = async (at: number): Promise<void> => {
+    try {
+      if (o.monitorStateDir !== undefined) {
+        monitorEvaluations = (await runMonitorCycle({ store: o.store, config: o.config, stateDir: o.monitorStateDir, atMillis: at, logger: o.logger })).evaluations;
+      } else {
+        monitorEvaluations = await evaluateMonitors(o.store, o.config.monitors, at);
+      }
+      unmatched = await findUnmatchedSelectors(o.store, o.config, at);
+      // Said once per change, not every cycle.
+      const text = unmatched.map(describeUnmatched).join('\n');
+      if (text !== warned) for (const u of unmatched) o.logger.warn(describeUnmatched(u));
+      warned = text;
+      await jobMetrics.refresh(o.store, at);
+    } catch (err) {
+      o.logger.error('monitor evaluation failed', { error: errorMessage(err) });
+    } finally {
+      monitorCycles++;
+    }
+  };
+  const monitorCycle = (at: number): Promise<void> => {
+    monitorRun ??= runMonitors(at).finally(() => {
+      monitorRun = undefined;
+    });
+    return monitorRun;
+  };
+  const loop = await startAlertLoop({
+    store: o.store,
+    config: o.config,
+    backend: o.backend,
+    intervalMillis: o.intervalMillis,
+    logger: o.logger,
+    onCycle: (r) => {
+      void monitorCycle(r.evaluations[0]?.atMillis ?? Date.now());
+    },
+  });
+  await monitorRun;
   // The report site, rendered at most once per cycle.
-  let site: { cycle: number; pages: Promise<Map<string, string>> } | undefined;
+  let site: { cycle: string; pages: Promise<Map<string, string>> } | undefined;
   const sitePages = (): Promise<Map<string, string>> => {
-    const cycleNo = loop.cycles;
+    const cycleNo = `${loop.cycles}:${monitorCycles}`;
     if (site?.cycle !== cycleNo) {
       const now = Date.now();
       const pages = collectReportData(o.store, {
         range: { fromMillis: now - (o.reportWindowMillis ?? 86_400_000), toMillis: now + 1 },
         version: JOBSLO_VERSION,
         storeLocation: o.store.location,
-        slos: reportSlos(loop.evaluations, loop.state),
+        slos: withSloWarnings(reportSlos(loop.evaluations, loop.state), unmatched),
+        ...(o.config.monitors.length > 0 ? { checks: reportChecks(monitorEvaluations, unmatched) } : {}),
       }).then(renderReportSite);
       site = { cycle: cycleNo, pages };
       // A failed render is retried by the next request.
@@ -85,7 +136,9 @@ export async function startSloServer(o: SloServerOptions): Promise<SloServer> {
       return;
     }
     if (path === '/metrics') {
-      res.writeHead(200, { 'content-type': PROMETHEUS_CONTENT_TYPE }).end(formatPrometheus(loop.evaluations, loop.stats));
+      const w = new MetricsWriter();
+      jobMetrics.write(w, monitorEvaluations, unmatched);
+      res.writeHead(200, { 'content-type': PROMETHEUS_CONTENT_TYPE }).end(formatPrometheus(loop.evaluations, loop.stats, w));
       return;
     }
     if (path === '/healthz') {
@@ -122,11 +175,15 @@ export async function startSloServer(o: SloServerOptions): Promise<SloServer> {
 
   return {
     url: `http://${host}:${addr.port}`,
-    cycle: () => loop.cycle(),
+    async cycle() {
+      await loop.cycle();
+      await monitorRun;
+    },
     async close() {
       if (closed) return;
       closed = true;
       await loop.close();
+      await monitorRun;
       await new Promise<void>((r) => server.close(() => r()));
       server.closeAllConnections();
     },
@@ -135,20 +192,28 @@ export async function startSloServer(o: SloServerOptions): Promise<SloServer> {
 
 export const serveCommand: Command = {
   name: 'serve',
-  summary: 'Evaluate SLOs on an interval, deliver alerts, serve /metrics and the HTML report',
+  summary: 'Evaluate SLOs and job monitors on an interval, deliver alerts, serve /metrics and the HTML report',
   help: `Usage: jobslo serve [--config FILE] [--store URL] [--port 9464] [--host 127.0.0.1]
                     [--interval 1m] [--state-dir DIR]
 
-Evaluates every SLO of the config every --interval, delivers burn-rate alert
-notifications to the configured webhooks (through the outbox), and serves:
-  GET /metrics        Prometheus text: per SLO and job the SLI, error budget
-                      remaining, burn rate per window, alert state
+Evaluates every SLO and every monitor (check state of a scheduled job) of the
+config every --interval, delivers burn-rate alert and monitor notifications
+(down, running too long, recovered) to the configured webhooks (through the
+outbox), warns once about SLOs and monitors whose job matches no job seen, and
+serves:
+  GET /metrics        Prometheus text: per SLO the SLI, error budget remaining,
+                      burn rate per window, alert state; per job (label
+                      jobslo_job) the last success and last run time, runs by
+                      outcome, a run duration histogram; per monitor its state
+                      (docs/monitors.md lists the series and a scrape config)
   GET /, /report/     the HTML report site (last 24h) with a page per job and
-                      per SLO, rendered once per evaluation
+                      per SLO, the on-call page and the check list, rendered
+                      once per evaluation
   GET /healthz        liveness
 Stops on SIGINT/SIGTERM. With a ClickHouse store, alert state and the outbox
 live in the store and any number of replicas may run: each notification is
-sent once (see docs/slos.md, High availability).
+sent once (see docs/slos.md, High availability); monitor state is per
+replica (in --state-dir, else .jobslo/monitors-DATABASE/).
 
 Options:
 ${CONFIG_HELP}
@@ -177,17 +242,21 @@ ${STATE_DIR_HELP}
     const port = parsePort(values.port, '--port', 9464);
     const intervalMillis = parseDurationMillis(values.interval, '--interval');
     if (intervalMillis < 1000) throw new ConfigError('--interval', `must be at least 1s, got ${values.interval}`);
-    const config = resolveConfig(values.config, ctx, true) as JobsloConfig;
+    const config = await withScheduleMonitors(resolveConfig(values.config, ctx, true) as JobsloConfig, ctx);
     const storeValue = storeFor(values.store, ctx, config);
-    const backend = openAlertBackend({
-      store: storeValue,
-      ...(values['state-dir'] !== undefined ? { stateDir: resolve(ctx.cwd, values['state-dir']) } : {}),
-      logger: ctx.logger,
-    });
-    const store = await openStore(storeValue).catch(async (err: unknown) => {
-      await backend.close();
+    // The store first: a store that does not exist is an error before any state folder is made.
+    const store = await openExistingStore(storeValue, ctx);
+    let backend: AlertBackend;
+    try {
+      backend = openAlertBackend({
+        store: storeValue,
+        ...(values['state-dir'] !== undefined ? { stateDir: resolve(ctx.cwd, values['state-dir']) } : {}),
+        logger: ctx.logger,
+      });
+    } catch (err) {
+      await store.close();
       throw err;
-    });
+    }
     let server: SloServer | undefined;
     try {
       server = await startSloServer({
@@ -197,9 +266,11 @@ ${STATE_DIR_HELP}
         host: values.host,
         port,
         intervalMillis,
+        monitorStateDir: monitorStateDir(storeValue, values['state-dir'], ctx),
         logger: ctx.logger,
       });
-      ctx.logger.info('jobslo serve listening', { url: server.url, slos: config.slos.length, interval: values.interval });
+      ctx.logger.info('jobslo serve listening', { url: server.url, slos: config.slos.length, monitors: config.monitors.length, interval: values.interval });
+      if (config.alerts.webhooks.length === 0) ctx.err(`jobslo serve: warning: no webhook is configured (alerts.webhooks in ${config.file}); alerts and monitor transitions are shown but not sent\n`);
       ctx.err(`jobslo serve: listening on ${server.url} (metrics at ${server.url}/metrics)\n`);
       await new Promise<void>((r) => {
         if (ctx.signal.aborted) r();

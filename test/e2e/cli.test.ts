@@ -113,8 +113,10 @@ describe('CLI end to end: jobslo run -> jobslo collector (DuckDB) -> jobslo anal
     const env = { ...process.env, JOBSLO_STATE_DIR: join(dir, 'queue-state') };
     const start = (): ChildProcess =>
       spawn(process.execPath, [cli.bin, 'run', '--job', 'serial', '--concurrency-key', 'serial', '--endpoint', collector.url, '--', 'sleep', '2'], { cwd: dir, env, stdio: 'ignore' });
+    // The SLOs of the folder's jobslo.yaml are about other jobs (analyze would warn and exit 1): none here.
+    writeFileSync(join(dir, 'no-slos.yaml'), 'slos: []\n');
     const depth = async (): Promise<{ now: number; max: number } | undefined> => {
-      const r = await jobslo(['analyze', '--store', store, '--since', '1h', '--format', 'json']);
+      const r = await jobslo(['analyze', '--store', store, '--since', '1h', '--format', 'json', '--config', join(dir, 'no-slos.yaml')]);
       expect(r.code, r.stderr).toBe(0);
       return (JSON.parse(r.stdout) as Analysis).jobs.find((j) => j.job === 'serial')?.queue_depth;
     };

@@ -51,16 +51,39 @@ jobs:
   });
 
   const bad: { name: string; yaml: string; error: RegExp }[] = [
-    { name: 'bad cron', yaml: 'jobs: [{name: a, cron: "61 * * * *", command: x}]', error: /s\.yaml: jobs\[0\]\.cron: "61 \* \* \* \*" is not a cron pattern/ },
-    { name: 'bad timezone', yaml: 'jobs: [{name: a, cron: "* * * * *", timezone: Mars/Base, command: x}]', error: /jobs\[0\]\.timezone: "Mars\/Base" is not an IANA time zone/ },
-    { name: 'unknown overlap', yaml: 'jobs: [{name: a, cron: "* * * * *", command: x, overlap: sometimes}]', error: /jobs\[0\]\.overlap/ },
-    { name: 'unknown field', yaml: 'jobs: [{name: a, cron: "* * * * *", command: x, retry: 3}]', error: /jobs\[0\]/ },
+    { name: 'bad cron', yaml: 'jobs: [{name: a, cron: "61 * * * *", command: x}]', error: /^jobs\[0\]\.cron: "61 \* \* \* \*" is not a cron expression .*minute.* \(s\.yaml:1:24\)$/ },
+    { name: 'bad timezone', yaml: 'jobs: [{name: a, cron: "* * * * *", timezone: Mars/Base, command: x}]', error: /jobs\[0\]\.timezone: "Mars\/Base" is not an IANA time zone such as UTC or Europe\/Berlin \(s\.yaml:1:47\)/ },
+    { name: 'unknown overlap', yaml: 'jobs: [{name: a, cron: "* * * * *", command: x, overlap: sometimes}]', error: /jobs\[0\]\.overlap: must be one of skip, queue, allow, got "sometimes" \(s\.yaml:1:/ },
+    { name: 'unknown field', yaml: 'jobs: [{name: a, cron: "* * * * *", command: x, retry: 3}]', error: /jobs\[0\]\.retry: unknown field; expected one of name, cron, timezone, command, overlap, concurrency, max_queued, retries/ },
     { name: 'bad duration', yaml: 'jobs: [{name: a, cron: "* * * * *", command: x, timeout: soon}]', error: /jobs\[0\]\.timeout: "soon" is not a duration/ },
     { name: 'duplicate names', yaml: 'jobs: [{name: a, cron: "* * * * *", command: x}, {name: a, cron: "* * * * *", command: y}]', error: /jobs\[1\]\.name: duplicate job name "a"/ },
-    { name: 'no jobs', yaml: 'jobs: []', error: /s\.yaml: jobs/ },
-    { name: 'not YAML', yaml: 'jobs: [', error: /s\.yaml: not valid YAML/ },
+    { name: 'no jobs', yaml: 'jobs: []', error: /^jobs: must list at least one job \(s\.yaml:1:7\)/ },
+    { name: 'a missing command', yaml: 'jobs:\n  - name: a\n    cron: "* * * * *"\n', error: /^jobs\[0\]\.command: must be a command line .* got undefined/ },
+    { name: 'not YAML', yaml: 'jobs: [', error: /s\.yaml: not valid YAML at line 1, column/ },
+    { name: 'a 7-field cron', yaml: 'jobs: [{name: a, cron: "0 0 2 * * * 2027", command: x}]', error: /jobs\[0\]\.cron: "0 0 2 \* \* \* 2027" has 7 fields; use 5 fields \(minute hour day-of-month month day-of-week\), or 6 with seconds first \(a seventh, year field is not supported\)/ },
+    { name: 'a cron that never fires', yaml: 'jobs: [{name: a, cron: "0 0 31 2 *", command: x}]', error: /jobs\[0\]\.cron: "0 0 31 2 \*" never fires/ },
+    { name: 'old and new key together', yaml: 'jobs: [{name: a, cron: "* * * * *", command: x, overlap: queue, maxQueued: 3, max_queued: 4}]', error: /jobs\[0\]\.maxQueued: is the old name of max_queued, which is also set/ },
   ];
   for (const c of bad) it(`rejects ${c.name}, naming the field`, () => expect(() => parseScheduleConfig(c.yaml, 's.yaml')).toThrow(c.error));
+
+  it('reads snake_case keys, and the old camelCase keys with one deprecation warning each', () => {
+    const warnings: string[] = [];
+    const logger = { ...noopLogger, warn: (msg: string) => warnings.push(msg) };
+    const snake = parseScheduleConfig('jobs: [{name: a, cron: "* * * * *", command: x, overlap: queue, max_queued: 3, base_delay: 2s, max_delay: 1m, kill_grace: 5s}]', 's.yaml', logger);
+    const camel = parseScheduleConfig(
+      'jobs:\n  - {name: a, cron: "* * * * *", command: x, overlap: queue, maxQueued: 3, baseDelay: 2s, maxDelay: 1m, killGrace: 5s}\n  - {name: b, cron: "* * * * *", command: y, maxQueued: 1}\n',
+      's.yaml',
+      logger,
+    );
+    expect(camel.jobs[0]).toEqual(snake.jobs[0]);
+    expect(snake.jobs[0]).toMatchObject({ maxQueued: 3, backoff: { baseDelayMillis: 2_000, maxDelayMillis: 60_000 }, killGraceMillis: 5_000 });
+    expect(warnings).toEqual([
+      's.yaml: "maxQueued" is deprecated; write "max_queued" (schedule files use snake_case keys like jobslo.yaml)',
+      's.yaml: "baseDelay" is deprecated; write "base_delay" (schedule files use snake_case keys like jobslo.yaml)',
+      's.yaml: "maxDelay" is deprecated; write "max_delay" (schedule files use snake_case keys like jobslo.yaml)',
+      's.yaml: "killGrace" is deprecated; write "kill_grace" (schedule files use snake_case keys like jobslo.yaml)',
+    ]);
+  });
 });
 
 describe('cron ticks', () => {

@@ -28,7 +28,7 @@ describe('monitors in jobslo.yaml', () => {
   it.each([
     ['monitors:\n  - {job: a}\n', 'monitors[0]: needs exactly one of cron', '2:5'],
     ['monitors:\n  - {job: a, cron: "0 0 31 2 *"}\n', 'monitors[0].cron: "0 0 31 2 *" never fires', '2:20'],
-    ['monitors:\n  - {job: a, cron: "0 2 * *"}\n', 'monitors[0].cron: "0 2 * *" is not a cron expression (5 fields', '2:20'],
+    ['monitors:\n  - {job: a, cron: "0 2 * *"}\n', 'monitors[0].cron: "0 2 * *" has 4 fields; use 5 fields', '2:20'],
     ['monitors:\n  - {job: a, period: 1h, timezone: UTC}\n', 'monitors[0].timezone: only applies with cron', '2:36'],
     ['monitors:\n  - {job: a, cron: "0 2 * * *", gracee: 1h}\n', 'monitors[0].gracee: unknown field; expected one of name, job, cron, timezone, period, grace, max_runtime, start, paused', '2:41'],
     ['monitors:\n  - {job: a, cron: "0 2 * * *", start: yesterday}\n', 'monitors[0].start: must be an ISO-8601 date', '2:40'],

@@ -125,10 +125,10 @@ describe('jobslo serve', () => {
     const text = await res.text();
     expect(text).toContain('# HELP jobslo_slo_sli_ratio ');
     expect(text).toContain('# TYPE jobslo_slo_sli_ratio gauge');
-    expect(text).toContain('jobslo_slo_sli_ratio{slo="broken",job="broken",sli="success"} 0\n');
-    expect(text).toContain('jobslo_slo_burn_rate{slo="broken",job="broken",sli="success",window="1h"} 100\n');
-    expect(text).toContain('jobslo_slo_alert_firing{slo="broken",job="broken",sli="success",severity="page",long_window="1h",short_window="5m"} 1\n');
-    expect(text).toContain('jobslo_slo_error_budget_remaining_ratio{slo="we\\"ird\\\\name",job="healthy",sli="success"} 1\n');
+    expect(text).toContain('jobslo_slo_sli_ratio{slo="broken",jobslo_job="broken",sli="success"} 0\n');
+    expect(text).toContain('jobslo_slo_burn_rate{slo="broken",jobslo_job="broken",sli="success",window="1h"} 100\n');
+    expect(text).toContain('jobslo_slo_alert_firing{slo="broken",jobslo_job="broken",sli="success",severity="page",long_window="1h",short_window="5m"} 1\n');
+    expect(text).toContain('jobslo_slo_error_budget_remaining_ratio{slo="we\\"ird\\\\name",jobslo_job="healthy",sli="success"} 1\n');
     expect(text).toContain('# TYPE jobslo_slo_evaluations_total counter\njobslo_slo_evaluations_total 1\n');
     // Every family has exactly one HELP and one TYPE line, before its samples.
     const families = text.split('\n').filter((l) => l.startsWith('# TYPE ')).map((l) => l.split(' ')[2]);
