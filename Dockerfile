@@ -21,6 +21,6 @@ COPY --from=build /app/dist ./dist
 COPY --from=build /app/bin ./bin
 COPY --from=build /app/reports/templates ./reports/templates
 USER node
-EXPOSE 4318 9464
+EXPOSE 4317 4318 9464
 ENTRYPOINT ["node", "/app/bin/jobslo.js"]
 CMD ["--help"]

@@ -1,6 +1,8 @@
 /** The OTLP receivers (HTTP, gRPC), their shared ingest pipeline, and where they hand telemetry over. */
 export { startCollector } from './http.js';
 export type { CollectorOptions, HttpConnectionLimits, RunningCollector } from './http.js';
+export { startGrpcReceiver, TRACE_EXPORT_PATH } from './grpc.js';
+export type { GrpcReceiverOptions, RunningGrpcReceiver } from './grpc.js';
 export { IngestPipeline, OUTCOME_STATUS, GrpcCode, outcomeMessage, retryAfterSeconds } from './pipeline.js';
 export type { AdmissionLimits, Admitted, ExportOutcome, Lease, OutcomeKind, PipelineHooks, PipelineOptions, RequestInfo } from './pipeline.js';
 export { TelemetryValidator, RejectionTally } from './validate.js';

@@ -1,29 +1,40 @@
 import { parseArgs } from 'node:util';
-import { startCollector, StoreSink } from '../../collector/index.js';
+import { IngestPipeline, startCollector, startGrpcReceiver, StoreSink } from '../../collector/index.js';
+import type { RunningCollector, RunningGrpcReceiver, SpanSink } from '../../collector/index.js';
 import { DEFAULT_LIFECYCLE_TOPIC, DEFAULT_SPANS_TOPIC, KafkaSink, parseBrokers, validateTopic } from '../../collector/index.js';
 import { ConfigError, parseDurationMillis } from '../../contracts/index.js';
 import { openStore, parseStoreUrl, removeOwnerFile, writeOwnerFile } from '../../store/index.js';
+import type { Store } from '../../store/index.js';
 import type { Command } from '../command.js';
 import { STORE_HELP, VALIDATION_FLAGS, VALIDATION_HELP, parsePort, parsePositiveInt, storeValue, validationOptions } from '../_options.js';
 
 export const collectorCommand: Command = {
   name: 'collector',
-  summary: 'Receive OTLP/HTTP traces from any job runner and store them',
-  help: `Usage: jobslo collector [--port 4318] [--host 127.0.0.1] [--store URL] [--max-body-bytes N]
+  summary: 'Receive OTLP traces (gRPC and HTTP) from any job runner and store them',
+  help: `Usage: jobslo collector [--port 4318] [--grpc-port 4317 | --no-grpc] [--host 127.0.0.1]
+                        [--store URL] [--max-body-bytes N]
        jobslo collector --bus kafka --brokers HOST:PORT[,...] [--topic otlp_spans]
                         [--lifecycle-topic jobslo_lifecycle] [--bus-timeout 5s]
 
-Serves POST /v1/traces (OTLP/HTTP, application/x-protobuf or application/json,
+Serves OTLP/gRPC (TraceService/Export, optionally gzip) on --grpc-port, and on
+--port POST /v1/traces (OTLP/HTTP, application/x-protobuf or application/json,
 optionally gzip), POST /v1/lifecycle (live lifecycle events from "jobslo run",
-JSON, see docs/conventions.md) and GET /health. Point OTEL_EXPORTER_OTLP_ENDPOINT at it.
+JSON, see docs/conventions.md) and GET /health. Point OTEL_EXPORTER_OTLP_ENDPOINT
+at http://HOST:4317 (protocol grpc) or http://HOST:4318 (http/protobuf, http/json).
+Both receivers share one pipeline, its bounds and its validation
+(docs/collector.md).
 SIGTERM or SIGINT stops accepting, finishes in-flight requests and closes
 the store. While it holds a DuckDB file and listens on a loopback address,
 "jobslo analyze", "report", "alerts" and "serve" on the same file read through
 it (POST /api/v1/store); on any other address that read API is off.
 
 Options:
-  --port PORT         TCP port (default 4318, the OTLP/HTTP default)
-  --host ADDR         interface to listen on (default 127.0.0.1; 0.0.0.0 for all)
+  --port PORT         OTLP/HTTP port (default 4318, the OTLP/HTTP default)
+  --grpc-port PORT    OTLP/gRPC port (default 4317, the OTLP/gRPC default; a free
+                      port when --port is 0); messages up to --max-body-bytes,
+                      100 concurrent calls per connection
+  --no-grpc           serve OTLP/HTTP only
+  --host ADDR         interface both listen on (default 127.0.0.1; 0.0.0.0 for all)
 ${STORE_HELP}
   --max-body-bytes N  largest request body, before and after decompression
                       (default 16777216 = 16 MiB); larger requests get 413
@@ -68,6 +79,8 @@ ${VALIDATION_HELP}
         'max-in-flight-requests': { type: 'string' },
         'max-in-flight-bytes': { type: 'string' },
         'max-connections': { type: 'string' },
+        'grpc-port': { type: 'string' },
+        'no-grpc': { type: 'boolean' },
         ...VALIDATION_FLAGS,
       },
       strict: true,
@@ -92,6 +105,41 @@ ${VALIDATION_HELP}
         if (values[flag] !== undefined) throw new ConfigError(`--${flag}`, 'only applies with --bus kafka');
       }
     }
+    // With --port 0 (any free port) the gRPC port defaults to a free one too, so such collectors never collide.
+    const grpcPort = values['no-grpc'] ? undefined : parsePort(values['grpc-port'], '--grpc-port', port === 0 ? 0 : 4317);
+    if (values['no-grpc'] && values['grpc-port'] !== undefined) throw new ConfigError('--grpc-port', 'does not apply with --no-grpc');
+
+    /** Serves HTTP and gRPC from one pipeline until the signal, then closes both and the sink. */
+    const serve = async (sink: SpanSink, extra: { readStore?: Store; describe: Record<string, string> }): Promise<{ url: string; stop: () => Promise<void> }> => {
+      const pipeline = new IngestPipeline({ sink, admission: receiver.admission, validation: receiver.validation, logger: ctx.logger });
+      let http: RunningCollector | undefined;
+      let grpc: RunningGrpcReceiver | undefined;
+      try {
+        http = await startCollector({ ...receiver, sink, pipeline, port, host: values.host, ...(extra.readStore ? { readStore: extra.readStore } : {}) });
+        if (grpcPort !== undefined) {
+          grpc = await startGrpcReceiver({ pipeline, port: grpcPort, host: values.host, maxReceiveMessageBytes: maxBodyBytes, logger: ctx.logger });
+        }
+      } catch (err) {
+        await http?.close();
+        await sink.close();
+        throw err;
+      }
+      ctx.logger.info('collector listening', { url: `${http.url}/v1/traces`, grpc: grpc ? grpc.address : 'off', ...extra.describe });
+      const running = http;
+      return {
+        url: running.url,
+        stop: async () => {
+          await Promise.all([grpc?.close(), running.close()]);
+          await sink.close();
+        },
+      };
+    };
+    const untilSignal = (): Promise<void> =>
+      new Promise<void>((resolve) => {
+        if (ctx.signal.aborted) resolve();
+        else ctx.signal.addEventListener('abort', () => resolve(), { once: true });
+      });
+
     if (bus === 'kafka') {
       if (values.store !== undefined) throw new ConfigError('--store', 'does not apply with --bus kafka; "jobslo ingest --store ..." stores what the collector publishes');
       if (values.brokers === undefined) throw new ConfigError('--brokers', 'is required with --bus kafka, e.g. --brokers 127.0.0.1:9092');
@@ -105,47 +153,21 @@ ${VALIDATION_HELP}
         logger: ctx.logger,
       });
       await sink.start();
-      let kafkaCollector;
-      try {
-        kafkaCollector = await startCollector({ ...receiver, sink, port, host: values.host });
-      } catch (err) {
-        await sink.close();
-        throw err;
-      }
-      ctx.logger.info('collector listening', { url: `${kafkaCollector.url}/v1/traces`, bus: 'kafka', topic: values.topic ?? DEFAULT_SPANS_TOPIC });
-      await new Promise<void>((resolve) => {
-        if (ctx.signal.aborted) resolve();
-        else ctx.signal.addEventListener('abort', () => resolve(), { once: true });
-      });
+      const running = await serve(sink, { describe: { bus: 'kafka', topic: values.topic ?? DEFAULT_SPANS_TOPIC } });
+      await untilSignal();
       ctx.logger.info('shutting down collector', { signal: String(ctx.signal.reason) });
-      await kafkaCollector.close();
+      await running.stop();
       return 0;
     }
     const store = await openStore(storeValue(values.store, ctx));
-    let collector;
-    try {
-      collector = await startCollector({
-        ...receiver,
-        sink: new StoreSink(store, { logger: ctx.logger }),
-        port,
-        host: values.host,
-        // The read API answers any query about the stored runs: only on loopback.
-        ...(isLoopback(values.host) ? { readStore: store } : {}),
-      });
-    } catch (err) {
-      await store.close();
-      throw err;
-    }
+    // The read API answers any query about the stored runs: only on loopback.
+    const running = await serve(new StoreSink(store, { logger: ctx.logger }), { ...(isLoopback(values.host) ? { readStore: store } : {}), describe: { store: store.location } });
     const storeUrl = parseStoreUrl(storeValue(values.store, ctx));
     // Other jobslo commands read a DuckDB file this process holds through us.
-    if (storeUrl.kind === 'duckdb') writeOwnerFile(storeUrl.path, collector.url);
-    ctx.logger.info('collector listening', { url: `${collector.url}/v1/traces`, store: store.location });
-    await new Promise<void>((resolve) => {
-      if (ctx.signal.aborted) resolve();
-      else ctx.signal.addEventListener('abort', () => resolve(), { once: true });
-    });
+    if (storeUrl.kind === 'duckdb') writeOwnerFile(storeUrl.path, running.url);
+    await untilSignal();
     ctx.logger.info('shutting down collector', { signal: String(ctx.signal.reason) });
-    await collector.close();
+    await running.stop();
     if (storeUrl.kind === 'duckdb') removeOwnerFile(storeUrl.path);
     return 0;
   },

@@ -11,7 +11,13 @@ import type { SpanRecord } from '../../contracts/model.js';
 import { decodeTraceRequest as decodeProto } from './internal/decode-proto.js';
 import { decodeTraceRequest as decodeJson, quoteLongIntegers as quoteLong } from './internal/decode-json.js';
 import { encodeTraceRequest } from './internal/encode-proto.js';
-import { encodeRpcStatus as encodeStatus, encodeTraceResponse as encodeResponse } from './internal/responses.js';
+import {
+  RETRY_INFO_TYPE_URL,
+  encodeRetryInfo as encodeRetry,
+  encodeRpcStatus as encodeStatus,
+  encodeRpcStatusDetails as encodeStatusDetails,
+  encodeTraceResponse as encodeResponse,
+} from './internal/responses.js';
 import type { DecodedTraces } from './internal/types.js';
 
 export type { DecodedTraces } from './internal/types.js';
@@ -106,4 +112,27 @@ export function encodeRpcStatus(format: 'json', code: number, message: string): 
 export function encodeRpcStatus(format: 'proto' | 'json', code: number, message: string): Uint8Array | string;
 export function encodeRpcStatus(format: 'proto' | 'json', code: number, message: string): Uint8Array | string {
   return encodeStatus(format, code, message);
+}
+
+export { RETRY_INFO_TYPE_URL };
+
+/**
+ * Encodes a `google.rpc.RetryInfo` (`retry_delay`, a `google.protobuf.Duration`),
+ * the OTLP/gRPC throttling signal. gRPC servers send it in the
+ * `google.rpc.retryinfo-bin` trailer and inside `grpc-status-details-bin`.
+ *
+ * @throws {RangeError} when `retryAfterMillis` is not a non-negative safe integer.
+ */
+export function encodeRetryInfo(retryAfterMillis: number): Uint8Array {
+  return encodeRetry(retryAfterMillis);
+}
+
+/**
+ * Encodes a `google.rpc.Status` protobuf with, when `retryAfterMillis` is
+ * given, a `RetryInfo` in `details` (the `grpc-status-details-bin` trailer).
+ *
+ * @throws {RangeError} when `code` is not an int32 or the delay not a non-negative safe integer.
+ */
+export function encodeRpcStatusDetails(code: number, message: string, retryAfterMillis?: number): Uint8Array {
+  return encodeStatusDetails(code, message, retryAfterMillis);
 }

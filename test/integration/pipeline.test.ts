@@ -71,7 +71,7 @@ describe.skipIf(!up)('OTLP -> jobslo collector --bus kafka -> Kafka -> jobslo in
     groups.push(group);
     databases.push(db);
     const port = await freePort();
-    const collector = spawnCli(['collector', '--bus', 'kafka', '--brokers', brokers, '--topic', topic, '--port', String(port), '--bus-timeout', '10s']);
+    const collector = spawnCli(['collector', '--bus', 'kafka', '--brokers', brokers, '--topic', topic, '--port', String(port), '--grpc-port', '0', '--bus-timeout', '10s']);
     procs.push(collector);
     const collectorUrl = `http://127.0.0.1:${port}`;
     await waitFor('collector /health', async () => (await fetch(`${collectorUrl}/health`)).ok, 30_000, 200);

@@ -49,3 +49,48 @@ export function encodeRpcStatus(format: 'proto' | 'json', code: number, message:
   }
   return w.finish();
 }
+
+/** See the public `encodeRetryInfo`. */
+export function encodeRetryInfo(retryAfterMillis: number): Uint8Array {
+  if (!Number.isSafeInteger(retryAfterMillis) || retryAfterMillis < 0) {
+    throw new RangeError(`retryAfterMillis must be a non-negative safe integer, got ${retryAfterMillis}`);
+  }
+  const seconds = Math.floor(retryAfterMillis / 1000);
+  const nanos = (retryAfterMillis % 1000) * 1_000_000;
+  const w = new ProtoWriter(32);
+  w.tag(1, 2); // RetryInfo.retry_delay
+  const d = w.begin();
+  if (seconds !== 0) {
+    w.tag(1, 0); // Duration.seconds
+    w.int64(seconds);
+  }
+  if (nanos !== 0) {
+    w.tag(2, 0); // Duration.nanos
+    w.int64(nanos);
+  }
+  w.end(d);
+  return w.finish();
+}
+
+/** Type URL of `google.rpc.RetryInfo` inside a `google.protobuf.Any`. */
+export const RETRY_INFO_TYPE_URL = 'type.googleapis.com/google.rpc.RetryInfo';
+
+/** See the public `encodeRpcStatusDetails`. */
+export function encodeRpcStatusDetails(code: number, message: string, retryAfterMillis: number | undefined): Uint8Array {
+  const head = encodeRpcStatus('proto', code, message) as Uint8Array;
+  if (retryAfterMillis === undefined) return head;
+  // Protobuf messages concatenate: the Status fields, then the details field.
+  const w = new ProtoWriter(96);
+  w.tag(3, 2); // Status.details (google.protobuf.Any)
+  const any = w.begin();
+  w.tag(1, 2); // Any.type_url
+  w.string(RETRY_INFO_TYPE_URL);
+  w.tag(2, 2); // Any.value
+  w.bytes(encodeRetryInfo(retryAfterMillis));
+  w.end(any);
+  const tail = w.finish();
+  const out = new Uint8Array(head.length + tail.length);
+  out.set(head, 0);
+  out.set(tail, head.length);
+  return out;
+}
