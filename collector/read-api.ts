@@ -230,6 +230,7 @@ export class ReadApi {
       timeSeriesByJob: 1,
       listRunsByJob: 1,
       runDistributions: 1,
+      openRuns: 2,
     };
     if (args.length !== arity[method]) throw new BadRequest(400, `${method} takes ${arity[method]} argument(s), got ${args.length}`);
     const [a0, a1, a2] = args;
@@ -272,6 +273,10 @@ export class ReadApi {
         }
         return;
       }
+      case 'openRuns':
+        this.selector(a0, 'args[0]');
+        this.range(a1, 'args[1]');
+        return;
       case 'runStarts':
         this.selector(a0, 'args[0]');
         this.range(a1, 'args[1]');

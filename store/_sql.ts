@@ -18,6 +18,12 @@ export const EXEC_ROLES_SQL = "('run', 'run_attempt', 'attempt')";
 /** `'succeeded', 'failed', 'timed_out'`: the outcomes in the success-rate denominator. */
 export const COUNTED_SQL_LIST = COUNTED_OUTCOMES.map((o) => `'${o}'`).join(', ');
 
+/** Lifecycle event types that end a run, as a SQL list (for open runs). */
+export const TERMINAL_EVENTS_SQL_LIST = ['job.succeeded', 'job.failed', 'job.timed_out', 'job.cancelled', 'job.dead_lettered', 'job.skipped'].map((t) => `'${t}'`).join(', ');
+
+/** Most rows {@link Store.openRuns} returns. */
+export const MAX_OPEN_RUNS = 10_000;
+
 /**
  * Milliseconds as an integer nanosecond literal for SQL. Only finite numbers
  * reach SQL this way, so nothing a user typed can.

@@ -16,6 +16,7 @@ import type {
   RunDistribution,
   RunDistributionQuery,
   QueueDepth,
+  OpenRun,
   RunSummary,
   SeriesPoint,
   Store,
@@ -24,7 +25,7 @@ import type {
   WindowCount,
   WindowCountsQuery,
 } from './types.js';
-import { COUNTED_SQL_LIST, EXEC_ROLES_SQL, RUN_LOOKBACK_NANOS, RUN_ROLES_SQL, globToLike, groupByEnd, jobAggregateFromRow, isGlob, nanosLiteral, numberLiteral, thresholdNanos, whereKey } from './_sql.js';
+import { COUNTED_SQL_LIST, EXEC_ROLES_SQL, MAX_OPEN_RUNS, RUN_LOOKBACK_NANOS, TERMINAL_EVENTS_SQL_LIST, RUN_ROLES_SQL, globToLike, groupByEnd, jobAggregateFromRow, isGlob, nanosLiteral, numberLiteral, thresholdNanos, whereKey } from './_sql.js';
 import {
   JOB_ROW_COLUMNS,
   LIFECYCLE_COLUMNS,
@@ -371,6 +372,29 @@ export class ClickHouseStore implements Store {
     } catch (err) {
       throw toStoreError(err, this.where, `insert of ${events.length} lifecycle events`);
     }
+  }
+
+  async openRuns(jobs: JobSelector, range: TimeRange): Promise<OpenRun[]> {
+    const cond = this.jobCondition(jobs);
+    const from = nanosLiteral(range.fromMillis);
+    const to = nanosLiteral(range.toMillis);
+    const sql = `
+      SELECT job, run_id, toString(s_ns) AS start_ns FROM (
+        SELECT job, run_id, minIf(time_ns, type = 'job.started') AS s_ns,
+          countIf(type = 'job.started') AS n_started, countIf(type IN (${TERMINAL_EVENTS_SQL_LIST})) AS n_ended
+        FROM ${this.db}.lifecycle_events
+        WHERE time_ns > ${from} AND time_ns <= ${to} AND ${cond}
+        GROUP BY job, run_id
+      )
+      WHERE n_started > 0 AND n_ended = 0
+        AND (job, run_id) NOT IN (
+          SELECT job, run_id FROM ${this.db}.job_rows
+          WHERE terminal = 1 AND end_ns > ${from} AND ${cond}
+        )
+      ORDER BY s_ns, job, run_id
+      LIMIT ${MAX_OPEN_RUNS}`;
+    const rows = await this.select(sql, 'open runs query');
+    return rows.map((r) => ({ job: String(r['job']), runId: String(r['run_id']), startMillis: Number(BigInt(String(r['start_ns'])) / 1_000_000n) }));
   }
 
   async queueDepths(range: TimeRange): Promise<QueueDepth[]> {

@@ -22,6 +22,7 @@ import type {
   MigrateOptions,
   ListRunsQuery,
   QueueDepth,
+  OpenRun,
   RunDistribution,
   RunDistributionQuery,
   RunSummary,
@@ -32,7 +33,7 @@ import type {
   WindowCount,
   WindowCountsQuery,
 } from './types.js';
-import { COUNTED_SQL_LIST, EXEC_ROLES_SQL, RUN_LOOKBACK_NANOS, RUN_ROLES_SQL, globToLike, groupByEnd, isGlob, jobAggregateFromRow, nanosLiteral, numberLiteral, thresholdNanos, whereKey } from './_sql.js';
+import { COUNTED_SQL_LIST, EXEC_ROLES_SQL, MAX_OPEN_RUNS, RUN_LOOKBACK_NANOS, TERMINAL_EVENTS_SQL_LIST, RUN_ROLES_SQL, globToLike, groupByEnd, isGlob, jobAggregateFromRow, nanosLiteral, numberLiteral, thresholdNanos, whereKey } from './_sql.js';
 
 /** Ordered, append-only schema migrations. Never edit a published one. */
 const MIGRATIONS: readonly string[] = [
@@ -357,6 +358,25 @@ export class DuckDbStore implements Store {
         appender.endRow();
       }
     });
+  }
+
+  async openRuns(jobs: JobSelector, range: TimeRange): Promise<OpenRun[]> {
+    const p = new Params();
+    const cond = this.jobCondition(jobs, p);
+    const sql = `
+      WITH started AS (
+        SELECT job, run_id, min(time_ns) FILTER (WHERE type = 'job.started') AS start_ns
+        FROM lifecycle_events
+        WHERE time_ns > ${nanosLiteral(range.fromMillis)} AND time_ns <= ${nanosLiteral(range.toMillis)} AND ${cond}
+        GROUP BY job, run_id
+        HAVING count(*) FILTER (WHERE type = 'job.started') > 0 AND count(*) FILTER (WHERE type IN (${TERMINAL_EVENTS_SQL_LIST})) = 0
+      )
+      SELECT s.job, s.run_id, s.start_ns FROM started s
+      WHERE NOT EXISTS (SELECT 1 FROM job_rows r WHERE r.run_id = s.run_id AND r.terminal AND r.job = s.job)
+      ORDER BY s.start_ns, s.job, s.run_id
+      LIMIT ${MAX_OPEN_RUNS}`;
+    const rows = await this.query(sql, p.values);
+    return rows.map((r) => ({ job: String(r['job']), runId: String(r['run_id']), startMillis: Number(BigInt(r['start_ns'] as bigint) / 1_000_000n) }));
   }
 
   async queueDepths(range: TimeRange): Promise<QueueDepth[]> {

@@ -34,6 +34,7 @@ export type {
   RunSummary,
   ListRunsQuery,
   QueueDepth,
+  OpenRun,
   JobSeries,
   ListRunsByJobQuery,
   RunDistributionQuery,

@@ -9,6 +9,7 @@ import type {
   JobSelector,
   ListRunsQuery,
   QueueDepth,
+  OpenRun,
   RunSummary,
   SeriesPoint,
   Store,
@@ -19,7 +20,7 @@ import type {
 } from './types.js';
 
 /** Store methods a collector answers over `POST /api/v1/store` for readers of its DuckDB file. */
-export const REMOTE_READ_METHODS = ['jobAggregates', 'windowCounts', 'windowCountsMany', 'timeSeries', 'listRuns', 'runStarts', 'jobNames', 'queueDepths', 'timeSeriesByJob', 'listRunsByJob', 'runDistributions'] as const;
+export const REMOTE_READ_METHODS = ['jobAggregates', 'windowCounts', 'windowCountsMany', 'timeSeries', 'listRuns', 'runStarts', 'jobNames', 'queueDepths', 'timeSeriesByJob', 'listRunsByJob', 'runDistributions', 'openRuns'] as const;
 export type RemoteReadMethod = (typeof REMOTE_READ_METHODS)[number];
 
 /**
@@ -104,6 +105,10 @@ export class RemoteStore implements Store {
 
   listRuns(query: ListRunsQuery): Promise<RunSummary[]> {
     return this.call('listRuns', [query]);
+  }
+
+  openRuns(jobs: JobSelector, range: TimeRange): Promise<OpenRun[]> {
+    return this.call('openRuns', [jobs, range]);
   }
 
   runStarts(jobs: JobSelector, range: TimeRange, which: 'succeeded' | 'any'): Promise<number[]> {

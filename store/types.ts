@@ -220,6 +220,14 @@ export interface MigrateOptions {
   onProgress?: (message: string) => void;
 }
 
+/** A run that started and has not finished, from {@link Store.openRuns}. */
+export interface OpenRun {
+  job: string;
+  runId: string;
+  /** Time of its `job.started` event (the first, when redelivered), Unix ms. */
+  startMillis: number;
+}
+
 /** Where spans are stored and SLIs are computed. */
 export interface Store {
   /** `duckdb` or `clickhouse`. */
@@ -265,6 +273,15 @@ export interface Store {
    * only, or any outcome but `skipped`.
    */
   runStarts(jobs: JobSelector, range: TimeRange, which: 'succeeded' | 'any'): Promise<number[]>;
+  /**
+   * Runs of the selected jobs that started (a live `job.started` lifecycle
+   * event in the range) and had not finished by the range's end: no terminal
+   * lifecycle event (succeeded, failed, timed out, cancelled, dead-lettered,
+   * skipped) in the range and no finished run stored. Oldest first, at most
+   * 10,000. For job monitors (a run going past its maximum runtime); stores
+   * without live lifecycle events may leave it out.
+   */
+  openRuns?(jobs: JobSelector, range: TimeRange): Promise<OpenRun[]>;
   /** Names of jobs with any run in the range, sorted. */
   jobNames(range: TimeRange): Promise<string[]>;
   /** Drops stored data older than `olderThanMillis` (whole days/partitions); resolves to how many partitions were dropped. */

@@ -13,12 +13,6 @@ export const FACTS_SETTLE_MILLIS = 3_600_000;
 /** Most finished runs read per monitor and evaluation (the newest). */
 export const MAX_FACT_RUNS = 10_000;
 
-/** A store that can list runs started and not finished (from live lifecycle events). */
-export interface OpenRunsReader {
-  openRuns(jobs: string, range: { fromMillis: number; toMillis: number }): Promise<(OpenRunFact & { job: string })[]>;
-}
-
-const canListOpen = (store: Store): store is Store & OpenRunsReader => typeof (store as Partial<OpenRunsReader>).openRuns === 'function';
 
 /** Where the facts of one monitor's evaluation start: a grace (and the settle time) before the last judged tick, at most the lookback. */
 export function factsFromMillis(m: MonitorDefinition, prev: MonitorRecord | undefined, atMillis: number, lookbackMillis = DEFAULT_LOOKBACK_MILLIS): number {
@@ -39,8 +33,8 @@ export async function readMonitorFacts(store: Store, m: MonitorDefinition, prev:
   const runs = await store.listRuns({ jobs: m.job, fromMillis: fromMillis - 1, toMillis: atMillis + 1, order: 'latest', limit: MAX_FACT_RUNS });
   const finished = runs.map((r) => ({ runId: r.runId, startMillis: r.startMillis, endMillis: r.endMillis, outcome: r.outcome }));
   let open: OpenRunFact[] = [];
-  if (canListOpen(store)) {
-    const rows = await store.openRuns(m.job, { fromMillis: atMillis - lookbackMillis, toMillis: atMillis + 1 });
+  if (store.openRuns) {
+    const rows = await store.openRuns(m.job, { fromMillis: atMillis - lookbackMillis, toMillis: atMillis });
     open = rows.map((r) => ({ runId: r.runId, startMillis: r.startMillis }));
   }
   return { fromMillis, finished, open };

@@ -2,7 +2,6 @@
 export { stepMonitor, nextCronTick, DEFAULT_LOOKBACK_MILLIS } from './machine.js';
 export type { StepOptions } from './machine.js';
 export { readMonitorFacts, factsFromMillis, FACTS_SETTLE_MILLIS, MAX_FACT_RUNS } from './facts.js';
-export type { OpenRunsReader } from './facts.js';
 export {
   planMonitorNotifications,
   loadMonitorState,

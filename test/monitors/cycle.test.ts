@@ -4,6 +4,7 @@ import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { loadMonitorState, monitorStatePath, runMonitorCycle } from '../../analyzer/monitors/index.js';
 import { parseConfig } from '../../analyzer/slo/index.js';
+import { LifecycleEvent, lifecycleEventId } from '../../contracts/index.js';
 import { fakeClock, memoryStore, run, startReceiver, tempDir, DAY, HOUR, MINUTE } from '../slo/helpers.js';
 
 let cleanups: (() => Promise<void> | void)[] = [];
@@ -81,5 +82,29 @@ describe('runMonitorCycle', () => {
     const r = await runMonitorCycle({ store, config, stateDir: tmp.dir, clock, atMillis: Date.UTC(2026, 2, 11, 3) });
     expect(r.evaluations[0]?.status).toBe('up');
     expect(receiver.requests).toEqual([]);
+  });
+
+  it('a run that started (live job.started) and has not finished after max_runtime notifies running too long once', async () => {
+    const store = await memoryStore();
+    cleanups.push(() => store.close());
+    const receiver = await startReceiver();
+    cleanups.push(() => receiver.close());
+    const tmp = tempDir();
+    cleanups.push(tmp.cleanup);
+    const config = parseConfig(`monitors:\n  - {job: etl, cron: "0 2 * * *", max_runtime: 1h}\nalerts:\n  webhooks:\n    - {name: ops, url: "${receiver.url}", format: json}\n`);
+    const day1 = Date.UTC(2026, 2, 10, 2);
+    await store.insertSpans(run('etl', day1, true, 10 * MINUTE));
+    const started = day1 + DAY;
+    const t = BigInt(started) * 1_000_000n;
+    await store.insertLifecycleEvents([{ eventId: lifecycleEventId('stuck', LifecycleEvent.Started, t), type: LifecycleEvent.Started, job: 'etl', runId: 'stuck', timeUnixNano: t, attributes: {} }]);
+    const clock = fakeClock(started);
+    const at = async (ms: number) => (await runMonitorCycle({ store, config, stateDir: tmp.dir, clock, atMillis: ms })).evaluations[0];
+    expect((await at(started + 30 * MINUTE))?.status).toBe('up');
+    const long = await at(started + HOUR + MINUTE);
+    expect(long?.status).toBe('running_too_long');
+    expect(long?.overdueStartsMillis).toEqual([started]);
+    expect((await at(started + 2 * HOUR))?.status).toBe('running_too_long');
+    const bodies = receiver.requests.map((r) => JSON.parse(r.body) as { status: string; labels: Record<string, string> });
+    expect(bodies.map((b) => [b.status, b.labels['alertname']])).toEqual([['firing', 'JobsloJobRunningTooLong']]);
   });
 });

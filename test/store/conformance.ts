@@ -613,6 +613,43 @@ export function defineStoreConformance(name: string, options: ConformanceOptions
       expect(await s.queueDepths({ fromMillis: T0 - 2 * HOUR, toMillis: T0 - HOUR })).toEqual([]);
     });
 
+    it('lists runs that started (live job.started) and have not finished: no terminal event, no finished run stored', async () => {
+      const s = await fresh();
+      const live = (job: string, runId: string, type: LifecycleEvent, atMillis: number): LifecycleEventRecord => {
+        const t = BigInt(atMillis) * 1_000_000n;
+        return { eventId: lifecycleEventId(runId, type, t), type, job, runId, timeUnixNano: t, attributes: {} };
+      };
+      const done = ok('long', T0 + 1_000, 500);
+      const doneId = String(done[0]?.attributes['jobslo.run.id']);
+      const events = [
+        live('long', 'open-1', LifecycleEvent.Queued, T0),
+        live('long', 'open-1', LifecycleEvent.Started, T0 + 2_000),
+        live('long', 'ended', LifecycleEvent.Started, T0 + 3_000),
+        live('long', 'ended', LifecycleEvent.Failed, T0 + 4_000), // its span has not arrived: still ended
+        live('long', doneId, LifecycleEvent.Started, T0 + 1_000), // its run span arrived, no terminal event
+        live('long', 'queued-only', LifecycleEvent.Queued, T0 + 5_000),
+        live('long-other', 'open-2', LifecycleEvent.Started, T0 + 6_000),
+        live("it's", 'open-3', LifecycleEvent.Started, T0 + 7_000),
+      ];
+      await s.insertSpans(done);
+      await s.insertLifecycleEvents(events);
+      await s.insertLifecycleEvents(events.slice(0, 2)); // redelivered
+      await options.settle?.(s);
+      const open = s.openRuns;
+      expect(open).toBeTypeOf('function');
+      if (!open) return;
+      const range = { fromMillis: T0 - HOUR, toMillis: T0 + HOUR };
+      expect(await open.call(s, 'long', range)).toEqual([{ job: 'long', runId: 'open-1', startMillis: T0 + 2_000 }]);
+      expect(await open.call(s, 'long*', range)).toEqual([
+        { job: 'long', runId: 'open-1', startMillis: T0 + 2_000 },
+        { job: 'long-other', runId: 'open-2', startMillis: T0 + 6_000 },
+      ]);
+      expect(await open.call(s, "it's", range)).toEqual([{ job: "it's", runId: 'open-3', startMillis: T0 + 7_000 }]);
+      // At T0 + 3.5 s the run "ended" had not ended yet; before T0 + 2 s nothing had started.
+      expect((await open.call(s, 'long', { fromMillis: T0 - HOUR, toMillis: T0 + 3_500 })).map((r) => r.runId)).toEqual(['open-1', 'ended']);
+      expect(await open.call(s, 'long', { fromMillis: T0 - HOUR, toMillis: T0 + 1_999 })).toEqual([]);
+    });
+
     it('drops whole days older than the retention', async () => {
       const s = await fresh();
       const DAY = 86_400_000;
