@@ -14,6 +14,8 @@ import type { JobsloConfig, SloEvaluation } from '../slo/index.js';
 import type { AlertBackend, OutboxEntry } from './backend.js';
 import { systemAlertClock } from './clock.js';
 import type { AlertClock } from './clock.js';
+import { pushToAlertmanagers } from './alertmanager.js';
+import type { AlertmanagerPushResult } from './alertmanager.js';
 import { drainOutbox } from './deliver.js';
 import type { DeliveryOptions, DrainResult } from './deliver.js';
 import { renderPayload } from './payload.js';
@@ -35,6 +37,12 @@ export interface AlertCycleOptions {
   delivery?: Omit<DeliveryOptions, 'clock' | 'logger' | 'signal'>;
   /** Notification ids (idempotency keys). @default randomUUID */
   newId?: () => string;
+  /**
+   * Time between evaluations, ms: a firing alert pushed to Alertmanager stays
+   * firing there for 4 × max(this, 1 min) without a new push (as Prometheus does).
+   * @default 60_000
+   */
+  evaluationIntervalMillis?: number;
 }
 
 /** What one cycle did. */
@@ -49,6 +57,8 @@ export interface AlertCycleResult {
   /** Notifications dropped because the outbox was full. */
   dropped: number;
   drain: DrainResult;
+  /** The push to `alerts.alertmanagers`. */
+  alertmanager: AlertmanagerPushResult;
 }
 
 /** Turns notifications into outbox entries, one per webhook, with the body in the webhook's format. */
@@ -87,10 +97,12 @@ export async function runAlertCycle(options: AlertCycleOptions): Promise<AlertCy
     const plan = planNotifications(evaluations, prev.state, {
       nowMillis: at,
       repeatIntervalMillis: options.config.alerts.repeatIntervalMillis,
+      externalUrl: options.config.alerts.externalUrl,
       ...(options.newId ? { newId: options.newId } : {}),
     });
     if (plan.notifications.length === 0 && sameAlertState(prev.state, plan.state)) {
-      state = prev.state;
+      // Nothing to commit; the planned state has this evaluation's annotations.
+      state = plan.state;
       break;
     }
     const cas = await options.backend.state.compareAndSwap(prev.version, plan.state, toOutboxEntries(plan.notifications, options.config));
@@ -116,5 +128,12 @@ export async function runAlertCycle(options: AlertCycleOptions): Promise<AlertCy
     logger,
     ...(options.signal ? { signal: options.signal } : {}),
   });
-  return { evaluations, notifications, state, firing, dropped, drain };
+  const alertmanager = await pushToAlertmanagers(options.config.alerts.alertmanagers ?? [], state, {
+    clock,
+    logger,
+    externalUrl: options.config.alerts.externalUrl,
+    firingValidMillis: 4 * Math.max(options.evaluationIntervalMillis ?? 60_000, 60_000),
+    ...(options.signal ? { signal: options.signal } : {}),
+  });
+  return { evaluations, notifications, state, firing, dropped, drain, alertmanager };
 }

@@ -13,8 +13,12 @@ export { ClickHouseAlertBackend, ClickHouseAlertState, ClickHouseOutbox } from '
 export type { ClickHouseAlertBackendOptions } from './clickhouse.js';
 export { openAlertBackend, defaultStateDir } from './open.js';
 export type { OpenAlertBackendOptions } from './open.js';
-export { renderPayload, alertmanagerPayload, slackPayload, jsonPayload, slackEscape } from './payload.js';
-export type { PayloadContext } from './payload.js';
+export { renderPayload, alertmanagerPayload, slackPayload, jsonPayload, slackEscape, postableAlert } from './payload.js';
+export type { PayloadContext, PostableAlert } from './payload.js';
+export { pushToAlertmanagers, alertmanagerAlerts } from './alertmanager.js';
+export type { AlertmanagerPushResult, AlertmanagerPushOptions } from './alertmanager.js';
+export { describeAlert, formatBurnRate, formatPercent, formatObjective, formatSpan, sloPageUrl, jobPageUrl } from './describe.js';
+export type { LinkContext } from './describe.js';
 export { signPayload, verifySignature, SIGNATURE_HEADER, TIMESTAMP_HEADER } from './sign.js';
 export { classifyResponse, classifyNetworkError, parseRetryAfterMillis, retryDelayMillis, RETRYABLE_STATUSES } from './retry.js';
 export type { DeliveryOutcome } from './retry.js';

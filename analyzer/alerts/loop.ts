@@ -57,7 +57,7 @@ export async function startAlertLoop(o: AlertLoopOptions): Promise<AlertLoop> {
 
   const runCycle = async (): Promise<void> => {
     try {
-      const r = await runAlertCycle({ ...o.cycle, store: o.store, config: o.config, backend: o.backend, logger, signal: controller.signal });
+      const r = await runAlertCycle({ ...o.cycle, store: o.store, config: o.config, backend: o.backend, logger, signal: controller.signal, evaluationIntervalMillis: o.intervalMillis });
       evaluations = r.evaluations;
       state = r.state;
       stats.evaluations++;

@@ -1,8 +1,10 @@
 /**
  * Webhook bodies: Prometheus Alertmanager webhook (version "4"), Slack
- * incoming-webhook (`text` + `blocks`), and plain JSON. Pure.
+ * incoming-webhook (`text` + `blocks`), plain JSON, and the alert list of
+ * Alertmanager's API v2 (`POST /api/v2/alerts`). Pure.
  */
 import type { WebhookFormat } from '../slo/index.js';
+import { formatPercent } from './describe.js';
 import { ALERT_NAME } from './state.js';
 import type { AlertNotification } from './state.js';
 
@@ -19,7 +21,9 @@ export interface PayloadContext {
 
 const iso = (ms: number): string => new Date(ms).toISOString();
 
-const generatorUrl = (ctx: PayloadContext): string => (ctx.externalUrl === '' ? '' : `${ctx.externalUrl}/report/`);
+/** The SLO's page (the `slo_url` annotation), else the report's front page, else ''. */
+const generatorUrl = (n: Pick<AlertNotification, 'annotations'>, ctx: PayloadContext): string =>
+  n.annotations['slo_url'] ?? (ctx.externalUrl === '' ? '' : `${ctx.externalUrl}/report/`);
 
 /** The Alertmanager webhook receiver document (version "4"), one alert per notification. */
 export function alertmanagerPayload(n: AlertNotification, ctx: PayloadContext): Record<string, unknown> {
@@ -41,12 +45,15 @@ export function alertmanagerPayload(n: AlertNotification, ctx: PayloadContext): 
         annotations: n.annotations,
         startsAt: iso(n.startsAtMillis),
         endsAt: n.endsAtMillis === null ? ZERO_TIME : iso(n.endsAtMillis),
-        generatorURL: generatorUrl(ctx),
+        generatorURL: generatorUrl(n, ctx),
         fingerprint: n.fingerprint,
       },
     ],
   };
 }
+
+/** A URL inside Slack's `<url|text>`: the characters that would end it escaped. */
+const slackLink = (url: string): string => slackEscape(url).replace(/\|/g, '%7C');
 
 /** Escapes `&`, `<` and `>` as Slack's mrkdwn requires. */
 export function slackEscape(text: string): string {
@@ -56,13 +63,16 @@ export function slackEscape(text: string): string {
 /** A Slack incoming-webhook message: `text` (fallback) and `blocks`. */
 export function slackPayload(n: AlertNotification, ctx: PayloadContext): Record<string, unknown> {
   const l = n.labels;
-  const head = `${n.status === 'firing' ? ':rotating_light: FIRING' : ':white_check_mark: RESOLVED'} [${l['severity'] ?? ''}] SLO ${l['slo'] ?? ''}`;
-  const text = `${head}: ${n.annotations['summary'] ?? ''}`;
+  const a = n.annotations;
+  // The summary names the SLO already; the head adds only status and severity.
+  const head = `${n.status === 'firing' ? ':rotating_light: FIRING' : ':white_check_mark: RESOLVED'} [${l['severity'] ?? ''}]`;
+  const text = `${head} ${a['summary'] ?? l['slo'] ?? ''}`;
+  const remaining = Number(a['error_budget_remaining']);
   const fields = [
     `*Job:* ${l['job'] ?? ''}`,
     `*SLI:* ${l['sli'] ?? ''}`,
     `*Windows:* ${l['long_window'] ?? ''} / ${l['short_window'] ?? ''}`,
-    `*Budget left:* ${n.annotations['error_budget_remaining'] ?? ''}`,
+    ...(a['error_budget_remaining'] !== undefined && Number.isFinite(remaining) ? [`*Budget left:* ${formatPercent(remaining)}`] : []),
     `*Since:* ${iso(n.startsAtMillis)}`,
     n.endsAtMillis === null ? `*Fingerprint:* ${n.fingerprint}` : `*Resolved:* ${iso(n.endsAtMillis)}`,
   ];
@@ -70,8 +80,13 @@ export function slackPayload(n: AlertNotification, ctx: PayloadContext): Record<
     { type: 'section', text: { type: 'mrkdwn', text: slackEscape(text) } },
     { type: 'section', fields: fields.map((f) => ({ type: 'mrkdwn', text: slackEscape(f) })) },
   ];
-  if (n.annotations['description']) blocks.push({ type: 'context', elements: [{ type: 'mrkdwn', text: slackEscape(n.annotations['description']) }] });
-  if (ctx.externalUrl !== '') blocks.push({ type: 'context', elements: [{ type: 'mrkdwn', text: `<${generatorUrl(ctx)}|SLO report>` }] });
+  if (a['description']) blocks.push({ type: 'context', elements: [{ type: 'mrkdwn', text: slackEscape(a['description']) }] });
+  const links: string[] = [];
+  const page = generatorUrl(n, ctx);
+  if (page !== '') links.push(`<${slackLink(page)}|SLO page>`);
+  if (a['job_url']) links.push(`<${slackLink(a['job_url'])}|job page>`);
+  if (a['runbook_url']) links.push(`<${slackLink(a['runbook_url'])}|runbook>`);
+  if (links.length > 0) blocks.push({ type: 'context', elements: [{ type: 'mrkdwn', text: links.join(' · ') }] });
   return { text: slackEscape(text), blocks };
 }
 
@@ -87,7 +102,7 @@ export function jsonPayload(n: AlertNotification, ctx: PayloadContext): Record<s
     annotations: n.annotations,
     startsAt: iso(n.startsAtMillis),
     endsAt: n.endsAtMillis === null ? null : iso(n.endsAtMillis),
-    generatorURL: generatorUrl(ctx),
+    generatorURL: generatorUrl(n, ctx),
   };
 }
 
@@ -95,4 +110,22 @@ export function jsonPayload(n: AlertNotification, ctx: PayloadContext): Record<s
 export function renderPayload(format: WebhookFormat, n: AlertNotification, ctx: PayloadContext): string {
   const doc = format === 'alertmanager' ? alertmanagerPayload(n, ctx) : format === 'slack' ? slackPayload(n, ctx) : jsonPayload(n, ctx);
   return JSON.stringify(doc);
+}
+
+/** One alert as Alertmanager's API v2 takes it (`postableAlert`). */
+export interface PostableAlert {
+  labels: Record<string, string>;
+  annotations: Record<string, string>;
+  startsAt: string;
+  endsAt: string;
+  generatorURL: string;
+}
+
+/**
+ * An alert for `POST /api/v2/alerts`. A firing alert ends at `endsAtMillis`
+ * (a few intervals ahead, so Alertmanager resolves it by itself if jobslo stops
+ * sending); a resolved one at the time it resolved.
+ */
+export function postableAlert(a: { labels: Record<string, string>; annotations: Record<string, string>; startsAtMillis: number }, endsAtMillis: number, ctx: PayloadContext): PostableAlert {
+  return { labels: a.labels, annotations: a.annotations, startsAt: iso(a.startsAtMillis), endsAt: iso(endsAtMillis), generatorURL: generatorUrl(a, ctx) };
 }

@@ -5,12 +5,11 @@
  * when it stops firing. Where the state is kept is an {@link AlertStateStore}.
  */
 import { createHash, randomUUID } from 'node:crypto';
-import { formatDurationMillis } from '../../contracts/index.js';
-import type { SloEvaluation, TierEvaluation } from '../slo/index.js';
+import { describeAlert } from './describe.js';
+import type { SloEvaluation } from '../slo/index.js';
 import type { BurnRateTier } from '../slo/index.js';
 
-/** `alertname` label of every jobslo alert. */
-export const ALERT_NAME = 'JobsloErrorBudgetBurn';
+export { ALERT_NAME } from './describe.js';
 
 /** One alert transition to deliver. */
 export interface AlertNotification {
@@ -93,35 +92,6 @@ export function alertFingerprint(sloName: string, tier: Pick<BurnRateTier, 'seve
     .slice(0, 16);
 }
 
-const fmtRate = (v: number | null): string => (v === null ? 'n/a' : v.toFixed(2));
-
-function describeAlert(e: SloEvaluation, t: TierEvaluation): { labels: Record<string, string>; annotations: Record<string, string> } {
-  const long = formatDurationMillis(t.tier.longWindowMillis);
-  const short = formatDurationMillis(t.tier.shortWindowMillis);
-  const what = e.slo.sli === 'freshness' ? 'scheduled runs are missed or late' : e.slo.sli === 'latency' ? 'runs are failing or slow' : 'runs are failing';
-  return {
-    labels: {
-      alertname: ALERT_NAME,
-      slo: e.slo.name,
-      job: e.slo.job,
-      sli: e.slo.sli,
-      severity: t.tier.severity,
-      long_window: long,
-      short_window: short,
-    },
-    annotations: {
-      summary: `SLO ${e.slo.name} (${e.slo.job}) burns its error budget ${fmtRate(t.burnRateLong)}x over ${long} and ${fmtRate(t.burnRateShort)}x over ${short} (threshold ${t.tier.factor.toFixed(2)}x)`,
-      description: `${what}; at this rate the ${formatDurationMillis(e.slo.windowMillis)} budget of ${e.slo.name} (objective ${e.slo.objective}) is spent early. Error budget remaining: ${(e.budgetRemaining * 100).toFixed(1)}%.`,
-      objective: String(e.slo.objective),
-      burn_rate_long: fmtRate(t.burnRateLong),
-      burn_rate_short: fmtRate(t.burnRateShort),
-      factor: t.tier.factor.toFixed(4),
-      error_budget_remaining: e.budgetRemaining.toFixed(4),
-      sli_value: e.sli === null ? 'n/a' : e.sli.toFixed(6),
-    },
-  };
-}
-
 /** Options of {@link planNotifications}. */
 export interface PlanOptions {
   nowMillis: number;
@@ -129,6 +99,8 @@ export interface PlanOptions {
   repeatIntervalMillis: number;
   /** Makes notification ids. @default randomUUID */
   newId?: () => string;
+  /** Base URL of `jobslo serve`, for the SLO and job page links. @default '' */
+  externalUrl?: string;
 }
 
 /**
@@ -151,7 +123,7 @@ export function planNotifications(evals: readonly SloEvaluation[], prev: AlertSt
       const fp = alertFingerprint(e.slo.name, t.tier);
       seen.add(fp);
       const before = prev.firing[fp];
-      const { labels, annotations } = describeAlert(e, t);
+      const { labels, annotations } = describeAlert(e, t, { externalUrl: options.externalUrl ?? '' });
       if (t.firing) {
         const startsAtMillis = before?.startsAtMillis ?? now;
         const due = before === undefined || now - before.lastSentMillis >= options.repeatIntervalMillis;

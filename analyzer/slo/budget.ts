@@ -25,13 +25,17 @@ export function budgetRemaining(good: number, total: number, objective: number):
  * When the remaining budget runs out if the budget keeps burning at
  * `burnRateNow`: a burn rate of 1 spends a whole budget in one SLO window,
  * so the remaining fraction lasts `remaining × window / burn`. Returns
- * `atMillis` when the budget is already spent, null when it is not burning
- * (or the rate is unknown). Ignores old events leaving the rolling window,
- * so it is a projection, not a promise.
+ * `atMillis` when the budget is already spent, null when it burns slower
+ * than 1x (or the rate is unknown): a steady burn below 1 never spends a
+ * rolling window's budget, and one of 1x or more spends what is left within
+ * one window, so the projection never reaches past the window. A projection,
+ * not a promise.
  */
 export function budgetExhaustedAtMillis(remaining: number, burnRateNow: number | null, windowMillis: number, atMillis: number): number | null {
   if (remaining <= 0) return atMillis;
-  if (burnRateNow === null || burnRateNow <= 0) return null;
+  // Below 1x the rolling window lets old events go faster than new ones use
+  // the budget: at a steady burn under 1 it never runs out.
+  if (burnRateNow === null || burnRateNow < 1) return null;
   return atMillis + (remaining * windowMillis) / burnRateNow;
 }
 

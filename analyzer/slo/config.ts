@@ -9,6 +9,7 @@ import type { Document } from 'yaml';
 import { ConfigError, YamlFieldReader as Reader, cronProblem, isTimeZone, describeYamlValue as describe, errorMessage, formatDurationMillis } from '../../contracts/index.js';
 import type { YamlPathSegment as Segment } from '../../contracts/index.js';
 import { parseStoreUrl } from '../../store/index.js';
+import { checkTemplate } from './template.js';
 import { burnFactor, defaultTiers } from './tiers.js';
 import type { BurnRateTier } from './tiers.js';
 import type { MonitorDefinition } from '../monitors/types.js';
@@ -50,9 +51,31 @@ export interface SloDefinition {
     minEvents: number;
     tiers: BurnRateTier[];
   };
+  /** Extra labels of its alerts (routing: `team`, `service`, ...). @default {} */
+  labels: Record<string, string>;
+  /** Annotation templates (`summary`, `description`, others) with `{{ placeholders }}`. @default {} */
+  annotations: Record<string, string>;
+  /** Runbook link, the `runbook_url` annotation of its alerts. */
+  runbookUrl?: string;
   /** Where the SLO came from. */
   source: 'jobslo' | 'openslo';
 }
+
+/** Labels jobslo sets on every SLO alert; an SLO's `labels` may not redefine them. */
+export const RESERVED_ALERT_LABELS: readonly string[] = Object.freeze(['alertname', 'slo', 'job', 'sli', 'severity', 'long_window', 'short_window']);
+
+/** Annotations jobslo computes; an SLO's `annotations` may set only `summary`, `description` and new keys. */
+export const COMPUTED_ANNOTATIONS: readonly string[] = Object.freeze([
+  'objective',
+  'burn_rate_long',
+  'burn_rate_short',
+  'factor',
+  'error_budget_remaining',
+  'sli_value',
+  'runbook_url',
+  'slo_url',
+  'job_url',
+]);
 
 /** Payload format of a webhook. */
 export type WebhookFormat = 'alertmanager' | 'slack' | 'json';
@@ -69,9 +92,20 @@ export interface WebhookConfig {
   timeoutMillis: number;
 }
 
+/** An Alertmanager that jobslo pushes its alerts to (API v2), re-sent every evaluation. */
+export interface AlertmanagerTarget {
+  name: string;
+  /** Base URL, e.g. `http://alertmanager:9093`; alerts go to `URL/api/v2/alerts`. */
+  url: string;
+  /** Per-request timeout. @default 10_000 */
+  timeoutMillis: number;
+}
+
 /** Alert delivery settings. */
 export interface AlertsConfig {
   webhooks: WebhookConfig[];
+  /** Alertmanagers to push to. @default [] */
+  alertmanagers?: AlertmanagerTarget[];
   /** A firing alert is re-sent after this long. @default 14_400_000 (4h) */
   repeatIntervalMillis: number;
   /** Base URL of `jobslo serve`, for `externalURL` and `generatorURL`. @default '' */
@@ -274,7 +308,7 @@ function withImpliedMonitors(monitors: readonly MonitorDefinition[], slos: reado
   return out;
 }
 
-const SLO_FIELDS = ['name', 'job', 'sli', 'objective', 'window', 'latency', 'freshness', 'alerting'] as const;
+const SLO_FIELDS = ['name', 'job', 'sli', 'objective', 'window', 'latency', 'freshness', 'alerting', 'labels', 'annotations', 'runbook_url'] as const;
 
 function readSlo(r: Reader, value: unknown, path: Segment[]): SloDefinition {
   const m = r.mapping(value, path, SLO_FIELDS);
@@ -283,7 +317,8 @@ function readSlo(r: Reader, value: unknown, path: Segment[]): SloDefinition {
   const sli = r.oneOf(m['sli'] ?? 'success', [...path, 'sli'], ['success', 'latency', 'freshness'] as const);
   const objective = r.objective(m['objective'], [...path, 'objective']);
   const windowMillis = r.duration(m['window'] ?? '30d', [...path, 'window']);
-  const slo: SloDefinition = { name, job, sli, objective, windowMillis, alerting: { minEvents: 1, tiers: [] }, source: 'jobslo' };
+  const slo: SloDefinition = { name, job, sli, objective, windowMillis, alerting: { minEvents: 1, tiers: [] }, labels: {}, annotations: {}, source: 'jobslo' };
+  readRouting(r, m, path, slo);
   if (sli === 'latency') {
     if (m['latency'] === undefined) r.fail([...path, 'latency'], 'is required for sli: latency, e.g. latency: { threshold: 10m }');
     const l = r.mapping(m['latency'], [...path, 'latency'], ['threshold']);
@@ -311,17 +346,71 @@ function readFreshness(r: Reader, value: unknown, path: Segment[]): FreshnessSpe
   return spec;
 }
 
+const LABEL_NAME = /^[A-Za-z_][A-Za-z0-9_]*$/;
+
+/** `labels`, `annotations` and `runbook_url` of an SLO. */
+function readRouting(r: Reader, m: Record<string, unknown>, path: Segment[], slo: SloDefinition): void {
+  const textOf = (v: unknown, p: Segment[]): string => {
+    if (typeof v === 'number' || typeof v === 'boolean') return String(v);
+    if (typeof v !== 'string') r.fail(p, `must be a string, got ${describe(v)}`);
+    return v;
+  };
+  if (m['labels'] !== undefined) {
+    const labels = r.mapping(m['labels'], [...path, 'labels'], Object.keys((m['labels'] as Record<string, unknown> | null) ?? {}));
+    for (const [k, v] of Object.entries(labels)) {
+      const p = [...path, 'labels', k];
+      if (!LABEL_NAME.test(k) || k.startsWith('__')) r.fail(p, 'is not a label name: use [A-Za-z_][A-Za-z0-9_]*, not starting with __');
+      if (RESERVED_ALERT_LABELS.includes(k)) r.fail(p, `is set by jobslo on every alert (${RESERVED_ALERT_LABELS.join(', ')}); pick another name`);
+      slo.labels[k] = textOf(v, p);
+    }
+  }
+  if (m['annotations'] !== undefined) {
+    const annotations = r.mapping(m['annotations'], [...path, 'annotations'], Object.keys((m['annotations'] as Record<string, unknown> | null) ?? {}));
+    for (const [k, v] of Object.entries(annotations)) {
+      const p = [...path, 'annotations', k];
+      if (!LABEL_NAME.test(k)) r.fail(p, 'is not an annotation name: use [A-Za-z_][A-Za-z0-9_]*');
+      if (k === 'runbook_url') r.fail(p, `use the SLO's runbook_url field`);
+      if (COMPUTED_ANNOTATIONS.includes(k)) r.fail(p, `is computed by jobslo (${COMPUTED_ANNOTATIONS.join(', ')}); templates may set summary, description and new names`);
+      const text = textOf(v, p);
+      const problem = checkTemplate(text);
+      if (problem !== undefined) r.fail(p, problem);
+      slo.annotations[k] = text;
+    }
+  }
+  if (m['runbook_url'] !== undefined) {
+    const u = r.string(m['runbook_url'], [...path, 'runbook_url']);
+    if (!isHttpUrl(u)) r.fail([...path, 'runbook_url'], `must be an http(s) URL, got ${JSON.stringify(u)}`);
+    slo.runbookUrl = u;
+  }
+}
+
+/** `alerting.default_tiers`: per default tier (by its long window), `enabled` and `severity`. */
+function applyDefaultTierSettings(r: Reader, value: unknown, path: Segment[], tiers: BurnRateTier[]): BurnRateTier[] {
+  if (value === undefined) return tiers;
+  const known = tiers.map((t) => formatDurationMillis(t.longWindowMillis));
+  const m = r.mapping(value, path, known);
+  for (const [key, v] of Object.entries(m)) {
+    const p = [...path, key];
+    const sm = r.mapping(v, p, ['enabled', 'severity']);
+    const tier = tiers[known.indexOf(key)] as BurnRateTier;
+    if (sm['enabled'] !== undefined) tier.enabled = r.boolean(sm['enabled'], [...p, 'enabled']);
+    if (sm['severity'] !== undefined) tier.severity = r.string(sm['severity'], [...p, 'severity']);
+  }
+  return tiers;
+}
+
 function readAlerting(r: Reader, value: unknown, path: Segment[], windowMillis: number): SloDefinition['alerting'] {
   if (value === undefined) return { minEvents: 1, tiers: defaultTiers(windowMillis) };
-  const m = r.mapping(value, path, ['min_events', 'tiers']);
+  const m = r.mapping(value, path, ['min_events', 'tiers', 'default_tiers']);
   let minEvents = 1;
   if (m['min_events'] !== undefined) {
     minEvents = r.number(m['min_events'], [...path, 'min_events']);
     if (!Number.isInteger(minEvents) || minEvents < 0) r.fail([...path, 'min_events'], `must be a whole number >= 0, got ${minEvents}`);
   }
   const t = m['tiers'];
-  if (t === undefined || t === 'default') return { minEvents, tiers: defaultTiers(windowMillis) };
+  if (t === undefined || t === 'default') return { minEvents, tiers: applyDefaultTierSettings(r, m['default_tiers'], [...path, 'default_tiers'], defaultTiers(windowMillis)) };
   if (typeof t === 'string') r.fail([...path, 'tiers'], `must be "default" or a list of tiers, got ${describe(t)}`);
+  if (m['default_tiers'] !== undefined) r.fail([...path, 'default_tiers'], 'only applies with tiers: default; set severity and enabled on the tiers of the list');
   const tiers = r.list(t, [...path, 'tiers']).map((item, i): BurnRateTier => {
     const p = [...path, 'tiers', i];
     const tm = r.mapping(item, p, ['severity', 'long', 'short', 'factor', 'budget', 'enabled']);
@@ -352,7 +441,8 @@ function readAlerting(r: Reader, value: unknown, path: Segment[], windowMillis: 
 function readAlerts(r: Reader, value: unknown, env: NodeJS.ProcessEnv, readFile: ((p: string) => string) | null): AlertsConfig {
   const alerts: AlertsConfig = { webhooks: [], repeatIntervalMillis: DEFAULT_REPEAT_MILLIS, externalUrl: '' };
   if (value === undefined) return alerts;
-  const m = r.mapping(value, ['alerts'], ['webhooks', 'repeat_interval', 'external_url']);
+  const m = r.mapping(value, ['alerts'], ['webhooks', 'alertmanagers', 'repeat_interval', 'external_url']);
+  if (m['alertmanagers'] !== undefined) alerts.alertmanagers = readAlertmanagers(r, m['alertmanagers']);
   if (m['repeat_interval'] !== undefined) alerts.repeatIntervalMillis = r.duration(m['repeat_interval'], ['alerts', 'repeat_interval']);
   if (m['external_url'] !== undefined) {
     const u = r.string(m['external_url'], ['alerts', 'external_url']);
@@ -381,6 +471,22 @@ function readAlerts(r: Reader, value: unknown, env: NodeJS.ProcessEnv, readFile:
     });
   }
   return alerts;
+}
+
+function readAlertmanagers(r: Reader, value: unknown): AlertmanagerTarget[] {
+  const names = new Set<string>();
+  return r.list(value, ['alerts', 'alertmanagers']).map((a, i): AlertmanagerTarget => {
+    const p: Segment[] = ['alerts', 'alertmanagers', i];
+    const am = r.mapping(a, p, ['name', 'url', 'timeout']);
+    const name = r.string(am['name'], [...p, 'name']);
+    if (names.has(name)) r.fail([...p, 'name'], `"${name}" is used by another Alertmanager; names must be unique`);
+    names.add(name);
+    const url = r.string(am['url'], [...p, 'url']);
+    if (!isHttpUrl(url)) r.fail([...p, 'url'], `must be the http(s) base URL of an Alertmanager (e.g. http://alertmanager:9093), got ${JSON.stringify(url)}`);
+    if (/\/api\/v[12]\/?/.test(url)) r.fail([...p, 'url'], `is the base URL only; jobslo adds /api/v2/alerts, got ${JSON.stringify(url)}`);
+    const timeoutMillis = am['timeout'] === undefined ? DEFAULT_WEBHOOK_TIMEOUT_MILLIS : r.duration(am['timeout'], [...p, 'timeout']);
+    return { name, url: url.replace(/\/+$/, ''), timeoutMillis };
+  });
 }
 
 /** The secret, or undefined when `readFile` is null (form checked only). */
@@ -481,6 +587,8 @@ function readOpenSlo(r: Reader, doc: Record<string, unknown>): SloDefinition {
     objective,
     windowMillis,
     alerting: { minEvents: 1, tiers: defaultTiers(windowMillis) },
+    labels: {},
+    annotations: {},
     source: 'openslo',
   };
   if (gq[1] !== undefined) slo.latencyThresholdMillis = r.duration(gq[1], gqPath);

@@ -1,6 +1,7 @@
 /** SLOs: config, error budgets, burn rates, freshness and burn-rate alert tiers. */
-export { loadConfig, parseConfig, configuredStore, DEFAULT_CONFIG_FILE } from './config.js';
-export type { JobsloConfig, SloDefinition, SliKind, FreshnessSpec, WebhookConfig, WebhookFormat, AlertsConfig, ParseConfigOptions } from './config.js';
+export { loadConfig, parseConfig, configuredStore, DEFAULT_CONFIG_FILE, RESERVED_ALERT_LABELS, COMPUTED_ANNOTATIONS } from './config.js';
+export { TEMPLATE_VARIABLES, checkTemplate, renderTemplate } from './template.js';
+export type { JobsloConfig, SloDefinition, SliKind, FreshnessSpec, WebhookConfig, WebhookFormat, AlertsConfig, AlertmanagerTarget, ParseConfigOptions } from './config.js';
 export { firstRunSeenMillis } from './evaluate.js';
 export { WORKBOOK_TIERS, burnFactor, defaultTiers } from './tiers.js';
 export type { BurnRateTier, BudgetTier } from './tiers.js';

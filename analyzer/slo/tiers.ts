@@ -30,12 +30,15 @@ export interface BudgetTier {
 }
 
 /**
- * The Workbook's recommended tiers for a 30-day SLO: page on 2% of the budget
- * in 1h (5m short window), page on 5% in 6h (30m), ticket on 10% in 3d (6h).
+ * The Workbook's recommended tiers (its final multiwindow, multi-burn-rate
+ * recommendation, also Sloth's defaults) for a 30-day SLO: page on 2% of the
+ * budget in 1h (5m short window), page on 5% in 6h (30m), ticket on 10% in
+ * 1d (2h), ticket on 10% in 3d (6h).
  */
 export const WORKBOOK_TIERS: readonly BudgetTier[] = Object.freeze([
   { severity: 'page', longWindowMillis: HOUR, shortWindowMillis: 5 * 60_000, budgetFraction: 0.02 },
   { severity: 'page', longWindowMillis: 6 * HOUR, shortWindowMillis: 30 * 60_000, budgetFraction: 0.05 },
+  { severity: 'ticket', longWindowMillis: DAY, shortWindowMillis: 2 * HOUR, budgetFraction: 0.1 },
   { severity: 'ticket', longWindowMillis: 3 * DAY, shortWindowMillis: 6 * HOUR, budgetFraction: 0.1 },
 ]);
 
@@ -43,8 +46,8 @@ export const WORKBOOK_TIERS: readonly BudgetTier[] = Object.freeze([
  * Burn-rate factor that spends `budgetFraction` of the budget of an SLO window
  * of `sloWindowMillis` in `longWindowMillis`:
  * `factor = budgetFraction × sloWindow / longWindow`.
- * For 30d: 2% in 1h gives 14.4, 5% in 6h gives 6, 10% in 3d gives 1;
- * for 28d: 13.44, 5.6 and 0.933.
+ * For 30d: 2% in 1h gives 14.4, 5% in 6h gives 6, 10% in 1d gives 3, 10% in
+ * 3d gives 1; for 28d: 13.44, 5.6, 2.8 and 0.933.
  */
 export function burnFactor(budgetFraction: number, sloWindowMillis: number, longWindowMillis: number): number {
   return (budgetFraction * sloWindowMillis) / longWindowMillis;

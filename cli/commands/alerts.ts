@@ -39,6 +39,26 @@ export const STATE_DIR_HELP = `  --state-dir DIR     keep alert state (alert-sta
                       in the database and monitor state in
                       .jobslo/monitors-DATABASE/)`;
 
+export const EXTERNAL_URL_HELP = `  --external-url URL  where jobslo serve is reachable, e.g. http://jobslo:9464:
+                      alert links (generatorURL, Slack) go to the SLO's and
+                      the job's page (default alerts.external_url)`;
+
+/**
+ * The config with \`--external-url\` as \`alerts.external_url\`.
+ * @throws {ConfigError} when it is not an http(s) URL
+ */
+export function withExternalUrl(config: JobsloConfig, flag: string | undefined): JobsloConfig {
+  if (flag === undefined) return config;
+  let u: URL;
+  try {
+    u = new URL(flag);
+  } catch {
+    throw new ConfigError('--external-url', `must be an http(s) URL, got ${JSON.stringify(flag)}`);
+  }
+  if (u.protocol !== 'http:' && u.protocol !== 'https:') throw new ConfigError('--external-url', `must be an http(s) URL, got ${JSON.stringify(flag)}`);
+  return { ...config, alerts: { ...config.alerts, externalUrl: flag.replace(/\/+$/, '') } };
+}
+
 /** The alert backend of a command's `--store`/`--state-dir`. */
 function backendFor(storeValue: string, stateDir: string | undefined, ctx: CliContext): AlertBackend {
   return openAlertBackend({ store: storeValue, ...(stateDir !== undefined ? { stateDir: resolve(ctx.cwd, stateDir) } : {}), logger: ctx.logger });
@@ -49,7 +69,8 @@ const DEAD_LETTERS_USAGE = 'jobslo alerts dead-letters list|requeue [--all | ID.
 export const alertsCommand: Command = {
   name: 'alerts',
   summary: 'Evaluate SLO burn-rate alerts and job monitors once and deliver notifications to webhooks',
-  help: `Usage: jobslo alerts --once [--config FILE] [--store URL] [--state-dir DIR] [--format table|json]
+  help: `Usage: jobslo alerts --once [--config FILE] [--store URL] [--state-dir DIR] [--external-url URL]
+                          [--format table|json]
        ${DEAD_LETTERS_USAGE}
 
 Evaluates every SLO of the config (error budget, multiwindow burn-rate tiers)
@@ -80,6 +101,7 @@ ${CONFIG_HELP}
 ${STORE_HELP}
                       (a store: in the config is used when neither is set)
 ${STATE_DIR_HELP}
+${EXTERNAL_URL_HELP}
   --format FORMAT     table (default) or json ({"at","slos":[...],"monitors":[...],
                       "unmatched":[...],"notifications","queued","webhooks","delivery"})
   -h, --help          show this help
@@ -93,6 +115,7 @@ ${STATE_DIR_HELP}
         config: { type: 'string' },
         store: { type: 'string' },
         'state-dir': { type: 'string' },
+        'external-url': { type: 'string' },
         format: { type: 'string', default: 'table' },
       },
       strict: true,
@@ -100,7 +123,7 @@ ${STATE_DIR_HELP}
     });
     if (!values.once) throw new ConfigError('--once', 'is required: "jobslo alerts --once" evaluates once; "jobslo serve" evaluates on an interval');
     if (values.format !== 'table' && values.format !== 'json') throw new ConfigError('--format', `"${values.format}" is not a format; use table or json`);
-    const config = await withScheduleMonitors(resolveConfig(values.config, ctx, true) as JobsloConfig, ctx);
+    const config = withExternalUrl(await withScheduleMonitors(resolveConfig(values.config, ctx, true) as JobsloConfig, ctx), values['external-url']);
     if (config.slos.length === 0 && config.monitors.length === 0) ctx.logger.warn('the config defines no SLOs and no monitors', { file: config.file });
     const storeValue = storeFor(values.store, ctx, config);
     // The store first: a store that does not exist is an error before any state folder is made.

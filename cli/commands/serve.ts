@@ -18,7 +18,7 @@ import { openExistingStore } from '../_store.js';
 import type { Store } from '../../store/index.js';
 import type { Command } from '../command.js';
 import { STORE_HELP, parsePort } from '../_options.js';
-import { CONFIG_HELP, STATE_DIR_HELP, resolveConfig, storeFor } from './alerts.js';
+import { CONFIG_HELP, EXTERNAL_URL_HELP, STATE_DIR_HELP, resolveConfig, storeFor, withExternalUrl } from './alerts.js';
 
 /** Options of {@link startSloServer}. */
 export interface SloServerOptions {
@@ -194,7 +194,7 @@ export const serveCommand: Command = {
   name: 'serve',
   summary: 'Evaluate SLOs and job monitors on an interval, deliver alerts, serve /metrics and the HTML report',
   help: `Usage: jobslo serve [--config FILE] [--store URL] [--port 9464] [--host 127.0.0.1]
-                    [--interval 1m] [--state-dir DIR]
+                    [--interval 1m] [--state-dir DIR] [--external-url URL]
 
 Evaluates every SLO and every monitor (check state of a scheduled job) of the
 config every --interval, delivers burn-rate alert and monitor notifications
@@ -223,6 +223,7 @@ ${STORE_HELP}
   --host ADDRESS      address to listen on (default 127.0.0.1)
   --interval DURATION time between evaluations (default 1m)
 ${STATE_DIR_HELP}
+${EXTERNAL_URL_HELP}
   -h, --help          show this help
 `,
   async run(args, ctx) {
@@ -235,6 +236,7 @@ ${STATE_DIR_HELP}
         host: { type: 'string', default: '127.0.0.1' },
         interval: { type: 'string', default: '1m' },
         'state-dir': { type: 'string' },
+        'external-url': { type: 'string' },
       },
       strict: true,
       allowPositionals: false,
@@ -242,7 +244,7 @@ ${STATE_DIR_HELP}
     const port = parsePort(values.port, '--port', 9464);
     const intervalMillis = parseDurationMillis(values.interval, '--interval');
     if (intervalMillis < 1000) throw new ConfigError('--interval', `must be at least 1s, got ${values.interval}`);
-    const config = await withScheduleMonitors(resolveConfig(values.config, ctx, true) as JobsloConfig, ctx);
+    const config = withExternalUrl(await withScheduleMonitors(resolveConfig(values.config, ctx, true) as JobsloConfig, ctx), values['external-url']);
     const storeValue = storeFor(values.store, ctx, config);
     // The store first: a store that does not exist is an error before any state folder is made.
     const store = await openExistingStore(storeValue, ctx);

@@ -45,20 +45,24 @@ describe('error budget arithmetic', () => {
     expect(budgetExhaustedAtMillis(-0.3, 0, 30 * DAY, at)).toBe(at);
     expect(budgetExhaustedAtMillis(0.5, 0, 30 * DAY, at)).toBeNull();
     expect(budgetExhaustedAtMillis(0.5, null, 30 * DAY, at)).toBeNull();
+    // Below 1x a rolling window's budget never runs out; at 1x or more it runs out within one window.
+    expect(budgetExhaustedAtMillis(0.67, 0.33, 30 * DAY, at)).toBeNull();
+    expect(budgetExhaustedAtMillis(1, 1, 30 * DAY, at)).toBe(at + 30 * DAY);
   });
 });
 
 describe('Workbook tiers scaled to the SLO window', () => {
   it.each([
-    ['30d', [14.4, 6, 1]],
-    ['28d', [13.44, 5.6, 0.9333]],
-    ['7d', [3.36, 1.4, 0.2333]],
+    ['30d', [14.4, 6, 3, 1]],
+    ['28d', [13.44, 5.6, 2.8, 0.9333]],
+    ['7d', [3.36, 1.4, 0.7, 0.2333]],
   ])('window %s gives factors %j', (window, factors) => {
     const cfg = parseConfig(`slos:\n  - {name: s, job: j, objective: 0.99, window: ${window}}\n`);
     const tiers = cfg.slos[0]?.alerting.tiers ?? [];
     expect(tiers.map((t) => [t.severity, t.longWindowMillis, t.shortWindowMillis])).toEqual([
       ['page', HOUR, 5 * MINUTE],
       ['page', 6 * HOUR, 30 * MINUTE],
+      ['ticket', DAY, 2 * HOUR],
       ['ticket', 3 * DAY, 6 * HOUR],
     ]);
     tiers.forEach((t, i) => expect(t.factor).toBeCloseTo(factors[i] as number, 4));
@@ -67,7 +71,7 @@ describe('Workbook tiers scaled to the SLO window', () => {
   it('is factor = budget fraction × window / long window', () => {
     expect(burnFactor(0.02, 30 * DAY, HOUR)).toBeCloseTo(14.4, 12);
     expect(burnFactor(0.05, 28 * DAY, 6 * HOUR)).toBeCloseTo(5.6, 12);
-    expect(defaultTiers(28 * DAY).map((t) => Math.round(t.factor * 100) / 100)).toEqual([13.44, 5.6, 0.93]);
+    expect(defaultTiers(28 * DAY).map((t) => Math.round(t.factor * 100) / 100)).toEqual([13.44, 5.6, 2.8, 0.93]);
   });
 
   it.each([
@@ -91,14 +95,19 @@ describe('evaluateFromCounts', () => {
   const counts = (c: Record<number, [number, number]>) => Object.entries(c).map(([w, [good, total]]) => ({ windowMillis: Number(w), good, total }));
 
   it('fires a tier only when both windows exceed the factor', () => {
-    const e = evaluateFromCounts(slo, at, counts({ [30 * DAY]: [9_000, 9_100], [HOUR]: [80, 100], [5 * MINUTE]: [10, 10], [6 * HOUR]: [500, 600], [30 * MINUTE]: [40, 50], [3 * DAY]: [2000, 2100], [6 * HOUR]: [500, 600] }));
-    // 1h burns 20x but 5m burns 0x: no page on the first tier.
-    expect(e.tiers.map((t) => t.firing)).toEqual([false, true, true]);
+    const e = evaluateFromCounts(
+      slo,
+      at,
+      counts({ [30 * DAY]: [9_000, 9_100], [HOUR]: [80, 100], [5 * MINUTE]: [10, 10], [6 * HOUR]: [500, 600], [30 * MINUTE]: [40, 50], [DAY]: [1950, 2000], [2 * HOUR]: [195, 200], [3 * DAY]: [2000, 2100] }),
+    );
+    // 1h burns 20x but 5m burns 0x: no page on the first tier; 1d and 2h burn 2.5x, under the 3x ticket.
+    expect(e.tiers.map((t) => t.firing)).toEqual([false, true, false, true]);
     const j = toSloJson(e);
     expect(j.burn_rates).toMatchObject({ '5m': 0, '30m': 20, '1h': 20, '6h': 16.666667 });
     expect(j.alerts.map((a) => [a.severity, a.long_window, a.short_window, a.factor])).toEqual([
       ['page', '1h', '5m', 14.4],
       ['page', '6h', '30m', 6],
+      ['ticket', '1d', '2h', 3],
       ['ticket', '3d', '6h', 1],
     ]);
     expect(j.sli_value).toBeCloseTo(9_000 / 9_100, 6);

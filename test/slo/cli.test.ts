@@ -69,9 +69,9 @@ describe('jobslo alerts --once', () => {
     const ctx2 = ctxFor(t.dir, { HOOK_SECRET: 'x' });
     expect(await dispatch(['alerts', '--once', '--config', firing, '--state-dir', join(t.dir, 'state'), '--format', 'json'], ctx2)).toBe(1);
     const doc = JSON.parse(ctx2.stdout) as { slos: { name: string; alerts: { firing: boolean }[] }[]; delivery: { delivered: number } };
-    expect(doc.slos[0]?.alerts.map((a) => a.firing)).toEqual([true, true, true]);
-    expect(doc.delivery.delivered).toBe(3);
-    expect(r.requests).toHaveLength(3);
+    expect(doc.slos[0]?.alerts.map((a) => a.firing)).toEqual([true, true, true, true]);
+    expect(doc.delivery.delivered).toBe(4);
+    expect(r.requests).toHaveLength(4);
 
     const bad = writeConfig(t.dir, store, 'slos:\n  - {name: b, job: b, objective: 1.5}\n');
     const ctx3 = ctxFor(t.dir);
@@ -102,7 +102,7 @@ describe('jobslo analyze with a config', () => {
       expect.arrayContaining(['name', 'job', 'sli', 'objective', 'window', 'sli_value', 'error_budget_remaining', 'burn_rates', 'budget_exhausted_at', 'alerts']),
     );
     expect(slo).toMatchObject({ name: 'broken-success', job: 'broken', sli: 'success', objective: 0.99, window: '1d', sli_value: 0 });
-    expect(Object.keys(slo?.['burn_rates'] as object)).toEqual(['5m', '30m', '1h', '6h', '1d', '3d']);
+    expect(Object.keys(slo?.['burn_rates'] as object)).toEqual(['5m', '30m', '1h', '2h', '6h', '1d', '3d']);
     expect(typeof slo?.['budget_exhausted_at']).toBe('string');
   });
 });

@@ -200,3 +200,62 @@ describe('OpenSLO v1 documents', () => {
     expect(configError(`slos:\n  - {name: x, job: x, objective: 2}\n---\n${OPENSLO}`).path).toBe('slos[0].objective');
   });
 });
+
+describe('routing fields of an SLO: labels, annotations, runbook_url, default tier settings', () => {
+  it.each([
+    ['label name', slo('    labels: {"team-name": data}\n'), 'slos[0].labels.team-name', 'is not a label name'],
+    ['reserved label', slo('    labels: {severity: critical}\n'), 'slos[0].labels.severity', 'is set by jobslo on every alert'],
+    ['label of __', slo('    labels: {__name__: x}\n'), 'slos[0].labels.__name__', 'not starting with __'],
+    ['label not text', slo('    labels: {team: [a, b]}\n'), 'slos[0].labels.team', 'must be a string, got a list'],
+    ['unknown placeholder', slo('    annotations: {summary: "{{ slo }} burns {{ colour }}"}\n'), 'slos[0].annotations.summary', 'unknown placeholder {{ colour }}'],
+    ['unmatched braces', slo('    annotations: {summary: "{{ slo burns"}\n'), 'slos[0].annotations.summary', 'unmatched {{ or }}'],
+    ['computed annotation', slo('    annotations: {factor: "2"}\n'), 'slos[0].annotations.factor', 'is computed by jobslo'],
+    ['runbook in annotations', slo('    annotations: {runbook_url: "http://x"}\n'), 'slos[0].annotations.runbook_url', "use the SLO's runbook_url field"],
+    ['runbook not a URL', slo('    runbook_url: wiki/etl\n'), 'slos[0].runbook_url', 'must be an http(s) URL'],
+    ['default tier unknown', slo('    alerting:\n      default_tiers: {2d: {enabled: false}}\n'), 'slos[0].alerting.default_tiers.2d', 'unknown field; expected one of 1h, 6h, 1d, 3d'],
+    ['default tier field', slo('    alerting:\n      default_tiers: {1h: {factor: 3}}\n'), 'slos[0].alerting.default_tiers.1h.factor', 'unknown field; expected one of enabled, severity'],
+    [
+      'default_tiers with a list',
+      slo('    alerting:\n      tiers: [{severity: page, long: 1h, short: 5m, factor: 14}]\n      default_tiers: {1h: {enabled: false}}\n'),
+      'slos[0].alerting.default_tiers',
+      'only applies with tiers: default',
+    ],
+    ['alertmanager url with path', 'alerts:\n  alertmanagers:\n    - {name: am, url: "http://127.0.0.1:9093/api/v2/alerts"}\n', 'alerts.alertmanagers[0].url', 'is the base URL only'],
+  ])('%s', (_what, text, path, message) => {
+    const err = configError(text);
+    expect(err.path).toBe(path);
+    expect(err.message).toContain(message);
+    expect(err.message).toMatch(/\(jobslo\.yaml:\d+:\d+\)/);
+  });
+
+  it('reads labels, annotation templates, the runbook, per-tier severity and switches, and Alertmanagers', () => {
+    const cfg = parseConfig(
+      slo(
+        [
+          '    labels: {team: data, tier: 1}',
+          '    annotations: {summary: "{{ slo }} at {{ burn_rate_long }}", dashboard: "https://grafana.example/d/etl"}',
+          '    runbook_url: https://wiki.example/etl',
+          '    alerting:',
+          '      default_tiers:',
+          '        1h: {severity: critical}',
+          '        1d: {enabled: false}',
+          'alerts:',
+          '  alertmanagers:',
+          '    - {name: am, url: "http://127.0.0.1:9093/"}',
+          '',
+        ].join('\n'),
+      ),
+    );
+    const s = cfg.slos[0];
+    expect(s?.labels).toEqual({ team: 'data', tier: '1' });
+    expect(s?.annotations).toEqual({ summary: '{{ slo }} at {{ burn_rate_long }}', dashboard: 'https://grafana.example/d/etl' });
+    expect(s?.runbookUrl).toBe('https://wiki.example/etl');
+    expect(s?.alerting.tiers.map((t) => [t.severity, t.longWindowMillis, t.enabled])).toEqual([
+      ['critical', HOUR, true],
+      ['page', 6 * HOUR, true],
+      ['ticket', DAY, false],
+      ['ticket', 3 * DAY, true],
+    ]);
+    expect(cfg.alerts.alertmanagers).toEqual([{ name: 'am', url: 'http://127.0.0.1:9093', timeoutMillis: 10_000 }]);
+  });
+});

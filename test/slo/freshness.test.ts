@@ -115,11 +115,11 @@ describe('freshness SLOs on a store', () => {
     // At 02:31 it is judged bad: both page windows see 1 bad tick of 1.
     const after = await evaluateSlo(store, slo, day(10, 2, 31));
     expect([after.good, after.total]).toEqual([29, 30]);
-    expect(after.tiers.map((t) => t.firing)).toEqual([true, true, true]);
+    expect(after.tiers.map((t) => t.firing)).toEqual([true, true, true, true]);
     expect(after.sli).toBeCloseTo(29 / 30, 9);
-    // The page tiers stop when the bad tick leaves their short windows (5m, 30m); the ticket tier (6h) keeps firing.
+    // The page tiers stop when the bad tick leaves their short windows (5m, 30m); the ticket tiers (2h, 6h) keep firing.
     const later = await evaluateSlo(store, slo, day(10, 3, 5));
-    expect(later.tiers.map((t) => t.firing)).toEqual([false, false, true]);
+    expect(later.tiers.map((t) => t.firing)).toEqual([false, false, true, true]);
   });
 
   it('counts a late run as a miss', async () => {
