@@ -68,7 +68,15 @@ export function slackPayload(n: AlertNotification, ctx: PayloadContext): Record<
   const head = `${n.status === 'firing' ? ':rotating_light: FIRING' : ':white_check_mark: RESOLVED'} [${l['severity'] ?? ''}]`;
   const text = `${head} ${a['summary'] ?? l['slo'] ?? ''}`;
   const remaining = Number(a['error_budget_remaining']);
-  const fields = [
+  // Job monitors (analyzer/monitors) label `monitor` instead of `slo` and have no SLI windows or budget.
+  const fields = l['monitor'] !== undefined ? [
+    `*Job:* ${l['job'] ?? ''}`,
+    `*State:* ${a['state'] ?? ''}`,
+    `*Schedule:* ${a['schedule'] ?? ''}`,
+    `*Last success:* ${a['last_success'] ?? ''}`,
+    `*Since:* ${iso(n.startsAtMillis)}`,
+    n.endsAtMillis === null ? `*Missed in a row:* ${a['missed_in_a_row'] ?? ''}` : `*Resolved:* ${iso(n.endsAtMillis)}`,
+  ] : [
     `*Job:* ${l['job'] ?? ''}`,
     `*SLI:* ${l['sli'] ?? ''}`,
     `*Windows:* ${l['long_window'] ?? ''} / ${l['short_window'] ?? ''}`,

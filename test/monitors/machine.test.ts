@@ -1,5 +1,6 @@
 /** The monitor state machine over run facts, driven by an explicit clock (no store, no sleeps). */
 import { describe, expect, it } from 'vitest';
+import { slackPayload } from '../../analyzer/alerts/index.js';
 import { planMonitorNotifications, stepMonitor } from '../../analyzer/monitors/index.js';
 import type { FinishedRunFact, MonitorDefinition, MonitorEvaluation, MonitorRecord, MonitorState, OpenRunFact } from '../../analyzer/monitors/index.js';
 
@@ -176,5 +177,24 @@ describe('period monitors', () => {
     d.run(D1 + 4 * HOUR, MINUTE);
     expect(d.at(D1 + 4 * HOUR + 2 * MINUTE).status).toBe('up');
     expect(d.sent).toEqual(['JobsloJobDown firing', 'JobsloJobDown resolved']);
+  });
+});
+
+describe('notification bodies', () => {
+  it('a Slack message of a monitor has its summary, state, schedule and last success, not an SLO budget', () => {
+    const e = stepMonitor(daily, undefined, { fromMillis: 0, finished: [{ runId: 'r', startMillis: D1, endMillis: D1 + MINUTE, outcome: 'failed' }], open: [] }, D1 + HOUR);
+    const { notifications } = planMonitorNotifications([e], { version: 1, monitors: {} }, { nowMillis: D1 + HOUR, newId: () => 'id' });
+    const n = notifications[0];
+    if (!n) throw new Error('no notification');
+    const body = slackPayload(n, { receiver: 'ops', externalUrl: '' }) as { text: string; blocks: { fields?: { text: string }[] }[] };
+    expect(body.text).toBe(':rotating_light: FIRING [page] Job billing is down: its last run failed (monitor billing)');
+    expect(body.blocks[1]?.fields?.map((f) => f.text)).toEqual([
+      '*Job:* billing',
+      '*State:* down',
+      '*Schedule:* cron "0 2 * * *" UTC, grace 30m',
+      '*Last success:* never',
+      `*Since:* ${new Date(D1 + MINUTE).toISOString()}`,
+      '*Missed in a row:* 0',
+    ]);
   });
 });
