@@ -9,7 +9,10 @@ export function storeValue(flag: string | undefined, ctx: CliContext): string {
 
 /** Help text line shared by every command that reads a store. */
 export const STORE_HELP = `  --store URL         duckdb:PATH or clickhouse:http://HOST:8123/DATABASE
-                      (default: $JOBSLO_STORE, else ${DEFAULT_STORE})`;
+                      (default: $JOBSLO_STORE, else ${DEFAULT_STORE});
+                      ClickHouse credentials in the URL or from
+                      $JOBSLO_CLICKHOUSE_USER and $JOBSLO_CLICKHOUSE_PASSWORD
+                      (or $JOBSLO_CLICKHOUSE_PASSWORD_FILE)`;
 
 /**
  * `--since 24h` (and optional `--until`, an ISO time) as the range

@@ -12,7 +12,7 @@ import type { CliContext } from './command.js';
  * @throws {StoreError} `JOBSLO_ERR_STORE_MISSING` when the file does not exist
  * @throws {ConfigError} for a value that is not a store URL
  */
-export async function openExistingStore(value: string, ctx: Pick<CliContext, 'cwd'>): Promise<Store> {
+export async function openExistingStore(value: string, ctx: Pick<CliContext, 'cwd' | 'env'>): Promise<Store> {
   const url = parseStoreUrl(value);
   if (url.kind === 'duckdb' && url.path !== ':memory:') {
     const path = resolve(ctx.cwd, url.path);
@@ -30,5 +30,5 @@ export async function openExistingStore(value: string, ctx: Pick<CliContext, 'cw
       );
     }
   }
-  return openStore(value);
+  return openStore(value, ctx.env);
 }

@@ -19,6 +19,7 @@ import { randomUUID } from 'node:crypto';
 import { Metadata, Server, ServerCredentials, ServerInterceptingCall, ServerListenerBuilder, ResponderBuilder, status as grpcStatus } from '@grpc/grpc-js';
 import type { ServerInterceptingCallInterface, ServerInterceptor, ServerUnaryCall, sendUnaryData, ServiceDefinition } from '@grpc/grpc-js';
 import { errorMessage, noopLogger } from '../contracts/index.js';
+import type { TlsMaterial } from '../server/index.js';
 import type { Logger } from '../contracts/index.js';
 import { encodeRetryInfo, encodeRpcStatusDetails, encodeTraceResponse } from './otlp/index.js';
 import { OUTCOME_STATUS, outcomeMessage } from './pipeline.js';
@@ -40,6 +41,8 @@ export interface GrpcReceiverOptions {
   maxConcurrentStreams?: number;
   /** An idle connection is closed after this long, ms. @default 300_000 */
   maxConnectionIdleMillis?: number;
+  /** Serve TLS with this certificate (gRPC over HTTPS). @default plaintext (h2c) */
+  tls?: TlsMaterial | undefined;
   logger?: Logger;
 }
 
@@ -198,7 +201,7 @@ export async function startGrpcReceiver(options: GrpcReceiverOptions): Promise<R
   const host = options.host ?? '127.0.0.1';
   const bindHost = host.includes(':') ? `[${host}]` : host;
   const port = await new Promise<number>((resolve, reject) => {
-    server.bindAsync(`${bindHost}:${options.port ?? 4317}`, ServerCredentials.createInsecure(), (err, p) => (err ? reject(err) : resolve(p)));
+    server.bindAsync(`${bindHost}:${options.port ?? 4317}`, options.tls ? ServerCredentials.createSsl(null, [{ cert_chain: options.tls.cert, private_key: options.tls.key }], false) : ServerCredentials.createInsecure(), (err, p) => (err ? reject(err) : resolve(p)));
   });
   logger.debug('gRPC receiver listening', { address: `${bindHost}:${port}` });
   let closing: Promise<void> | undefined;

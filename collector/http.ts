@@ -1,5 +1,6 @@
 import { createServer } from 'node:http';
-import type { IncomingMessage, Server, ServerResponse } from 'node:http';
+import type { IncomingMessage, RequestListener, Server, ServerOptions, ServerResponse } from 'node:http';
+import { createServer as createHttpsServer } from 'node:https';
 import type { AddressInfo } from 'node:net';
 import { createGunzip, createInflate } from 'node:zlib';
 import { errorMessage, noopLogger } from '../contracts/index.js';
@@ -12,6 +13,9 @@ import type { SpanSink } from './sink.js';
 import { ReadApi } from './read-api.js';
 import type { ReadApiLimits } from './read-api.js';
 import type { Store } from '../store/index.js';
+import { BearerAuth, PROMETHEUS_CONTENT_TYPE, authorizeRequest } from '../server/index.js';
+import type { MetricsSnapshot, TlsMaterial } from '../server/index.js';
+import type { CollectorMetrics } from './metrics.js';
 
 /** Per-connection limits of the HTTP listener (see docs/collector.md). */
 export interface HttpConnectionLimits {
@@ -54,6 +58,25 @@ export interface CollectorOptions {
   readStore?: Store;
   /** Bounds of the read API. */
   readLimits?: ReadApiLimits;
+  /**
+   * Serve the read API on a plain-HTTP listener of its own (a loopback
+   * address) instead of this one, for when this one is public or uses TLS.
+   * @default the read API is served on this listener
+   */
+  readListener?: { host: string; port: number };
+  /**
+   * Bearer tokens for the HTTP-only routes: scope `read` for `/metrics` and
+   * the read API. Telemetry routes are authorized by the pipeline's
+   * `authorize` hook (see `collectorHooks`). `/health` is always open.
+   * @default none (no authentication)
+   */
+  auth?: BearerAuth;
+  /** Serve HTTPS with this certificate. @default plain HTTP */
+  tls?: TlsMaterial | undefined;
+  /** Self-metrics served at `GET /metrics` (record them with `collectorHooks`). @default none (no /metrics) */
+  metrics?: CollectorMetrics;
+  /** Snapshots of the other processes serving this port (cluster workers), merged into `/metrics`. */
+  metricsPeers?: () => Promise<MetricsSnapshot[]>;
   logger?: Logger;
 }
 
@@ -64,6 +87,8 @@ export interface RunningCollector {
   readonly port: number;
   readonly server: Server;
   readonly pipeline: IngestPipeline;
+  /** Base URL of the read API when it has a listener of its own. */
+  readonly readUrl?: string;
   /** Stops accepting, waits for in-flight requests, closes the sink. */
   close(): Promise<void>;
 }
@@ -154,6 +179,7 @@ function sendTraceOutcome(res: ServerResponse, format: Format, outcome: ExportOu
   else if (outcome.kind === 'partial') body = encodeTraceResponse(format, outcome.rejected, outcome.message);
   else body = encodeRpcStatus(format, status.grpc, outcome.message);
   const headers: Record<string, string> = { 'content-type': type };
+  if (outcome.kind === 'unauthenticated') headers['www-authenticate'] = 'Bearer realm="jobslo", scope="ingest"';
   if ('retryAfterMillis' in outcome) headers['retry-after'] = String(retryAfterSeconds(outcome.retryAfterMillis));
   send(res, status.http, headers, body);
 }
@@ -162,6 +188,7 @@ function sendTraceOutcome(res: ServerResponse, format: Format, outcome: ExportOu
 function sendLifecycleOutcome(res: ServerResponse, outcome: ExportOutcome): void {
   const status = OUTCOME_STATUS[outcome.kind];
   const headers: Record<string, string> = { 'content-type': 'application/json' };
+  if (outcome.kind === 'unauthenticated') headers['www-authenticate'] = 'Bearer realm="jobslo", scope="ingest"';
   if ('retryAfterMillis' in outcome) headers['retry-after'] = String(retryAfterSeconds(outcome.retryAfterMillis));
   let body: unknown;
   if (outcome.kind === 'accepted') body = { accepted: outcome.accepted };
@@ -202,6 +229,9 @@ export async function startCollector(options: CollectorOptions): Promise<Running
     });
   const host = options.host ?? '127.0.0.1';
   const readApi = options.readStore ? new ReadApi(options.readStore, { ...options.readLimits, logger }) : undefined;
+  const auth = options.auth ?? BearerAuth.none;
+  const metrics = options.metrics;
+  metrics?.registry.onCollect(() => metrics.inFlight(pipeline.inFlight()));
 
   const ingest = async (req: IncomingMessage, res: ServerResponse, signal: RequestInfo['signal']): Promise<void> => {
     const info = requestInfo(req, signal);
@@ -249,32 +279,44 @@ export async function startCollector(options: CollectorOptions): Promise<Running
     }
     if (req.method === 'POST' && path === '/v1/traces') return ingest(req, res, 'traces');
     if (req.method === 'POST' && path === '/v1/lifecycle') return ingest(req, res, 'lifecycle');
-    if (path === '/api/v1/store' && readApi) {
-      if (req.method !== 'POST') {
-        req.resume();
-        sendJsonError(res, 405, 'the read API takes POST', { allow: 'POST' });
-        return;
-      }
-      return readApi.handle(req, res, server.address() as AddressInfo);
+    if (path === '/metrics' && metrics) {
+      if (!authorizeRequest(auth, 'read', req, res)) return;
+      req.resume();
+      const peers = options.metricsPeers ? await options.metricsPeers().catch(() => []) : [];
+      send(res, 200, { 'content-type': PROMETHEUS_CONTENT_TYPE }, metrics.registry.render(peers));
+      return;
     }
+    if (path === '/api/v1/store' && readApi && !options.readListener) return handleRead(req, res, server);
     req.resume();
     send(res, 404, { 'content-type': 'application/json' }, JSON.stringify({ code: 5, message: `no route for ${req.method ?? ''} ${path ?? ''}; OTLP traces go to POST /v1/traces` }));
   };
 
+  const handleRead = async (req: IncomingMessage, res: ServerResponse, listener: Server): Promise<void> => {
+    if (!readApi) return;
+    if (!authorizeRequest(auth, 'read', req, res)) return;
+    if (req.method !== 'POST') {
+      req.resume();
+      sendJsonError(res, 405, 'the read API takes POST', { allow: 'POST' });
+      return;
+    }
+    return readApi.handle(req, res, listener.address() as AddressInfo);
+  };
+
   const conn = options.connections ?? {};
-  const server = createServer(
-    {
-      headersTimeout: conn.headersTimeoutMillis ?? 10_000,
-      requestTimeout: conn.requestTimeoutMillis ?? 30_000,
-      keepAliveTimeout: conn.keepAliveTimeoutMillis ?? 5_000,
-    },
+  const serverOptions: ServerOptions = {
+    headersTimeout: conn.headersTimeoutMillis ?? 10_000,
+    requestTimeout: conn.requestTimeoutMillis ?? 30_000,
+    keepAliveTimeout: conn.keepAliveTimeoutMillis ?? 5_000,
+  };
+  const guarded =
+    (h: (req: IncomingMessage, res: ServerResponse) => Promise<void>): RequestListener =>
     (req, res) => {
-      handle(req, res).catch((err: unknown) => {
+      h(req, res).catch((err: unknown) => {
         logger.error('unexpected collector error', { error: errorMessage(err) });
         sendJsonError(res, 500, 'internal error');
       });
-    },
-  );
+    };
+  const server: Server = options.tls ? createHttpsServer({ ...serverOptions, cert: options.tls.cert, key: options.tls.key }, guarded(handle)) : createServer(serverOptions, guarded(handle));
   server.maxConnections = conn.maxConnections ?? 1_024;
   // A client that stops sending mid-request is cut off by requestTimeout; a half-open socket by this.
   server.on('clientError', (err, socket) => {
@@ -293,18 +335,49 @@ export async function startCollector(options: CollectorOptions): Promise<Running
     });
   });
   const port = (server.address() as AddressInfo).port;
+  // The read API's own listener: plain HTTP, same connection limits.
+  let readServer: Server | undefined;
+  let readUrl: string | undefined;
+  if (readApi && options.readListener) {
+    const rl = options.readListener;
+    const rs: Server = createServer(serverOptions, guarded(async (req, res) => {
+      const path = (req.url ?? '/').split('?')[0];
+      if (path === '/api/v1/store') return handleRead(req, res, rs);
+      req.resume();
+      if (path === '/health') send(res, 200, { 'content-type': 'application/json' }, JSON.stringify({ status: 'ok' }));
+      else sendJsonError(res, 404, `no route for ${req.method ?? ''} ${path ?? ''}; this listener serves the read API (POST /api/v1/store)`);
+    }));
+    rs.maxConnections = 64;
+    try {
+      await new Promise<void>((resolve, reject) => {
+        rs.once('error', reject);
+        rs.listen(rl.port, rl.host, () => {
+          rs.off('error', reject);
+          resolve();
+        });
+      });
+    } catch (err) {
+      server.close();
+      throw err;
+    }
+    readServer = rs;
+    readUrl = `http://${rl.host.includes(':') ? `[${rl.host}]` : rl.host}:${(rs.address() as AddressInfo).port}`;
+  }
+  const stop = (s: Server): Promise<void> =>
+    new Promise<void>((resolve) => {
+      s.close(() => resolve());
+      s.closeIdleConnections();
+    });
   let closing: Promise<void> | undefined;
   return {
-    url: `http://${host.includes(':') ? `[${host}]` : host}:${port}`,
+    url: `${options.tls ? 'https' : 'http'}://${host.includes(':') ? `[${host}]` : host}:${port}`,
     port,
     server,
     pipeline,
+    ...(readUrl !== undefined ? { readUrl } : {}),
     close() {
       closing ??= (async () => {
-        await new Promise<void>((resolve) => {
-          server.close(() => resolve());
-          server.closeIdleConnections();
-        });
+        await Promise.all([stop(server), ...(readServer ? [stop(readServer)] : [])]);
         logger.debug('collector stopped', { inFlight: pipeline.inFlight().requests });
         // A shared pipeline's sink is closed by whoever built the pipeline.
         if (!options.pipeline) await pipeline.sink.close();

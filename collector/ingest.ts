@@ -17,6 +17,7 @@ import {
 } from './_kafka.js';
 import { TelemetryValidator } from './validate.js';
 import type { ValidationOptions } from './validate.js';
+import type { IngestMetrics } from './metrics.js';
 
 const DAY_MILLIS = 86_400_000;
 
@@ -77,6 +78,8 @@ export interface IngestOptions {
    * stored; a lifecycle event that fails is dead-lettered.
    */
   validation?: ValidationOptions;
+  /** Self-metrics to record into (messages, inserts, dead letters, lag per partition). @default none */
+  metrics?: IngestMetrics;
   logger?: Logger;
 }
 
@@ -237,6 +240,17 @@ export async function startIngest(options: IngestOptions): Promise<RunningIngest
   });
   const producer: Producer | undefined = dlqTopic === null ? undefined : kafka.producer({ allowAutoTopicCreation: true, idempotent: false, createPartitioner: Partitioners.DefaultPartitioner });
 
+  const metrics = options.metrics;
+  // Per topic/partition: the high watermark at the last fetch and the next offset to commit.
+  const positions = new Map<string, { topic: string; partition: number; highWatermark: bigint; next: bigint }>();
+  metrics?.registry.onCollect(() => {
+    metrics.bufferedSpans.set(undefined, stats.bufferedSpans);
+    metrics.lag.reset();
+    for (const p of positions.values()) {
+      const lag = p.highWatermark - p.next;
+      metrics.lag.set({ topic: p.topic, partition: String(p.partition) }, Number(lag > 0n ? lag : 0n));
+    }
+  });
   const stats: IngestStats = { messages: 0, storedSpans: 0, batches: 0, rejectedSpans: 0, deadLettered: 0, insertRetries: 0, commits: 0, bufferedSpans: 0 };
   let buffer: { chunk: Chunk; addedAt: number }[] = [];
   let generation = 0;
@@ -270,8 +284,9 @@ export async function startIngest(options: IngestOptions): Promise<RunningIngest
     }
   };
 
-  const deadLetter = async (chunk: Pick<Chunk, 'topic' | 'partition' | 'offset' | 'message'>, reason: string, heartbeat?: () => Promise<void>): Promise<void> => {
+  const deadLetter = async (chunk: Pick<Chunk, 'topic' | 'partition' | 'offset' | 'message'>, kind: 'decode' | 'invalid' | 'rejected', reason: string, heartbeat?: () => Promise<void>): Promise<void> => {
     stats.deadLettered++;
+    metrics?.deadLettered.inc({ topic: chunk.topic, reason: kind });
     const fields = { topic: chunk.topic, partition: chunk.partition, offset: chunk.offset, reason: reason.slice(0, 300) };
     if (producer === undefined || dlqTopic === null) {
       logger.error('dropping a message that cannot be stored (no dead-letter topic)', fields);
@@ -304,14 +319,23 @@ export async function startIngest(options: IngestOptions): Promise<RunningIngest
   ): Promise<{ ok: true } | { ok: false; reason: string }> => {
     let failures = 0;
     let rejections = 0;
+    const signal = 'spans' in rows ? 'spans' : 'lifecycle';
     for (;;) {
+      const started = process.hrtime.bigint();
+      const seconds = (): number => Number(process.hrtime.bigint() - started) / 1e9;
       try {
         if ('spans' in rows) await store.insertSpans(rows.spans);
         else await store.insertLifecycleEvents(rows.events);
+        metrics?.insertDuration.observe({ signal, outcome: 'ok' }, seconds());
+        metrics?.insertBatches.inc({ signal });
+        if ('spans' in rows) metrics?.storedSpans.inc(undefined, rows.spans.length);
+        else metrics?.storedEvents.inc(undefined, rows.events.length);
         if (failures > 0) logger.info('store accepts inserts again', { what, failedAttempts: failures });
         return { ok: true };
       } catch (err) {
         const unreachable = err instanceof StoreError && err.code === 'JOBSLO_ERR_STORE_UNREACHABLE';
+        metrics?.insertDuration.observe({ signal, outcome: 'error' }, seconds());
+        metrics?.insertErrors.inc({ signal, kind: unreachable ? 'unreachable' : 'rejected' });
         if (!unreachable && ++rejections > rejectedRetries) return { ok: false, reason: `store rejected the ${'spans' in rows ? 'spans' : 'lifecycle events'}: ${errorMessage(err)}` };
         failures++;
         stats.insertRetries++;
@@ -337,6 +361,11 @@ export async function startIngest(options: IngestOptions): Promise<RunningIngest
     try {
       await consumer.commitOffsets([...latest.values()].map((e) => ({ topic: e.topic, partition: e.partition, offset: (e.offset + 1n).toString() })));
       stats.commits++;
+      metrics?.commits.inc();
+      for (const [key, e] of latest) {
+        const p = positions.get(key);
+        if (p && e.offset + 1n > p.next) p.next = e.offset + 1n;
+      }
     } catch (err) {
       // Not fatal: the messages are stored and will be delivered again, which changes nothing.
       logger.warn('offset commit failed; stored messages will be delivered again', { error: errorMessage(err) });
@@ -353,7 +382,7 @@ export async function startIngest(options: IngestOptions): Promise<RunningIngest
           if (c.spans.length === 0) continue;
           const one = await insertWithRetry({ spans: c.spans }, `message ${c.topic}/${c.partition}@${c.offset}`);
           if (one.ok) stats.storedSpans += c.spans.length;
-          else await deadLetter(c, one.reason);
+          else await deadLetter(c, 'rejected', one.reason);
         }
       } else {
         stats.storedSpans += spans.length;
@@ -366,7 +395,7 @@ export async function startIngest(options: IngestOptions): Promise<RunningIngest
         for (const c of chunks) {
           if (c.events.length === 0) continue;
           const one = await insertWithRetry({ events: c.events }, `message ${c.topic}/${c.partition}@${c.offset}`);
-          if (!one.ok) await deadLetter(c, one.reason);
+          if (!one.ok) await deadLetter(c, 'rejected', one.reason);
         }
       }
     }
@@ -412,10 +441,18 @@ export async function startIngest(options: IngestOptions): Promise<RunningIngest
     activeHandlers++;
     try {
       const gen = generation;
+      if (metrics) {
+        const key = `${batch.partition}:${batch.topic}`;
+        const hw = BigInt(batch.highWatermark);
+        const p = positions.get(key);
+        if (p) p.highWatermark = hw;
+        else positions.set(key, { topic: batch.topic, partition: batch.partition, highWatermark: hw, next: BigInt(batch.firstOffset() ?? batch.highWatermark) });
+      }
       await waitForRoom(heartbeat);
       for (const message of batch.messages) {
         if (stopping || !isRunning() || isStale()) break;
         stats.messages++;
+        metrics?.messages.inc({ topic: batch.topic });
         let spans: readonly SpanRecord[] = [];
         let events: readonly LifecycleEventRecord[] = [];
         const place = { topic: batch.topic, partition: batch.partition, offset: message.offset, message };
@@ -426,9 +463,9 @@ export async function startIngest(options: IngestOptions): Promise<RunningIngest
               const event = lifecycleFromJson(JSON.parse(message.value.toString('utf8')) as unknown, 'message');
               const problem = validator.lifecycleProblem(event);
               if (problem === undefined) events = [event];
-              else await deadLetter(place, `lifecycle event rejected: ${problem.reason} (${problem.detail})`, heartbeat);
+              else await deadLetter(place, 'invalid', `lifecycle event rejected: ${problem.reason} (${problem.detail})`, heartbeat);
             } catch (err) {
-              await deadLetter(place, `cannot decode lifecycle event: ${errorMessage(err)}`, heartbeat);
+              await deadLetter(place, 'decode', `cannot decode lifecycle event: ${errorMessage(err)}`, heartbeat);
             }
           }
         } else if (message.value !== null && message.value.length > 0) {
@@ -439,6 +476,7 @@ export async function startIngest(options: IngestOptions): Promise<RunningIngest
             const rejected = decoded.rejectedSpans + valid.rejected.count;
             if (rejected > 0) {
               stats.rejectedSpans += rejected;
+              metrics?.rejectedSpans.inc(undefined, rejected);
               logger.warn('message had invalid spans; storing the rest', {
                 topic: batch.topic,
                 partition: batch.partition,
@@ -448,7 +486,7 @@ export async function startIngest(options: IngestOptions): Promise<RunningIngest
               });
             }
           } catch (err) {
-            await deadLetter(place, `cannot decode OTLP ExportTraceServiceRequest: ${errorMessage(err)}`, heartbeat);
+            await deadLetter(place, 'decode', `cannot decode OTLP ExportTraceServiceRequest: ${errorMessage(err)}`, heartbeat);
           }
         }
         add({ ...place, generation: gen, spans, events });
@@ -464,6 +502,8 @@ export async function startIngest(options: IngestOptions): Promise<RunningIngest
 
   consumer.on(consumer.events.GROUP_JOIN, (e) => {
     generation++;
+    // Lag is reported for the partitions assigned now; their positions are learnt at the next fetch.
+    positions.clear();
     const partitions = (e.payload.memberAssignment[topic] ?? []).join(',');
     const lifecyclePartitions = lifecycleTopic === null ? undefined : (e.payload.memberAssignment[lifecycleTopic] ?? []).join(',');
     logger.info('joined consumer group', { group: groupId, topic, partitions, lifecyclePartitions, leader: e.payload.isLeader });

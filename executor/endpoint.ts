@@ -52,3 +52,46 @@ export function resolveTracesEndpoint(sources: EndpointSources): ResolvedEndpoin
   }
   return { tracesUrl: DEFAULT_TRACES_URL, baseUrl: 'http://localhost:4318', source: 'default' };
 }
+
+/**
+ * Parses an OTLP headers value (`OTEL_EXPORTER_OTLP_HEADERS`): comma-separated
+ * `key=value` pairs with URL-encoded values, per the OpenTelemetry
+ * specification. Malformed pairs are skipped, as the SDKs do.
+ */
+export function parseOtlpHeaders(value: string | undefined): Record<string, string> {
+  const out: Record<string, string> = {};
+  if (value === undefined) return out;
+  for (const pair of value.split(',')) {
+    const i = pair.indexOf('=');
+    if (i <= 0) continue;
+    const key = pair.slice(0, i).trim();
+    let v = pair.slice(i + 1).trim();
+    try {
+      v = decodeURIComponent(v);
+    } catch {
+      // not URL-encoded: kept as written
+    }
+    if (key !== '') out[key] = v;
+  }
+  return out;
+}
+
+/**
+ * Headers for OTLP trace requests (and the lifecycle reporter, which talks to
+ * the same collector): `OTEL_EXPORTER_OTLP_HEADERS`, overridden key by key
+ * (case-insensitively) by `OTEL_EXPORTER_OTLP_TRACES_HEADERS`, the
+ * specification's precedence. This is how a bearer token reaches the
+ * collector: `OTEL_EXPORTER_OTLP_HEADERS="Authorization=Bearer TOKEN"`.
+ */
+export function resolveTraceHeaders(env: Readonly<Record<string, string | undefined>>): Record<string, string> {
+  const merged: Record<string, string> = {};
+  const put = (h: Record<string, string>): void => {
+    for (const [k, v] of Object.entries(h)) {
+      for (const existing of Object.keys(merged)) if (existing.toLowerCase() === k.toLowerCase()) delete merged[existing];
+      merged[k] = v;
+    }
+  };
+  put(parseOtlpHeaders(env['OTEL_EXPORTER_OTLP_HEADERS']));
+  put(parseOtlpHeaders(env['OTEL_EXPORTER_OTLP_TRACES_HEADERS']));
+  return merged;
+}

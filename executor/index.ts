@@ -11,7 +11,7 @@ export { TRACER_NAME } from './options.js';
 export type { RunOptions } from './options.js';
 export { computeBackoffMillis, DEFAULT_BACKOFF, parseBackoffKind, parseJitterKind, validateBackoff } from './backoff.js';
 export type { BackoffPolicy, BackoffKind, JitterKind } from './backoff.js';
-export { resolveTracesEndpoint, DEFAULT_TRACES_URL } from './endpoint.js';
+export { resolveTracesEndpoint, resolveTraceHeaders, parseOtlpHeaders, DEFAULT_TRACES_URL } from './endpoint.js';
 export type { EndpointSources, ResolvedEndpoint } from './endpoint.js';
 export { systemClock } from './clock.js';
 export type { Clock } from './clock.js';

@@ -9,6 +9,8 @@ export interface LifecycleReporterOptions {
   maxQueueSize?: number;
   /** Bound on each request. @default 2_000 */
   requestTimeoutMillis?: number;
+  /** Extra request headers, e.g. `Authorization` from `OTEL_EXPORTER_OTLP_HEADERS` (see `resolveTraceHeaders`). Never logged. @default none */
+  headers?: Readonly<Record<string, string>>;
   logger?: Logger;
 }
 
@@ -86,7 +88,7 @@ export class LifecycleReporter {
     try {
       const res = await fetch(this.options.url, {
         method: 'POST',
-        headers: { 'content-type': 'application/json' },
+        headers: { ...this.options.headers, 'content-type': 'application/json' },
         body: JSON.stringify({ events: batch.map(lifecycleToJson) }),
         signal: AbortSignal.timeout(this.timeoutMillis),
       });

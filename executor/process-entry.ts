@@ -5,7 +5,7 @@
  */
 export { runProcessJob, exitCodeForRun } from './process-job.js';
 export { DEFAULT_BACKOFF, parseBackoffKind, parseJitterKind, validateBackoff } from './backoff.js';
-export { resolveTracesEndpoint } from './endpoint.js';
+export { resolveTracesEndpoint, resolveTraceHeaders } from './endpoint.js';
 export { parseRate } from './cost.js';
 export { resolveStateDir } from './state.js';
 export { contextFromEnv } from './traceparent.js';

@@ -20,6 +20,12 @@ export interface TelemetryOptions {
   exportTimeoutMillis?: number;
   /** Resource `service.name`. @default env `OTEL_SERVICE_NAME`, else `jobslo` */
   serviceName?: string;
+  /**
+   * Headers sent with every export, e.g. `Authorization` (see
+   * `resolveTraceHeaders`). Given explicitly, they replace what the OTLP
+   * exporter would read from `process.env` itself. Never logged. @default none
+   */
+  headers?: Readonly<Record<string, string>>;
   /** The exporter to wrap, for tests. @default OTLP/HTTP JSON to `tracesUrl` */
   exporter?: SpanExporter;
 }
@@ -154,7 +160,7 @@ export function startTelemetry(options: TelemetryOptions): Telemetry {
   const exporter = new ObservedExporter(async () => {
     if (given) return given;
     const { OTLPTraceExporter } = await import('@opentelemetry/exporter-trace-otlp-http');
-    return new OTLPTraceExporter({ url: options.tracesUrl, timeoutMillis: exportTimeoutMillis });
+    return new OTLPTraceExporter({ url: options.tracesUrl, timeoutMillis: exportTimeoutMillis, ...(options.headers ? { headers: { ...options.headers } } : {}) });
   });
   // Load the OTLP exporter while a job runs; a job that ends sooner finds out
   // first whether the collector is reachable at all (if not, it never loads).

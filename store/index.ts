@@ -1,7 +1,7 @@
 /** Storage of spans and the pushed-down SLI queries, one implementation per backend. */
 import { StoreError } from '../contracts/index.js';
 import type { Store } from './types.js';
-import { parseStoreUrl } from './url.js';
+import { parseStoreUrl, withClickHouseCredentials } from './url.js';
 import { DuckDbStore } from './duckdb.js';
 import { ClickHouseStore } from './clickhouse.js';
 import { readOwner } from './owner.js';
@@ -11,7 +11,7 @@ export { DuckDbStore } from './duckdb.js';
 export type { DuckDbStoreOptions } from './duckdb.js';
 export { ClickHouseStore } from './clickhouse.js';
 export type { ClickHouseStoreOptions } from './clickhouse.js';
-export { parseStoreUrl, redact, DEFAULT_STORE } from './url.js';
+export { parseStoreUrl, redact, withClickHouseCredentials, DEFAULT_STORE, CLICKHOUSE_USER_ENV, CLICKHOUSE_PASSWORD_ENV, CLICKHOUSE_PASSWORD_FILE_ENV } from './url.js';
 export type { StoreUrl } from './url.js';
 export { toSpanRow } from './rows.js';
 export type { SpanRow } from './rows.js';
@@ -42,10 +42,12 @@ export type {
 } from './types.js';
 
 /**
- * Opens the store a `--store` value names and applies migrations.
+ * Opens the store a `--store` value names and applies migrations. ClickHouse
+ * credentials come from the URL or, when it has none, from `env` (see
+ * {@link withClickHouseCredentials}).
  * @throws {ConfigError} for a bad value; {StoreError} when it cannot be opened
  */
-export async function openStore(value: string): Promise<Store> {
+export async function openStore(value: string, env: NodeJS.ProcessEnv = process.env): Promise<Store> {
   const url = parseStoreUrl(value);
   let store: Store;
   switch (url.kind) {
@@ -56,11 +58,11 @@ export async function openStore(value: string): Promise<Store> {
         // DuckDB allows one process per file: read through the collector that holds it.
         const owner = err instanceof StoreError && err.code === 'JOBSLO_ERR_STORE_LOCKED' ? readOwner(url.path) : undefined;
         if (!owner) throw err;
-        return new RemoteStore(owner.url, `duckdb:${url.path}`);
+        return new RemoteStore(owner.url, `duckdb:${url.path}`, undefined, owner.token);
       }
       break;
     case 'clickhouse':
-      store = await ClickHouseStore.open({ url: url.url, database: url.database });
+      store = await ClickHouseStore.open({ url: withClickHouseCredentials(url.url, env), database: url.database });
       break;
   }
   try {

@@ -8,8 +8,10 @@ import { resolve } from 'node:path';
  */
 export interface StoreOwner {
   pid: number;
-  /** Base URL of the collector, e.g. `http://127.0.0.1:4318`. */
+  /** Base URL of the collector's read API, e.g. `http://127.0.0.1:4318`. */
   url: string;
+  /** Bearer token (scope read) for the read API, when the collector requires tokens. */
+  token?: string;
 }
 
 /** Path of the owner file of a DuckDB file. */
@@ -17,11 +19,14 @@ export function ownerFilePath(duckdbPath: string): string {
   return `${resolve(duckdbPath)}.collector.json`;
 }
 
-/** Records this process as the owner of `duckdbPath` (atomic write). */
-export function writeOwnerFile(duckdbPath: string, url: string): void {
+/**
+ * Records this process as the owner of `duckdbPath` (atomic write). The file
+ * is readable by its owner only: it may hold the read API's token.
+ */
+export function writeOwnerFile(duckdbPath: string, url: string, token?: string): void {
   const path = ownerFilePath(duckdbPath);
   const tmp = `${path}.${process.pid}.tmp`;
-  writeFileSync(tmp, JSON.stringify({ pid: process.pid, url } satisfies StoreOwner));
+  writeFileSync(tmp, JSON.stringify({ pid: process.pid, url, ...(token !== undefined ? { token } : {}) } satisfies StoreOwner), { mode: 0o600 });
   renameSync(tmp, path);
 }
 
@@ -39,7 +44,7 @@ export function readOwner(duckdbPath: string): StoreOwner | undefined {
   } catch {
     return undefined;
   }
-  if (!Number.isInteger(owner.pid) || typeof owner.url !== 'string') return undefined;
+  if (!Number.isInteger(owner.pid) || typeof owner.url !== 'string' || (owner.token !== undefined && typeof owner.token !== 'string')) return undefined;
   try {
     process.kill(owner.pid, 0);
   } catch (err) {

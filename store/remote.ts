@@ -35,11 +35,13 @@ export class RemoteStore implements Store {
   /**
    * @param baseUrl the collector's base URL, e.g. `http://127.0.0.1:4318`
    * @param timeoutMillis bound on each request @default 30_000
+   * @param token bearer token (scope read) sent with each request @default none
    */
   constructor(
     private readonly baseUrl: string,
     readonly via: string,
     private readonly timeoutMillis = 30_000,
+    private readonly token?: string,
   ) {
     this.location = `${via} (through the collector at ${baseUrl})`;
   }
@@ -49,7 +51,7 @@ export class RemoteStore implements Store {
     try {
       res = await fetch(`${this.baseUrl}/api/v1/store`, {
         method: 'POST',
-        headers: { 'content-type': 'application/json' },
+        headers: { 'content-type': 'application/json', ...(this.token !== undefined ? { authorization: `Bearer ${this.token}` } : {}) },
         body: JSON.stringify({ method, args }),
         signal: AbortSignal.timeout(this.timeoutMillis),
       });

@@ -2,9 +2,14 @@ import { parseArgs } from 'node:util';
 import { IngestPipeline, startCollector, startGrpcReceiver, StoreSink } from '../../collector/index.js';
 import type { RunningCollector, RunningGrpcReceiver, SpanSink } from '../../collector/index.js';
 import { DEFAULT_LIFECYCLE_TOPIC, DEFAULT_SPANS_TOPIC, KafkaSink, parseBrokers, validateTopic } from '../../collector/index.js';
+import { randomBytes } from 'node:crypto';
 import { ConfigError, parseDurationMillis } from '../../contracts/index.js';
+import { CollectorMetrics, collectorHooks } from '../../collector/metrics.js';
+import { isLoopback } from '../../server/index.js';
+import { SECURITY_HELP, SECURITY_OPTIONS, requireAuthOffLoopback, securityFrom } from '../_security.js';
 import { openStore, parseStoreUrl, removeOwnerFile, writeOwnerFile } from '../../store/index.js';
 import type { Store } from '../../store/index.js';
+import type { BearerAuth } from '../../server/index.js';
 import type { Command } from '../command.js';
 import { STORE_HELP, VALIDATION_FLAGS, VALIDATION_HELP, parsePort, parsePositiveInt, storeValue, validationOptions } from '../_options.js';
 
@@ -15,18 +20,24 @@ export const collectorCommand: Command = {
                         [--store URL] [--max-body-bytes N]
        jobslo collector --bus kafka --brokers HOST:PORT[,...] [--topic otlp_spans]
                         [--lifecycle-topic jobslo_lifecycle] [--bus-timeout 5s]
+       [--ingest-token REF] [--read-token REF] [--tls-cert FILE --tls-key FILE]
 
 Serves OTLP/gRPC (TraceService/Export, optionally gzip) on --grpc-port, and on
 --port POST /v1/traces (OTLP/HTTP, application/x-protobuf or application/json,
 optionally gzip), POST /v1/lifecycle (live lifecycle events from "jobslo run",
-JSON, see docs/conventions.md) and GET /health. Point OTEL_EXPORTER_OTLP_ENDPOINT
+JSON, see docs/conventions.md), GET /metrics (its own metrics, Prometheus
+text) and GET /health. Point OTEL_EXPORTER_OTLP_ENDPOINT
 at http://HOST:4317 (protocol grpc) or http://HOST:4318 (http/protobuf, http/json).
 Both receivers share one pipeline, its bounds and its validation
 (docs/collector.md).
 SIGTERM or SIGINT stops accepting, finishes in-flight requests and closes
-the store. While it holds a DuckDB file and listens on a loopback address,
-"jobslo analyze", "report", "alerts" and "serve" on the same file read through
-it (POST /api/v1/store); on any other address that read API is off.
+the store. While it holds a DuckDB file, "jobslo analyze", "report", "alerts"
+and "serve" on the same file read through it (POST /api/v1/store): on the
+HTTP listener when it is plain HTTP on a loopback address, else on a listener
+of its own on 127.0.0.1 (--read-port). With tokens set, those readers get a
+token of their own from the file DUCKDB_FILE.collector.json (mode 0600).
+On an address other than loopback the collector refuses to start without
+--ingest-token unless --insecure-allow-unauthenticated is given.
 
 Options:
   --port PORT         OTLP/HTTP port (default 4318, the OTLP/HTTP default)
@@ -58,6 +69,15 @@ Retry-After at once; see docs/collector.md for the memory bound they give):
                       by all requests at once (default 67108864 = 64 MiB)
   --max-connections N open HTTP connections at once (default 1024)
 
+Authentication and TLS (both receivers; see docs/collector.md):
+${SECURITY_HELP}
+  --insecure-allow-unauthenticated
+                      listen on a non-loopback --host without tokens: anyone
+                      who can reach the ports may send telemetry
+  --read-port PORT    port of the read API's own 127.0.0.1 listener, used when
+                      --host is not loopback or TLS is on (default 0: any free
+                      port, recorded in the owner file)
+
 Span validation (a span that fails is rejected through OTLP partial success
 with its reason; the rest of its request is stored):
 ${VALIDATION_HELP}
@@ -82,11 +102,18 @@ ${VALIDATION_HELP}
         'grpc-port': { type: 'string' },
         'no-grpc': { type: 'boolean' },
         ...VALIDATION_FLAGS,
+        ...SECURITY_OPTIONS,
+        'insecure-allow-unauthenticated': { type: 'boolean', default: false },
+        'read-port': { type: 'string' },
       },
       strict: true,
       allowPositionals: false,
     });
     const port = parsePort(values.port, '--port', 4318);
+    const security = securityFrom(values, ctx);
+    requireAuthOffLoopback(values.host, security.auth, values['insecure-allow-unauthenticated'], '--insecure-allow-unauthenticated');
+    const metrics = new CollectorMetrics();
+    const readPort = parsePort(values['read-port'], '--read-port', 0);
     const maxBodyBytes = parsePositiveInt(values['max-body-bytes'], '--max-body-bytes', 16 * 1024 * 1024);
     const receiver = {
       maxBodyBytes,
@@ -96,6 +123,8 @@ ${VALIDATION_HELP}
       },
       connections: { maxConnections: parsePositiveInt(values['max-connections'], '--max-connections', 1024) },
       validation: validationOptions(values),
+      tls: security.tls,
+      metrics,
       logger: ctx.logger,
     };
     const bus = values.bus ?? 'store';
@@ -110,14 +139,27 @@ ${VALIDATION_HELP}
     if (values['no-grpc'] && values['grpc-port'] !== undefined) throw new ConfigError('--grpc-port', 'does not apply with --no-grpc');
 
     /** Serves HTTP and gRPC from one pipeline until the signal, then closes both and the sink. */
-    const serve = async (sink: SpanSink, extra: { readStore?: Store; describe: Record<string, string> }): Promise<{ url: string; stop: () => Promise<void> }> => {
-      const pipeline = new IngestPipeline({ sink, admission: receiver.admission, validation: receiver.validation, logger: ctx.logger });
+    const serve = async (
+      sink: SpanSink,
+      extra: { readStore?: Store; readListener?: { host: string; port: number }; auth?: BearerAuth; describe: Record<string, string> },
+    ): Promise<{ url: string; readUrl?: string; stop: () => Promise<void> }> => {
+      const hooks = collectorHooks({ auth: security.auth, metrics, logger: ctx.logger });
+      const pipeline = new IngestPipeline({ sink, admission: receiver.admission, validation: receiver.validation, hooks, logger: ctx.logger });
       let http: RunningCollector | undefined;
       let grpc: RunningGrpcReceiver | undefined;
       try {
-        http = await startCollector({ ...receiver, sink, pipeline, port, host: values.host, ...(extra.readStore ? { readStore: extra.readStore } : {}) });
+        http = await startCollector({
+          ...receiver,
+          sink,
+          pipeline,
+          port,
+          host: values.host,
+          auth: extra.auth ?? security.auth,
+          ...(extra.readStore ? { readStore: extra.readStore } : {}),
+          ...(extra.readListener ? { readListener: extra.readListener } : {}),
+        });
         if (grpcPort !== undefined) {
-          grpc = await startGrpcReceiver({ pipeline, port: grpcPort, host: values.host, maxReceiveMessageBytes: maxBodyBytes, logger: ctx.logger });
+          grpc = await startGrpcReceiver({ pipeline, port: grpcPort, host: values.host, maxReceiveMessageBytes: maxBodyBytes, tls: security.tls, logger: ctx.logger });
         }
       } catch (err) {
         await http?.close();
@@ -128,6 +170,7 @@ ${VALIDATION_HELP}
       const running = http;
       return {
         url: running.url,
+        ...(running.readUrl !== undefined ? { readUrl: running.readUrl } : {}),
         stop: async () => {
           await Promise.all([grpc?.close(), running.close()]);
           await sink.close();
@@ -141,6 +184,7 @@ ${VALIDATION_HELP}
       });
 
     if (bus === 'kafka') {
+      if (values['read-port'] !== undefined) throw new ConfigError('--read-port', 'only applies with --bus store (the read API serves the store this process holds)');
       if (values.store !== undefined) throw new ConfigError('--store', 'does not apply with --bus kafka; "jobslo ingest --store ..." stores what the collector publishes');
       if (values.brokers === undefined) throw new ConfigError('--brokers', 'is required with --bus kafka, e.g. --brokers 127.0.0.1:9092');
       const timeoutMillis = parseDurationMillis(values['bus-timeout'] ?? '5s', '--bus-timeout');
@@ -153,18 +197,29 @@ ${VALIDATION_HELP}
         logger: ctx.logger,
       });
       await sink.start();
-      const running = await serve(sink, { describe: { bus: 'kafka', topic: values.topic ?? DEFAULT_SPANS_TOPIC } });
+      const running = await serve(metrics.instrument(sink, 'kafka'), { describe: { bus: 'kafka', topic: values.topic ?? DEFAULT_SPANS_TOPIC } });
       await untilSignal();
       ctx.logger.info('shutting down collector', { signal: String(ctx.signal.reason) });
       await running.stop();
       return 0;
     }
-    const store = await openStore(storeValue(values.store, ctx));
-    // The read API answers any query about the stored runs: only on loopback.
-    const running = await serve(new StoreSink(store, { logger: ctx.logger }), { ...(isLoopback(values.host) ? { readStore: store } : {}), describe: { store: store.location } });
+    const store = await openStore(storeValue(values.store, ctx), ctx.env);
+    // Readers of the DuckDB file on this machine get a token through the owner
+    // file (readable by the file's owner only), so read-through works when
+    // tokens are required without handing them the configured ones.
+    const localToken = security.auth.enabled ? randomBytes(32).toString('hex') : undefined;
+    // The read API answers any query about the stored runs: only on a plain
+    // loopback listener, the HTTP receiver's when it is one, else one of its own.
+    const ownReadListener = !isLoopback(values.host) || security.tls !== undefined;
+    const running = await serve(metrics.instrument(new StoreSink(store, { logger: ctx.logger }), 'store'), {
+      readStore: store,
+      ...(ownReadListener ? { readListener: { host: '127.0.0.1', port: readPort } } : {}),
+      ...(localToken !== undefined ? { auth: security.auth.withTokens('read', [localToken]) } : {}),
+      describe: { store: store.location },
+    });
     const storeUrl = parseStoreUrl(storeValue(values.store, ctx));
     // Other jobslo commands read a DuckDB file this process holds through us.
-    if (storeUrl.kind === 'duckdb') writeOwnerFile(storeUrl.path, running.url);
+    if (storeUrl.kind === 'duckdb') writeOwnerFile(storeUrl.path, running.readUrl ?? running.url, localToken);
     await untilSignal();
     ctx.logger.info('shutting down collector', { signal: String(ctx.signal.reason) });
     await running.stop();
@@ -173,7 +228,4 @@ ${VALIDATION_HELP}
   },
 };
 
-/** True for 127.0.0.0/8, ::1 and localhost. */
-export function isLoopback(host: string): boolean {
-  return host === 'localhost' || host === '::1' || /^127\.\d{1,3}\.\d{1,3}\.\d{1,3}$/.test(host);
-}
+export { isLoopback };

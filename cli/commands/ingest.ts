@@ -8,8 +8,12 @@ import {
   startIngest,
   validateTopic,
 } from '../../collector/index.js';
-import { ConfigError, parseDurationMillis } from '../../contracts/index.js';
+import { ConfigError, errorMessage, parseDurationMillis } from '../../contracts/index.js';
 import { openStore } from '../../store/index.js';
+import { IngestMetrics } from '../../collector/metrics.js';
+import { PROMETHEUS_CONTENT_TYPE, authorizeRequest, listen } from '../../server/index.js';
+import type { Listener } from '../../server/index.js';
+import { READ_SECURITY_HELP, SECURITY_OPTIONS, securityFrom } from '../_security.js';
 import type { Command } from '../command.js';
 import { STORE_HELP, VALIDATION_FLAGS, VALIDATION_HELP, parsePositiveInt, storeValue, validationOptions } from '../_options.js';
 
@@ -20,6 +24,7 @@ export const ingestCommand: Command = {
                      [--topic otlp_spans] [--lifecycle-topic jobslo_lifecycle]
                      [--batch-max-spans 50000] [--batch-max-wait 1s]
                      [--dead-letter-topic otlp_spans_dlq] [--retention-days N] [--session-timeout 30s]
+                     [--metrics 127.0.0.1:9465|off] [--read-token REF] [--tls-cert FILE --tls-key FILE]
 
 Reads the OTLP trace requests that "jobslo collector --bus kafka" (or an
 OpenTelemetry Collector's Kafka exporter with encoding otlp_proto) publishes,
@@ -30,11 +35,13 @@ partitions. While the store is unreachable, inserts are retried with backoff
 and nothing is committed; ingestion catches up when it is back. Messages
 that cannot be decoded go to the dead-letter topic with the reason in the
 "jobslo-error" header. SIGTERM or SIGINT: stop fetching, store and commit
-the current batch, leave the group.
+the current batch, leave the group. Its own metrics (messages, inserts,
+dead letters, lag per partition; Prometheus text) are served at
+GET /metrics on --metrics, with GET /health.
 
 Options:
   --brokers LIST          Kafka bootstrap brokers HOST:PORT[,HOST:PORT...] (required)
-${STORE_HELP.replace(/^ {2}--store URL {9}/, '  --store URL             ').replace(/\n {22}/, '\n                          ')}
+${STORE_HELP.replace(/^ {2}--store URL {9}/, '  --store URL             ').replace(/\n {22}/g, '\n                          ')}
   --group NAME            consumer group (default ${DEFAULT_INGEST_GROUP})
   --topic NAME            topic to read (default ${DEFAULT_SPANS_TOPIC})
   --lifecycle-topic T     topic of live lifecycle events to store too
@@ -48,6 +55,11 @@ ${STORE_HELP.replace(/^ {2}--store URL {9}/, '  --store URL             ').repla
   --session-timeout DUR   how long the group waits for a crashed ingest process
                           before giving its partitions to the others (default 30s,
                           at least 6s; the broker's group.min/max.session.timeout.ms bound it)
+  --metrics ADDR:PORT     where to serve /metrics and /health (default
+                          127.0.0.1:9465, skipped with a warning when taken;
+                          port 0 picks a free one; off: none)
+${READ_SECURITY_HELP.replace(/^ {2}(--[a-z-]+(?: [A-Z]+)?) +/gm, (_m, f: string) => `  ${f.padEnd(22)}  `).replace(/\n {22}/g, '\n                          ')}
+
 Span validation (the collector's rules; rejected spans are logged and counted,
 the rest of their message stored; a rejected lifecycle event is dead-lettered):
 ${VALIDATION_HELP}
@@ -68,6 +80,10 @@ ${VALIDATION_HELP}
         'dead-letter-topic': { type: 'string' },
         'retention-days': { type: 'string' },
         'session-timeout': { type: 'string' },
+        metrics: { type: 'string' },
+        'read-token': SECURITY_OPTIONS['read-token'],
+        'tls-cert': SECURITY_OPTIONS['tls-cert'],
+        'tls-key': SECURITY_OPTIONS['tls-key'],
       },
       strict: true,
       allowPositionals: false,
@@ -94,9 +110,46 @@ ${VALIDATION_HELP}
     const sessionTimeoutMillis = parseDurationMillis(values['session-timeout'] ?? '30s', '--session-timeout');
     if (sessionTimeoutMillis < 6_000) throw new ConfigError('--session-timeout', 'must be at least 6s (Kafka brokers refuse shorter sessions by default)');
 
-    const store = await openStore(storeValue(values.store, ctx));
+    const metricsAt = parseListenAddress(values.metrics ?? '127.0.0.1:9465', '--metrics');
+    const security = securityFrom(values, ctx, ['read']);
+    if (metricsAt === undefined && (values['read-token'] !== undefined || values['tls-cert'] !== undefined)) {
+      throw new ConfigError(values['read-token'] !== undefined ? '--read-token' : '--tls-cert', 'applies to the metrics listener, which --metrics off turns off');
+    }
+    const metrics = new IngestMetrics();
+    let metricsListener: Listener | undefined;
+    if (metricsAt !== undefined) {
+      const listening = listen(
+        (req, res) => {
+          const path = (req.url ?? '/').split('?')[0];
+          if (path === '/health') {
+            res.writeHead(200, { 'content-type': 'application/json' }).end('{"status":"ok"}');
+            return;
+          }
+          if (!authorizeRequest(security.auth, 'read', req, res)) return;
+          if (path === '/metrics' && (req.method === 'GET' || req.method === 'HEAD')) res.writeHead(200, { 'content-type': PROMETHEUS_CONTENT_TYPE }).end(metrics.registry.render());
+          else res.writeHead(404, { 'content-type': 'application/json' }).end('{"code":5,"message":"try GET /metrics"}');
+        },
+        { ...metricsAt, tls: security.tls },
+      );
+      try {
+        metricsListener = await listening;
+        ctx.logger.info('ingest metrics listening', { url: `${metricsListener.url}/metrics` });
+      } catch (cause) {
+        // The default port taken (another ingest on this host) costs the metrics, not the ingest.
+        if (values.metrics === undefined) ctx.logger.warn('metrics not served: cannot listen on 127.0.0.1:9465; set --metrics HOST:PORT', { error: errorMessage(cause) });
+        else throw new ConfigError('--metrics', `cannot listen on ${values.metrics}: ${errorMessage(cause)}; choose another address or --metrics off`, { cause });
+      }
+    }
+    let store;
+    try {
+      store = await openStore(storeValue(values.store, ctx), ctx.env);
+    } catch (err) {
+      metricsListener?.server.close();
+      throw err;
+    }
     try {
       const ingest = await startIngest({
+        metrics,
         brokers,
         store,
         topic,
@@ -125,6 +178,23 @@ ${VALIDATION_HELP}
       return 0;
     } finally {
       await store.close();
+      if (metricsListener) {
+        const server = metricsListener.server;
+        await new Promise<void>((r) => server.close(() => r()));
+        server.closeAllConnections();
+      }
     }
   },
 };
+
+/**
+ * Parses `HOST:PORT` (`[::1]:PORT` for IPv6) or `off`.
+ * @throws {ConfigError} naming the flag
+ */
+export function parseListenAddress(value: string, flag: string): { host: string; port: number } | undefined {
+  if (value === 'off') return undefined;
+  const m = /^(\[[0-9a-fA-F:.]+\]|[A-Za-z0-9._-]+):(\d{1,5})$/.exec(value);
+  const port = Number(m?.[2]);
+  if (!m || port > 65535) throw new ConfigError(flag, `"${value}" is not HOST:PORT (e.g. 127.0.0.1:9465) or off`);
+  return { host: (m[1] as string).replace(/^\[(.*)\]$/, '$1'), port };
+}

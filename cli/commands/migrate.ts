@@ -21,7 +21,7 @@ ${STORE_HELP}
   async run(args, ctx) {
     const { values } = parseArgs({ args, options: { store: { type: 'string' } }, strict: true, allowPositionals: false });
     // openStore migrates; migrating again proves the schema is current.
-    const store = await openStore(storeValue(values.store, ctx));
+    const store = await openStore(storeValue(values.store, ctx), ctx.env);
     try {
       await store.migrate();
       ctx.out(`schema up to date: ${store.location}\n`);

@@ -58,6 +58,9 @@ Telemetry:
                                else $OTEL_EXPORTER_OTLP_ENDPOINT + /v1/traces,
                                else http://localhost:4318/v1/traces)
   --export-timeout DURATION    bound on sending spans at exit (default 5s)
+  Headers (e.g. a collector's bearer token) come from
+  OTEL_EXPORTER_OTLP_HEADERS="Authorization=Bearer TOKEN" (and
+  OTEL_EXPORTER_OTLP_TRACES_HEADERS), for the spans and the lifecycle events.
   --output-tail-bytes N        bytes of stdout and of stderr kept on failed
                                attempts' spans, secrets redacted; 0 disables
                                (default 4096)
@@ -194,8 +197,10 @@ export const runCommand: Command = {
     };
     const exportTimeoutMillis = duration('export-timeout') ?? 5_000;
 
-    const telemetry = ex.startTelemetry({ tracesUrl: endpoint.tracesUrl, exportTimeoutMillis });
-    const lifecycle = new ex.LifecycleReporter({ url: ex.lifecycleUrlFor(endpoint.tracesUrl), logger: ctx.logger });
+    // OTEL_EXPORTER_OTLP_(TRACES_)HEADERS, e.g. the collector's bearer token, for both the spans and the lifecycle events.
+    const headers = ex.resolveTraceHeaders(env);
+    const telemetry = ex.startTelemetry({ tracesUrl: endpoint.tracesUrl, exportTimeoutMillis, headers });
+    const lifecycle = new ex.LifecycleReporter({ url: ex.lifecycleUrlFor(endpoint.tracesUrl), logger: ctx.logger, headers });
     let result;
     try {
       result = await ex.runProcessJob({ ...options, tracer: telemetry.tracer, onLifecycle: lifecycle.report });

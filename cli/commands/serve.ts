@@ -1,6 +1,4 @@
-import { createServer } from 'node:http';
-import type { Server } from 'node:http';
-import type { AddressInfo } from 'node:net';
+import type { IncomingMessage, Server, ServerResponse } from 'node:http';
 import { resolve } from 'node:path';
 import { parseArgs } from 'node:util';
 import { ConfigError, JOBSLO_VERSION, errorMessage, parseDurationMillis } from '../../contracts/index.js';
@@ -18,6 +16,9 @@ import { openExistingStore } from '../_store.js';
 import type { Store } from '../../store/index.js';
 import type { Command } from '../command.js';
 import { STORE_HELP, parsePort } from '../_options.js';
+import { BearerAuth, authorizeRequest, listen } from '../../server/index.js';
+import type { Listener, TlsMaterial } from '../../server/index.js';
+import { READ_SECURITY_HELP, SECURITY_OPTIONS, securityFrom } from '../_security.js';
 import { CONFIG_HELP, EXTERNAL_URL_HELP, STATE_DIR_HELP, resolveConfig, storeFor, withExternalUrl } from './alerts.js';
 
 /** Options of {@link startSloServer}. */
@@ -39,6 +40,10 @@ export interface SloServerOptions {
    * Without it monitors are evaluated and shown but send nothing.
    */
   monitorStateDir?: string;
+  /** Tokens of scope `read` required for everything but `/healthz`. @default none (open) */
+  auth?: BearerAuth;
+  /** Serve HTTPS. @default plain HTTP */
+  tls?: TlsMaterial | undefined;
   logger: Logger;
 }
 
@@ -129,8 +134,15 @@ export async function startSloServer(o: SloServerOptions): Promise<SloServer> {
     return site.pages;
   };
 
-  const server: Server = createServer((req, res) => {
+  const auth = o.auth ?? BearerAuth.none;
+  const handler = (req: IncomingMessage, res: ServerResponse): void => {
     const path = new URL(req.url ?? '/', 'http://localhost').pathname;
+    if (path === '/healthz' && (req.method === 'GET' || req.method === 'HEAD')) {
+      res.writeHead(200, { 'content-type': 'text/plain; charset=utf-8' }).end('ok\n');
+      return;
+    }
+    // Reports and metrics describe every job: scope "read".
+    if (!authorizeRequest(auth, 'read', req, res)) return;
     if (req.method !== 'GET' && req.method !== 'HEAD') {
       res.writeHead(405, { allow: 'GET, HEAD', 'content-type': 'text/plain; charset=utf-8' }).end('method not allowed\n');
       return;
@@ -139,10 +151,6 @@ export async function startSloServer(o: SloServerOptions): Promise<SloServer> {
       const w = new MetricsWriter();
       jobMetrics.write(w, monitorEvaluations, unmatched);
       res.writeHead(200, { 'content-type': PROMETHEUS_CONTENT_TYPE }).end(formatPrometheus(loop.evaluations, loop.stats, w));
-      return;
-    }
-    if (path === '/healthz') {
-      res.writeHead(200, { 'content-type': 'text/plain; charset=utf-8' }).end('ok\n');
       return;
     }
     const page = sitePath(path);
@@ -156,25 +164,19 @@ export async function startSloServer(o: SloServerOptions): Promise<SloServer> {
         o.logger.error('report failed', { error: errorMessage(err) });
         res.writeHead(500, { 'content-type': 'text/plain; charset=utf-8' }).end('report failed; see the server log\n');
       });
-  });
+  };
+  let listener: Listener;
   try {
-    await new Promise<void>((resolveListen, reject) => {
-      server.once('error', reject);
-      server.listen(o.port, o.host ?? '127.0.0.1', () => {
-        server.off('error', reject);
-        resolveListen();
-      });
-    });
+    listener = await listen(handler, { host: o.host ?? '127.0.0.1', port: o.port, tls: o.tls });
   } catch (err) {
     await loop.close();
     throw err;
   }
-  const addr = server.address() as AddressInfo;
-  const host = addr.family === 'IPv6' ? `[${addr.address}]` : addr.address;
+  const server: Server = listener.server;
   let closed = false;
 
   return {
-    url: `http://${host}:${addr.port}`,
+    url: listener.url,
     async cycle() {
       await loop.cycle();
       await monitorRun;
@@ -209,8 +211,9 @@ serves:
   GET /, /report/     the HTML report site (last 24h) with a page per job and
                       per SLO, the on-call page and the check list, rendered
                       once per evaluation
-  GET /healthz        liveness
-Stops on SIGINT/SIGTERM. With a ClickHouse store, alert state and the outbox
+  GET /healthz        liveness (never needs a token)
+With --read-token, every path but /healthz needs "Authorization: Bearer
+TOKEN". Stops on SIGINT/SIGTERM. With a ClickHouse store, alert state and the outbox
 live in the store and any number of replicas may run: each notification is
 sent once (see docs/slos.md, High availability); monitor state is per
 replica (in --state-dir, else .jobslo/monitors-DATABASE/).
@@ -224,6 +227,7 @@ ${STORE_HELP}
   --interval DURATION time between evaluations (default 1m)
 ${STATE_DIR_HELP}
 ${EXTERNAL_URL_HELP}
+${READ_SECURITY_HELP}
   -h, --help          show this help
 `,
   async run(args, ctx) {
@@ -236,6 +240,7 @@ ${EXTERNAL_URL_HELP}
         host: { type: 'string', default: '127.0.0.1' },
         interval: { type: 'string', default: '1m' },
         'state-dir': { type: 'string' },
+    const security = securityFrom(values, ctx, ['read']);
         'external-url': { type: 'string' },
       },
       strict: true,
@@ -244,7 +249,6 @@ ${EXTERNAL_URL_HELP}
     const port = parsePort(values.port, '--port', 9464);
     const intervalMillis = parseDurationMillis(values.interval, '--interval');
     if (intervalMillis < 1000) throw new ConfigError('--interval', `must be at least 1s, got ${values.interval}`);
-    const config = withExternalUrl(await withScheduleMonitors(resolveConfig(values.config, ctx, true) as JobsloConfig, ctx), values['external-url']);
     const storeValue = storeFor(values.store, ctx, config);
     // The store first: a store that does not exist is an error before any state folder is made.
     const store = await openExistingStore(storeValue, ctx);
@@ -269,6 +273,8 @@ ${EXTERNAL_URL_HELP}
         port,
         intervalMillis,
         monitorStateDir: monitorStateDir(storeValue, values['state-dir'], ctx),
+        auth: security.auth,
+        tls: security.tls,
         logger: ctx.logger,
       });
       ctx.logger.info('jobslo serve listening', { url: server.url, slos: config.slos.length, monitors: config.monitors.length, interval: values.interval });
