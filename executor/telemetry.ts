@@ -160,7 +160,7 @@ export function startTelemetry(options: TelemetryOptions): Telemetry {
   const exporter = new ObservedExporter(async () => {
     if (given) return given;
     const { OTLPTraceExporter } = await import('@opentelemetry/exporter-trace-otlp-http');
-    return new OTLPTraceExporter({ url: options.tracesUrl, timeoutMillis: exportTimeoutMillis, ...(options.headers ? { headers: { ...options.headers } } : {}) });
+    return new OTLPTraceExporter({ url: options.tracesUrl, timeoutMillis: exportTimeoutMillis, ...(options.headers && Object.keys(options.headers).length > 0 ? { headers: { ...options.headers } } : {}) });
   });
   // Load the OTLP exporter while a job runs; a job that ends sooner finds out
   // first whether the collector is reachable at all (if not, it never loads).
