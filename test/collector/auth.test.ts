@@ -2,8 +2,10 @@ import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { startCollector, StoreSink } from '../../collector/index.js';
-import type { RunningCollector } from '../../collector/index.js';
+import { Client, Metadata, credentials, status } from '@grpc/grpc-js';
+import type { ServiceError } from '@grpc/grpc-js';
+import { IngestPipeline, TRACE_EXPORT_PATH, startCollector, startGrpcReceiver, StoreSink } from '../../collector/index.js';
+import type { RunningCollector, RunningGrpcReceiver } from '../../collector/index.js';
 import { CollectorMetrics, collectorHooks } from '../../collector/metrics.js';
 import { encodeTraceRequestProto } from '../../collector/otlp/index.js';
 import { LifecycleEvent, lifecycleEventId, lifecycleToJson } from '../../contracts/index.js';
@@ -25,27 +27,34 @@ const { logger, lines } = captureLogger();
 let store: DuckDbStore;
 let collector: RunningCollector;
 let metrics: CollectorMetrics;
+let grpc: RunningGrpcReceiver;
+let pipeline: IngestPipeline;
 
 beforeAll(async () => {
   store = await DuckDbStore.open({ path: ':memory:' });
   await store.migrate();
   metrics = new CollectorMetrics();
   const auth = new BearerAuth({ ingest: [INGEST], read: [READ] });
+  const tls = loadTls(certFile, keyFile);
+  pipeline = new IngestPipeline({ sink: metrics.instrument(new StoreSink(store, { logger }), 'store'), hooks: collectorHooks({ auth, metrics, logger }), logger });
+  grpc = await startGrpcReceiver({ pipeline, port: 0, tls, logger });
   collector = await startCollector({
-    sink: metrics.instrument(new StoreSink(store, { logger }), 'store'),
+    sink: pipeline.sink,
+    pipeline,
     port: 0,
     readStore: store,
     readListener: { host: '127.0.0.1', port: 0 },
     auth,
-    hooks: collectorHooks({ auth, metrics, logger }),
-    tls: loadTls(certFile, keyFile),
+    tls,
     metrics,
     logger,
   });
 });
 
 afterAll(async () => {
+  await grpc.close(1_000);
   await collector.close();
+  await pipeline.sink.close();
   rmSync(dir, { recursive: true, force: true });
 });
 
@@ -86,6 +95,29 @@ describe('collector over TLS with bearer tokens', () => {
       expect(ok.status, ok.body).toBe(200);
     });
   }
+
+  it('gRPC over TLS: UNAUTHENTICATED without a token or with a wrong one, PERMISSION_DENIED with the read token, OK with the ingest token', async () => {
+    const client = new Client(grpc.address.replace('127.0.0.1', 'localhost'), credentials.createSsl(ca));
+    const call = (token?: string): Promise<number> => {
+      const md = new Metadata();
+      if (token !== undefined) md.set('authorization', `Bearer ${token}`);
+      return new Promise((resolve) => {
+        client.makeUnaryRequest(TRACE_EXPORT_PATH, (b: Buffer) => b, (b: Buffer) => b, Buffer.from(encodeTraceRequestProto(spans)), md, {}, (err: ServiceError | null) => resolve(err ? err.code : status.OK));
+      });
+    };
+    try {
+      expect(await call()).toBe(status.UNAUTHENTICATED);
+      expect(await call('wrong-token-0000000000')).toBe(status.UNAUTHENTICATED);
+      expect(await call(READ)).toBe(status.PERMISSION_DENIED);
+      expect(await call(INGEST)).toBe(status.OK);
+    } finally {
+      client.close();
+    }
+    const m = parsePromText((await send(`${collector.url}/metrics`, { headers: bearer(READ), ca })).body);
+    expect(promValue(m, 'jobslo_receiver_requests_total', { transport: 'grpc', outcome: 'unauthenticated' })).toBe(2);
+    expect(promValue(m, 'jobslo_receiver_requests_total', { transport: 'grpc', outcome: 'forbidden' })).toBe(1);
+    expect(promValue(m, 'jobslo_receiver_accepted_spans_total', { transport: 'grpc' })).toBe(spans.length);
+  });
 
   it('/health needs no token; plain HTTP to the TLS port gets no answer from the collector', async () => {
     expect((await send(`${collector.url}/health`, { ca })).status).toBe(200);
