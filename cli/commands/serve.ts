@@ -240,8 +240,10 @@ ${READ_SECURITY_HELP}
         host: { type: 'string', default: '127.0.0.1' },
         interval: { type: 'string', default: '1m' },
         'state-dir': { type: 'string' },
-    const security = securityFrom(values, ctx, ['read']);
         'external-url': { type: 'string' },
+        'read-token': SECURITY_OPTIONS['read-token'],
+        'tls-cert': SECURITY_OPTIONS['tls-cert'],
+        'tls-key': SECURITY_OPTIONS['tls-key'],
       },
       strict: true,
       allowPositionals: false,
@@ -249,6 +251,8 @@ ${READ_SECURITY_HELP}
     const port = parsePort(values.port, '--port', 9464);
     const intervalMillis = parseDurationMillis(values.interval, '--interval');
     if (intervalMillis < 1000) throw new ConfigError('--interval', `must be at least 1s, got ${values.interval}`);
+    const security = securityFrom(values, ctx, ['read']);
+    const config = withExternalUrl(await withScheduleMonitors(resolveConfig(values.config, ctx, true) as JobsloConfig, ctx), values['external-url']);
     const storeValue = storeFor(values.store, ctx, config);
     // The store first: a store that does not exist is an error before any state folder is made.
     const store = await openExistingStore(storeValue, ctx);
