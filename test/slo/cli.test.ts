@@ -7,9 +7,9 @@ import { dispatch } from '../../cli/main.js';
 import type { CliContext } from '../../cli/command.js';
 import { startSloServer } from '../../cli/commands/serve.js';
 import { escapeLabelValue, formatPrometheus, loadConfig } from '../../analyzer/slo/index.js';
-import { FileAlertBackend } from '../../analyzer/alerts/index.js';
+import { FileAlertBackend, runAlertCycle } from '../../analyzer/alerts/index.js';
 import { DuckDbStore } from '../../store/index.js';
-import { HOUR, MINUTE, startReceiver, steadyRuns, tempDir } from './helpers.js';
+import { HOUR, MINUTE, fakeClock, startReceiver, steadyRuns, tempDir } from './helpers.js';
 
 let cleanups: (() => Promise<void> | void)[] = [];
 afterEach(async () => {
@@ -156,5 +156,75 @@ describe('jobslo serve', () => {
   it('escapes label values and spells non-finite values', () => {
     expect(escapeLabelValue('a"b\\c\nd')).toBe('a\\"b\\\\c\\nd');
     expect(formatPrometheus([])).toBe('');
+  });
+});
+
+describe('delivery like Alertmanager: 5xx retried, 4xx dead letters, requeue', () => {
+  it('delivers every notification through five 500s, dead-letters a 400, and requeue sends it once the receiver is fixed', async () => {
+    const t = tempDir();
+    cleanups.push(t.cleanup);
+    const r = await startReceiver();
+    cleanups.push(() => r.close());
+    const store = await seed(t.dir);
+    const stateDir = join(t.dir, 'state');
+    const config = writeConfig(
+      t.dir,
+      store,
+      `slos:\n  - {name: broken, job: broken, objective: 0.99, alerting: {tiers: [{severity: page, long: 1h, short: 5m, factor: 14.4}, {severity: ticket, long: 6h, short: 30m, factor: 6}]}}\nalerts:\n  webhooks:\n    - {name: oncall, url: "${r.url}/hook", format: json}\n`,
+    );
+    let fivehundreds = 5;
+    r.respond = () => (fivehundreds-- > 0 ? { status: 500 } : { status: 200 });
+    // In process with a clock that sleeps at once; the same state folder the CLI uses below.
+    const clock = fakeClock(Date.now());
+    const cfg = loadConfig(config);
+    const open = await DuckDbStore.open({ path: store.slice('duckdb:'.length) });
+    const backend = new FileAlertBackend({ dir: stateDir });
+    try {
+      const first = await runAlertCycle({ store: open, config: cfg, backend, clock, delivery: { random: () => 1 } });
+      expect(first.notifications).toHaveLength(2);
+      // Five 500s use the first entry's attempts of this drain: it waits for its backoff, not in dead letters.
+      expect(first.drain).toEqual({ delivered: 0, deadLettered: 0, pending: 2 });
+      clock.set(clock.now() + 60_000);
+      const second = await runAlertCycle({ store: open, config: cfg, backend, clock });
+      expect(second.drain).toEqual({ delivered: 2, deadLettered: 0, pending: 0 });
+    } finally {
+      await open.close();
+    }
+    expect(r.requests.filter((q) => q.status === 500)).toHaveLength(5);
+    const accepted = r.requests.filter((q) => q.status === 200).map((q) => String(q.headers['idempotency-key']));
+    expect(accepted).toHaveLength(2);
+    expect(new Set(accepted).size).toBe(2);
+
+    // A 400 is permanent: a dead letter, listed with its reason.
+    r.respond = () => ({ status: 400 });
+    const resolveConfig = writeConfig(t.dir, store, `slos: []\nalerts:\n  webhooks:\n    - {name: oncall, url: "${r.url}/hook", format: json}\n`);
+    const c2 = ctxFor(t.dir);
+    expect(await dispatch(['alerts', '--once', '--config', resolveConfig, '--state-dir', stateDir, '--format', 'json'], c2)).toBe(0);
+    expect((JSON.parse(c2.stdout) as { delivery: { deadLettered: number } }).delivery.deadLettered).toBe(2);
+    const list = ctxFor(t.dir);
+    expect(await dispatch(['alerts', 'dead-letters', 'list', '--config', resolveConfig, '--state-dir', stateDir, '--format', 'json'], list)).toBe(0);
+    const dead = (JSON.parse(list.stdout) as { dead_letters: { id: string; reason: string; webhook: string; idempotency_key: string }[] }).dead_letters;
+    expect(dead.map((d) => [d.reason, d.webhook])).toEqual([
+      ['HTTP 400', 'oncall'],
+      ['HTTP 400', 'oncall'],
+    ]);
+    const table = ctxFor(t.dir);
+    expect(await dispatch(['alerts', 'dead-letters', 'list', '--config', resolveConfig, '--state-dir', stateDir], table)).toBe(0);
+    expect(table.stdout).toMatch(/^ID\s+WEBHOOK\s+REASON\s+ATTEMPTS\s+DEAD SINCE\n/);
+
+    // Fixed: requeue one by id, then the rest; the next cycle sends them, each key once.
+    r.respond = () => ({ status: 200 });
+    const before = r.requests.length;
+    const rq = ctxFor(t.dir);
+    expect(await dispatch(['alerts', 'dead-letters', 'requeue', dead[0]?.id ?? '', '--config', resolveConfig, '--state-dir', stateDir], rq)).toBe(0);
+    expect(rq.stdout).toBe('1 dead letter(s) requeued\n');
+    expect(await dispatch(['alerts', 'dead-letters', 'requeue', '--all', '--config', resolveConfig, '--state-dir', stateDir], ctxFor(t.dir))).toBe(0);
+    expect(await dispatch(['alerts', 'dead-letters', 'requeue', 'no-such-id', '--config', resolveConfig, '--state-dir', stateDir], ctxFor(t.dir))).toBe(2);
+    expect(await dispatch(['alerts', '--once', '--config', resolveConfig, '--state-dir', stateDir], ctxFor(t.dir))).toBe(0);
+    const resent = r.requests.slice(before).map((q) => String(q.headers['idempotency-key']));
+    expect(resent.sort()).toEqual(dead.map((d) => d.idempotency_key).sort());
+    const empty = ctxFor(t.dir);
+    expect(await dispatch(['alerts', 'dead-letters', 'list', '--config', resolveConfig, '--state-dir', stateDir], empty)).toBe(0);
+    expect(empty.stdout).toContain('No dead letters');
   });
 });
