@@ -20,6 +20,8 @@ export type { CostRates, RunUsage } from './cost.js';
 export { resolveStateDir, DEFAULT_STATE_DIR } from './state.js';
 export { contextFromEnv, envForSpanContext } from './traceparent.js';
 export { startTelemetry, probeCollector, ObservedExporter } from './telemetry.js';
+export { parseResourceAttributes, resourceFromEnv } from './resource.js';
+export type { ParsedResourceAttributes, EnvResource } from './resource.js';
 export type { Telemetry, TelemetryOptions, DeliveryReport } from './telemetry.js';
 export { parseScheduleConfig, startScheduler, missedTicks, cronFor } from './schedule.js';
 export type { ScheduleConfig, ScheduledJob, OverlapPolicy, Scheduler, SchedulerOptions, Tick } from './schedule.js';

@@ -11,6 +11,7 @@ import { defaultResource, resourceFromAttributes } from '@opentelemetry/resource
 import { BasicTracerProvider, BatchSpanProcessor, type ReadableSpan, type SpanExporter } from '@opentelemetry/sdk-trace-base';
 import { ATTR_SERVICE_NAME, errorMessage } from '../contracts/index.js';
 import { TRACER_NAME } from './options.js';
+import { resourceFromEnv } from './resource.js';
 
 /** Options of {@link startTelemetry}. */
 export interface TelemetryOptions {
@@ -18,7 +19,10 @@ export interface TelemetryOptions {
   tracesUrl: string;
   /** Bound on the final flush, and on each export request. @default 5_000 */
   exportTimeoutMillis?: number;
-  /** Resource `service.name`. @default env `OTEL_SERVICE_NAME`, else `jobslo` */
+  /**
+   * Resource `service.name`. @default env `OTEL_SERVICE_NAME`, else
+   * `service.name` in `OTEL_RESOURCE_ATTRIBUTES`, else `jobslo`
+   */
   serviceName?: string;
   /**
    * Headers sent with every export, e.g. `Authorization` (see
@@ -26,6 +30,11 @@ export interface TelemetryOptions {
    * exporter would read from `process.env` itself. Never logged. @default none
    */
   headers?: Readonly<Record<string, string>>;
+  /**
+   * Where `OTEL_RESOURCE_ATTRIBUTES` and `OTEL_SERVICE_NAME` are read
+   * (see executor/resource.ts). @default `process.env`
+   */
+  env?: NodeJS.ProcessEnv;
   /** The exporter to wrap, for tests. @default OTLP/HTTP JSON to `tracesUrl` */
   exporter?: SpanExporter;
 }
@@ -44,6 +53,10 @@ export interface DeliveryReport {
 export interface Telemetry {
   tracer: Tracer;
   provider: BasicTracerProvider;
+  /** Resource attributes the spans carry (besides the SDK's own `telemetry.sdk.*`). */
+  resourceAttributes: Record<string, string>;
+  /** Set when `OTEL_RESOURCE_ATTRIBUTES` was malformed and ignored as a whole: why. */
+  resourceWarning?: string;
   /**
    * Flushes and shuts down within the export timeout. Never rejects. If the
    * collector refuses connections (or its host does not resolve), spans are
@@ -155,7 +168,8 @@ export function probeCollector(url: string, timeoutMillis: number): Promise<stri
  */
 export function startTelemetry(options: TelemetryOptions): Telemetry {
   const exportTimeoutMillis = options.exportTimeoutMillis ?? 5_000;
-  const serviceName = options.serviceName ?? (process.env['OTEL_SERVICE_NAME'] || 'jobslo');
+  const fromEnv = resourceFromEnv(options.env ?? process.env);
+  const resourceAttributes = { ...fromEnv.attributes, [ATTR_SERVICE_NAME]: options.serviceName ?? fromEnv.attributes[ATTR_SERVICE_NAME] ?? 'jobslo' };
   const given = options.exporter;
   const exporter = new ObservedExporter(async () => {
     if (given) return given;
@@ -167,7 +181,7 @@ export function startTelemetry(options: TelemetryOptions): Telemetry {
   const preload = setTimeout(() => exporter.preload(), PRELOAD_DELAY_MILLIS);
   preload.unref();
   const provider = new BasicTracerProvider({
-    resource: defaultResource().merge(resourceFromAttributes({ [ATTR_SERVICE_NAME]: serviceName })),
+    resource: defaultResource().merge(resourceFromAttributes(resourceAttributes)),
     spanProcessors: [new BatchSpanProcessor(exporter, { exportTimeoutMillis })],
   });
   const tracer = provider.getTracer(TRACER_NAME);
@@ -201,5 +215,7 @@ export function startTelemetry(options: TelemetryOptions): Telemetry {
     return report;
   }
 
-  return { tracer, provider, shutdown };
+  const telemetry: Telemetry = { tracer, provider, resourceAttributes, shutdown };
+  if (fromEnv.warning !== undefined) telemetry.resourceWarning = fromEnv.warning;
+  return telemetry;
 }

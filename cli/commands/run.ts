@@ -70,6 +70,9 @@ Durations: 500ms, 30s, 5m, 1h30m (a bare number is seconds).
 The job gets TRACEPARENT (its attempt span), OTEL_EXPORTER_OTLP_ENDPOINT,
 JOBSLO_JOB_NAME, JOBSLO_RUN_ID, JOBSLO_ATTEMPT and JOBSLO_COST_FILE. A
 TRACEPARENT in jobslo's own environment becomes the run span's parent.
+OTEL_RESOURCE_ATTRIBUTES (key=value,..., percent-encoded) and OTEL_SERVICE_NAME
+(which wins for service.name; default jobslo) set the spans' resource, as in
+any OpenTelemetry SDK: e.g. deployment.environment.name=prod,team=data.
 
 Examples:
   jobslo run --job nightly-etl --retries 3 --timeout 30m -- ./etl.sh
@@ -199,7 +202,8 @@ export const runCommand: Command = {
 
     // OTEL_EXPORTER_OTLP_(TRACES_)HEADERS, e.g. the collector's bearer token, for both the spans and the lifecycle events.
     const headers = ex.resolveTraceHeaders(env);
-    const telemetry = ex.startTelemetry({ tracesUrl: endpoint.tracesUrl, exportTimeoutMillis, headers });
+    const telemetry = ex.startTelemetry({ tracesUrl: endpoint.tracesUrl, exportTimeoutMillis, headers, env });
+    if (telemetry.resourceWarning !== undefined) ctx.err(`jobslo run: ${telemetry.resourceWarning}\n`);
     const lifecycle = new ex.LifecycleReporter({ url: ex.lifecycleUrlFor(endpoint.tracesUrl), logger: ctx.logger, headers });
     let result;
     try {

@@ -91,7 +91,8 @@ export const scheduleCommand: Command = {
     const exportTimeoutMillis = values['export-timeout'] === undefined ? 5_000 : parseDurationMillis(values['export-timeout'], '--export-timeout');
     const stateDir = ex.resolveStateDir(values['state-dir'], env, ctx.cwd);
     const parentContext = ex.contextFromEnv(env);
-    const telemetry = ex.startTelemetry({ tracesUrl: endpoint.tracesUrl, exportTimeoutMillis, headers: ex.resolveTraceHeaders(env) });
+    const telemetry = ex.startTelemetry({ tracesUrl: endpoint.tracesUrl, exportTimeoutMillis, headers: ex.resolveTraceHeaders(env), env });
+    if (telemetry.resourceWarning !== undefined) ctx.err(`jobslo schedule: ${telemetry.resourceWarning}\n`);
     let scheduler: ReturnType<typeof ex.startScheduler> | undefined;
     try {
       scheduler = ex.startScheduler({

@@ -168,6 +168,36 @@ describe('jobslo run: spans and exit codes', () => {
     expect(r.events[0]!.name).toBe(LifecycleEvent.Queued);
   });
 
+  it('OTEL_RESOURCE_ATTRIBUTES (percent-decoded) and OTEL_SERVICE_NAME set the resource; OTEL_SERVICE_NAME wins for service.name', async () => {
+    const r = await run(['--job', 'res', '--endpoint', capture.url, '--', 'true'], {
+      OTEL_RESOURCE_ATTRIBUTES: 'deployment.environment.name=prod, team=data%20eng%2Cbilling ,service.name=from-attributes,,k8s.namespace.name=jobs',
+      OTEL_SERVICE_NAME: 'billing',
+    });
+    expect(r.code, r.stderr).toBe(0);
+    expect(r.stderr).not.toMatch(/OTEL_RESOURCE_ATTRIBUTES/);
+    expect(capture.spans.length).toBeGreaterThanOrEqual(2);
+    for (const s of capture.spans) {
+      expect(s.resource).toMatchObject({ 'service.name': 'billing', 'deployment.environment.name': 'prod', team: 'data eng,billing', 'k8s.namespace.name': 'jobs' });
+    }
+  });
+
+  it('service.name comes from OTEL_RESOURCE_ATTRIBUTES without OTEL_SERVICE_NAME, and is jobslo without either', async () => {
+    await run(['--job', 'res-a', '--endpoint', capture.url, '--', 'true'], { OTEL_RESOURCE_ATTRIBUTES: 'service.name=etl%2Fnightly' });
+    await run(['--job', 'res-b', '--endpoint', capture.url, '--', 'true']);
+    const service = (job: string): unknown => runs().find((s) => s.attributes['jobslo.job.name'] === job)?.resource['service.name'];
+    expect(service('res-a')).toBe('etl/nightly');
+    expect(service('res-b')).toBe('jobslo');
+  });
+
+  it('a malformed OTEL_RESOURCE_ATTRIBUTES is ignored as a whole with a warning, and the run goes on', async () => {
+    const r = await run(['--job', 'res-bad', '--endpoint', capture.url, '--', 'true'], { OTEL_RESOURCE_ATTRIBUTES: 'team=data,url=a=b', OTEL_SERVICE_NAME: 'svc' });
+    expect(r.code).toBe(0);
+    expect(r.stderr).toContain('jobslo run: OTEL_RESOURCE_ATTRIBUTES ignored: "url=a=b" is not key=value');
+    const resource = runs()[0]?.resource ?? {};
+    expect(resource['service.name']).toBe('svc');
+    expect(resource['team']).toBeUndefined();
+  });
+
   it('OTEL_EXPORTER_OTLP_ENDPOINT is used when --endpoint is absent', async () => {
     const r = await run(['--job', 'env-endpoint', '--', 'true'], { OTEL_EXPORTER_OTLP_ENDPOINT: capture.url });
     expect(r.code).toBe(0);
