@@ -1,5 +1,5 @@
 import { compareStrings } from '../store/index.js';
-import type { JobAggregate, QueueDepth, Store, TimeRange } from '../store/index.js';
+import type { DimensionFilter, JobAggregate, QueueDepth, Store, TimeRange } from '../store/index.js';
 
 function emptyAggregate(job: string): JobAggregate {
   return {
@@ -30,6 +30,8 @@ function emptyAggregate(job: string): JobAggregate {
 /** Per-job SLIs, the `jobs[]` element of `jobslo analyze --format json`. Field names are a stable contract. */
 export interface JobSlis {
   job: string;
+  /** The job's runs with this value of the `group_by` dimension (`''`: runs without it); present only with `group_by`. */
+  group?: string;
   /** Runs with a counted outcome: succeeded + failed (failed includes timed out). */
   runs: number;
   succeeded: number;
@@ -58,8 +60,20 @@ export interface JobSlis {
   max_rss_bytes_p95: number | null;
   /** Failed and timed-out runs by failure mode (exit code, `timeout`, exception type). */
   failure_modes: Record<string, number>;
-  /** Runs queued and not started at the window's end (`now`), and the most waiting at once in the window (`max`). */
+  /**
+   * Runs queued and not started at the window's end (`now`), and the most
+   * waiting at once in the window (`max`). Always the whole job's: waiting
+   * runs carry no dimensions, so `where` and `group_by` do not apply to it.
+   */
   queue_depth: { now: number; max: number };
+}
+
+/** Dimension filter and grouping of {@link analyze}. */
+export interface AnalyzeOptions {
+  /** Only runs whose dimensions have these exact values (e.g. `{ 'deployment.environment.name': 'prod' }`). @default {} */
+  where?: DimensionFilter;
+  /** One row per job and value of this dimension key (e.g. `service.name`). @default none */
+  groupBy?: string;
 }
 
 /** The document `jobslo analyze --format json` prints. */
@@ -68,6 +82,10 @@ export interface Analysis {
   from: string;
   /** End of the window, ISO-8601 (exclusive). */
   to: string;
+  /** The dimension filter, when one was given. */
+  where?: Record<string, string>;
+  /** The dimension key the jobs are grouped by, when one was given. */
+  group_by?: string;
   jobs: JobSlis[];
 }
 
@@ -82,6 +100,7 @@ const roundOrNull = (n: number | null, digits = 3): number | null => (n === null
 export function toJobSlis(a: JobAggregate, depth: QueueDepth = { job: a.job, now: 0, max: 0 }): JobSlis {
   return {
     job: a.job,
+    ...(a.group === undefined ? {} : { group: a.group }),
     runs: a.runs,
     succeeded: a.succeeded,
     failed: a.failed,
@@ -103,19 +122,32 @@ export function toJobSlis(a: JobAggregate, depth: QueueDepth = { job: a.job, now
   };
 }
 
-/** Computes per-job SLIs for runs that finished in `range`; aggregation runs inside the store. */
-export async function analyze(store: Store, range: TimeRange): Promise<Analysis> {
-  const [aggregates, depths] = await Promise.all([store.jobAggregates(range), store.queueDepths(range)]);
+/**
+ * Computes per-job SLIs for runs that finished in `range`; aggregation runs
+ * inside the store. With `options.where`, only runs with those dimension
+ * values count; with `options.groupBy`, there is one entry per job and value
+ * of that dimension (`group`).
+ */
+export async function analyze(store: Store, range: TimeRange, options: AnalyzeOptions = {}): Promise<Analysis> {
+  const where = options.where !== undefined && Object.keys(options.where).length > 0 ? options.where : undefined;
+  const groupBy = options.groupBy;
+  const query = { ...range, ...(where === undefined ? {} : { where }), ...(groupBy === undefined ? {} : { groupBy }) };
+  const [aggregates, depths] = await Promise.all([store.jobAggregates(query), store.queueDepths(range)]);
   const depthOf = new Map(depths.map((d) => [d.job, d]));
   const jobs = aggregates.map((a) => toJobSlis(a, depthOf.get(a.job)));
-  // A job whose runs are all still waiting has no finished run yet, but is queued.
-  for (const d of depths) {
-    if (!aggregates.some((a) => a.job === d.job)) jobs.push(toJobSlis(emptyAggregate(d.job), d));
+  // A job whose runs are all still waiting has no finished run yet, but is
+  // queued; waiting runs have no dimensions, so not under a filter or grouping.
+  if (where === undefined && groupBy === undefined) {
+    for (const d of depths) {
+      if (!aggregates.some((a) => a.job === d.job)) jobs.push(toJobSlis(emptyAggregate(d.job), d));
+    }
   }
-  jobs.sort((x, y) => compareStrings(x.job, y.job));
+  jobs.sort((x, y) => compareStrings(x.job, y.job) || compareStrings(x.group ?? '', y.group ?? ''));
   return {
     from: new Date(range.fromMillis).toISOString(),
     to: new Date(range.toMillis).toISOString(),
+    ...(where === undefined ? {} : { where: { ...where } }),
+    ...(groupBy === undefined ? {} : { group_by: groupBy }),
     jobs,
   };
 }

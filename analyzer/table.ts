@@ -10,9 +10,11 @@ const ms = (v: number | null): string => {
 
 /** Renders an analysis as an aligned text table for terminals. Pure. */
 export function formatTable(analysis: Analysis): string {
-  const header = ['JOB', 'RUNS', 'OK', 'FAILED', 'SUCCESS', 'P50', 'P95', 'P99', 'RETRIES/RUN'];
+  const grouped = analysis.group_by !== undefined;
+  const header = ['JOB', ...(grouped ? [String(analysis.group_by).toUpperCase()] : []), 'RUNS', 'OK', 'FAILED', 'SUCCESS', 'P50', 'P95', 'P99', 'RETRIES/RUN'];
   const rows = analysis.jobs.map((j) => [
     j.job,
+    ...(grouped ? [j.group === '' || j.group === undefined ? '-' : j.group] : []),
     String(j.runs),
     String(j.succeeded),
     String(j.failed),
@@ -22,13 +24,14 @@ export function formatTable(analysis: Analysis): string {
     ms(j.latency_ms.p99),
     j.retries_per_run.toFixed(2),
   ]);
-  const title = `Job SLIs from ${analysis.from} to ${analysis.to}\n`;
+  const filter = analysis.where === undefined ? '' : ` where ${Object.entries(analysis.where).map(([k, v]) => `${k}=${v}`).join(', ')}`;
+  const title = `Job SLIs from ${analysis.from} to ${analysis.to}${printable(filter)}\n`;
   if (rows.length === 0) {
     return `${title}No finished job runs in this window. Send spans to the collector (jobslo collector) or run jobs with "jobslo run".\n`;
   }
   const widths = header.map((h, i) => Math.max(h.length, ...rows.map((r) => printable(r[i] ?? '').length)));
   const line = (cells: string[]): string =>
-    cells.map((c, i) => (i === 0 ? printable(c).padEnd(widths[i] ?? 0) : printable(c).padStart(widths[i] ?? 0))).join('  ').trimEnd();
+    cells.map((c, i) => (i === 0 || (grouped && i === 1) ? printable(c).padEnd(widths[i] ?? 0) : printable(c).padStart(widths[i] ?? 0))).join('  ').trimEnd();
   return `${title}${[line(header), ...rows.map(line)].join('\n')}\n`;
 }
 

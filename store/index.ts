@@ -39,6 +39,9 @@ export type {
   ListRunsByJobQuery,
   RunDistributionQuery,
   RunDistribution,
+  DimensionFilter,
+  DimensionSelector,
+  JobAggregatesQuery,
 } from './types.js';
 
 /**

@@ -13,6 +13,7 @@ export const analyzeCommand: Command = {
   name: 'analyze',
   summary: 'Print per-job SLIs (success rate, latency percentiles, retries) from a store',
   help: `Usage: jobslo analyze [--store URL] [--since 24h] [--until ISO] [--format table|json]
+                      [--where KEY=VALUE]... [--group-by KEY]
 
 Computes per-job SLIs over the runs that finished in the window. Aggregation
 runs inside the store. With a config, also evaluates its SLOs and monitors
@@ -27,6 +28,11 @@ Options:
 ${STORE_HELP}
   --since DURATION    window length ending now (or at --until): 30m, 24h, 7d (default 24h)
   --until ISO         end of the window, ISO-8601 (default: now)
+  --where KEY=VALUE   only runs whose dimension KEY (a resource or span
+                      attribute: service.name, deployment.environment.name,
+                      team, ...) is VALUE; repeat to require several
+  --group-by KEY      one row per job and value of dimension KEY ("group" in
+                      json; runs without it have the value "")
   --format FORMAT     table (default) or json; json is a stable contract:
                       {"from","to","jobs":[{"job","runs","succeeded","failed",
                        "success_rate","latency_ms":{"p50","p95","p99"},"retries_per_run",...}]}
@@ -48,6 +54,8 @@ ${CONFIG_HELP}; SLOs are
         until: { type: 'string' },
         format: { type: 'string', default: 'table' },
         config: { type: 'string' },
+        where: { type: 'string', multiple: true },
+        'group-by': { type: 'string' },
       },
       strict: true,
       allowPositionals: false,
@@ -56,11 +64,14 @@ ${CONFIG_HELP}; SLOs are
       throw new ConfigError('--format', `"${values.format}" is not a format; use table or json`);
     }
     const range = timeRange(values.since, values.until, Date.now());
+    const where = parseWhere(values.where ?? []);
+    const groupBy = values['group-by'];
+    if (groupBy !== undefined && groupBy.trim() === '') throw new ConfigError('--group-by', 'needs a dimension key, e.g. --group-by service.name');
     const loaded = resolveConfig(values.config, ctx, false, false);
     const config = loaded ? await withScheduleMonitors(loaded, ctx) : undefined;
     const store = await openExistingStore(storeFor(values.store, ctx, config), ctx);
     try {
-      const result = await analyze(store, range);
+      const result = await analyze(store, range, { where, ...(groupBy === undefined ? {} : { groupBy }) });
       const at = range.toMillis;
       const slos = config ? await evaluateSlos(store, config.slos, at) : undefined;
       const monitors = config ? await evaluateMonitors(store, config.monitors, at) : undefined;
@@ -81,3 +92,20 @@ ${CONFIG_HELP}; SLOs are
     }
   },
 };
+
+/**
+ * `--where KEY=VALUE` flags as a filter: split at the first `=`, the key
+ * trimmed and not empty; the same key twice must agree.
+ */
+export function parseWhere(flags: readonly string[]): Record<string, string> {
+  const where: Record<string, string> = {};
+  for (const flag of flags) {
+    const eq = flag.indexOf('=');
+    const key = eq < 0 ? '' : flag.slice(0, eq).trim();
+    if (eq < 0 || key === '') throw new ConfigError('--where', `"${flag}" is not KEY=VALUE, e.g. --where deployment.environment.name=prod`);
+    const value = flag.slice(eq + 1);
+    if (Object.hasOwn(where, key) && where[key] !== value) throw new ConfigError('--where', `${key} is given twice with different values ("${where[key]}" and "${value}"); a run has one value per key`);
+    where[key] = value;
+  }
+  return where;
+}
