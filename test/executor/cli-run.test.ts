@@ -23,7 +23,7 @@ import {
 } from '../../contracts/index.js';
 import { buildCli, type BuiltCli } from './helpers/build.js';
 import { startCapture, type Capture, type CapturedSpan } from './helpers/capture.js';
-import { isRunning, start, waitFor, type Exited } from './helpers/procs.js';
+import { isRunning, start, stopStarted, waitFor, type Exited } from './helpers/procs.js';
 
 const FIXTURES = resolve(import.meta.dirname, 'fixtures');
 let cli: BuiltCli;
@@ -39,6 +39,8 @@ beforeEach(async () => {
   dir = mkdtempSync(join(tmpdir(), 'jobslo-cli-'));
 });
 afterEach(async () => {
+  // a failed or timed-out test leaves no jobslo (and so no job) running
+  await stopStarted();
   await capture.close();
   rmSync(dir, { recursive: true, force: true });
 });

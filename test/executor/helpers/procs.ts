@@ -8,9 +8,16 @@ export interface Exited {
   stderr: string;
 }
 
-/** Spawns a process and collects its output; `done` resolves on exit. */
+const started = new Set<ChildProcess>();
+
+/**
+ * Spawns a process and collects its output; `done` resolves on exit. Until
+ * it exits it is registered for {@link stopStarted}.
+ */
 export function start(cmd: string, args: string[], opts: { env?: NodeJS.ProcessEnv; cwd?: string } = {}): { child: ChildProcess; done: Promise<Exited> } {
   const child = spawn(cmd, args, { env: opts.env ?? process.env, cwd: opts.cwd, stdio: ['ignore', 'pipe', 'pipe'] });
+  started.add(child);
+  child.once('exit', () => started.delete(child));
   let stdout = '';
   let stderr = '';
   child.stdout.on('data', (c: Buffer) => (stdout += c.toString()));
@@ -70,4 +77,26 @@ export async function waitFor(check: () => boolean, timeoutMillis: number): Prom
     await new Promise((r) => setTimeout(r, 10));
   }
   return check();
+}
+
+/**
+ * Stops every process {@link start} started that is still running: SIGTERM
+ * (a `jobslo run` then ends its job's process group and exits), SIGKILL
+ * after `graceMillis`. For an `afterEach`, so a failed or timed-out test
+ * leaves nothing running.
+ */
+export async function stopStarted(graceMillis = 5_000): Promise<void> {
+  await Promise.all(
+    [...started].map(async (child) => {
+      const exited = new Promise<void>((resolve) => {
+        if (child.exitCode !== null || child.signalCode !== null) resolve();
+        else child.once('exit', () => resolve());
+      });
+      child.kill('SIGTERM');
+      const timer = setTimeout(() => child.kill('SIGKILL'), graceMillis);
+      await exited;
+      clearTimeout(timer);
+      started.delete(child);
+    }),
+  );
 }
