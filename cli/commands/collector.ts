@@ -3,6 +3,8 @@ import { IngestPipeline, startCollector, startGrpcReceiver, StoreSink } from '..
 import type { RunningCollector, RunningGrpcReceiver, SpanSink } from '../../collector/index.js';
 import { DEFAULT_LIFECYCLE_TOPIC, DEFAULT_SPANS_TOPIC, KafkaSink, parseBrokers, validateTopic } from '../../collector/index.js';
 import { randomBytes } from 'node:crypto';
+import { availableParallelism } from 'node:os';
+import { clusterMetricsPeers, isClusterWorker, leaveCluster, runClusterPrimary } from '../../collector/cluster.js';
 import { ConfigError, parseDurationMillis } from '../../contracts/index.js';
 import { CollectorMetrics, collectorHooks } from '../../collector/metrics.js';
 import { isLoopback } from '../../server/index.js';
@@ -60,6 +62,10 @@ ${STORE_HELP}
   --bus-timeout DUR   deadline for Kafka to acknowledge a request (all in-sync
                       replicas), e.g. 500ms, 5s (default 5s); when Kafka is
                       unreachable or slower, the request gets 503 + Retry-After
+  --workers N|auto    processes serving the same ports, each with its own
+                      Kafka producer (--bus kafka; default auto = one per
+                      CPU core); with --bus store always 1 (one process
+                      holds the store)
 
 Backpressure (checked before a body is read; past a bound the answer is 429 +
 Retry-After at once; see docs/collector.md for the memory bound they give):
@@ -105,6 +111,7 @@ ${VALIDATION_HELP}
         ...SECURITY_OPTIONS,
         'insecure-allow-unauthenticated': { type: 'boolean', default: false },
         'read-port': { type: 'string' },
+        workers: { type: 'string' },
       },
       strict: true,
       allowPositionals: false,
@@ -129,6 +136,8 @@ ${VALIDATION_HELP}
     };
     const bus = values.bus ?? 'store';
     if (bus !== 'store' && bus !== 'kafka') throw new ConfigError('--bus', `"${bus}" is not a bus; use store or kafka`);
+    const workers = values.workers === undefined || values.workers === 'auto' ? (bus === 'kafka' ? availableParallelism() : 1) : parsePositiveInt(values.workers, '--workers', 1);
+    if (bus === 'store' && workers > 1) throw new ConfigError('--workers', 'applies to --bus kafka; with --bus store one process holds the store (use --workers 1)');
     if (bus === 'store') {
       for (const flag of ['brokers', 'topic', 'lifecycle-topic', 'bus-timeout'] as const) {
         if (values[flag] !== undefined) throw new ConfigError(`--${flag}`, 'only applies with --bus kafka');
@@ -155,6 +164,7 @@ ${VALIDATION_HELP}
           port,
           host: values.host,
           auth: extra.auth ?? security.auth,
+          metricsPeers: clusterMetricsPeers(metrics.registry),
           ...(extra.readStore ? { readStore: extra.readStore } : {}),
           ...(extra.readListener ? { readListener: extra.readListener } : {}),
         });
@@ -196,11 +206,14 @@ ${VALIDATION_HELP}
         timeoutMillis,
         logger: ctx.logger,
       });
+      // Several processes share the ports; each worker runs this same command line (the primary's sink never connects).
+      if (workers > 1 && !isClusterWorker()) return runClusterPrimary({ workers, signal: ctx.signal, logger: ctx.logger });
       await sink.start();
       const running = await serve(metrics.instrument(sink, 'kafka'), { describe: { bus: 'kafka', topic: values.topic ?? DEFAULT_SPANS_TOPIC } });
       await untilSignal();
       ctx.logger.info('shutting down collector', { signal: String(ctx.signal.reason) });
       await running.stop();
+      leaveCluster();
       return 0;
     }
     const store = await openStore(storeValue(values.store, ctx), ctx.env);
