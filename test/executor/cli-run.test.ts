@@ -303,7 +303,7 @@ describe('jobslo schedule', () => {
     writeFileSync(join(dir, 'bad.yaml'), 'jobs:\n  - {name: x, cron: "99 * * * *", command: "true"}\n');
     const r = await schedule(['--file', 'bad.yaml']).done;
     expect(r.code).toBe(2);
-    expect(r.stderr).toMatch(/bad\.yaml: jobs\[0\]\.cron/);
+    expect(r.stderr).toMatch(/^jobslo schedule: jobs\[0\]\.cron: "99 \* \* \* \*" is not a cron expression .*minute.* \(bad\.yaml:2:21\)\n$/);
   });
 
   it('runs jobs on their ticks as job runs queued at the tick; SIGTERM stops it with 143', async () => {
