@@ -2,29 +2,43 @@ import { alertFingerprint } from '../analyzer/alerts/index.js';
 import type { AlertState } from '../analyzer/alerts/index.js';
 import type { SloEvaluation } from '../analyzer/slo/index.js';
 import { reportSloFromEvaluation } from '../reports/index.js';
-import type { ReportCheckInput, ReportSloInput } from '../reports/index.js';
+import type { AlertHistoryLike, ReportCheckInput, ReportSloInput } from '../reports/index.js';
 import { describeUnmatched } from '../analyzer/monitors/index.js';
 import type { MonitorEvaluation, UnmatchedSelector } from '../analyzer/monitors/index.js';
 import { formatDurationMillis } from '../contracts/index.js';
 
-/** The report's SLO input from the latest evaluations, with fire times from the alert state. */
+/** The report's SLO input from the latest evaluations, with fire times, resolves and summaries from the alert state. */
 export function reportSlos(evaluations: readonly SloEvaluation[], state: AlertState): ReportSloInput[] {
-  return evaluations.map((e) =>
-    reportSloFromEvaluation(
-      e,
-      e.tiers
-        .filter((t) => t.firing)
-        .map((t) => ({
+  return evaluations.map((e) => {
+    const history: AlertHistoryLike[] = [];
+    for (const t of e.tiers) {
+      const fp = alertFingerprint(e.slo.name, t.tier);
+      const firing = state.firing[fp];
+      if (t.firing) {
+        history.push({
           severity: t.tier.severity,
           longWindowMillis: t.tier.longWindowMillis,
-          state: 'firing' as const,
-          firedAtMillis: state.firing[alertFingerprint(e.slo.name, t.tier)]?.startsAtMillis ?? null,
+          state: 'firing',
+          firedAtMillis: firing?.startsAtMillis ?? null,
           resolvedAtMillis: null,
-        })),
-    ),
-  );
+          ...(firing?.annotations['summary'] !== undefined ? { summary: firing.annotations['summary'] } : {}),
+        });
+      }
+      const resolved = state.resolved?.[fp];
+      if (!t.firing && resolved) {
+        history.push({
+          severity: t.tier.severity,
+          longWindowMillis: t.tier.longWindowMillis,
+          state: 'resolved',
+          firedAtMillis: resolved.startsAtMillis,
+          resolvedAtMillis: resolved.endsAtMillis,
+          ...(resolved.annotations['summary'] !== undefined ? { summary: resolved.annotations['summary'] } : {}),
+        });
+      }
+    }
+    return reportSloFromEvaluation(e, history);
+  });
 }
-
 
 /** The report's job checks from monitor evaluations; a monitor whose job matched no job seen carries the warning. */
 export function reportChecks(evaluations: readonly MonitorEvaluation[], unmatched: readonly UnmatchedSelector[] = []): ReportCheckInput[] {

@@ -119,11 +119,73 @@ export interface RunRow {
   message: string;
   messageFull: string;
   traceId: string;
+  /** Link of the trace in the configured tracing UI, or ''. */
+  traceHref: string;
   spanId: string;
   deadLettered: boolean;
 }
 
-function runRows(runs: readonly RunSummary[], paths: SitePaths, root: string): RunRow[] {
+/**
+ * A trace link from a template: `{trace_id}`, `{span_id}`, `{run_id}` and
+ * `{job}` URL-encoded in; '' without a template, an id, or an http(s) result.
+ */
+export function traceLink(template: string | undefined, r: Pick<RunSummary, 'traceId' | 'spanId' | 'runId' | 'job'>): string {
+  if (template === undefined || template === '' || r.traceId === '') return '';
+  const values: Record<string, string> = { trace_id: r.traceId, span_id: r.spanId, run_id: r.runId, job: r.job };
+  const url = template.replace(/\{(trace_id|span_id|run_id|job)\}/g, (_m, k: string) => encodeURIComponent(values[k] ?? ''));
+  return /^https?:\/\//i.test(url) ? url : '';
+}
+
+/** Failed runs grouped by error type and message: how often each happened, first and last seen. */
+export interface FailureGroup {
+  error: string;
+  message: string;
+  messageFull: string;
+  count: string;
+  firstSeen: string;
+  lastSeen: string;
+  /** Newest run of the group. */
+  runId: string;
+  traceId: string;
+  traceHref: string;
+}
+
+function failureGroups(runs: readonly RunSummary[], traceUrl: string | undefined): FailureGroup[] {
+  const groups = new Map<string, { runs: RunSummary[] }>();
+  for (const r of runs) {
+    const key = `${r.errorType}\0${r.exitCode ?? ''}\0${r.message}`;
+    const g = groups.get(key) ?? { runs: [] };
+    g.runs.push(r);
+    groups.set(key, g);
+  }
+  return [...groups.values()]
+    .map((g) => {
+      const first = Math.min(...g.runs.map((r) => r.endMillis));
+      const newest = g.runs.reduce((a, b) => (b.endMillis > a.endMillis ? b : a));
+      return { g, first, newest };
+    })
+    .sort((a, b) => b.g.runs.length - a.g.runs.length || b.newest.endMillis - a.newest.endMillis)
+    .map(({ g, first, newest }) => ({
+      error: errorText(newest),
+      message: newest.message === '' ? '' : excerpt(newest.message, MESSAGE_CHARS),
+      messageFull: excerpt(newest.message, TITLE_CHARS),
+      count: formatCount(g.runs.length),
+      firstSeen: formatTime(first, true),
+      lastSeen: formatTime(newest.endMillis, true),
+      runId: newest.runId,
+      traceId: newest.traceId,
+      traceHref: traceLink(traceUrl, newest),
+    }));
+}
+
+/** The error type for people, with the exit code when the type does not already say it. */
+function errorText(r: RunSummary): string {
+  const type = r.errorType === '' ? '' : failureModeLabel(excerpt(r.errorType, 80));
+  const exit = r.exitCode === null || r.errorType === String(r.exitCode) ? '' : `exit code ${r.exitCode}`;
+  return [type, exit].filter((x) => x !== '').join(', ') || NONE;
+}
+
+function runRows(runs: readonly RunSummary[], paths: SitePaths, root: string, traceUrl?: string): RunRow[] {
   return runs.map((r) => ({
     job: r.job,
     jobHref: root + paths.job(r.job),
@@ -135,10 +197,12 @@ function runRows(runs: readonly RunSummary[], paths: SitePaths, root: string): R
     latency: cell(r.latencyMillis, formatDuration(r.latencyMillis)),
     attempts: r.attempts,
     error: r.errorType === '' ? NONE : failureModeLabel(excerpt(r.errorType, 80)),
-    exitCode: r.exitCode === null ? '' : String(r.exitCode),
+    // "exit code 1" once: not again beside an error type that is the exit code.
+    exitCode: r.exitCode === null || r.errorType === String(r.exitCode) ? '' : String(r.exitCode),
     message: r.message === '' ? '' : excerpt(r.message, MESSAGE_CHARS),
     messageFull: excerpt(r.message, TITLE_CHARS),
     traceId: r.traceId,
+    traceHref: traceLink(traceUrl, r),
     spanId: r.spanId,
     deadLettered: r.deadLettered,
   }));
@@ -245,11 +309,11 @@ function sloCharts(s: ReportSloData, d: ReportData, ids: Ids): { burndownSvg: st
     id: ids.next(),
     title: `Burn rate: ${i.name}`,
     desc:
-      `Burn rate (error rate divided by the allowed ${formatPercent(1 - i.objective, 3)}) over the report window, sampled every ${formatWindow(s.burnStepMillis)}. ` +
+      `Burn rate (error rate divided by the allowed ${formatPercent(1 - i.objective, 3)}) over the last ${formatWindow(s.burnToMillis - s.burnFromMillis)} (the longest alert window), sampled every ${formatWindow(s.burnStepMillis)}. ` +
       `Alert thresholds: ${tiers.map((t) => `${t.name} at ${formatRate(t.burnRateThreshold)}`).join(', ') || 'none given'}. ` +
       series.map((se) => describeSeries(se.label, se.points, formatRate, fmtX)).join(' '),
-    fromMillis: d.window.fromMillis,
-    toMillis: d.window.toMillis,
+    fromMillis: s.burnFromMillis,
+    toMillis: s.burnToMillis,
     series,
     yLabel: 'Burn rate (× budget pace)',
     formatY: (v) => `${formatNumber(v, v < 10 && v % 1 !== 0 ? 1 : 0)}×`,
@@ -301,7 +365,8 @@ function tierOf(i: ReportSloData['input'], a: ReportAlertInput): ReportSloData['
   return i.alertTiers.find((t) => t.name === a.tier && (a.longWindowMillis === undefined || a.longWindowMillis === t.longWindowMillis));
 }
 
-const firedText = (a: ReportAlertInput, now: number): string => (a.firedAtMillis === null ? 'firing' : `${formatTime(a.firedAtMillis)} (${formatAgo(a.firedAtMillis, now)})`);
+// Without alert state (a report made without a running serve) the start is unknown, not "firing".
+const firedText = (a: ReportAlertInput, now: number): string => (a.firedAtMillis === null ? 'not recorded' : `${formatTime(a.firedAtMillis)} (${formatAgo(a.firedAtMillis, now)})`);
 
 /** A row of an alerts table. */
 export interface AlertRow {
@@ -473,7 +538,7 @@ export function oncallView(d: ReportData, paths: SitePaths): Record<string, unkn
     checks: oncallChecks(d, paths),
     alerts,
     freshness: freshnessRows,
-    failures: runRows(d.latestFailures, paths, ''),
+    failures: runRows(d.latestFailures, paths, '', d.traceUrlTemplate),
     queue,
     hasJobs: d.analysis.jobs.length > 0,
   };
@@ -620,8 +685,9 @@ export function jobView(d: ReportData, j: JobSlis, detail: ReportJobDetail | und
     failureModes,
     hasFailures: modes.length > 0,
     slos: d.slos === null ? null : sloViews,
-    failures: detail ? runRows(detail.failures, paths, '../') : [],
-    slowest: detail ? runRows(detail.slowest, paths, '../') : [],
+    failures: detail ? runRows(detail.failures, paths, '../', d.traceUrlTemplate) : [],
+    failureGroups: detail ? failureGroups(detail.failures, d.traceUrlTemplate) : [],
+    slowest: detail ? runRows(detail.slowest, paths, '../', d.traceUrlTemplate) : [],
     globNote: detail?.nameIsGlob ?? false,
   };
 }

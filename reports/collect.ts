@@ -30,6 +30,15 @@ export interface CollectReportOptions {
   latestFailures?: number;
   /** Queries run at once against the store. @default 4 */
   concurrency?: number;
+  /**
+   * Link of a trace in a tracing UI, with `{trace_id}` (and optionally
+   * `{span_id}`, `{run_id}`, `{job}`) filled in, e.g. Jaeger
+   * `http://jaeger:16686/trace/{trace_id}`, SigNoz
+   * `http://signoz:3301/trace/{trace_id}`, Grafana Tempo
+   * `http://grafana:3000/explore?left={"queries":[{"datasource":"tempo","query":"{trace_id}"}]}`.
+   * Without it ids are plain text.
+   */
+  traceUrlTemplate?: string;
 }
 
 const SECOND = 1_000;
@@ -157,42 +166,49 @@ const MAX_BURN_BUCKETS = 20_000;
 
 async function collectSlo(store: Store, slo: ReportSloInput, window: TimeRange): Promise<ReportSloData> {
   const end = slo.evaluatedAtMillis ?? window.toMillis;
-  if (slo.criterion === null) return { input: slo, budgetSeries: [], burnSeries: [], burnStepMillis: 0 };
+  if (slo.criterion === null) return { input: slo, budgetSeries: [], burnSeries: [], burnStepMillis: 0, burnFromMillis: end, burnToMillis: end };
   const criterion = slo.criterion;
   const allowedFraction = 1 - slo.objective;
 
-  // Budget burn-down over the compliance window: budget left after each bucket's bad runs,
-  // against the budget of all runs in the window (so the last point is the budget left now).
+  // Budget burn-down over the compliance window, from the bad runs bucketed across it: one
+  // point at every bucket boundary (buckets without runs keep the level), so a burst of
+  // failures shows as a drop where it happened, against the budget of all runs in the window
+  // (so the last point is the budget left now).
   const bdBucket = BUCKETS.find((b) => slo.windowMillis / b <= 120) ?? Math.ceil(slo.windowMillis / 120);
-  const bd = await store.timeSeries({ jobs: slo.jobs, fromMillis: end - slo.windowMillis, toMillis: end, bucketMillis: bdBucket, criterion });
+  const bdFrom = end - slo.windowMillis;
+  const bd = await store.timeSeries({ jobs: slo.jobs, fromMillis: bdFrom, toMillis: end, bucketMillis: bdBucket, criterion });
   const total = bd.reduce((s, p) => s + p.runs, 0);
   const budgetSeries: ReportSloData['budgetSeries'] = [];
   if (total > 0) {
     const allowed = allowedFraction * total;
+    const badByBucket = new Map(bd.map((p) => [p.bucketStartMillis, p.runs - p.good]));
     let bad = 0;
-    budgetSeries.push({ atMillis: end - slo.windowMillis, remaining: 1 });
-    for (const p of bd) {
-      bad += p.runs - p.good;
-      budgetSeries.push({ atMillis: Math.min(end, p.bucketStartMillis + bdBucket), remaining: 1 - bad / allowed });
+    budgetSeries.push({ atMillis: bdFrom, remaining: 1 });
+    // Buckets are aligned to multiples of their width since the epoch.
+    for (let b = Math.floor(bdFrom / bdBucket) * bdBucket; b < end; b += bdBucket) {
+      bad += badByBucket.get(b) ?? 0;
+      budgetSeries.push({ atMillis: Math.min(end, b + bdBucket), remaining: 1 - bad / allowed });
     }
   }
 
-  // Burn rate per window over the report window, from one bucketed series and rolling sums.
+  // Burn rate per window over the longest tier's long window ending at the evaluation (so
+  // every tier's window is on the chart), from one bucketed series and rolling sums.
   const windows = burnWindows(slo);
   const longest = Math.max(0, ...windows);
-  const span = window.toMillis - window.fromMillis + longest;
+  const chartFrom = end - longest;
+  const span = 2 * longest;
   const shortest = Math.min(...windows, Infinity);
   let step = [...BUCKETS].reverse().find((b) => b <= shortest / 6 && windows.every((w) => w % b === 0)) ?? SECOND;
   if (span / step > MAX_BURN_BUCKETS) step = BUCKETS.find((b) => span / b <= MAX_BURN_BUCKETS) ?? Math.ceil(span / MAX_BURN_BUCKETS);
   const drawn = windows.filter((w) => w >= step);
   const burnSeries: ReportSloData['burnSeries'] = [];
   if (drawn.length > 0) {
-    const first = Math.floor((window.fromMillis - longest) / step);
-    const last = Math.ceil(window.toMillis / step);
+    const first = Math.floor((chartFrom - longest) / step);
+    const last = Math.ceil(end / step);
     const n = last - first;
     const runs = new Float64Array(n + 1);
     const bad = new Float64Array(n + 1);
-    const pts = await store.timeSeries({ jobs: slo.jobs, fromMillis: first * step, toMillis: window.toMillis, bucketMillis: step, criterion });
+    const pts = await store.timeSeries({ jobs: slo.jobs, fromMillis: first * step, toMillis: end, bucketMillis: step, criterion });
     for (const p of pts) {
       const i = Math.round(p.bucketStartMillis / step) - first;
       if (i < 0 || i >= n) continue;
@@ -203,8 +219,8 @@ async function collectSlo(store: Store, slo: ReportSloInput, window: TimeRange):
       runs[i] = (runs[i] as number) + (runs[i - 1] as number);
       bad[i] = (bad[i] as number) + (bad[i - 1] as number);
     }
-    // Sample at bucket boundaries inside the report window, at most ~240 per series.
-    const from = Math.ceil(window.fromMillis / step);
+    // Sample at bucket boundaries inside the chart's range, at most ~240 per series.
+    const from = Math.ceil(chartFrom / step);
     const stride = Math.max(1, Math.ceil((last - from) / 240));
     for (const w of drawn) {
       const k = Math.round(w / step);
@@ -214,12 +230,12 @@ async function collectSlo(store: Store, slo: ReportSloInput, window: TimeRange):
         const lo = Math.max(0, hi - k);
         const t = (runs[hi] as number) - (runs[lo] as number);
         const e = (bad[hi] as number) - (bad[lo] as number);
-        points.push({ atMillis: Math.min(b * step, window.toMillis), rate: t > 0 ? e / t / allowedFraction : null });
+        points.push({ atMillis: Math.min(b * step, end), rate: t > 0 ? e / t / allowedFraction : null });
       }
       burnSeries.push({ windowMillis: w, points });
     }
   }
-  return { input: slo, budgetSeries, burnSeries, burnStepMillis: step };
+  return { input: slo, budgetSeries, burnSeries, burnStepMillis: step, burnFromMillis: chartFrom, burnToMillis: end };
 }
 
 type Limits = Required<Pick<CollectReportOptions, 'histogramRunLimit' | 'failuresPerJob' | 'slowestPerJob'>>;
@@ -350,5 +366,6 @@ export async function collectReportData(store: Store, options: CollectReportOpti
     slos,
     freshness: options.freshness ? [...options.freshness] : null,
     checks: options.checks ? [...options.checks] : null,
+    ...(options.traceUrlTemplate !== undefined ? { traceUrlTemplate: options.traceUrlTemplate } : {}),
   };
 }

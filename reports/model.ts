@@ -176,9 +176,11 @@ export interface ReportSloData {
   input: ReportSloInput;
   /** Budget left over the compliance window ending at the evaluation time: `[time, fraction]`, empty without runs. */
   budgetSeries: { atMillis: number; remaining: number }[];
-  /** Burn rate per window over the report window, sampled every `burnStepMillis`. */
+  /** Burn rate per window over `[burnFromMillis, burnToMillis]` (the longest tier long window ending at the evaluation), sampled every `burnStepMillis`. */
   burnSeries: { windowMillis: number; points: { atMillis: number; rate: number | null }[] }[];
   burnStepMillis: number;
+  burnFromMillis: number;
+  burnToMillis: number;
 }
 
 /** Everything the report site is rendered from: plain JSON-serializable data, so rendering is pure. */
@@ -210,6 +212,8 @@ export interface ReportData {
   freshness: ReportFreshnessInput[] | null;
   /** Job checks (monitors); present only when given. */
   checks: ReportCheckInput[] | null;
+  /** Trace link template (`{trace_id}`, `{span_id}`, `{run_id}`, `{job}`); ids are plain text without it. */
+  traceUrlTemplate?: string;
 }
 
 export type { Analysis, JobSlis };

@@ -39,6 +39,16 @@ export interface AlertHistoryLike {
   state: 'firing' | 'resolved';
   firedAtMillis: number | null;
   resolvedAtMillis: number | null;
+  /** The alert's summary, as sent. */
+  summary?: string;
+}
+
+const rate = (v: number | null): string => (v === null ? 'n/a' : `${Number(v.toPrecision(3))}x`);
+const span = (ms: number): string => (ms % 86_400_000 === 0 ? `${ms / 86_400_000}d` : ms % 3_600_000 === 0 ? `${ms / 3_600_000}h` : ms % 60_000 === 0 ? `${ms / 60_000}m` : `${ms / 1000}s`);
+
+/** What a firing tier does, when the alert state has no summary for it. */
+function burnSummary(t: SloEvaluationLike['tiers'][number]): string {
+  return `burning ${rate(t.burnRateLong)} over ${span(t.tier.longWindowMillis)} and ${rate(t.burnRateShort)} over ${span(t.tier.shortWindowMillis)}, above ${rate(t.tier.factor)}`;
 }
 
 /**
@@ -62,11 +72,27 @@ export function reportSloFromEvaluation(e: SloEvaluationLike, history: readonly 
       { windowMillis: t.tier.shortWindowMillis, rate: t.burnRateShort },
     ];
     if (t.firing) {
-      const since = past.find((h) => h.state === 'firing')?.firedAtMillis ?? null;
-      alerts.push({ tier: t.tier.severity, longWindowMillis: t.tier.longWindowMillis, state: 'firing', firedAtMillis: since, resolvedAtMillis: null, burnRates: rates });
+      const state = past.find((h) => h.state === 'firing');
+      alerts.push({
+        tier: t.tier.severity,
+        longWindowMillis: t.tier.longWindowMillis,
+        state: 'firing',
+        firedAtMillis: state?.firedAtMillis ?? null,
+        resolvedAtMillis: null,
+        burnRates: rates,
+        summary: state?.summary ?? burnSummary(t),
+      });
     }
     for (const h of past.filter((x) => x.state === 'resolved')) {
-      alerts.push({ tier: h.severity, longWindowMillis: h.longWindowMillis, state: 'resolved', firedAtMillis: h.firedAtMillis, resolvedAtMillis: h.resolvedAtMillis, burnRates: [] });
+      alerts.push({
+        tier: h.severity,
+        longWindowMillis: h.longWindowMillis,
+        state: 'resolved',
+        firedAtMillis: h.firedAtMillis,
+        resolvedAtMillis: h.resolvedAtMillis,
+        burnRates: [],
+        ...(h.summary !== undefined ? { summary: h.summary } : {}),
+      });
     }
   }
   return {

@@ -59,6 +59,26 @@ export function withExternalUrl(config: JobsloConfig, flag: string | undefined):
   return { ...config, alerts: { ...config.alerts, externalUrl: flag.replace(/\/+$/, '') } };
 }
 
+export const TRACE_URL_HELP = `  --trace-url TEMPLATE
+                      link trace ids to a tracing UI: {trace_id} (and
+                      {span_id}, {run_id}, {job}) are filled in, e.g.
+                      http://jaeger:16686/trace/{trace_id} (Jaeger),
+                      http://signoz:3301/trace/{trace_id} (SigNoz), or a
+                      Grafana Explore URL with {trace_id} as the Tempo query`;
+
+/**
+ * Checks a \`--trace-url\` template.
+ * @throws {ConfigError} unless it is an http(s) URL with {trace_id} or {run_id}
+ */
+export function checkTraceUrl(flag: string | undefined): string | undefined {
+  if (flag === undefined) return undefined;
+  if (!/^https?:\/\//i.test(flag)) throw new ConfigError('--trace-url', `must be an http(s) URL template, got ${JSON.stringify(flag)}`);
+  if (!/\{(trace_id|run_id)\}/.test(flag)) throw new ConfigError('--trace-url', 'must contain {trace_id} (or {run_id}), e.g. http://jaeger:16686/trace/{trace_id}');
+  const unknown = /\{(?!trace_id\}|span_id\}|run_id\}|job\})[a-z_]+\}/.exec(flag);
+  if (unknown) throw new ConfigError('--trace-url', `${unknown[0]} is not a placeholder; use {trace_id}, {span_id}, {run_id} or {job}`);
+  return flag;
+}
+
 /** The alert backend of a command's `--store`/`--state-dir`. */
 function backendFor(storeValue: string, stateDir: string | undefined, ctx: CliContext): AlertBackend {
   return openAlertBackend({ store: storeValue, ...(stateDir !== undefined ? { stateDir: resolve(ctx.cwd, stateDir) } : {}), logger: ctx.logger });

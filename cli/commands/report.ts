@@ -11,13 +11,13 @@ import { monitorStateDir, withScheduleMonitors } from '../_monitors.js';
 import { STORE_HELP, timeRange } from '../_options.js';
 import { reportChecks, reportSlos, withSloWarnings } from '../_report-slos.js';
 import { openExistingStore } from '../_store.js';
-import { CONFIG_HELP, STATE_DIR_HELP, resolveConfig, storeFor } from './alerts.js';
+import { CONFIG_HELP, STATE_DIR_HELP, TRACE_URL_HELP, checkTraceUrl, resolveConfig, storeFor } from './alerts.js';
 
 export const reportCommand: Command = {
   name: 'report',
   summary: 'Write the HTML SLO report: overview, on-call and per-job pages',
   help: `Usage: jobslo report [--store URL] [--since 24h] [--until ISO] [--out DIR]
-                     [--config FILE] [--state-dir DIR]
+                     [--config FILE] [--state-dir DIR] [--trace-url TEMPLATE]
 
 Writes a static site into DIR: index.html (overview: success, failures, cost
 and their change against the previous window of the same length),
@@ -43,6 +43,7 @@ ${STORE_HELP}
   --out DIR           output folder, created if missing (default jobslo-report)
 ${CONFIG_HELP}
 ${STATE_DIR_HELP}
+${TRACE_URL_HELP}
   -h, --help          show this help
 `,
   async run(args, ctx) {
@@ -55,6 +56,7 @@ ${STATE_DIR_HELP}
         out: { type: 'string', default: 'jobslo-report' },
         config: { type: 'string' },
         'state-dir': { type: 'string' },
+        'trace-url': { type: 'string' },
       },
       strict: true,
       allowPositionals: false,
@@ -72,9 +74,11 @@ ${STATE_DIR_HELP}
       const monitorState = values.until === undefined ? loadMonitorState(monitorStatePath(monitorStateDir(storeValue, values['state-dir'], ctx))) : undefined;
       const monitors = config && config.monitors.length > 0 ? await evaluateMonitors(store, config.monitors, at, monitorState ? { state: monitorState } : {}) : undefined;
       const unmatched = config ? await findUnmatchedSelectors(store, config, at) : [];
+      const traceUrl = checkTraceUrl(values['trace-url']);
       const data = await collectReportData(store, {
         range,
         version: JOBSLO_VERSION,
+        ...(traceUrl !== undefined ? { traceUrlTemplate: traceUrl } : {}),
         ...(evaluations ? { slos: withSloWarnings(reportSlos(evaluations, state), unmatched) } : {}),
         ...(monitors ? { checks: reportChecks(monitors, unmatched) } : {}),
       });

@@ -19,7 +19,7 @@ import { STORE_HELP, parsePort } from '../_options.js';
 import { BearerAuth, authorizeRequest, listen } from '../../server/index.js';
 import type { Listener, TlsMaterial } from '../../server/index.js';
 import { READ_SECURITY_HELP, SECURITY_OPTIONS, securityFrom } from '../_security.js';
-import { CONFIG_HELP, EXTERNAL_URL_HELP, STATE_DIR_HELP, resolveConfig, storeFor, withExternalUrl } from './alerts.js';
+import { CONFIG_HELP, EXTERNAL_URL_HELP, STATE_DIR_HELP, TRACE_URL_HELP, checkTraceUrl, resolveConfig, storeFor, withExternalUrl } from './alerts.js';
 
 /** Options of {@link startSloServer}. */
 export interface SloServerOptions {
@@ -35,6 +35,8 @@ export interface SloServerOptions {
   intervalMillis: number;
   /** Window of the HTML report. @default 86_400_000 (24h) */
   reportWindowMillis?: number;
+  /** Trace link template of the report (`--trace-url`). */
+  traceUrlTemplate?: string;
   /**
    * Folder of the monitor state and the outbox of monitor notifications.
    * Without it monitors are evaluated and shown but send nothing.
@@ -122,6 +124,7 @@ export async function startSloServer(o: SloServerOptions): Promise<SloServer> {
         range: { fromMillis: now - (o.reportWindowMillis ?? 86_400_000), toMillis: now + 1 },
         version: JOBSLO_VERSION,
         storeLocation: o.store.location,
+        ...(o.traceUrlTemplate !== undefined ? { traceUrlTemplate: o.traceUrlTemplate } : {}),
         slos: withSloWarnings(reportSlos(loop.evaluations, loop.state), unmatched),
         ...(o.config.monitors.length > 0 ? { checks: reportChecks(monitorEvaluations, unmatched) } : {}),
       }).then(renderReportSite);
@@ -197,6 +200,7 @@ export const serveCommand: Command = {
   summary: 'Evaluate SLOs and job monitors on an interval, deliver alerts, serve /metrics and the HTML report',
   help: `Usage: jobslo serve [--config FILE] [--store URL] [--port 9464] [--host 127.0.0.1]
                     [--interval 1m] [--state-dir DIR] [--external-url URL]
+                    [--trace-url TEMPLATE]
 
 Evaluates every SLO and every monitor (check state of a scheduled job) of the
 config every --interval, delivers burn-rate alert and monitor notifications
@@ -227,6 +231,7 @@ ${STORE_HELP}
   --interval DURATION time between evaluations (default 1m)
 ${STATE_DIR_HELP}
 ${EXTERNAL_URL_HELP}
+${TRACE_URL_HELP}
 ${READ_SECURITY_HELP}
   -h, --help          show this help
 `,
@@ -241,6 +246,7 @@ ${READ_SECURITY_HELP}
         interval: { type: 'string', default: '1m' },
         'state-dir': { type: 'string' },
         'external-url': { type: 'string' },
+        'trace-url': { type: 'string' },
         'read-token': SECURITY_OPTIONS['read-token'],
         'tls-cert': SECURITY_OPTIONS['tls-cert'],
         'tls-key': SECURITY_OPTIONS['tls-key'],
@@ -253,6 +259,7 @@ ${READ_SECURITY_HELP}
     if (intervalMillis < 1000) throw new ConfigError('--interval', `must be at least 1s, got ${values.interval}`);
     const security = securityFrom(values, ctx, ['read']);
     const config = withExternalUrl(await withScheduleMonitors(resolveConfig(values.config, ctx, true) as JobsloConfig, ctx), values['external-url']);
+    const traceUrl = checkTraceUrl(values['trace-url']);
     const storeValue = storeFor(values.store, ctx, config);
     // The store first: a store that does not exist is an error before any state folder is made.
     const store = await openExistingStore(storeValue, ctx);
@@ -277,6 +284,7 @@ ${READ_SECURITY_HELP}
         port,
         intervalMillis,
         monitorStateDir: monitorStateDir(storeValue, values['state-dir'], ctx),
+        ...(traceUrl !== undefined ? { traceUrlTemplate: traceUrl } : {}),
         auth: security.auth,
         tls: security.tls,
         logger: ctx.logger,
