@@ -11,7 +11,7 @@ import { openExistingStore } from '../_store.js';
 
 export const analyzeCommand: Command = {
   name: 'analyze',
-  summary: 'Print per-job SLIs (success rate, latency percentiles, retries) from a store',
+  summary: 'Print per-job SLIs (success rate, latency percentiles, retries), SLOs and monitor states from a store',
   help: `Usage: jobslo analyze [--store URL] [--since 24h] [--until ISO] [--format table|json]
                       [--where KEY=VALUE]... [--group-by KEY]
 

@@ -15,7 +15,7 @@ import { CONFIG_HELP, STATE_DIR_HELP, TRACE_URL_HELP, checkTraceUrl, resolveConf
 
 export const reportCommand: Command = {
   name: 'report',
-  summary: 'Write the HTML SLO report: overview, on-call and per-job pages',
+  summary: 'Write the HTML SLO report: overview, on-call, check list and per-job pages',
   help: `Usage: jobslo report [--store URL] [--since 24h] [--until ISO] [--out DIR]
                      [--config FILE] [--state-dir DIR] [--trace-url TEMPLATE]
 

@@ -54,12 +54,14 @@ async function scrape() {
   cleanups.push(() => server.close());
   const res = await fetch(`${server.url}/metrics`);
   expect(res.headers.get('content-type')).toContain('text/plain; version=0.0.4');
-  return res.text();
+  return { text: await res.text(), receiver };
 }
 
 describe('/metrics', () => {
   it('has per-job last success, last run, runs by outcome, a duration histogram and check states, labelled jobslo_job', async () => {
-    const text = await scrape();
+    const { text, receiver } = await scrape();
+    // serve's first cycle found the billing monitor down and delivered it.
+    expect(receiver.requests.map((r) => (JSON.parse(r.body) as { labels: Record<string, string> }).labels['alertname']).filter((n) => n?.startsWith('JobsloJob'))).toEqual(['JobsloJobDown']);
     const success = samples(text, 'jobslo_job_last_success_timestamp_seconds');
     expect([...success.keys()].sort()).toEqual(['{jobslo_job="billing"}', '{jobslo_job="report \\"q\\""}']);
     expect(samples(text, 'jobslo_job_last_run_timestamp_seconds').get('{jobslo_job="billing"}')).toBeGreaterThan(success.get('{jobslo_job="billing"}') as number);
@@ -86,7 +88,7 @@ describe('/metrics', () => {
   });
 
   it.skipIf(!hasPromtool)('passes promtool check metrics', async () => {
-    const text = await scrape();
+    const { text } = await scrape();
     const r = spawnSync('promtool', ['check', 'metrics'], { input: text, encoding: 'utf8', timeout: 30_000 });
     expect(r.error).toBeUndefined();
     expect(`${r.stdout}${r.stderr}`).toBe('');
