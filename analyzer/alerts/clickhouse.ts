@@ -224,7 +224,8 @@ export class ClickHouseOutbox implements Outbox {
     const where = ids === undefined ? '' : `WHERE id IN (${ids.map(quoteString).join(', ')})`;
     const rows = await this.c.select(
       `SELECT id, created_ms, webhook FROM ${this.c.db}.jobslo_alert_outbox ` +
-        `ANY INNER JOIN (SELECT version AS state_version, argMin(writer, rn) AS writer FROM (SELECT version, writer, rowNumberInAllBlocks() AS rn FROM ${this.c.db}.jobslo_alert_state) GROUP BY version) ` +
+        `ALL INNER JOIN (SELECT version AS state_version, argMin(writer, rn) AS writer FROM (SELECT version, writer, rowNumberInAllBlocks() AS rn FROM ${this.c.db}.jobslo_alert_state) GROUP BY version) AS s ` +
+        // ALL, not ANY: current releases give one left row per key with ANY (the right side has one row per version anyway).
         `USING (state_version, writer) ${where}`,
       'read alert outbox',
     );

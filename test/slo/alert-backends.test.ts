@@ -4,9 +4,11 @@
  * on the state version, lease-based claims with fencing, dead letters and requeue.
  */
 import { randomUUID } from 'node:crypto';
-import { afterEach, describe, expect, it } from 'vitest';
+import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { ClickHouseAlertBackend, FileAlertBackend, emptyAlertState } from '../../analyzer/alerts/index.js';
 import type { AlertBackend, AlertState, OutboxEntry } from '../../analyzer/alerts/index.js';
+import { chdbVersions, startChdbShim } from '../support/clickhouse-suite.js';
+import type { ChdbShim } from '../support/clickhouse-suite.js';
 import { clickhouseExec, clickhouseUrl, probeClickHouse, requireService } from '../support/services.js';
 import { tempDir } from './helpers.js';
 
@@ -128,6 +130,33 @@ describe.skipIf(!clickhouseUp)('ClickHouse', () => {
     const database = `jobslo_test_alerts_${randomUUID().replaceAll('-', '')}`;
     cleanups.push(() => clickhouseExec(`DROP DATABASE IF EXISTS ${database}`));
     const b = new ClickHouseAlertBackend({ url: clickhouseUrl(), database });
+    await b.migrate();
+    return b;
+  });
+});
+
+const versions = chdbVersions();
+const chdbUp = await requireService(
+  'chDB',
+  () => ('error' in versions ? Promise.reject(new Error(versions.error)) : Promise.resolve()),
+  'alert backends on a current ClickHouse release via chDB',
+  'install it with "bash scripts/install-chdb.sh"',
+);
+
+describe.skipIf(!chdbUp)('ClickHouse, current release (chDB)', () => {
+  let shim: ChdbShim | undefined;
+  beforeAll(async () => {
+    shim = await startChdbShim();
+  });
+  afterAll(async () => {
+    await shim?.stop();
+  });
+  contract('ClickHouse backend (current release)', async () => {
+    if (!shim) throw new Error('the chDB shim did not start (see beforeAll)');
+    const url = shim.url;
+    const database = `jobslo_test_alerts_${randomUUID().replaceAll('-', '')}`;
+    cleanups.push(() => clickhouseExec(`DROP DATABASE IF EXISTS ${database}`, url));
+    const b = new ClickHouseAlertBackend({ url, database });
     await b.migrate();
     return b;
   });
