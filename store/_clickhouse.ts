@@ -161,9 +161,10 @@ export function encodeSpansTsvChunks(spans: readonly SpanRecord[], receivedNs: b
 /**
  * Derives every span once and encodes both tables' rows: `spans` as
  * {@link encodeSpansTsvChunks} does, and `job_rows` ({@link JOB_ROW_COLUMNS})
- * in chunks of the same number of spans.
+ * in chunks of the same number of spans. The job rows are also pushed to
+ * `collect` when given (the rollups mark them).
  */
-export function encodeSpansAndJobRows(spans: readonly SpanRecord[], receivedNs: bigint, rowsPerChunk = 1_000): { spans: Buffer[]; jobRows: Buffer[]; jobRowCount: number } {
+export function encodeSpansAndJobRows(spans: readonly SpanRecord[], receivedNs: bigint, rowsPerChunk = 1_000, collect?: JobRow[]): { spans: Buffer[]; jobRows: Buffer[]; jobRowCount: number } {
   const received = receivedNs.toString();
   const chunks: Buffer[] = [];
   const jobChunks: Buffer[] = [];
@@ -179,6 +180,7 @@ export function encodeSpansAndJobRows(spans: readonly SpanRecord[], receivedNs: 
       for (const row of derived) {
         jobText += jobRowTsvLine(row, received);
         jobRowCount++;
+        collect?.push(row);
       }
     }
     chunks.push(Buffer.from(text, 'utf8'));

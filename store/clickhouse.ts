@@ -24,6 +24,7 @@ import type {
   TimeSeriesQuery,
   WindowCount,
   WindowCountsQuery,
+  MigrateOptions,
 } from './types.js';
 import { COUNTED_SQL_LIST, EXEC_ROLES_SQL, MAX_OPEN_RUNS, RUN_LOOKBACK_NANOS, TERMINAL_EVENTS_SQL_LIST, RUN_ROLES_SQL, globToLike, groupByEnd, jobAggregateFromRow, isGlob, nanosLiteral, numberLiteral, thresholdNanos, whereKey } from './_sql.js';
 import {
@@ -43,6 +44,8 @@ import type { JobRow } from './derive/index.js';
 import { STORED_SPAN_COLUMNS, spanFromStored } from './_backfill.js';
 import type { StoredSpan } from './_backfill.js';
 import { redact } from './url.js';
+import { ClickHouseRollups } from './rollup/clickhouse.js';
+import type { NsRange, RunFact } from './rollup/index.js';
 
 /**
  * Ordered, append-only schema migrations; each is a list of statements with
@@ -173,6 +176,12 @@ export interface ClickHouseStoreOptions {
   maxOpenConnections?: number;
   /** Where the client's own warnings go. @default noopLogger */
   logger?: Logger;
+  /**
+   * Maintain rollups and answer window counts from them (see
+   * docs/storage.md). Off only to measure or check the raw path.
+   * @default true
+   */
+  rollups?: boolean;
 }
 
 function clientLoggerClass(logger: Logger): new () => ClientLogger {
@@ -213,6 +222,21 @@ export class ClickHouseStore implements Store {
   private readonly where: string;
   private readonly maxRowsPerInsert: number;
   private closed = false;
+  /** Rollups of the derived runs; null when the store was opened without them. */
+  private readonly rollups: ClickHouseRollups | null;
+  private rollupReads = true;
+
+  /**
+   * Answers window counts from the rollups (the default) or from the raw
+   * runs; rollups are maintained either way. For benchmarks and checks.
+   */
+  useRollups(enabled: boolean): void {
+    this.rollupReads = enabled;
+  }
+
+  private get readRollups(): ClickHouseRollups | null {
+    return this.rollupReads ? this.rollups : null;
+  }
 
   private constructor(options: ClickHouseStoreOptions) {
     let url: URL;
@@ -252,6 +276,16 @@ export class ClickHouseStore implements Store {
       application: 'jobslo',
       log: { LoggerClass: clientLoggerClass(options.logger ?? noopLogger) },
     });
+    this.rollups =
+      options.rollups === false
+        ? null
+        : new ClickHouseRollups({
+            db: this.db,
+            select: (sql, doing) => this.select(sql, doing),
+            command: (sql, doing) => this.command(sql, doing),
+            insertTsv: (table, body, columns, doing) => this.insertTsv(table, [Buffer.from(body, 'utf8')], columns, doing),
+            runFacts: (jobs, range) => this.runFacts(jobs, range),
+          });
   }
 
   /**
@@ -273,7 +307,34 @@ export class ClickHouseStore implements Store {
     return `${this.db}.job_rows`;
   }
 
-  async migrate(): Promise<void> {
+  async migrate(options: MigrateOptions = {}): Promise<void> {
+    await this.migrateTables();
+    await this.rollups?.migrate((done, total) => options.onProgress?.(`rollups: ${done}/${total} days built`));
+  }
+
+  /** The derived runs of these jobs (null: every job) with a final outcome in `(loNs, hiNs]`, for the rollups. */
+  private async runFacts(jobs: readonly string[] | null, range: NsRange): Promise<RunFact[]> {
+    const cond = jobs === null ? "job != ''" : jobs.length === 0 ? '0' : `job IN (${jobs.map(quoteString).join(', ')})`;
+    const ms = (ns: bigint): number => Number(ns / 1_000_000n);
+    // Rows that start up to the look-back after the range still shape its runs.
+    const rows = await this.select(
+      `SELECT job, run_id, run_end_ns, outcome, last_end_ns - first_start_ns AS latency_ns, attempts, ran
+       FROM ${this.runsSubquery({ fromMillis: ms(range.loNs), toMillis: ms(range.hiNs + RUN_LOOKBACK_NANOS) }, cond)}
+       WHERE run_end_ns > ${range.loNs} AND run_end_ns <= ${range.hiNs}`,
+      'rollup run derivation',
+    );
+    return rows.map((r) => ({
+      job: String(r['job']),
+      runId: String(r['run_id']),
+      runEndNs: BigInt(String(r['run_end_ns'])),
+      outcome: String(r['outcome']),
+      latencyNs: r['latency_ns'] === null || r['latency_ns'] === undefined ? null : BigInt(String(r['latency_ns'])),
+      attempts: Number(r['attempts']),
+      ran: r['ran'] === true || Number(r['ran']) === 1,
+    }));
+  }
+
+  private async migrateTables(): Promise<void> {
     await this.command(`CREATE DATABASE IF NOT EXISTS ${this.db}`, 'create database');
     await this.command(
       `CREATE TABLE IF NOT EXISTS ${this.db}.jobslo_migrations (version UInt32, applied_at DateTime) ENGINE = MergeTree ORDER BY version`,
@@ -353,9 +414,11 @@ export class ClickHouseStore implements Store {
     const receivedNs = BigInt(Date.now()) * 1_000_000n;
     for (let i = 0; i < spans.length; i += this.maxRowsPerInsert) {
       const chunk = spans.slice(i, i + this.maxRowsPerInsert);
-      const body = encodeSpansAndJobRows(chunk, receivedNs);
+      const rows: JobRow[] | undefined = this.rollups ? [] : undefined;
+      const body = encodeSpansAndJobRows(chunk, receivedNs, undefined, rows);
       await this.insertTsv('spans', body.spans, SPAN_COLUMNS, `insert of ${chunk.length} spans`);
       if (body.jobRowCount > 0) await this.insertTsv('job_rows', body.jobRows, JOB_ROW_COLUMNS, `insert of ${body.jobRowCount} job rows`);
+      if (rows) await this.rollups?.mark(rows, receivedNs);
     }
   }
 
@@ -586,6 +649,8 @@ export class ClickHouseStore implements Store {
 
   async windowCounts(query: WindowCountsQuery): Promise<WindowCount[]> {
     if (query.windowsMillis.length === 0) return [];
+    const rolled = await this.readRollups?.windowCountsMany([query]);
+    if (rolled) return rolled[0] ?? [];
     const longest = Math.max(...query.windowsMillis);
     const range = { fromMillis: query.endMillis - longest, toMillis: query.endMillis };
     const good = this.goodCondition(query.criterion);
@@ -604,6 +669,8 @@ export class ClickHouseStore implements Store {
   }
 
   async windowCountsMany(queries: readonly WindowCountsQuery[]): Promise<WindowCount[][]> {
+    const rolled = await this.readRollups?.windowCountsMany(queries);
+    if (rolled) return rolled;
     const out: WindowCount[][] = queries.map((q) => q.windowsMillis.map((w) => ({ windowMillis: w, good: 0, total: 0 })));
     const NO_LIMIT = '9223372036854775807';
     // One pass per end time and dimension filter (SLO selectors share few filters).
@@ -821,6 +888,7 @@ export class ClickHouseStore implements Store {
     for (const id of lifecycle.map((r) => String(r['partition_id'])).filter((i) => /^\d{8}$/.test(i) && Number(i) < cutoffId)) {
       await this.command(`ALTER TABLE ${this.db}.lifecycle_events DROP PARTITION ID ${quoteString(id)}`, `drop lifecycle partition ${id}`);
     }
+    await this.rollups?.dropBefore(BigInt(cutoff.getTime()) * 1_000_000n);
     return old.length;
   }
 

@@ -158,6 +158,19 @@ export class DuckDbStore implements Store {
 
   /** Rollups of the derived runs; null when the store was opened without them. */
   private readonly rollups: DuckDbRollups | null;
+  private rollupReads = true;
+
+  /**
+   * Answers window counts from the rollups (the default) or from the raw
+   * runs; rollups are maintained either way. For benchmarks and checks.
+   */
+  useRollups(enabled: boolean): void {
+    this.rollupReads = enabled;
+  }
+
+  private get readRollups(): DuckDbRollups | null {
+    return this.rollupReads ? this.rollups : null;
+  }
 
   private constructor(location: string, instance: DuckDBInstance, conn: DuckDBConnection, rollups: boolean) {
     this.location = location;
@@ -537,7 +550,7 @@ export class DuckDbStore implements Store {
 
   async windowCounts(query: WindowCountsQuery): Promise<WindowCount[]> {
     if (query.windowsMillis.length === 0) return [];
-    const rolled = await this.rollups?.windowCountsMany([query]);
+    const rolled = await this.readRollups?.windowCountsMany([query]);
     if (rolled) return rolled[0] ?? [];
     const longest = Math.max(...query.windowsMillis);
     const range = { fromMillis: query.endMillis - longest, toMillis: query.endMillis };
@@ -561,7 +574,7 @@ export class DuckDbStore implements Store {
   }
 
   async windowCountsMany(queries: readonly WindowCountsQuery[]): Promise<WindowCount[][]> {
-    const rolled = await this.rollups?.windowCountsMany(queries);
+    const rolled = await this.readRollups?.windowCountsMany(queries);
     if (rolled) return rolled;
     const out: WindowCount[][] = queries.map((q) => q.windowsMillis.map((w) => ({ windowMillis: w, good: 0, total: 0 })));
     // One pass per end time and dimension filter (SLO selectors share few filters).

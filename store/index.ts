@@ -1,6 +1,6 @@
 /** Storage of spans and the pushed-down SLI queries, one implementation per backend. */
 import { StoreError } from '../contracts/index.js';
-import type { Store } from './types.js';
+import type { MigrateOptions, Store } from './types.js';
 import { parseStoreUrl, withClickHouseCredentials } from './url.js';
 import { DuckDbStore } from './duckdb.js';
 import { ClickHouseStore } from './clickhouse.js';
@@ -42,6 +42,7 @@ export type {
   DimensionFilter,
   DimensionSelector,
   JobAggregatesQuery,
+  MigrateOptions,
 } from './types.js';
 
 /**
@@ -50,7 +51,7 @@ export type {
  * {@link withClickHouseCredentials}).
  * @throws {ConfigError} for a bad value; {StoreError} when it cannot be opened
  */
-export async function openStore(value: string, env: NodeJS.ProcessEnv = process.env): Promise<Store> {
+export async function openStore(value: string, env: NodeJS.ProcessEnv = process.env, options: MigrateOptions = {}): Promise<Store> {
   const url = parseStoreUrl(value);
   let store: Store;
   switch (url.kind) {
@@ -69,7 +70,7 @@ export async function openStore(value: string, env: NodeJS.ProcessEnv = process.
       break;
   }
   try {
-    await store.migrate();
+    await store.migrate(options);
   } catch (err) {
     await store.close();
     throw err;

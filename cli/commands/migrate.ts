@@ -10,7 +10,10 @@ export const migrateCommand: Command = {
 
 Creates the store's database and tables, or applies the schema migrations it
 lacks (recorded in its jobslo_migrations table). Idempotent: running it again
-changes nothing. Every command that opens a store does this too; run it alone
+changes nothing. On a store that has job rows but no rollups yet, it also
+builds the rollups that SLO evaluation reads (a day at a time, with progress
+on stderr); ingest may go on meanwhile. Every command that opens a store does
+this too; run it alone
 to prepare a ClickHouse database before starting collectors and ingest
 processes, or to check that the store URL works.
 
@@ -21,7 +24,8 @@ ${STORE_HELP}
   async run(args, ctx) {
     const { values } = parseArgs({ args, options: { store: { type: 'string' } }, strict: true, allowPositionals: false });
     // openStore migrates; migrating again proves the schema is current.
-    const store = await openStore(storeValue(values.store, ctx), ctx.env);
+    // Building rollups for a store that has none takes a while: say how far it got.
+    const store = await openStore(storeValue(values.store, ctx), ctx.env, { onProgress: (message) => ctx.err(`${message}\n`) });
     try {
       await store.migrate();
       ctx.out(`schema up to date: ${store.location}\n`);

@@ -6,14 +6,13 @@
 import type { DuckDBAppender, DuckDBConnection } from '@duckdb/node-api';
 import { StoreError, errorMessage } from '../../contracts/index.js';
 import type { JobRow } from '../derive/index.js';
-import { globToLike, isGlob } from '../_sql.js';
 import type { WindowCount, WindowCountsQuery } from '../types.js';
 import type { NsRange } from './buckets.js';
 import { OUTCOME_CODES, outcomeCode } from './content.js';
 import type { HourContent, RegisteredThreshold, RunFact } from './content.js';
 import { buildRollups, refreshRollups } from './maintain.js';
 import type { MinuteContent, RefreshResult, RollupMark } from './maintain.js';
-import { rollupWindowCounts } from './read.js';
+import { distinctRanges, distinctThresholds, rollupWindowCounts, sumParts } from './read.js';
 import type { EdgePart, HourPart, PartCount, RollupReadBackend } from './read.js';
 
 /** Rollup tables; created by the store's migrate, idempotently. */
@@ -274,53 +273,34 @@ export class DuckDbRollups implements RollupReadBackend {
   }
 
   async countHours(parts: readonly HourPart[]): Promise<Map<number, PartCount>> {
-    const values = parts
-      .map((p) => `(${p.id}, ${lit(isGlob(p.jobs) ? globToLike(p.jobs) : p.jobs)}, ${isGlob(p.jobs)}, ${p.thresholdNs === null ? 'NULL' : p.thresholdNs}::BIGINT, ${p.fromNs}::BIGINT, ${p.toNs}::BIGINT)`)
-      .join(', ');
+    const { ranges, rangeOf } = distinctRanges(parts.map((p) => [p.fromNs, p.toNs]));
+    const thresholds = distinctThresholds(parts);
     const sql = `
-      WITH q(id, pat, is_glob, thr, h0, h1) AS (VALUES ${values}),
-      m AS (
-        SELECT q.id, q.thr, h.job, h.hour_ns, h.succeeded, h.failed + h.timed_out AS bad FROM q JOIN rollup_hour h
-          ON NOT q.is_glob AND h.job = q.pat AND h.hour_ns >= q.h0 AND h.hour_ns < q.h1
-        UNION ALL
-        SELECT q.id, q.thr, h.job, h.hour_ns, h.succeeded, h.failed + h.timed_out AS bad FROM q JOIN rollup_hour h
-          ON q.is_glob AND h.job LIKE q.pat ESCAPE '\\' AND h.hour_ns >= q.h0 AND h.hour_ns < q.h1
-      )
-      SELECT m.id, sum(m.succeeded + m.bad) AS total,
-        sum(CASE WHEN m.thr IS NULL THEN m.succeeded ELSE coalesce(g.good, 0) END) AS good,
-        count(*) FILTER (WHERE m.thr IS NOT NULL AND m.succeeded > 0 AND g.good IS NULL) AS missing
-      FROM m LEFT JOIN rollup_hour_good g ON m.thr IS NOT NULL AND g.job = m.job AND g.hour_ns = m.hour_ns AND g.threshold_ns = m.thr
-      GROUP BY m.id`;
-    return toCounts(await this.read(sql));
+      WITH rr(rid, lo, hi) AS (VALUES ${ranges.map((r, i) => `(${i}, ${r[0]}::BIGINT, ${r[1]}::BIGINT)`).join(', ')}),
+      th(t) AS (VALUES ${thresholds.map((t) => `(${t}::BIGINT)`).join(', ')})
+      SELECT h.job, rr.rid, th.t, sum(h.succeeded) AS s, sum(h.failed + h.timed_out) AS b, sum(coalesce(g.good, 0)) AS g,
+        count(*) FILTER (WHERE h.succeeded > 0 AND g.good IS NULL) AS miss
+      FROM rollup_hour h JOIN rr ON h.hour_ns >= rr.lo AND h.hour_ns < rr.hi CROSS JOIN th
+      LEFT JOIN rollup_hour_good g ON g.job = h.job AND g.hour_ns = h.hour_ns AND g.threshold_ns = th.t
+      GROUP BY h.job, rr.rid, th.t`;
+    return sumParts(parts, await this.read(sql), rangeOf, thresholds);
   }
 
   async countEdges(parts: readonly EdgePart[]): Promise<Map<number, PartCount>> {
-    const values = parts
-      .map(
-        (p) =>
-          `(${p.id}, ${lit(isGlob(p.jobs) ? globToLike(p.jobs) : p.jobs)}, ${isGlob(p.jobs)}, ${p.thresholdNs === null ? 'NULL' : p.thresholdNs}::BIGINT, ${p.loNs}::BIGINT, ${p.hiNs}::BIGINT, ${p.minuteFromNs}::BIGINT, ${p.minuteToNs}::BIGINT)`,
-      )
-      .join(', ');
-    const cols = 'q.id, q.thr, r.outcome, r.latency_ns';
-    const on = 'r.minute_ns >= q.mlo AND r.minute_ns < q.mhi AND r.end_ns > q.lo AND r.end_ns <= q.hi';
+    const { ranges, rangeOf } = distinctRanges(parts.map((p) => [p.loNs, p.hiNs]));
+    const thresholds = distinctThresholds(parts);
+    const lo = ranges.reduce((m, r) => (r[0] < m ? r[0] : m), ranges[0]?.[0] ?? 0n);
+    const hi = ranges.reduce((m, r) => (r[1] > m ? r[1] : m), ranges[0]?.[1] ?? 0n);
     const sql = `
-      WITH q(id, pat, is_glob, thr, lo, hi, mlo, mhi) AS (VALUES ${values}),
-      m AS (
-        SELECT ${cols} FROM q JOIN rollup_minute_runs r ON NOT q.is_glob AND r.job = q.pat AND ${on}
-        UNION ALL
-        SELECT ${cols} FROM q JOIN rollup_minute_runs r ON q.is_glob AND r.job LIKE q.pat ESCAPE '\\' AND ${on}
-      )
-      SELECT id, count(*) FILTER (WHERE outcome <= 2) AS total,
-        count(*) FILTER (WHERE outcome = 0 AND (thr IS NULL OR latency_ns <= thr)) AS good, 0 AS missing
-      FROM m GROUP BY id`;
-    return toCounts(await this.read(sql));
+      WITH rr(rid, lo, hi) AS (VALUES ${ranges.map((r, i) => `(${i}, ${r[0]}::BIGINT, ${r[1]}::BIGINT)`).join(', ')}),
+      th(t) AS (VALUES ${thresholds.map((t) => `(${t}::BIGINT)`).join(', ')}),
+      runs AS (SELECT job, end_ns, outcome, latency_ns FROM rollup_minute_runs WHERE end_ns > ${lo} AND end_ns <= ${hi})
+      SELECT r.job, rr.rid, th.t, count(*) FILTER (WHERE r.outcome = 0) AS s, count(*) FILTER (WHERE r.outcome IN (1, 2)) AS b,
+        count(*) FILTER (WHERE r.outcome = 0 AND r.latency_ns <= th.t) AS g, 0 AS miss
+      FROM runs r JOIN rr ON r.end_ns > rr.lo AND r.end_ns <= rr.hi CROSS JOIN th
+      GROUP BY r.job, rr.rid, th.t`;
+    return sumParts(parts, await this.read(sql), rangeOf, thresholds);
   }
-}
-
-function toCounts(rows: Record<string, unknown>[]): Map<number, PartCount> {
-  const out = new Map<number, PartCount>();
-  for (const r of rows) out.set(Number(r['id']), { good: Number(r['good'] ?? 0), total: Number(r['total'] ?? 0), missing: Number(r['missing'] ?? 0) });
-  return out;
 }
 
 function row(a: DuckDBAppender, fill: () => unknown): void {

@@ -120,3 +120,61 @@ export async function rollupWindowCounts(backend: RollupReadBackend, queries: re
   }
   return out;
 }
+
+/** The distinct ranges of some parts, and the index of a range. */
+export function distinctRanges(pairs: readonly [bigint, bigint][]): { ranges: [bigint, bigint][]; rangeOf: (lo: bigint, hi: bigint) => number } {
+  const index = new Map<string, number>();
+  const ranges: [bigint, bigint][] = [];
+  for (const [a, b] of pairs) {
+    const k = `${a}:${b}`;
+    if (!index.has(k)) {
+      index.set(k, ranges.length);
+      ranges.push([a, b]);
+    }
+  }
+  return { ranges, rangeOf: (lo, hi) => index.get(`${lo}:${hi}`) ?? -1 };
+}
+
+/** The parts' thresholds, with one placeholder when there are none (an empty array literal has no type on 18.16). */
+export function distinctThresholds(parts: readonly { thresholdNs: bigint | null }[]): bigint[] {
+  const set = [...new Set(parts.map((p) => p.thresholdNs).filter((t): t is bigint => t !== null))];
+  return set.length > 0 ? set : [-1n];
+}
+
+/**
+ * Adds per-(job, range, threshold) count rows (`job`, `rid`, `t`, `s` succeeded,
+ * `b` failed or timed out, `g` good at `t`, `miss`) to the parts whose
+ * selector matches the job.
+ */
+export function sumParts(
+  parts: readonly (HourPart | EdgePart)[],
+  rows: readonly Record<string, unknown>[],
+  rangeOf: (lo: bigint, hi: bigint) => number,
+  thresholds: readonly bigint[],
+): Map<number, PartCount> {
+  const byRange = new Map<number, Record<string, unknown>[]>();
+  for (const r of rows) {
+    const rid = Number(r['rid']);
+    (byRange.get(rid) ?? byRange.set(rid, []).get(rid))?.push(r);
+  }
+  const out = new Map<number, PartCount>();
+  for (const p of parts) {
+    const rid = 'fromNs' in p ? rangeOf(p.fromNs, p.toNs) : rangeOf(p.loNs, p.hiNs);
+    const match = selectorMatcher(p.jobs);
+    // Rows repeat per threshold; the success criterion reads the first threshold's rows.
+    const t = String(p.thresholdNs ?? thresholds[0] ?? -1n);
+    const c: PartCount = out.get(p.id) ?? { good: 0, total: 0, missing: 0 };
+    for (const r of byRange.get(rid) ?? []) {
+      if (String(r['t']) !== t || !match(String(r['job']))) continue;
+      const s = Number(r['s']);
+      c.total += s + Number(r['b']);
+      if (p.thresholdNs === null) c.good += s;
+      else {
+        c.good += Number(r['g']);
+        c.missing += Number(r['miss']);
+      }
+    }
+    out.set(p.id, c);
+  }
+  return out;
+}

@@ -126,7 +126,7 @@ export function defineRollupConformance(name: string, options: RollupConformance
       // An ingest replay (everything again, in another order).
       await insertBoth(rolled, raw, batches.flat().reverse());
       await same(rolled, raw, queries([300, 1000], T), `seed ${seed} replay`);
-    });
+    }, 240_000);
 
     it('a changed latency threshold gives the raw answer at once', async () => {
       const rolled = await open(true);
@@ -134,13 +134,13 @@ export function defineRollupConformance(name: string, options: RollupConformance
       for (const batch of mix(9)) await insertBoth(rolled, raw, batch);
       await same(rolled, raw, queries([300], T), 'threshold 300');
       await same(rolled, raw, queries([450, 299.5], T), 'thresholds changed to 450 and 299.5');
-    });
+    }, 120_000);
 
     it('an evaluation before the latest stored row counts raw runs, and so gives the raw answer', async () => {
       const rolled = await open(true);
       const raw = await open(false);
       for (const batch of mix(4)) await insertBoth(rolled, raw, batch);
       await same(rolled, raw, queries([300], T - 2 * DAY - 7), 'two days before T');
-    });
+    }, 120_000);
   });
 }

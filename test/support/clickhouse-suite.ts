@@ -16,6 +16,7 @@ import { StoreError } from '../../contracts/index.js';
 import { ClickHouseStore, openStore } from '../../store/index.js';
 import { clickHouseErrorCode } from '../../store/_clickhouse.js';
 import { defineStoreConformance } from '../store/conformance.js';
+import { defineRollupConformance } from '../rollup/conformance.js';
 import { clickhouseExec } from './services.js';
 import { runSpans } from './spans.js';
 
@@ -63,6 +64,14 @@ export function defineClickHouseServerSuite(options: ClickHouseServerSuiteOption
     },
     // Same interpolation as DuckDB's quantile_cont, computed by ClickHouse: exact up to float rounding.
     latencyTolerance: 0,
+  });
+
+  defineRollupConformance(options.name, {
+    async open(rollups) {
+      const store = await ClickHouseStore.open({ url: options.url(), database: freshDatabase(), rollups });
+      await store.migrate();
+      return store;
+    },
   });
 
   it('openStore opens clickhouse: URLs and migrates; migrating again is a no-op', async () => {

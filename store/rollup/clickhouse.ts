@@ -1,0 +1,312 @@
+/**
+ * The rollup tables of the ClickHouse store (18.16 and current releases).
+ * ClickHouse has no transactions, so every bucket row is a whole bucket with
+ * a version: `ReplacingMergeTree(version)` keeps the newest once parts merge,
+ * and reads take `argMax(..., version)` per bucket so they are exact before
+ * that. Recomputing a bucket writes the same content again, so repeated or
+ * concurrent refreshes (several serve replicas) are harmless. Marks are
+ * applied from a watermark (the newest applied mark's insert time, minus a
+ * margin for inserts that became visible late).
+ */
+import { quoteString } from '../_clickhouse.js';
+import type { WindowCount, WindowCountsQuery } from '../types.js';
+import type { JobRow } from '../derive/index.js';
+import type { NsRange } from './buckets.js';
+import { OUTCOME_CODES, outcomeCode } from './content.js';
+import type { HourContent, RegisteredThreshold, RunFact } from './content.js';
+import { buildRollups, refreshRollups } from './maintain.js';
+import type { MinuteContent, RefreshResult, RollupMark } from './maintain.js';
+import { distinctRanges, distinctThresholds, rollupWindowCounts, sumParts } from './read.js';
+import type { EdgePart, HourPart, PartCount, RollupReadBackend } from './read.js';
+
+type Row = Record<string, unknown>;
+
+/** Rollup tables, `{db}` replaced by the quoted database. */
+const TABLES: readonly string[] = [
+  `CREATE TABLE IF NOT EXISTS {db}.rollup_marks (inserted_ns Int64, job String, run_id String, end_ns Int64, terminal UInt8)
+   ENGINE = MergeTree PARTITION BY toYYYYMMDD(toDateTime(intDiv(inserted_ns, 1000000000))) ORDER BY inserted_ns`,
+  `CREATE TABLE IF NOT EXISTS {db}.rollup_minute (job String, minute_ns Int64, version Int64,
+     end_ns Array(Int64), outcome Array(UInt8), latency_ns Array(Int64), has_latency Array(UInt8), attempts Array(UInt32), ran Array(UInt8))
+   ENGINE = ReplacingMergeTree(version) PARTITION BY toYYYYMMDD(toDateTime(intDiv(minute_ns, 1000000000))) ORDER BY (job, minute_ns)`,
+  `CREATE TABLE IF NOT EXISTS {db}.rollup_hour (job String, hour_ns Int64, version Int64,
+     succeeded UInt64, failed UInt64, timed_out UInt64, cancelled UInt64, skipped UInt64, other UInt64, attempts UInt64,
+     thresholds_ns Array(Int64), good Array(UInt64), sketch_keys Array(Int32), sketch_counts Array(UInt64))
+   ENGINE = ReplacingMergeTree(version) PARTITION BY toYYYYMM(toDateTime(intDiv(hour_ns, 1000000000))) ORDER BY (job, hour_ns)`,
+  `CREATE TABLE IF NOT EXISTS {db}.rollup_thresholds (jobs String, threshold_ns Int64) ENGINE = ReplacingMergeTree ORDER BY (jobs, threshold_ns)`,
+  `CREATE TABLE IF NOT EXISTS {db}.rollup_state (key String, value Int64) ENGINE = MergeTree ORDER BY key`,
+];
+
+/** Marks inserted this long before the watermark are read again (inserts that became visible after newer ones). */
+const MARK_MARGIN_NS = 5_000_000_000n;
+/** Runs per `IN` list (keeps each query well under the server's query size limit). */
+const RUNS_PER_QUERY = 2_000;
+
+/** What the rollups need from the ClickHouse store. */
+export interface ClickHouseRollupHost {
+  /** The quoted database. */
+  db: string;
+  select(sql: string, doing: string): Promise<Row[]>;
+  command(sql: string, doing: string): Promise<void>;
+  insertTsv(table: string, body: string, columns: readonly string[], doing: string): Promise<void>;
+  runFacts(jobs: readonly string[] | null, range: NsRange): Promise<RunFact[]>;
+}
+
+const big = (v: unknown): bigint => BigInt(String(v));
+const TSV_G = /[\\\t\n\r]/g;
+const TSV: Record<string, string> = { '\\': '\\\\', '\t': '\\t', '\n': '\\n', '\r': '\\r' };
+const tsv = (s: string): string => s.replace(TSV_G, (c) => TSV[c] as string);
+const arr = (xs: readonly (bigint | number)[]): string => `[${xs.join(',')}]`;
+const i64 = (n: bigint): string => `toInt64(${n})`;
+
+/** The ClickHouse side of the rollups. */
+export class ClickHouseRollups implements RollupReadBackend {
+  constructor(private readonly host: ClickHouseRollupHost) {}
+
+  private get db(): string {
+    return this.host.db;
+  }
+
+  /** Creates the rollup tables and builds them for a store that has none yet (reporting each day built). */
+  async migrate(onProgress?: (done: number, total: number) => void): Promise<void> {
+    for (const t of TABLES) await this.host.command(t.replaceAll('{db}', this.db), 'create rollup table');
+    const built = await this.host.select(`SELECT value FROM ${this.db}.rollup_state WHERE key = 'built'`, 'rollup state');
+    if (built.length > 0) return;
+    // Marks from now on are applied by refreshes; the build covers what is stored.
+    const startNs = BigInt(Date.now()) * 1_000_000n;
+    await this.host.command(`INSERT INTO ${this.db}.rollup_state VALUES ('marks', ${startNs - MARK_MARGIN_NS})`, 'rollup state');
+    await buildRollups(this, onProgress);
+    await this.host.command(`INSERT INTO ${this.db}.rollup_state VALUES ('built', ${startNs})`, 'rollup state');
+  }
+
+  /** Records a mark per job row; call after the rows are stored. */
+  async mark(rows: readonly JobRow[], insertedNs: bigint): Promise<void> {
+    if (rows.length === 0) return;
+    let body = '';
+    for (const r of rows) body += `${insertedNs}\t${tsv(r.job)}\t${tsv(r.runId)}\t${r.endNs}\t${r.terminal ? 1 : 0}\n`;
+    await this.host.insertTsv('rollup_marks', body, ['inserted_ns', 'job', 'run_id', 'end_ns', 'terminal'], `insert of ${rows.length} rollup marks`);
+  }
+
+  refresh(onStep?: (r: RefreshResult) => void): Promise<RefreshResult> {
+    return refreshRollups(this, onStep);
+  }
+
+  windowCountsMany(queries: readonly WindowCountsQuery[]): Promise<WindowCount[][] | null> {
+    return rollupWindowCounts(this, queries);
+  }
+
+  /** Drops the minute and mark partitions (days) before `beforeNs`, and hour partitions (months) wholly before it. */
+  async dropBefore(beforeNs: bigint): Promise<void> {
+    const day = new Date(Number(beforeNs / 1_000_000n));
+    const dayId = Number(day.toISOString().slice(0, 10).replaceAll('-', ''));
+    const monthId = Math.floor(dayId / 100);
+    const database = this.db.slice(1, -1);
+    for (const [table, limit, digits] of [
+      ['rollup_minute', dayId, 8],
+      ['rollup_marks', dayId, 8],
+      ['rollup_hour', monthId, 6],
+    ] as const) {
+      const rows = await this.host.select(
+        `SELECT DISTINCT partition_id FROM system.parts WHERE database = ${quoteString(database)} AND table = ${quoteString(table)} AND active`,
+        `${table} partition list`,
+      );
+      for (const id of rows.map((r) => String(r['partition_id'])).filter((i) => i.length === digits && /^\d+$/.test(i) && Number(i) < limit)) {
+        await this.host.command(`ALTER TABLE ${this.db}.${table} DROP PARTITION ID ${quoteString(id)}`, `drop ${table} partition ${id}`);
+      }
+    }
+  }
+
+  async pendingMarks(limit: number): Promise<{ marks: RollupMark[]; token: bigint }> {
+    const [w] = await this.host.select(`SELECT max(value) AS w FROM ${this.db}.rollup_state WHERE key = 'marks'`, 'rollup watermark');
+    const watermark = w && w['w'] !== null && w['w'] !== undefined ? big(w['w']) : 0n;
+    const rows = await this.host.select(
+      `SELECT inserted_ns, job, run_id, end_ns, terminal FROM ${this.db}.rollup_marks
+       WHERE inserted_ns > ${watermark - MARK_MARGIN_NS} ORDER BY inserted_ns LIMIT ${Math.trunc(limit)}`,
+      'pending rollup marks',
+    );
+    let token = watermark;
+    const marks = rows.map((r) => {
+      const t = big(r['inserted_ns']);
+      if (t > token) token = t;
+      return { job: String(r['job']), runId: String(r['run_id']), endNs: big(r['end_ns']), terminal: Number(r['terminal']) === 1 };
+    });
+    // Marks inside the margin only (already applied): nothing new.
+    if (token === watermark && marks.length < limit) return { marks: [], token };
+    return { marks, token };
+  }
+
+  async ackMarks(token: bigint): Promise<void> {
+    await this.host.command(`INSERT INTO ${this.db}.rollup_state VALUES ('marks', ${token})`, 'rollup watermark');
+  }
+
+  async terminalMinutes(runs: readonly { job: string; runId: string }[], range: NsRange): Promise<{ job: string; minuteNs: bigint }[]> {
+    const out: { job: string; minuteNs: bigint }[] = [];
+    for (let i = 0; i < runs.length; i += RUNS_PER_QUERY) {
+      const list = runs
+        .slice(i, i + RUNS_PER_QUERY)
+        .map((r) => `(${quoteString(r.job)}, ${quoteString(r.runId)})`)
+        .join(', ');
+      const rows = await this.host.select(
+        `SELECT DISTINCT job, intDiv(end_ns - 1, 60000000000) * 60000000000 AS minute_ns FROM ${this.db}.job_rows
+         WHERE terminal = 1 AND end_ns > ${range.loNs} AND end_ns <= ${range.hiNs} AND (job, run_id) IN (${list})`,
+        'rollup terminal rows',
+      );
+      for (const r of rows) out.push({ job: String(r['job']), minuteNs: big(r['minute_ns']) });
+    }
+    return out;
+  }
+
+  runFacts(jobs: readonly string[] | null, range: NsRange): Promise<RunFact[]> {
+    return this.host.runFacts(jobs, range);
+  }
+
+  async storedRange(): Promise<NsRange | null> {
+    const [r] = await this.host.select(`SELECT count() AS n, min(end_ns) AS lo, max(end_ns) AS hi FROM ${this.db}.job_rows WHERE terminal = 1`, 'job rows range');
+    if (!r || Number(r['n']) === 0) return null;
+    return { loNs: big(r['lo']) - 1n, hiNs: big(r['hi']) };
+  }
+
+  async latestStartNs(): Promise<bigint | null> {
+    const [r] = await this.host.select(`SELECT count() AS n, max(start_ns) AS m FROM ${this.db}.job_rows`, 'latest job row start');
+    return !r || Number(r['n']) === 0 ? null : big(r['m']);
+  }
+
+  async minuteRuns(jobs: readonly string[], fromNs: bigint, toNs: bigint): Promise<RunFact[]> {
+    if (jobs.length === 0) return [];
+    const rows = await this.host.select(
+      `SELECT job, t, o, l, h, a, r FROM (
+         SELECT job, argMax(end_ns, version) AS e, argMax(outcome, version) AS oc, argMax(latency_ns, version) AS lat,
+           argMax(has_latency, version) AS hl, argMax(attempts, version) AS at, argMax(ran, version) AS rn
+         FROM ${this.db}.rollup_minute
+         WHERE minute_ns >= ${fromNs} AND minute_ns < ${toNs} AND job IN (${jobs.map(quoteString).join(', ')})
+         GROUP BY job, minute_ns
+       ) ARRAY JOIN e AS t, oc AS o, lat AS l, hl AS h, at AS a, rn AS r`,
+      'rollup minute runs',
+    );
+    return rows.map((r) => ({
+      job: String(r['job']),
+      runId: '',
+      runEndNs: big(r['t']),
+      outcome: OUTCOME_CODES[Number(r['o'])] ?? 'other',
+      latencyNs: Number(r['h']) === 1 ? big(r['l']) : null,
+      attempts: Number(r['a']),
+      ran: Number(r['r']) === 1,
+    }));
+  }
+
+  async writeBuckets(minutes: readonly MinuteContent[], hours: readonly HourContent[], version: bigint): Promise<void> {
+    if (minutes.length > 0) {
+      let body = '';
+      for (const m of minutes) {
+        const rs = m.runs;
+        body +=
+          `${tsv(m.job)}\t${m.minuteNs}\t${version}\t${arr(rs.map((r) => r.runEndNs))}\t${arr(rs.map((r) => outcomeCode(r.outcome)))}\t` +
+          `${arr(rs.map((r) => r.latencyNs ?? 0n))}\t${arr(rs.map((r) => (r.latencyNs === null ? 0 : 1)))}\t` +
+          `${arr(rs.map((r) => Math.max(0, Math.min(4_294_967_295, Math.trunc(r.attempts)))))}\t${arr(rs.map((r) => (r.ran ? 1 : 0)))}\n`;
+      }
+      await this.host.insertTsv(
+        'rollup_minute',
+        body,
+        ['job', 'minute_ns', 'version', 'end_ns', 'outcome', 'latency_ns', 'has_latency', 'attempts', 'ran'],
+        `insert of ${minutes.length} minute buckets`,
+      );
+    }
+    if (hours.length > 0) {
+      let body = '';
+      for (const h of hours) {
+        const sk = [...h.sketch].sort((a, b) => a[0] - b[0]);
+        body +=
+          `${tsv(h.job)}\t${h.hourNs}\t${version}\t${h.byOutcome.slice(0, 6).join('\t')}\t${h.attempts}\t` +
+          `${arr(h.thresholdsNs)}\t${arr(h.good)}\t${arr(sk.map((e) => e[0]))}\t${arr(sk.map((e) => e[1]))}\n`;
+      }
+      await this.host.insertTsv(
+        'rollup_hour',
+        body,
+        ['job', 'hour_ns', 'version', 'succeeded', 'failed', 'timed_out', 'cancelled', 'skipped', 'other', 'attempts', 'thresholds_ns', 'good', 'sketch_keys', 'sketch_counts'],
+        `insert of ${hours.length} hour buckets`,
+      );
+    }
+  }
+
+  async thresholds(): Promise<RegisteredThreshold[]> {
+    const rows = await this.host.select(`SELECT DISTINCT jobs, threshold_ns FROM ${this.db}.rollup_thresholds`, 'rollup thresholds');
+    return rows.map((r) => ({ jobs: String(r['jobs']), thresholdNs: big(r['threshold_ns']) }));
+  }
+
+  async registerThresholds(thresholds: readonly RegisteredThreshold[]): Promise<void> {
+    if (thresholds.length === 0) return;
+    await this.host.command(
+      `INSERT INTO ${this.db}.rollup_thresholds VALUES ${thresholds.map((t) => `(${quoteString(t.jobs)}, ${t.thresholdNs})`).join(', ')}`,
+      'register rollup thresholds',
+    );
+  }
+
+  async rolledJobs(): Promise<{ jobs: string[]; fromNs: bigint; toNs: bigint }> {
+    const rows = await this.host.select(`SELECT job, min(hour_ns) AS lo, max(hour_ns) AS hi FROM ${this.db}.rollup_hour GROUP BY job`, 'rolled jobs');
+    let lo: bigint | null = null;
+    let hi: bigint | null = null;
+    for (const r of rows) {
+      const a = big(r['lo']);
+      const b = big(r['hi']);
+      if (lo === null || a < lo) lo = a;
+      if (hi === null || b > hi) hi = b;
+    }
+    return { jobs: rows.map((r) => String(r['job'])), fromNs: lo ?? 0n, toNs: (hi ?? -3_600_000_000_000n) + 3_600_000_000_000n };
+  }
+
+  // 18.16 loses columns that only a lambda uses when it prunes a subquery's
+  // columns, so these queries use no lambdas: ranges and thresholds are
+  // joined with arrayJoin and filtered.
+  async countHours(parts: readonly HourPart[]): Promise<Map<number, PartCount>> {
+    const { ranges, rangeOf } = distinctRanges(parts.map((p) => [p.fromNs, p.toNs]));
+    const thresholds = distinctThresholds(parts);
+    const lo = ranges.reduce((m, r) => (r[0] < m ? r[0] : m), ranges[0]?.[0] ?? 0n);
+    const hi = ranges.reduce((m, r) => (r[1] > m ? r[1] : m), ranges[0]?.[1] ?? 0n);
+    const rows = await this.host.select(
+      `SELECT job, tupleElement(rr, 3) AS rid, t, sum(h_succ) AS s, sum(h_bad) AS b, sum(gv) AS g, sum(mv) AS miss FROM (
+         SELECT job, h_start, h_succ, h_bad, arrayJoin(${rangeList(ranges)}) AS rr, arrayJoin(${thresholdList(thresholds)}) AS t,
+           if(indexOf(h_thr, t) = 0, toUInt64(0), toUInt64(arrayElement(h_good, indexOf(h_thr, t)))) AS gv,
+           toUInt64(h_succ > 0 AND indexOf(h_thr, t) = 0) AS mv
+         FROM (
+           SELECT job, hour_ns AS h_start, argMax(succeeded, version) AS h_succ, argMax(failed, version) + argMax(timed_out, version) AS h_bad,
+             argMax(thresholds_ns, version) AS h_thr, argMax(good, version) AS h_good
+           FROM ${this.db}.rollup_hour WHERE hour_ns >= ${lo} AND hour_ns < ${hi}
+           GROUP BY job, hour_ns
+         )
+       )
+       WHERE h_start >= tupleElement(rr, 1) AND h_start < tupleElement(rr, 2)
+       GROUP BY job, rr, t`,
+      'rollup hour counts',
+    );
+    return sumParts(parts, rows, rangeOf, thresholds);
+  }
+
+  async countEdges(parts: readonly EdgePart[]): Promise<Map<number, PartCount>> {
+    const { ranges, rangeOf } = distinctRanges(parts.map((p) => [p.loNs, p.hiNs]));
+    const thresholds = distinctThresholds(parts);
+    const minuteRanges = [...new Set(parts.map((p) => `${p.minuteFromNs}:${p.minuteToNs}`))].map((x) => x.split(':'));
+    const rows = await this.host.select(
+      `SELECT job, tupleElement(rr, 3) AS rid, t, countIf(o = 0) AS s, countIf(o = 1 OR o = 2) AS b, sum(toUInt64(o = 0 AND h = 1 AND l <= t)) AS g, toUInt64(0) AS miss FROM (
+         SELECT job, te, o, l, h, arrayJoin(${rangeList(ranges)}) AS rr, arrayJoin(${thresholdList(thresholds)}) AS t FROM (
+           SELECT job, te, o, l, h FROM (
+             SELECT job, argMax(end_ns, version) AS e, argMax(outcome, version) AS oc, argMax(latency_ns, version) AS lat, argMax(has_latency, version) AS hl
+             FROM ${this.db}.rollup_minute WHERE ${minuteRanges.map(([a, b]) => `(minute_ns >= ${a} AND minute_ns < ${b})`).join(' OR ')}
+             GROUP BY job, minute_ns
+           ) ARRAY JOIN e AS te, oc AS o, lat AS l, hl AS h
+         )
+       )
+       WHERE te > tupleElement(rr, 1) AND te <= tupleElement(rr, 2)
+       GROUP BY job, rr, t`,
+      'rollup edge counts',
+    );
+    return sumParts(parts, rows, rangeOf, thresholds);
+  }
+}
+
+function rangeList(ranges: readonly [bigint, bigint][]): string {
+  return `[${ranges.map((r, i) => `(${i64(r[0])}, ${i64(r[1])}, toUInt32(${i}))`).join(', ')}]`;
+}
+
+function thresholdList(thresholds: readonly bigint[]): string {
+  return `[${thresholds.map(i64).join(', ')}]`;
+}
+
