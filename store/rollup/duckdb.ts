@@ -289,12 +289,12 @@ export class DuckDbRollups implements RollupReadBackend {
   async countEdges(parts: readonly EdgePart[]): Promise<Map<number, PartCount>> {
     const { ranges, rangeOf } = distinctRanges(parts.map((p) => [p.loNs, p.hiNs]));
     const thresholds = distinctThresholds(parts);
-    const lo = ranges.reduce((m, r) => (r[0] < m ? r[0] : m), ranges[0]?.[0] ?? 0n);
-    const hi = ranges.reduce((m, r) => (r[1] > m ? r[1] : m), ranges[0]?.[1] ?? 0n);
+    // Only the edges' runs (each edge is under an hour), not everything between the first and the last.
+    const inEdges = ranges.map((r) => `(end_ns > ${r[0]} AND end_ns <= ${r[1]})`).join(' OR ');
     const sql = `
       WITH rr(rid, lo, hi) AS (VALUES ${ranges.map((r, i) => `(${i}, ${r[0]}::BIGINT, ${r[1]}::BIGINT)`).join(', ')}),
       th(t) AS (VALUES ${thresholds.map((t) => `(${t}::BIGINT)`).join(', ')}),
-      runs AS (SELECT job, end_ns, outcome, latency_ns FROM rollup_minute_runs WHERE end_ns > ${lo} AND end_ns <= ${hi})
+      runs AS (SELECT job, end_ns, outcome, latency_ns FROM rollup_minute_runs WHERE ${inEdges})
       SELECT r.job, rr.rid, th.t, count(*) FILTER (WHERE r.outcome = 0) AS s, count(*) FILTER (WHERE r.outcome IN (1, 2)) AS b,
         count(*) FILTER (WHERE r.outcome = 0 AND r.latency_ns <= th.t) AS g, 0 AS miss
       FROM runs r JOIN rr ON r.end_ns > rr.lo AND r.end_ns <= rr.hi CROSS JOIN th
