@@ -1,9 +1,7 @@
 import { readFileSync } from 'node:fs';
 import { dirname, resolve } from 'node:path';
 import { ConfigError } from '../contracts/index.js';
-import { defaultStateDir } from '../analyzer/alerts/index.js';
 import type { MonitorDefinition } from '../analyzer/monitors/index.js';
-import { parseStoreUrl } from '../store/index.js';
 import type { JobsloConfig } from '../analyzer/slo/index.js';
 import type { CliContext } from './command.js';
 
@@ -47,17 +45,4 @@ export async function withScheduleMonitors(config: JobsloConfig, ctx: Pick<CliCo
     }
   }
   return { ...config, monitors };
-}
-
-/**
- * Folder of the monitor state (`monitor-state.json`) and the outbox its
- * notifications go through: `--state-dir` when given, else the alert state
- * folder beside a DuckDB file (`FILE.alerts`), else (a ClickHouse store)
- * `.jobslo/monitors-DATABASE` in the working directory.
- */
-export function monitorStateDir(storeValue: string, stateDirFlag: string | undefined, ctx: Pick<CliContext, 'cwd'>): string {
-  if (stateDirFlag !== undefined) return resolve(ctx.cwd, stateDirFlag);
-  const url = parseStoreUrl(storeValue);
-  if (url.kind === 'duckdb') return defaultStateDir(resolve(ctx.cwd, url.path));
-  return resolve(ctx.cwd, '.jobslo', `monitors-${url.database}`);
 }

@@ -61,6 +61,25 @@ export interface AlertStateStore {
   compareAndSwap(expectedVersion: number, next: AlertState, entries: readonly OutboxEntry[]): Promise<CasResult>;
 }
 
+/** A document and the version it was read at; `value` is undefined at version 0 (nobody wrote it yet). */
+export interface VersionedDocument {
+  version: number;
+  value: unknown;
+}
+
+/**
+ * Another versioned state kept like the alert state, with the same
+ * compare-and-swap and the same outbox (the monitor state). Holds any JSON
+ * object; its owner validates what it reads.
+ */
+export interface DocumentStateStore {
+  /** Where it lives, for messages. */
+  readonly location: string;
+  load(): Promise<VersionedDocument>;
+  /** As {@link AlertStateStore.compareAndSwap}: `next` as version `expectedVersion + 1` with `entries`, when nobody moved the version. */
+  compareAndSwap(expectedVersion: number, next: object, entries: readonly OutboxEntry[]): Promise<CasResult>;
+}
+
 /** An outbox entry held under a lease. */
 export interface ClaimedEntry {
   /** Stable id of the entry in its outbox. */
@@ -111,6 +130,8 @@ export interface Outbox {
 /** State and outbox of one place. */
 export interface AlertBackend {
   readonly state: AlertStateStore;
+  /** Monitor state (check states of scheduled jobs); its notifications go through the same outbox. */
+  readonly monitorState: DocumentStateStore;
   readonly outbox: Outbox;
   /** `files:DIR` or `clickhouse:URL/DB`, for messages. */
   readonly location: string;

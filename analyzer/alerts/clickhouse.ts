@@ -11,10 +11,13 @@
  *
  * - `jobslo_alert_state`: one row per state version. Compare-and-swap inserts
  *   version v+1 and reads back which row came first for v+1.
+ * - `jobslo_monitor_state`: the same for the monitor state (check states of
+ *   scheduled jobs).
  * - `jobslo_alert_outbox`: entries, tagged with the state version they were
  *   committed with and the writer of that attempt. An entry is real only
- *   when its (version, writer) is the winning state row, so the notifications
- *   of a replica that lost the race are never sent.
+ *   when its (version, writer) is the winning row of the alert state or of the
+ *   monitor state (writers are random UUIDs, never shared between the two),
+ *   so the notifications of a replica that lost the race are never sent.
  * - `jobslo_alert_outbox_events`: per entry a sequence of events (claim,
  *   release, retry, delivered, dead, requeue); event n+1 follows event n, the
  *   first row for each n wins. A claim's sequence number is its fencing token.
@@ -30,7 +33,20 @@ import { quoteIdentifier, quoteString, toStoreError } from '../../store/_clickho
 import { numberLiteral } from '../../store/_sql.js';
 import { redact } from '../../store/index.js';
 import { dueEntries } from './backend.js';
-import type { AlertBackend, AlertStateStore, CasResult, ClaimedEntry, DeadLetter, Outbox, OutboxEntry, OutboxRecord, Settlement, VersionedAlertState } from './backend.js';
+import type {
+  AlertBackend,
+  AlertStateStore,
+  CasResult,
+  ClaimedEntry,
+  DeadLetter,
+  DocumentStateStore,
+  Outbox,
+  OutboxEntry,
+  OutboxRecord,
+  Settlement,
+  VersionedAlertState,
+  VersionedDocument,
+} from './backend.js';
 import { emptyAlertState } from './state.js';
 import type { AlertState } from './state.js';
 
@@ -38,6 +54,7 @@ type Row = Record<string, unknown>;
 
 const TABLES = (db: string): string[] => [
   `CREATE TABLE IF NOT EXISTS ${db}.jobslo_alert_state (version UInt64, writer String, written_ms Int64, state String) ENGINE = Log`,
+  `CREATE TABLE IF NOT EXISTS ${db}.jobslo_monitor_state (version UInt64, writer String, written_ms Int64, state String) ENGINE = Log`,
   `CREATE TABLE IF NOT EXISTS ${db}.jobslo_alert_outbox (id String, state_version UInt64, writer String, created_ms Int64, webhook String, entry String) ENGINE = Log`,
   `CREATE TABLE IF NOT EXISTS ${db}.jobslo_alert_outbox_events (id String, seq UInt32, kind String, writer String, owner String, lease_until_ms Int64, attempts UInt32, not_before_ms Int64, reason String, at_ms Int64) ENGINE = Log`,
 ];
@@ -155,52 +172,98 @@ class Connection {
 const int = (v: unknown): number => Number(v ?? 0);
 const lit = (n: number): string => numberLiteral(Math.trunc(n));
 
-/** Alert state versions in ClickHouse. */
-export class ClickHouseAlertState implements AlertStateStore {
+/** A versioned JSON document in a `Log` table (the first row of a version wins). */
+class VersionedTable {
   readonly location: string;
 
   constructor(
     private readonly c: Connection,
     private readonly outbox: ClickHouseOutbox,
+    private readonly table: 'jobslo_alert_state' | 'jobslo_monitor_state',
+    private readonly what: string,
   ) {
-    this.location = `clickhouse:${c.where} (jobslo_alert_state)`;
+    this.location = `clickhouse:${c.where} (${table})`;
   }
 
-  async load(): Promise<VersionedAlertState> {
-    const t = `${this.c.db}.jobslo_alert_state`;
+  /** The latest version and its JSON text; version 0 and no text when nothing was written. */
+  async load(): Promise<{ version: number; text: string | undefined }> {
+    const t = `${this.c.db}.${this.table}`;
     // The first row of the highest version; later rows of that version lost their race.
-    const rows = await this.c.select(
-      `SELECT toString(version) AS v, state FROM ${t} WHERE version = (SELECT max(version) FROM ${t}) LIMIT 1`,
-      'read alert state',
-    );
+    const rows = await this.c.select(`SELECT toString(version) AS v, state FROM ${t} WHERE version = (SELECT max(version) FROM ${t}) LIMIT 1`, `read ${this.what}`);
     const row = rows[0];
-    if (row === undefined || int(row['v']) === 0) return { version: 0, state: emptyAlertState() };
-    try {
-      const v = JSON.parse(String(row['state'])) as AlertState;
-      if (v.version !== 1 || typeof v.firing !== 'object' || v.firing === null) throw new Error('not a version 1 alert state');
-      return { version: int(row['v']), state: v };
-    } catch (err) {
-      throw new JobsloError('JOBSLO_ERR_STORE_QUERY', `alert state version ${String(row['v'])} in ${this.location} is damaged: ${errorMessage(err)}`, { cause: err });
-    }
+    if (row === undefined || int(row['v']) === 0) return { version: 0, text: undefined };
+    return { version: int(row['v']), text: String(row['state']) };
   }
 
   /** The writer whose row came first for `version`, if any. */
   private async winner(version: number): Promise<string | undefined> {
-    const rows = await this.c.select(`SELECT writer FROM ${this.c.db}.jobslo_alert_state WHERE version = ${lit(version)} LIMIT 1`, 'read alert state writer');
+    const rows = await this.c.select(`SELECT writer FROM ${this.c.db}.${this.table} WHERE version = ${lit(version)} LIMIT 1`, `read ${this.what} writer`);
     return rows[0] === undefined ? undefined : String(rows[0]['writer']);
   }
 
-  async compareAndSwap(expectedVersion: number, next: AlertState, entries: readonly OutboxEntry[]): Promise<CasResult> {
+  async compareAndSwap(expectedVersion: number, next: object, entries: readonly OutboxEntry[]): Promise<CasResult> {
     const version = expectedVersion + 1;
     // Cheap early exit; the insert below is what decides.
     if ((await this.winner(version)) !== undefined) return { ok: false, dropped: 0 };
     const writer = randomUUID();
     const dropped = await this.outbox.enqueueTagged(entries, version, writer);
     await this.c.command(
-      `INSERT INTO ${this.c.db}.jobslo_alert_state (version, writer, written_ms, state) VALUES (${lit(version)}, ${quoteString(writer)}, ${lit(Date.now())}, ${quoteString(JSON.stringify(next))})`,
-      'write alert state',
+      `INSERT INTO ${this.c.db}.${this.table} (version, writer, written_ms, state) VALUES (${lit(version)}, ${quoteString(writer)}, ${lit(Date.now())}, ${quoteString(JSON.stringify(next))})`,
+      `write ${this.what}`,
     );
     return { ok: (await this.winner(version)) === writer, dropped };
+  }
+}
+
+/** Alert state versions in ClickHouse. */
+export class ClickHouseAlertState implements AlertStateStore {
+  readonly location: string;
+  private readonly t: VersionedTable;
+
+  constructor(c: Connection, outbox: ClickHouseOutbox) {
+    this.t = new VersionedTable(c, outbox, 'jobslo_alert_state', 'alert state');
+    this.location = this.t.location;
+  }
+
+  async load(): Promise<VersionedAlertState> {
+    const { version, text } = await this.t.load();
+    if (text === undefined) return { version: 0, state: emptyAlertState() };
+    try {
+      const v = JSON.parse(text) as AlertState;
+      if (v.version !== 1 || typeof v.firing !== 'object' || v.firing === null) throw new Error('not a version 1 alert state');
+      return { version, state: v };
+    } catch (err) {
+      throw new JobsloError('JOBSLO_ERR_STORE_QUERY', `alert state version ${version} in ${this.location} is damaged: ${errorMessage(err)}`, { cause: err });
+    }
+  }
+
+  compareAndSwap(expectedVersion: number, next: AlertState, entries: readonly OutboxEntry[]): Promise<CasResult> {
+    return this.t.compareAndSwap(expectedVersion, next, entries);
+  }
+}
+
+/** Monitor state versions in ClickHouse (`jobslo_monitor_state`). */
+export class ClickHouseMonitorState implements DocumentStateStore {
+  readonly location: string;
+  private readonly t: VersionedTable;
+
+  constructor(c: Connection, outbox: ClickHouseOutbox) {
+    this.t = new VersionedTable(c, outbox, 'jobslo_monitor_state', 'monitor state');
+    this.location = this.t.location;
+  }
+
+  async load(): Promise<VersionedDocument> {
+    const { version, text } = await this.t.load();
+    if (text === undefined) return { version: 0, value: undefined };
+    try {
+      return { version, value: JSON.parse(text) as unknown };
+    } catch (err) {
+      throw new JobsloError('JOBSLO_ERR_STORE_QUERY', `monitor state version ${version} in ${this.location} is damaged: ${errorMessage(err)}`, { cause: err });
+    }
+  }
+
+  compareAndSwap(expectedVersion: number, next: object, entries: readonly OutboxEntry[]): Promise<CasResult> {
+    return this.t.compareAndSwap(expectedVersion, next, entries);
   }
 }
 
@@ -219,19 +282,31 @@ export class ClickHouseOutbox implements Outbox {
     this.logger = options.logger ?? noopLogger;
   }
 
-  /** Entries committed with a state version that won its race, oldest first (without bodies). */
-  private async committed(ids?: readonly string[]): Promise<{ id: string; createdAtMillis: number; webhook: string }[]> {
+  /**
+   * Entries committed with a state version (alert or monitor state) that won
+   * its race, oldest first (without bodies), each id once: losers of a race
+   * may have written rows with the same id (the same notification).
+   */
+  private async committed(ids?: readonly string[]): Promise<{ id: string; createdAtMillis: number; webhook: string; commit: string }[]> {
     const where = ids === undefined ? '' : `WHERE id IN (${ids.map(quoteString).join(', ')})`;
+    const winners = (table: string): string =>
+      `SELECT version AS state_version, argMin(writer, rn) AS writer FROM (SELECT version, writer, rowNumberInAllBlocks() AS rn FROM ${this.c.db}.${table}) GROUP BY version`;
     const rows = await this.c.select(
-      `SELECT id, created_ms, webhook FROM ${this.c.db}.jobslo_alert_outbox ` +
-        `ALL INNER JOIN (SELECT version AS state_version, argMin(writer, rn) AS writer FROM (SELECT version, writer, rowNumberInAllBlocks() AS rn FROM ${this.c.db}.jobslo_alert_state) GROUP BY version) AS s ` +
-        // ALL, not ANY: current releases give one left row per key with ANY (the right side has one row per version anyway).
+      `SELECT id, created_ms, webhook, toString(state_version) AS sv, writer FROM ${this.c.db}.jobslo_alert_outbox ` +
+        `ALL INNER JOIN (${winners('jobslo_alert_state')} UNION ALL ${winners('jobslo_monitor_state')}) AS s ` +
+        // ALL, not ANY: current releases give one left row per key with ANY (the right side has one row per (version, writer) anyway).
         `USING (state_version, writer) ${where}`,
       'read alert outbox',
     );
-    return rows
-      .map((r) => ({ id: String(r['id']), createdAtMillis: int(r['created_ms']), webhook: String(r['webhook']) }))
+    const sorted = rows
+      .map((r) => ({ id: String(r['id']), createdAtMillis: int(r['created_ms']), webhook: String(r['webhook']), commit: `${String(r['sv'])}/${String(r['writer'])}` }))
       .sort((a, b) => a.createdAtMillis - b.createdAtMillis || (a.id < b.id ? -1 : a.id > b.id ? 1 : 0));
+    const seen = new Set<string>();
+    return sorted.filter((e) => {
+      if (seen.has(e.id)) return false;
+      seen.add(e.id);
+      return true;
+    });
   }
 
   /** Folds the events of the given entries (all when undefined): the first row for each sequence number wins. */
@@ -276,15 +351,23 @@ export class ClickHouseOutbox implements Outbox {
     return out;
   }
 
-  private async bodies(ids: readonly string[]): Promise<Map<string, OutboxEntry>> {
+  /** Bodies of committed entries: only the row of the commit that won (a losing writer's row of the same id is ignored). */
+  private async bodies(entries: readonly { id: string; commit: string }[]): Promise<Map<string, OutboxEntry>> {
     const out = new Map<string, OutboxEntry>();
-    if (ids.length === 0) return out;
-    const rows = await this.c.select(`SELECT id, entry FROM ${this.c.db}.jobslo_alert_outbox WHERE id IN (${ids.map(quoteString).join(', ')})`, 'read alert outbox entries');
-    for (const r of rows) out.set(String(r['id']), JSON.parse(String(r['entry'])) as OutboxEntry);
+    if (entries.length === 0) return out;
+    const commits = new Map(entries.map((e) => [e.id, e.commit]));
+    const rows = await this.c.select(
+      `SELECT id, toString(state_version) AS sv, writer, entry FROM ${this.c.db}.jobslo_alert_outbox WHERE id IN (${entries.map((e) => quoteString(e.id)).join(', ')})`,
+      'read alert outbox entries',
+    );
+    for (const r of rows) {
+      const id = String(r['id']);
+      if (commits.get(id) === `${String(r['sv'])}/${String(r['writer'])}`) out.set(id, JSON.parse(String(r['entry'])) as OutboxEntry);
+    }
     return out;
   }
 
-  private async pending(): Promise<{ id: string; createdAtMillis: number; webhook: string; status: EntryStatus | undefined }[]> {
+  private async pending(): Promise<{ id: string; createdAtMillis: number; webhook: string; commit: string; status: EntryStatus | undefined }[]> {
     const [entries, statuses] = await Promise.all([this.committed(), this.statuses()]);
     return entries
       .map((e) => ({ ...e, status: statuses.get(e.id)?.status }))
@@ -331,8 +414,9 @@ export class ClickHouseOutbox implements Outbox {
 
   async claim(owner: string, nowMillis: number, leaseMillis: number, limit: number): Promise<ClaimedEntry[]> {
     const pending = await this.pending();
-    const records: (OutboxRecord & { status: EntryStatus | undefined })[] = pending.map((p) => ({
+    const records: (OutboxRecord & { status: EntryStatus | undefined; commit: string })[] = pending.map((p) => ({
       id: p.id,
+      commit: p.commit,
       status: p.status,
       leaseUntilMillis: p.status?.leaseUntilMillis ?? 0,
       // Only what dueEntries reads; the body is fetched for the claimed ones.
@@ -354,7 +438,7 @@ export class ClickHouseOutbox implements Outbox {
         atMillis: nowMillis,
       })),
     );
-    const bodies = await this.bodies([...won]);
+    const bodies = await this.bodies(due.filter((d) => won.has(d.id)));
     const out: ClaimedEntry[] = [];
     for (const d of due) {
       const body = bodies.get(d.id);
@@ -384,7 +468,7 @@ export class ClickHouseOutbox implements Outbox {
   async deadLetters(): Promise<DeadLetter[]> {
     const [entries, statuses] = await Promise.all([this.committed(), this.statuses()]);
     const dead = entries.filter((e) => statuses.get(e.id)?.status.kind === 'dead');
-    const bodies = await this.bodies(dead.map((d) => d.id));
+    const bodies = await this.bodies(dead);
     const out: DeadLetter[] = [];
     for (const d of dead) {
       const s = statuses.get(d.id)?.status;
@@ -418,6 +502,7 @@ export class ClickHouseOutbox implements Outbox {
 /** State and outbox in a ClickHouse database (tables created on first use). */
 export class ClickHouseAlertBackend implements AlertBackend {
   readonly state: ClickHouseAlertState;
+  readonly monitorState: ClickHouseMonitorState;
   readonly outbox: ClickHouseOutbox;
   readonly location: string;
   private readonly c: Connection;
@@ -429,6 +514,7 @@ export class ClickHouseAlertBackend implements AlertBackend {
       ...(options.logger ? { logger: options.logger } : {}),
     });
     this.state = new ClickHouseAlertState(this.c, this.outbox);
+    this.monitorState = new ClickHouseMonitorState(this.c, this.outbox);
     this.location = `clickhouse:${this.c.where}`;
   }
 

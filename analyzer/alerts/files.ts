@@ -1,6 +1,7 @@
 /**
- * Alert state and outbox in a folder: `alert-state.json` (with a revision
- * number for compare-and-swap) and `outbox/`. For one `serve` or
+ * Alert state and outbox in a folder: `alert-state.json` and
+ * `monitor-state.json` (each with a revision number for compare-and-swap) and
+ * `outbox/`. For one `serve` or
  * `alerts --once` process next to a DuckDB store; a lock file makes a second
  * process on the same folder safe, not highly available.
  */
@@ -8,7 +9,7 @@ import { mkdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { JobsloError, errorMessage } from '../../contracts/index.js';
 import type { Logger } from '../../contracts/index.js';
-import type { AlertBackend, AlertStateStore, CasResult, OutboxEntry, VersionedAlertState } from './backend.js';
+import type { AlertBackend, AlertStateStore, CasResult, DocumentStateStore, OutboxEntry, VersionedAlertState, VersionedDocument } from './backend.js';
 import { FileOutbox, withFileLock, writeFileAtomic } from './outbox.js';
 import { emptyAlertState } from './state.js';
 import type { AlertState } from './state.js';
@@ -72,6 +73,60 @@ export class FileAlertState implements AlertStateStore {
   }
 }
 
+/** File name of the monitor state in a state folder. */
+export const MONITOR_STATE_FILE = 'monitor-state.json';
+
+/**
+ * A JSON document in a folder (the monitor state) with a `revision` for
+ * compare-and-swap, under its own lock file; entries go to the folder's outbox
+ * before the document is written.
+ */
+export class FileDocumentState implements DocumentStateStore {
+  readonly location: string;
+  private readonly file: string;
+  private readonly lockPath: string;
+
+  constructor(
+    private readonly dir: string,
+    private readonly name: string,
+    private readonly outbox: FileOutbox,
+  ) {
+    this.file = join(dir, name);
+    this.lockPath = join(dir, `.${name}.lock`);
+    this.location = this.file;
+  }
+
+  /** @throws {JobsloError} `JOBSLO_ERR_CONFIG` when the file exists but is not a JSON object */
+  load(): Promise<VersionedDocument> {
+    let text: string;
+    try {
+      text = readFileSync(this.file, 'utf8');
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code === 'ENOENT') return Promise.resolve({ version: 0, value: undefined });
+      throw new JobsloError('JOBSLO_ERR_CONFIG', `cannot read ${this.file}`, { cause: err });
+    }
+    let v: unknown;
+    try {
+      v = JSON.parse(text);
+      if (typeof v !== 'object' || v === null || Array.isArray(v)) throw new Error('not a JSON object');
+    } catch (err) {
+      throw new JobsloError('JOBSLO_ERR_CONFIG', `${this.file} is damaged (${errorMessage(err)}); move it away to start afresh`, { cause: err });
+    }
+    const { revision, ...value } = v as { revision?: unknown };
+    return Promise.resolve({ version: typeof revision === 'number' ? revision : 0, value });
+  }
+
+  compareAndSwap(expectedVersion: number, next: object, entries: readonly OutboxEntry[]): Promise<CasResult> {
+    return withFileLock(this.lockPath, async () => {
+      if ((await this.load()).version !== expectedVersion) return { ok: false, dropped: 0 };
+      const dropped = await this.outbox.enqueue(entries);
+      mkdirSync(this.dir, { recursive: true });
+      writeFileAtomic(this.dir, this.name, `${JSON.stringify({ ...next, revision: expectedVersion + 1 }, null, 2)}\n`);
+      return { ok: true, dropped };
+    });
+  }
+}
+
 /** Options of {@link FileAlertBackend}. */
 export interface FileAlertBackendOptions {
   dir: string;
@@ -83,6 +138,7 @@ export interface FileAlertBackendOptions {
 /** State and outbox in one folder. */
 export class FileAlertBackend implements AlertBackend {
   readonly state: FileAlertState;
+  readonly monitorState: FileDocumentState;
   readonly outbox: FileOutbox;
   readonly location: string;
 
@@ -95,6 +151,7 @@ export class FileAlertBackend implements AlertBackend {
       ...(options.maxOutboxEntries !== undefined ? { maxEntries: options.maxOutboxEntries } : {}),
     });
     this.state = new FileAlertState(options.dir, this.outbox);
+    this.monitorState = new FileDocumentState(options.dir, MONITOR_STATE_FILE, this.outbox);
     this.location = `files:${options.dir}`;
   }
 

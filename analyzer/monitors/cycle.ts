@@ -1,24 +1,27 @@
 /**
  * One monitor cycle: read each monitor's run facts, step its state machine,
- * turn transitions into notifications, put them in the alert outbox (durably,
- * before the state is saved), save the state, then drain the outbox through
- * the configured webhooks, exactly as SLO alerts are delivered.
+ * turn transitions into notifications, commit them with the next state
+ * (compare-and-swap on the monitor state's version in the alert backend,
+ * notifications durable before the state), then drain the outbox through the
+ * configured webhooks, exactly as SLO alerts are delivered. When another
+ * replica committed first, the cycle evaluates again from the state it wrote,
+ * so a transition is notified once however many replicas evaluate it.
  */
 import { noopLogger } from '../../contracts/index.js';
 import type { Logger } from '../../contracts/index.js';
 import type { Store } from '../../store/index.js';
-import { FileOutbox, drainOutbox, statePaths, systemAlertClock, toOutboxEntries } from '../alerts/index.js';
-import type { AlertClock, AlertNotification, DeliveryOptions, DrainResult } from '../alerts/index.js';
+import { drainOutbox, systemAlertClock, toOutboxEntries } from '../alerts/index.js';
+import type { AlertBackend, AlertClock, AlertNotification, DeliveryOptions, DrainResult } from '../alerts/index.js';
 import type { JobsloConfig } from '../slo/index.js';
 import { readMonitorFacts } from './facts.js';
 import { stepMonitor } from './machine.js';
-import { emptyMonitorState, loadMonitorState, monitorStatePath, planMonitorNotifications, saveMonitorState } from './state.js';
+import { emptyMonitorState, loadMonitorStateFrom, planMonitorNotifications } from './state.js';
 import type { MonitorState } from './state.js';
 import type { MonitorDefinition, MonitorEvaluation } from './types.js';
 
 /** Options of {@link evaluateMonitors}. */
 export interface EvaluateMonitorsOptions {
-  /** Records of the previous evaluation (`loadMonitorState`); without them every monitor starts afresh. */
+  /** Records of the previous evaluation (`loadMonitorStateFrom`); without them every monitor starts afresh. */
   state?: MonitorState;
   /** Queries run at once. @default 4 */
   concurrency?: number;
@@ -52,18 +55,16 @@ export interface MonitorCycleOptions {
   store: Store;
   /** Its `monitors` are evaluated; its webhooks get the notifications. */
   config: JobsloConfig;
-  /** Holds `monitor-state.json` and the alert `outbox/`. */
-  stateDir: string;
+  /** Holds the monitor state and the outbox (the alert backend of the store). */
+  backend: AlertBackend;
   /** Evaluation time. @default clock.now() */
   atMillis?: number;
   clock?: AlertClock;
   logger?: Logger;
   signal?: AbortSignal;
   delivery?: Omit<DeliveryOptions, 'clock' | 'logger' | 'signal'>;
-  /** @default randomUUID */
+  /** @default {@link monitorNotificationId} of the transition */
   newId?: () => string;
-  /** Outbox bound. @default 10_000 */
-  maxOutboxEntries?: number;
   lookbackMillis?: number;
 }
 
@@ -71,30 +72,48 @@ export interface MonitorCycleOptions {
 export interface MonitorCycleResult {
   evaluations: MonitorEvaluation[];
   notifications: AlertNotification[];
-  /** Outbox entries written (notifications × webhooks). */
+  /** Outbox entries written (notifications × webhooks); none when another replica had already committed them. */
   queued: number;
   /** Dropped because the outbox was full. */
   dropped: number;
   drain: DrainResult;
 }
 
+/** Compare-and-swap attempts per cycle before giving the turn to the next cycle. */
+const MAX_COMMIT_ATTEMPTS = 5;
+
 /** Runs one evaluate → notify → deliver cycle of the monitors. */
 export async function runMonitorCycle(options: MonitorCycleOptions): Promise<MonitorCycleResult> {
   const clock = options.clock ?? systemAlertClock;
   const logger = options.logger ?? noopLogger;
   const at = options.atMillis ?? clock.now();
-  const path = monitorStatePath(options.stateDir);
-  const prev = loadMonitorState(path);
-  const evaluations = await evaluateMonitors(options.store, options.config.monitors, at, {
-    state: prev,
-    ...(options.lookbackMillis !== undefined ? { lookbackMillis: options.lookbackMillis } : {}),
-  });
-  const { notifications, state } = planMonitorNotifications(evaluations, prev, { nowMillis: at, ...(options.newId ? { newId: options.newId } : {}) });
-  const outbox = new FileOutbox({ dir: statePaths(options.stateDir).outboxDir, logger, ...(options.maxOutboxEntries !== undefined ? { maxEntries: options.maxOutboxEntries } : {}) });
-  const entries = toOutboxEntries(notifications, options.config);
-  const dropped = await outbox.enqueue(entries);
-  saveMonitorState(path, state);
+  const backend = options.backend;
+  let evaluations: MonitorEvaluation[] = [];
+  let notifications: AlertNotification[] = [];
+  let queued = 0;
+  let dropped = 0;
+  let committed = false;
+  for (let attempt = 1; attempt <= MAX_COMMIT_ATTEMPTS && !committed; attempt++) {
+    const prev = await loadMonitorStateFrom(backend.monitorState);
+    // Evaluated from the records this attempt commits on: facts are read from where each record left off.
+    evaluations = await evaluateMonitors(options.store, options.config.monitors, at, {
+      state: prev.state,
+      ...(options.lookbackMillis !== undefined ? { lookbackMillis: options.lookbackMillis } : {}),
+    });
+    const plan = planMonitorNotifications(evaluations, prev.state, { nowMillis: at, ...(options.newId ? { newId: options.newId } : {}) });
+    const entries = toOutboxEntries(plan.notifications, options.config);
+    const cas = await backend.monitorState.compareAndSwap(prev.version, plan.state, entries);
+    if (cas.ok) {
+      committed = true;
+      notifications = plan.notifications;
+      dropped = cas.dropped;
+      queued = entries.length - cas.dropped;
+    } else {
+      logger.debug('monitor state moved by another replica; evaluating again', { attempt });
+    }
+  }
+  if (!committed) logger.warn('monitor state kept changing under this replica; its monitor notifications are left to the others this cycle', { attempts: MAX_COMMIT_ATTEMPTS });
   for (const n of notifications) logger.info(`monitor ${n.status}`, { alertname: n.labels['alertname'], monitor: n.labels['monitor'], fingerprint: n.fingerprint });
-  const drain = await drainOutbox(outbox, options.config.alerts.webhooks, { ...options.delivery, clock, logger, ...(options.signal ? { signal: options.signal } : {}) });
-  return { evaluations, notifications, queued: entries.length - dropped, dropped, drain };
+  const drain = await drainOutbox(backend.outbox, options.config.alerts.webhooks, { ...options.delivery, clock, logger, ...(options.signal ? { signal: options.signal } : {}) });
+  return { evaluations, notifications, queued, dropped, drain };
 }

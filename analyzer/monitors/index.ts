@@ -5,7 +5,8 @@ export { readMonitorFacts, factsFromMillis, FACTS_SETTLE_MILLIS, MAX_FACT_RUNS }
 export {
   planMonitorNotifications,
   loadMonitorState,
-  saveMonitorState,
+  loadMonitorStateFrom,
+  monitorNotificationId,
   emptyMonitorState,
   monitorStatePath,
   monitorFingerprint,

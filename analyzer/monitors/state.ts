@@ -1,14 +1,15 @@
 /**
- * Monitor state between evaluations (`monitor-state.json`, next to the alert
- * state) and the notifications its transitions make: a monitor going down, a
+ * Monitor state between evaluations (kept by the alert backend beside the
+ * alert state: `monitor-state.json` in its folder, or a table in a ClickHouse
+ * store) and the notifications its transitions make: a monitor going down, a
  * run going past its maximum runtime, and their recoveries. Sent once per
  * transition, never repeated.
  */
-import { createHash, randomUUID } from 'node:crypto';
-import { mkdirSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
-import { dirname, join } from 'node:path';
+import { createHash } from 'node:crypto';
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
 import { JobsloError, errorMessage, formatDurationMillis } from '../../contracts/index.js';
-import type { AlertNotification } from '../alerts/index.js';
+import type { AlertNotification, DocumentStateStore } from '../alerts/index.js';
 import type { MonitorAlertKind, MonitorDefinition, MonitorEvaluation, MonitorRecord } from './types.js';
 
 /** `alertname` of a monitor that is down. */
@@ -30,8 +31,30 @@ export function monitorStatePath(stateDir: string): string {
 
 export const emptyMonitorState = (): MonitorState => ({ version: 1, monitors: {} });
 
+/** Checks what a state store holds; `undefined` (nothing written yet) is the empty state. */
+function toMonitorState(v: unknown): MonitorState {
+  if (v === undefined) return emptyMonitorState();
+  const s = v as Partial<MonitorState>;
+  if (s.version !== 1 || typeof s.monitors !== 'object' || s.monitors === null) throw new Error('not a version 1 monitor state');
+  return { version: 1, monitors: s.monitors };
+}
+
 /**
- * Reads the state file; an empty state when it does not exist.
+ * Reads the monitor state of an alert backend and its version (for
+ * compare-and-swap); the empty state at version 0 when nothing was written.
+ * @throws {JobsloError} `JOBSLO_ERR_CONFIG` when what is stored is not a monitor state
+ */
+export async function loadMonitorStateFrom(store: DocumentStateStore): Promise<{ version: number; state: MonitorState }> {
+  const { version, value } = await store.load();
+  try {
+    return { version, state: toMonitorState(value) };
+  } catch (err) {
+    throw new JobsloError('JOBSLO_ERR_CONFIG', `monitor state ${store.location} is damaged (${errorMessage(err)}); move it away to start every monitor afresh`, { cause: err });
+  }
+}
+
+/**
+ * Reads a state file; an empty state when it does not exist.
  * @throws {JobsloError} `JOBSLO_ERR_CONFIG` when it exists but is not a monitor state file
  */
 export function loadMonitorState(path: string): MonitorState {
@@ -43,25 +66,24 @@ export function loadMonitorState(path: string): MonitorState {
     throw new JobsloError('JOBSLO_ERR_CONFIG', `cannot read monitor state ${path}`, { cause: err });
   }
   try {
-    const v = JSON.parse(text) as Partial<MonitorState>;
-    if (v.version !== 1 || typeof v.monitors !== 'object' || v.monitors === null) throw new Error('not a version 1 monitor state');
-    return { version: 1, monitors: v.monitors };
+    return toMonitorState(JSON.parse(text));
   } catch (err) {
     throw new JobsloError('JOBSLO_ERR_CONFIG', `monitor state ${path} is damaged (${errorMessage(err)}); move it away to start every monitor afresh`, { cause: err });
   }
 }
 
-/** Writes the state file atomically (temporary file, then rename). */
-export function saveMonitorState(path: string, state: MonitorState): void {
-  mkdirSync(dirname(path), { recursive: true });
-  const tmp = `${path}.${process.pid}.tmp`;
-  writeFileSync(tmp, `${JSON.stringify(state, null, 2)}\n`);
-  renameSync(tmp, path);
-}
-
 /** Stable id of a monitor's alert: the first 16 hex digits of sha256(`monitor \0 name \0 kind`). */
 export function monitorFingerprint(monitorName: string, kind: MonitorAlertKind): string {
   return createHash('sha256').update(`monitor\0${monitorName}\0${kind}`).digest('hex').slice(0, 16);
+}
+
+/**
+ * Id (and Idempotency-Key) of a monitor notification, from the monitor, the
+ * transition and when its episode started: every replica that plans the same
+ * transition gives it the same id, so a receiver can drop a repeat.
+ */
+export function monitorNotificationId(monitorName: string, kind: MonitorAlertKind, status: 'firing' | 'resolved', startsAtMillis: number): string {
+  return `monitor-${createHash('sha256').update(`${monitorName}\0${kind}\0${status}\0${startsAtMillis}`).digest('hex').slice(0, 32)}`;
 }
 
 const iso = (ms: number | null): string => (ms === null ? 'never' : new Date(ms).toISOString());
@@ -107,7 +129,7 @@ function describe(e: MonitorEvaluation, kind: MonitorAlertKind): { labels: Recor
 /** Options of {@link planMonitorNotifications}. */
 export interface MonitorPlanOptions {
   nowMillis: number;
-  /** @default randomUUID */
+  /** @default {@link monitorNotificationId} of the transition */
   newId?: () => string;
 }
 
@@ -116,16 +138,17 @@ export interface MonitorPlanOptions {
  * got a run past its maximum runtime) makes one firing notification, and one
  * resolved notification when it recovers (a run succeeded; the long run
  * ended). Paused and new monitors send nothing. A monitor no longer
- * configured resolves what it had firing. Pure but for `newId`.
+ * configured resolves what it had firing. Pure (but for `newId`, when given).
  */
 export function planMonitorNotifications(evals: readonly MonitorEvaluation[], prev: MonitorState, options: MonitorPlanOptions): { notifications: AlertNotification[]; state: MonitorState } {
-  const newId = options.newId ?? randomUUID;
+  const newId = (name: string, kind: MonitorAlertKind, status: 'firing' | 'resolved', startsAtMillis: number): string =>
+    options.newId ? options.newId() : monitorNotificationId(name, kind, status, startsAtMillis);
   const now = options.nowMillis;
   const next: MonitorState = { version: 1, monitors: {} };
   const notifications: AlertNotification[] = [];
   const push = (kind: MonitorAlertKind, status: 'firing' | 'resolved', name: string, text: ReturnType<typeof describe>, startsAtMillis: number): void => {
     notifications.push({
-      id: newId(),
+      id: newId(name, kind, status, startsAtMillis),
       fingerprint: monitorFingerprint(name, kind),
       status,
       labels: text.labels,
@@ -162,7 +185,7 @@ export function planMonitorNotifications(evals: readonly MonitorEvaluation[], pr
       const since = rec.firing[kind];
       if (since === undefined) continue;
       notifications.push({
-        id: newId(),
+        id: newId(name, kind, 'resolved', since),
         fingerprint: monitorFingerprint(name, kind),
         status: 'resolved',
         labels: { alertname: kind === 'down' ? MONITOR_DOWN_ALERT : MONITOR_RUNTIME_ALERT, monitor: name, job: rec.labels?.['job'] ?? '', severity: 'page' },

@@ -8,7 +8,7 @@ import { DEFAULT_CONFIG_FILE, configuredStore, formatSloTable, loadConfig, toSlo
 import type { JobsloConfig } from '../../analyzer/slo/index.js';
 import { describeUnmatched, findUnmatchedSelectors, formatMonitorTable, runMonitorCycle, toMonitorJson } from '../../analyzer/monitors/index.js';
 import type { CliContext, Command } from '../command.js';
-import { monitorStateDir, withScheduleMonitors } from '../_monitors.js';
+import { withScheduleMonitors } from '../_monitors.js';
 import { STORE_HELP, storeValue } from '../_options.js';
 import { openExistingStore } from '../_store.js';
 
@@ -35,9 +35,8 @@ export const CONFIG_HELP = `  --config FILE       SLOs, monitors, alert tiers an
 export const STATE_DIR_HELP = `  --state-dir DIR     keep alert state (alert-state.json), monitor state
                       (monitor-state.json) and the notification outbox
                       (outbox/) in this folder (default: beside the DuckDB
-                      file as FILE.alerts/; for a ClickHouse store, alert state
-                      in the database and monitor state in
-                      .jobslo/monitors-DATABASE/)`;
+                      file as FILE.alerts/; for a ClickHouse store, all three
+                      in tables of its database)`;
 
 export const EXTERNAL_URL_HELP = `  --external-url URL  where jobslo serve is reachable, e.g. http://jobslo:9464:
                       alert links (generatorURL, Slack) go to the SLO's and
@@ -158,7 +157,7 @@ ${EXTERNAL_URL_HELP}
     try {
       const at = Date.now();
       const result = await runAlertCycle({ store, config, backend, atMillis: at, logger: ctx.logger, signal: ctx.signal });
-      const monitors = await runMonitorCycle({ store, config, stateDir: monitorStateDir(storeValue, values['state-dir'], ctx), atMillis: at, logger: ctx.logger, signal: ctx.signal });
+      const monitors = await runMonitorCycle({ store, config, backend, atMillis: at, logger: ctx.logger, signal: ctx.signal });
       const unmatched = await findUnmatchedSelectors(store, config, at);
       for (const u of unmatched) ctx.err(`jobslo alerts: warning: ${describeUnmatched(u)}\n`);
       const notifications = result.notifications.length + monitors.notifications.length;

@@ -3,11 +3,12 @@ import { resolve } from 'node:path';
 import { ConfigError, JOBSLO_VERSION } from '../../contracts/index.js';
 import { collectReportData, writeReportSite } from '../../reports/index.js';
 import { emptyAlertState, openAlertBackend } from '../../analyzer/alerts/index.js';
-import { evaluateMonitors, findUnmatchedSelectors, loadMonitorState, monitorStatePath } from '../../analyzer/monitors/index.js';
+import { evaluateMonitors, findUnmatchedSelectors, loadMonitorStateFrom } from '../../analyzer/monitors/index.js';
+import type { MonitorState } from '../../analyzer/monitors/index.js';
 import type { AlertBackend, AlertState } from '../../analyzer/alerts/index.js';
 import { evaluateSlos } from '../../analyzer/slo/index.js';
 import type { Command } from '../command.js';
-import { monitorStateDir, withScheduleMonitors } from '../_monitors.js';
+import { withScheduleMonitors } from '../_monitors.js';
 import { STORE_HELP, timeRange } from '../_options.js';
 import { reportChecks, reportSlos, withSloWarnings } from '../_report-slos.js';
 import { openExistingStore } from '../_store.js';
@@ -69,9 +70,10 @@ ${TRACE_URL_HELP}
     try {
       const at = range.toMillis;
       const evaluations = config ? await evaluateSlos(store, config.slos, at) : undefined;
-      const state = evaluations ? await loadAlertStateFor(storeValue, values['state-dir'] === undefined ? undefined : resolve(ctx.cwd, values['state-dir'])) : emptyAlertState();
+      const stateDir = values['state-dir'] === undefined ? undefined : resolve(ctx.cwd, values['state-dir']);
+      const state = evaluations ? await loadAlertStateFor(storeValue, stateDir) : emptyAlertState();
       // The saved monitor state only describes now: a report of a past window starts every monitor afresh.
-      const monitorState = values.until === undefined ? loadMonitorState(monitorStatePath(monitorStateDir(storeValue, values['state-dir'], ctx))) : undefined;
+      const monitorState = values.until === undefined && config && config.monitors.length > 0 ? await loadMonitorStateFor(storeValue, stateDir) : undefined;
       const monitors = config && config.monitors.length > 0 ? await evaluateMonitors(store, config.monitors, at, monitorState ? { state: monitorState } : {}) : undefined;
       const unmatched = config ? await findUnmatchedSelectors(store, config, at) : [];
       const traceUrl = checkTraceUrl(values['trace-url']);
@@ -90,6 +92,22 @@ ${TRACE_URL_HELP}
     }
   },
 };
+
+/** The monitor state of a store; undefined when the store has none (an in-memory store without --state-dir). */
+async function loadMonitorStateFor(store: string, stateDir: string | undefined): Promise<MonitorState | undefined> {
+  let backend: AlertBackend;
+  try {
+    backend = openAlertBackend({ store, ...(stateDir !== undefined ? { stateDir } : {}) });
+  } catch (err) {
+    if (err instanceof ConfigError) return undefined;
+    throw err;
+  }
+  try {
+    return (await loadMonitorStateFrom(backend.monitorState)).state;
+  } finally {
+    await backend.close();
+  }
+}
 
 /** The alert state of a store (for fire times); empty when the store has none (an in-memory store without --state-dir). */
 async function loadAlertStateFor(store: string, stateDir: string | undefined): Promise<AlertState> {

@@ -11,7 +11,7 @@ import { JobRunMetrics, describeUnmatched, evaluateMonitors, findUnmatchedSelect
 import type { MonitorEvaluation, UnmatchedSelector } from '../../analyzer/monitors/index.js';
 import { collectReportData, renderReportSite } from '../../reports/index.js';
 import { reportChecks, reportSlos, withSloWarnings } from '../_report-slos.js';
-import { monitorStateDir, withScheduleMonitors } from '../_monitors.js';
+import { withScheduleMonitors } from '../_monitors.js';
 import { openExistingStore } from '../_store.js';
 import type { Store } from '../../store/index.js';
 import type { Command } from '../command.js';
@@ -38,10 +38,11 @@ export interface SloServerOptions {
   /** Trace link template of the report (`--trace-url`). */
   traceUrlTemplate?: string;
   /**
-   * Folder of the monitor state and the outbox of monitor notifications.
-   * Without it monitors are evaluated and shown but send nothing.
+   * Send monitor notifications (monitor state and outbox in `backend`). When
+   * false, monitors are evaluated and shown but send nothing and keep no state.
+   * @default true
    */
-  monitorStateDir?: string;
+  notifyMonitors?: boolean;
   /** Tokens of scope `read` required for everything but `/healthz`. @default none (open) */
   auth?: BearerAuth;
   /** Serve HTTPS. @default plain HTTP */
@@ -80,8 +81,8 @@ export async function startSloServer(o: SloServerOptions): Promise<SloServer> {
   const jobMetrics = new JobRunMetrics(Date.now());
   const runMonitors = async (at: number): Promise<void> => {
     try {
-      if (o.monitorStateDir !== undefined) {
-        monitorEvaluations = (await runMonitorCycle({ store: o.store, config: o.config, stateDir: o.monitorStateDir, atMillis: at, logger: o.logger })).evaluations;
+      if (o.notifyMonitors !== false) {
+        monitorEvaluations = (await runMonitorCycle({ store: o.store, config: o.config, backend: o.backend, atMillis: at, logger: o.logger })).evaluations;
       } else {
         monitorEvaluations = await evaluateMonitors(o.store, o.config.monitors, at);
       }
@@ -217,10 +218,10 @@ serves:
                       once per evaluation
   GET /healthz        liveness (never needs a token)
 With --read-token, every path but /healthz needs "Authorization: Bearer
-TOKEN". Stops on SIGINT/SIGTERM. With a ClickHouse store, alert state and the outbox
-live in the store and any number of replicas may run: each notification is
-sent once (see docs/slos.md, High availability); monitor state is per
-replica (in --state-dir, else .jobslo/monitors-DATABASE/).
+TOKEN". Stops on SIGINT/SIGTERM. With a ClickHouse store, alert state, monitor
+state and the outbox live in the store and any number of replicas may run:
+each SLO alert and monitor notification is sent once (see docs/slos.md, High
+availability).
 
 Options:
 ${CONFIG_HELP}
@@ -283,7 +284,6 @@ ${READ_SECURITY_HELP}
         host: values.host,
         port,
         intervalMillis,
-        monitorStateDir: monitorStateDir(storeValue, values['state-dir'], ctx),
         ...(traceUrl !== undefined ? { traceUrlTemplate: traceUrl } : {}),
         auth: security.auth,
         tls: security.tls,

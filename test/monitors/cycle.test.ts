@@ -2,6 +2,7 @@
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
+import { FileAlertBackend } from '../../analyzer/alerts/index.js';
 import { loadMonitorState, monitorStatePath, runMonitorCycle } from '../../analyzer/monitors/index.js';
 import { parseConfig } from '../../analyzer/slo/index.js';
 import { LifecycleEvent, lifecycleEventId } from '../../contracts/index.js';
@@ -29,7 +30,7 @@ describe('runMonitorCycle', () => {
     const clock = fakeClock(oct23 + HOUR);
     const cycle = async (at: number) => {
       clock.set(at);
-      return runMonitorCycle({ store, config, stateDir: tmp.dir, clock, atMillis: at });
+      return runMonitorCycle({ store, config, backend: new FileAlertBackend({ dir: tmp.dir }), clock, atMillis: at });
     };
     expect((await cycle(oct23 + HOUR)).evaluations[0]?.status).toBe('up');
     const oct24 = oct23 + DAY;
@@ -75,11 +76,11 @@ describe('runMonitorCycle', () => {
     const today = Date.UTC(2026, 2, 10, 9);
     const clock = fakeClock(today);
     for (let t = today; t < today + DAY; t += HOUR) {
-      const r = await runMonitorCycle({ store, config, stateDir: tmp.dir, clock, atMillis: t });
+      const r = await runMonitorCycle({ store, config, backend: new FileAlertBackend({ dir: tmp.dir }), clock, atMillis: t });
       expect(r.evaluations[0]?.status).toBe('new');
     }
     await store.insertSpans(run('etl', Date.UTC(2026, 2, 11, 2, 1), true));
-    const r = await runMonitorCycle({ store, config, stateDir: tmp.dir, clock, atMillis: Date.UTC(2026, 2, 11, 3) });
+    const r = await runMonitorCycle({ store, config, backend: new FileAlertBackend({ dir: tmp.dir }), clock, atMillis: Date.UTC(2026, 2, 11, 3) });
     expect(r.evaluations[0]?.status).toBe('up');
     expect(receiver.requests).toEqual([]);
   });
@@ -98,7 +99,7 @@ describe('runMonitorCycle', () => {
     const t = BigInt(started) * 1_000_000n;
     await store.insertLifecycleEvents([{ eventId: lifecycleEventId('stuck', LifecycleEvent.Started, t), type: LifecycleEvent.Started, job: 'etl', runId: 'stuck', timeUnixNano: t, attributes: {} }]);
     const clock = fakeClock(started);
-    const at = async (ms: number) => (await runMonitorCycle({ store, config, stateDir: tmp.dir, clock, atMillis: ms })).evaluations[0];
+    const at = async (ms: number) => (await runMonitorCycle({ store, config, backend: new FileAlertBackend({ dir: tmp.dir }), clock, atMillis: ms })).evaluations[0];
     expect((await at(started + 30 * MINUTE))?.status).toBe('up');
     const long = await at(started + HOUR + MINUTE);
     expect(long?.status).toBe('running_too_long');

@@ -50,7 +50,7 @@ async function scrape() {
   );
   const backend = new FileAlertBackend({ dir: tmp.dir });
   cleanups.push(() => backend.close());
-  const server = await startSloServer({ store, config, backend, monitorStateDir: tmp.dir, port: 0, intervalMillis: 3_600_000, logger: noopLogger });
+  const server = await startSloServer({ store, config, backend, port: 0, intervalMillis: 3_600_000, logger: noopLogger });
   cleanups.push(() => server.close());
   const res = await fetch(`${server.url}/metrics`);
   expect(res.headers.get('content-type')).toContain('text/plain; version=0.0.4');

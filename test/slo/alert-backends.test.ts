@@ -62,6 +62,29 @@ function contract(name: string, open: () => AlertBackend | Promise<AlertBackend>
       expect((await b.state.load()).version).toBe(2);
     });
 
+    it('monitor state: compare-and-swap beside the alert state; of two writers of the same notification only the winner\'s entry is sent', async () => {
+      const b = await fresh();
+      expect(await b.monitorState.load()).toEqual({ version: 0, value: undefined });
+      await b.state.compareAndSwap(0, stateWith('a', T0), [entry('slo-alert')]);
+      const same = (writer: string): OutboxEntry => ({ ...entry('monitor-down'), body: JSON.stringify({ writer }) });
+      const [x, y] = await Promise.all([
+        b.monitorState.compareAndSwap(0, { version: 1, monitors: { m: 'x' } }, [same('x')]),
+        b.monitorState.compareAndSwap(0, { version: 1, monitors: { m: 'y' } }, [same('y')]),
+      ]);
+      expect([x.ok, y.ok].filter(Boolean)).toHaveLength(1);
+      const winner = x.ok ? 'x' : 'y';
+      expect(await b.monitorState.load()).toEqual({ version: 1, value: { version: 1, monitors: { m: winner } } });
+      // The alert state keeps its own version.
+      expect((await b.state.load()).version).toBe(1);
+      expect((await b.monitorState.compareAndSwap(0, { version: 1, monitors: {} }, [entry('stale')])).ok).toBe(false);
+      const claimed = await b.outbox.claim('me', T0, 60_000, 10);
+      // Same creation time: the order between the two is the backend's.
+      expect(claimed.map((c) => [c.entry.idempotencyKey, c.entry.idempotencyKey === 'monitor-down' ? c.entry.body : '']).sort()).toEqual([
+        ['monitor-down', JSON.stringify({ writer: winner })],
+        ['slo-alert', ''],
+      ]);
+    });
+
     it('claims are exclusive while the lease lasts, taken over after it, and the old claimant is fenced', async () => {
       const b = await fresh();
       await b.state.compareAndSwap(0, stateWith('a', T0), [entry('k1'), entry('k2'), entry('other', 'hook2')]);
