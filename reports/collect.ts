@@ -176,7 +176,7 @@ async function collectSlo(store: Store, slo: ReportSloInput, window: TimeRange):
   // (so the last point is the budget left now).
   const bdBucket = BUCKETS.find((b) => slo.windowMillis / b <= 120) ?? Math.ceil(slo.windowMillis / 120);
   const bdFrom = end - slo.windowMillis;
-  const bd = await store.timeSeries({ jobs: slo.jobs, fromMillis: bdFrom, toMillis: end, bucketMillis: bdBucket, criterion });
+  const bd = await store.timeSeries({ jobs: slo.jobs, ...(slo.where ? { where: slo.where } : {}), fromMillis: bdFrom, toMillis: end, bucketMillis: bdBucket, criterion });
   const total = bd.reduce((s, p) => s + p.runs, 0);
   const budgetSeries: ReportSloData['budgetSeries'] = [];
   if (total > 0) {
@@ -208,7 +208,7 @@ async function collectSlo(store: Store, slo: ReportSloInput, window: TimeRange):
     const n = last - first;
     const runs = new Float64Array(n + 1);
     const bad = new Float64Array(n + 1);
-    const pts = await store.timeSeries({ jobs: slo.jobs, fromMillis: first * step, toMillis: end, bucketMillis: step, criterion });
+    const pts = await store.timeSeries({ jobs: slo.jobs, ...(slo.where ? { where: slo.where } : {}), fromMillis: first * step, toMillis: end, bucketMillis: step, criterion });
     for (const p of pts) {
       const i = Math.round(p.bucketStartMillis / step) - first;
       if (i < 0 || i >= n) continue;

@@ -58,6 +58,8 @@ export interface ReportSloInput {
   name: string;
   /** Job name or glob (`etl-*`) the SLO covers, as the store's JobSelector. */
   jobs: string;
+  /** Only runs with these dimension values (the SLO's `where:`); absent: every run of the jobs. */
+  where?: Readonly<Record<string, string>>;
   /** Optional human description (untrusted text). */
   description?: string;
   /** Target fraction of good runs, e.g. 0.99. In (0, 1). */

@@ -12,6 +12,8 @@ export interface SloEvaluationLike {
     name: string;
     /** Exact job name or glob. */
     job: string;
+    /** Dimension filter (`where:`); absent: every run of the job. */
+    where?: Readonly<Record<string, string>>;
     sli: string;
     objective: number;
     windowMillis: number;
@@ -98,6 +100,7 @@ export function reportSloFromEvaluation(e: SloEvaluationLike, history: readonly 
   return {
     name: e.slo.name,
     jobs: e.slo.job,
+    ...(e.slo.where ? { where: e.slo.where } : {}),
     objective: e.slo.objective,
     criterion,
     windowMillis: e.slo.windowMillis,

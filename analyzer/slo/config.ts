@@ -37,6 +37,12 @@ export interface SloDefinition {
   name: string;
   /** Exact job name or glob (`etl-*`). */
   job: string;
+  /**
+   * Only runs with these dimension values count (`where:`, resource or span
+   * attributes such as `deployment.environment.name`); every key must match.
+   * Absent: every run of the job. Run-based SLIs (success, latency) only.
+   */
+  where?: Record<string, string>;
   sli: SliKind;
   /** Target ratio of good events, in (0, 1). */
   objective: number;
@@ -308,7 +314,7 @@ function withImpliedMonitors(monitors: readonly MonitorDefinition[], slos: reado
   return out;
 }
 
-const SLO_FIELDS = ['name', 'job', 'sli', 'objective', 'window', 'latency', 'freshness', 'alerting', 'labels', 'annotations', 'runbook_url'] as const;
+const SLO_FIELDS = ['name', 'job', 'where', 'sli', 'objective', 'window', 'latency', 'freshness', 'alerting', 'labels', 'annotations', 'runbook_url'] as const;
 
 function readSlo(r: Reader, value: unknown, path: Segment[]): SloDefinition {
   const m = r.mapping(value, path, SLO_FIELDS);
@@ -318,6 +324,11 @@ function readSlo(r: Reader, value: unknown, path: Segment[]): SloDefinition {
   const objective = r.objective(m['objective'], [...path, 'objective']);
   const windowMillis = r.duration(m['window'] ?? '30d', [...path, 'window']);
   const slo: SloDefinition = { name, job, sli, objective, windowMillis, alerting: { minEvents: 1, tiers: [] }, labels: {}, annotations: {}, source: 'jobslo' };
+  if (m['where'] !== undefined) {
+    const where = readWhere(r, m['where'], [...path, 'where']);
+    if (sli === 'freshness' && where !== undefined) r.fail([...path, 'where'], 'only applies to sli: success and sli: latency (freshness ticks count runs of the job in every environment)');
+    if (where !== undefined) slo.where = where;
+  }
   readRouting(r, m, path, slo);
   if (sli === 'latency') {
     if (m['latency'] === undefined) r.fail([...path, 'latency'], 'is required for sli: latency, e.g. latency: { threshold: 10m }');
@@ -334,6 +345,27 @@ function readSlo(r: Reader, value: unknown, path: Segment[]): SloDefinition {
   }
   slo.alerting = readAlerting(r, m['alerting'], [...path, 'alerting'], windowMillis);
   return slo;
+}
+
+/** An attribute name as OpenTelemetry writes them: no spaces or control characters, at most 255 characters. */
+const DIMENSION_KEY = /^[^\s\p{Cc}]{1,255}$/u;
+
+/**
+ * `where:` of an SLO: dimension key to exact value (strings; numbers and
+ * booleans as written). `""` selects runs without the dimension. Undefined
+ * for an empty mapping.
+ */
+function readWhere(r: Reader, value: unknown, path: Segment[]): Record<string, string> | undefined {
+  const m = r.mapping(value, path, Object.keys((value as Record<string, unknown> | null) ?? {}));
+  const where: Record<string, string> = {};
+  for (const [k, v] of Object.entries(m)) {
+    const p = [...path, k];
+    if (!DIMENSION_KEY.test(k)) r.fail(p, 'is not a dimension key: use an attribute name such as deployment.environment.name or service.name (no spaces)');
+    if (typeof v === 'number' || typeof v === 'boolean') where[k] = String(v);
+    else if (typeof v === 'string') where[k] = v;
+    else r.fail(p, `must be a string (the dimension's exact value, e.g. prod), got ${describe(v)}`);
+  }
+  return Object.keys(where).length === 0 ? undefined : where;
 }
 
 function readFreshness(r: Reader, value: unknown, path: Segment[]): FreshnessSpec {

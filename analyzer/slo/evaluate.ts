@@ -104,7 +104,7 @@ export async function countSloWindows(store: Store, slo: SloDefinition, atMillis
   const criterion: GoodRunCriterion =
     slo.sli === 'latency' ? { kind: 'latency', thresholdMillis: slo.latencyThresholdMillis ?? 0 } : { kind: 'success' };
   // Windows are (at - w, at]: a run that ended at `at` counts.
-  return store.windowCounts({ jobs: slo.job, criterion, endMillis: atMillis, windowsMillis });
+  return store.windowCounts({ jobs: slo.job, ...(slo.where ? { where: slo.where } : {}), criterion, endMillis: atMillis, windowsMillis });
 }
 
 /**
@@ -175,24 +175,30 @@ export async function evaluateSlo(store: Store, slo: SloDefinition, atMillis: nu
 /**
  * Evaluates every SLO at `atMillis`; results in config order. The run-based
  * SLOs (success, latency) are counted in one store query for all of them
- * (`windowCountsMany`); freshness SLOs take one `runStarts` query each, at
- * most `concurrency` in flight.
+ * (`windowCountsMany`), and one more for those with a `where:` filter;
+ * freshness SLOs take one `runStarts` query each, at most `concurrency` in
+ * flight.
  * @param concurrency @default 4
  */
 export async function evaluateSlos(store: Store, slos: readonly SloDefinition[], atMillis: number, concurrency = 4): Promise<SloEvaluation[]> {
   const out: SloEvaluation[] = new Array<SloEvaluation>(slos.length);
+  // SLOs with a dimension filter are counted in a pass of their own: rollups are per job and
+  // answer a batch only when no query in it has a filter, so mixing them would send every
+  // SLO to the raw runs.
   const runBased = slos.map((slo, i) => ({ slo, i })).filter(({ slo }) => slo.sli !== 'freshness');
-  if (runBased.length > 0) {
+  for (const batch of [runBased.filter(({ slo }) => slo.where === undefined), runBased.filter(({ slo }) => slo.where !== undefined)]) {
+    if (batch.length === 0) continue;
     const counts = await store.windowCountsMany(
-      runBased.map(({ slo }) => ({
+      batch.map(({ slo }) => ({
         jobs: slo.job,
+        ...(slo.where ? { where: slo.where } : {}),
         criterion: slo.sli === 'latency' ? { kind: 'latency' as const, thresholdMillis: slo.latencyThresholdMillis ?? 0 } : { kind: 'success' as const },
         // Windows are (at - w, at]: a run that ended at `at` counts.
         endMillis: atMillis,
         windowsMillis: sloWindows(slo),
       })),
     );
-    runBased.forEach(({ slo, i }, j) => {
+    batch.forEach(({ slo, i }, j) => {
       out[i] = evaluateFromCounts(slo, atMillis, counts[j] ?? []);
     });
   }

@@ -63,11 +63,13 @@ describe('jobslo.yaml validation', () => {
     const cfg = loadConfig('examples/jobslo.yaml', { env: { JOBSLO_WEBHOOK_SECRET: 'x' } });
     expect(cfg.slos.map((s) => [s.name, s.sli, s.source])).toEqual([
       ['etl-success', 'success', 'jobslo'],
+      ['etl-success-prod', 'success', 'jobslo'],
       ['etl-latency', 'latency', 'jobslo'],
       ['etl-freshness', 'freshness', 'jobslo'],
       ['report-success', 'success', 'openslo'],
     ]);
-    expect(cfg.slos[2]?.alerting.tiers.map((t) => [t.severity, t.enabled])).toEqual([['page', true], ['ticket', true], ['page', false]]);
+    expect(cfg.slos[1]?.where).toEqual({ 'deployment.environment.name': 'prod' });
+    expect(cfg.slos[3]?.alerting.tiers.map((t) => [t.severity, t.enabled])).toEqual([['page', true], ['ticket', true], ['page', false]]);
   });
 
   it('reads file: secrets, and only checks secret references when asked not to resolve them', () => {
