@@ -237,8 +237,12 @@ export async function startCollector(options: CollectorOptions): Promise<Running
     const info = requestInfo(req, signal);
     const format: Format | undefined = signal === 'traces' ? formatOf(req.headers['content-type']) : 'json';
     const answer = (outcome: ExportOutcome): void => {
-      // Whatever is left of a refused body is read and dropped, never buffered.
-      if (!req.readableEnded) req.resume();
+      // Whatever is left of a refused body is read and dropped, never buffered; the connection closes
+      // after the answer so the client stops sending the rest instead of the collector reading it.
+      if (!req.complete) {
+        res.setHeader('connection', 'close');
+        req.resume();
+      }
       if (signal === 'traces') sendTraceOutcome(res, format ?? 'json', outcome);
       else sendLifecycleOutcome(res, outcome);
     };

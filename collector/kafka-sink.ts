@@ -120,6 +120,14 @@ export class KafkaSink implements SpanSink {
     return this.publish(this.topic, messages);
   }
 
+  /** Retryable while the bytes waiting for Kafka's acknowledgement are at their bound. */
+  backlog(_inFlightBodyBytes = 0): SinkResult | undefined {
+    if (this.closed) return { kind: 'retryable', retryAfterMillis: this.retryAfterMillis, reason: 'collector is shutting down' };
+    if (this.pendingBytes < this.maxPendingBytes) return undefined;
+    this.refused();
+    return { kind: 'retryable', retryAfterMillis: this.retryAfterMillis, reason: `Kafka hand-over queue full (${this.pendingBytes} bytes pending)` };
+  }
+
   /** Publishes each event as one JSON message (wire format `jobslo.lifecycle/v1`) keyed by run id, on the lifecycle topic. */
   async writeLifecycle(events: readonly LifecycleEventRecord[]): Promise<SinkResult> {
     if (this.closed) return { kind: 'retryable', retryAfterMillis: this.retryAfterMillis, reason: 'collector is shutting down' };

@@ -3,8 +3,8 @@
  * Collector's otlpreceiver, whose gRPC server and HTTP handler share one
  * `Export`):
  *
- *   admit (auth hook, then the in-flight request and byte budget; before any
- *   body byte is read) → transport reads the body within the lease → decode →
+ *   admit (auth hook, then the sink's backlog check, then the in-flight
+ *   request and byte budget; before any body byte is read) → transport reads the body within the lease → decode →
  *   validate per span → hand to the sink → outcome → status via {@link OUTCOME_STATUS}.
  *
  * Extension points, for transports and for cross-cutting concerns:
@@ -247,6 +247,13 @@ export class IngestPipeline {
     }
     const a = this.admission;
     if (a.requests >= a.maxRequests) return { refused: this.throttle(req, startedAt, `${a.requests} requests in flight (limit ${a.maxRequests})`) };
+    // Traces only: lifecycle events are few and small, and must not be starved by a trace backlog.
+    const busy = req.signal === 'traces' ? this.sink.backlog?.(a.bytes + (req.declaredBytes ?? 0)) : undefined;
+    if (busy !== undefined && busy.kind === 'retryable') {
+      const outcome: ExportOutcome = { kind: 'unavailable', message: `not stored, try again: ${busy.reason}`, retryAfterMillis: busy.retryAfterMillis };
+      this.report(req, outcome, startedAt);
+      return { refused: outcome };
+    }
     a.requests++;
     const lease = new LeaseImpl(a);
     if (req.declaredBytes !== undefined && req.declaredBytes > 0 && !lease.reserve(req.declaredBytes)) {

@@ -30,6 +30,12 @@ export interface SpanSink {
   write(spans: readonly SpanRecord[], raw?: Uint8Array): Promise<SinkResult>;
   /** Hands live lifecycle events over (`POST /v1/lifecycle`). */
   writeLifecycle(events: readonly LifecycleEventRecord[]): Promise<SinkResult>;
+  /**
+   * Cheap check the pipeline makes before a request's body is read: a
+   * `retryable` result refuses the request at once (503 + Retry-After)
+   * because the sink is already too far behind to take more.
+   */
+  backlog?(inFlightBodyBytes: number): SinkResult | undefined;
   close(): Promise<void>;
 }
 
@@ -50,6 +56,13 @@ export interface StoreSinkOptions {
    * @default 200_000
    */
   maxPendingSpans?: number;
+  /**
+   * Longest a write may expect to wait for the store: from the store's
+   * measured insert rate, a write that would wait longer behind the spans
+   * already pending is refused at once as retryable (503 + Retry-After)
+   * instead of being answered after the client's own timeout. @default 2_000
+   */
+  maxQueueWaitMillis?: number;
   /** Retry-After sent when refusing. @default 1_000 */
   retryAfterMillis?: number;
   /**
@@ -64,6 +77,12 @@ export interface StoreSinkOptions {
   logger?: Logger;
 }
 
+/** Insert rate assumed before one is measured, spans per ms: conservative, so a cold start is not flooded. */
+const ASSUMED_SPANS_PER_MILLI = 5;
+
+/** Protobuf body bytes per span, roughly (a span with a dozen attributes), to estimate the spans of requests not decoded yet. */
+const BYTES_PER_SPAN = 300;
+
 type Outcome = { stored: number; rejected: number; firstReason: string } | { retryable: string };
 
 /** The embedded path: spans go straight into a store in this process. */
@@ -72,6 +91,10 @@ export class StoreSink implements SpanSink {
   private readonly maxPending: number;
   private readonly retryAfterMillis: number;
   private readonly maxIsolationInserts: number;
+  private readonly maxQueueWaitMillis: number;
+  /** Measured insert rate, spans per ms (moving average); undefined until the first insert. */
+  private spansPerMilli: number | undefined;
+  private lastInsertEnd = 0;
   private readonly logger: Logger | undefined;
 
   constructor(
@@ -81,19 +104,64 @@ export class StoreSink implements SpanSink {
     this.maxPending = options.maxPendingSpans ?? 200_000;
     this.retryAfterMillis = options.retryAfterMillis ?? 1_000;
     this.maxIsolationInserts = options.maxIsolationInserts ?? 64;
+    this.maxQueueWaitMillis = options.maxQueueWaitMillis ?? 2_000;
     this.logger = options.logger;
   }
 
   async write(spans: readonly SpanRecord[]): Promise<SinkResult> {
-    if (this.pending + spans.length > this.maxPending && this.pending > 0) {
+    if (this.pending > 0 && this.pending + spans.length > this.maxPending) {
       return { kind: 'retryable', retryAfterMillis: this.retryAfterMillis, reason: `store write queue full (${this.pending} spans pending)` };
     }
+    const busy = this.pending > 0 ? this.backlog() : undefined;
+    if (busy !== undefined) return busy;
     this.pending += spans.length;
     try {
-      return this.result(await this.insert(spans, (batch) => this.store.insertSpans(batch)), spans.length, 'spans');
+      return this.result(
+        await this.insert(spans, async (batch) => {
+          const t = performance.now();
+          await this.store.insertSpans(batch);
+          this.observeRate(batch.length, t);
+        }),
+        spans.length,
+        'spans',
+      );
     } finally {
       this.pending -= spans.length;
     }
+  }
+
+  /**
+   * Retryable when the spans already pending, plus those the requests in
+   * flight (`inFlightBodyBytes`) will bring, would take the store longer than
+   * `maxQueueWaitMillis` at the measured insert rate (5,000 spans/s until
+   * one is measured).
+   */
+  backlog(inFlightBodyBytes = 0): SinkResult | undefined {
+    // Requests still being read or decoded will add about one span per BYTES_PER_SPAN body bytes.
+    const coming = this.pending + inFlightBodyBytes / BYTES_PER_SPAN;
+    if (coming === 0) return undefined;
+    const expectedWait = coming / (this.spansPerMilli ?? ASSUMED_SPANS_PER_MILLI);
+    if (expectedWait <= this.maxQueueWaitMillis) return undefined;
+    return {
+      kind: 'retryable',
+      retryAfterMillis: Math.max(this.retryAfterMillis, Math.min(30_000, Math.round(expectedWait))),
+      reason: `store busy (about ${Math.round(coming)} spans pending or arriving, about ${Math.round(expectedWait)} ms of work)`,
+    };
+  }
+
+  /**
+   * Updates the insert rate from one insert that started at `startedAt` and
+   * just finished. Inserts may queue inside the store, so an insert's wall
+   * time includes waiting for earlier ones; only the time since the later of
+   * its start and the previous insert's end counts as its own.
+   */
+  private observeRate(spans: number, startedAt: number): void {
+    const now = performance.now();
+    const own = now - Math.max(startedAt, this.lastInsertEnd);
+    this.lastInsertEnd = now;
+    if (spans < 100) return;
+    const rate = spans / Math.max(1, own);
+    this.spansPerMilli = this.spansPerMilli === undefined ? rate : 0.8 * this.spansPerMilli + 0.2 * rate;
   }
 
   async writeLifecycle(events: readonly LifecycleEventRecord[]): Promise<SinkResult> {
