@@ -25,6 +25,8 @@ import { REMOTE_READ_METHODS } from '../store/index.js';
 import type { RemoteReadMethod, Store, WindowCount, WindowCountsQuery } from '../store/index.js';
 
 const DAY_MILLIS = 86_400_000;
+/** Dimension keys one `where` may name (runs carry at most 64 dimensions). */
+const MAX_WHERE_KEYS = 64;
 
 /** Bounds of the read API; each is documented in docs/collector.md. */
 export interface ReadApiLimits {
@@ -235,7 +237,11 @@ export class ReadApi {
     if (args.length !== arity[method]) throw new BadRequest(400, `${method} takes ${arity[method]} argument(s), got ${args.length}`);
     const [a0, a1, a2] = args;
     switch (method) {
-      case 'jobAggregates':
+      case 'jobAggregates': {
+        const q = this.range(a0, 'args[0]');
+        this.dimensions(q, 'args[0]', true);
+        return;
+      }
       case 'jobNames':
       case 'queueDepths':
         this.range(a0, 'args[0]');
@@ -258,6 +264,7 @@ export class ReadApi {
         const buckets = Math.ceil(((q['toMillis'] as number) - (q['fromMillis'] as number)) / bucket);
         if (buckets > this.limits.maxBuckets) throw new BadRequest(400, `args[0]: ${buckets} buckets exceed the limit of ${this.limits.maxBuckets}`);
         if (q['criterion'] !== undefined) this.criterion(q['criterion'], 'args[0].criterion');
+        this.dimensions(q, 'args[0]', false);
         return;
       }
       case 'listRuns':
@@ -266,6 +273,7 @@ export class ReadApi {
         this.selector(q['jobs'], 'args[0].jobs');
         this.oneOf(q['filter'], ['all', 'failed'], 'args[0].filter', true);
         this.oneOf(q['order'], ['latest', 'slowest'], 'args[0].order', true);
+        this.dimensions(q, 'args[0]', false);
         const key = method === 'listRuns' ? 'limit' : 'limitPerJob';
         const n = q[key];
         if ((n !== undefined || key === 'limitPerJob') && !(Number.isInteger(n) && (n as number) >= 1 && (n as number) <= this.limits.maxRows)) {
@@ -285,6 +293,7 @@ export class ReadApi {
       case 'runDistributions': {
         const q = this.range(a0, 'args[0]');
         this.selector(q['jobs'], 'args[0].jobs');
+        this.dimensions(q, 'args[0]', false);
         const edges = q['latencyEdgesMillis'];
         if (!Array.isArray(edges) || edges.length > this.limits.maxEdges) throw new BadRequest(400, `args[0].latencyEdgesMillis: expected an array of at most ${this.limits.maxEdges} numbers`);
         edges.forEach((e, i) => {
@@ -312,6 +321,7 @@ export class ReadApi {
     this.selector(v['jobs'], `${path}.jobs`);
     this.criterion(v['criterion'], `${path}.criterion`);
     this.time(v['endMillis'], `${path}.endMillis`);
+    this.dimensions(v, path, false);
     const windows = v['windowsMillis'];
     if (!Array.isArray(windows) || windows.length > this.limits.maxWindows) throw new BadRequest(400, `${path}.windowsMillis: expected an array of at most ${this.limits.maxWindows} window lengths`);
     windows.forEach((w, i) => {
@@ -325,6 +335,29 @@ export class ReadApi {
     if (isObject(v) && v['kind'] === 'success') return;
     if (isObject(v) && v['kind'] === 'latency' && typeof v['thresholdMillis'] === 'number' && Number.isFinite(v['thresholdMillis']) && v['thresholdMillis'] >= 0) return;
     throw new BadRequest(400, `${path}: expected {"kind": "success"} or {"kind": "latency", "thresholdMillis": n}`);
+  }
+
+  /**
+   * `where` (optional): an object of at most {@link MAX_WHERE_KEYS} dimension
+   * keys to string values; `groupBy` (optional, only where the method takes
+   * it): a non-empty dimension key. Keys and values are bounded like selectors.
+   */
+  private dimensions(q: Json, path: string, groupBy: boolean): void {
+    const max = this.limits.maxSelectorLength;
+    const where = q['where'];
+    if (where !== undefined) {
+      if (!isObject(where)) throw new BadRequest(400, `${path}.where: expected an object of dimension keys to string values`);
+      const entries = Object.entries(where);
+      if (entries.length > MAX_WHERE_KEYS) throw new BadRequest(400, `${path}.where: ${entries.length} keys exceed the limit of ${MAX_WHERE_KEYS}`);
+      for (const [k, v] of entries) {
+        if (k === '' || k.length > max) throw new BadRequest(400, `${path}.where: expected dimension keys of 1 to ${max} characters`);
+        if (typeof v !== 'string' || v.length > max) throw new BadRequest(400, `${path}.where[${JSON.stringify(k.slice(0, 64))}]: expected a string of at most ${max} characters`);
+      }
+    }
+    const g = q['groupBy'];
+    if (g === undefined) return;
+    if (!groupBy) throw new BadRequest(400, `${path}.groupBy: only jobAggregates groups by a dimension`);
+    if (typeof g !== 'string' || g === '' || g.length > max) throw new BadRequest(400, `${path}.groupBy: expected a dimension key of 1 to ${max} characters`);
   }
 
   private selector(v: unknown, path: string): void {

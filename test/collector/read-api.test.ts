@@ -72,6 +72,15 @@ describe('read API: safe for a loopback listener', () => {
     { name: 'a bad criterion', body: query('windowCounts', [{ jobs: '*', criterion: { kind: 'nope' }, endMillis: T0, windowsMillis: [1] }]), status: 400, message: /criterion/ },
     { name: 'a list limit past the row bound', body: query('listRuns', [{ ...RANGE, jobs: '*', limit: 1e9 }]), status: 400, message: /limit: expected an integer in 1\.\.10000/ },
     { name: 'too many buckets', body: query('timeSeries', [{ ...RANGE, jobs: '*', bucketMillis: 1 }]), status: 400, message: /buckets exceed/ },
+    { name: 'a where that is a string', body: query('jobAggregates', [{ ...RANGE, where: 'env=prod' }]), status: 400, message: /args\[0\]\.where: expected an object of dimension keys to string values/ },
+    { name: 'a where that is a list', body: query('listRuns', [{ ...RANGE, jobs: '*', where: ['prod'] }]), status: 400, message: /args\[0\]\.where: expected an object/ },
+    { name: 'a where value that is a number', body: query('windowCounts', [{ jobs: '*', criterion: { kind: 'success' }, endMillis: T0, windowsMillis: [1], where: { shard: 3 } }]), status: 400, message: /args\[0\]\.where\["shard"\]: expected a string/ },
+    { name: 'a where value that is null', body: query('windowCountsMany', [[{ jobs: '*', criterion: { kind: 'success' }, endMillis: T0, windowsMillis: [1], where: { env: null } }]]), status: 400, message: /args\[0\]\[0\]\.where\["env"\]: expected a string/ },
+    { name: 'a where with an empty key', body: query('timeSeries', [{ ...RANGE, jobs: '*', bucketMillis: 60_000, where: { '': 'x' } }]), status: 400, message: /args\[0\]\.where: expected dimension keys of 1 to 1024 characters/ },
+    { name: 'a where with too many keys', body: query('runDistributions', [{ ...RANGE, jobs: '*', latencyEdgesMillis: [1], where: Object.fromEntries(Array.from({ length: 65 }, (_, i) => [`k${i}`, 'v'])) }]), status: 400, message: /65 keys exceed the limit of 64/ },
+    { name: 'a groupBy that is a number', body: query('jobAggregates', [{ ...RANGE, groupBy: 7 }]), status: 400, message: /args\[0\]\.groupBy: expected a dimension key/ },
+    { name: 'a groupBy that is empty', body: query('jobAggregates', [{ ...RANGE, groupBy: '' }]), status: 400, message: /args\[0\]\.groupBy: expected a dimension key/ },
+    { name: 'a groupBy on a method without it', body: query('listRunsByJob', [{ ...RANGE, jobs: '*', limitPerJob: 1, groupBy: 'service.name' }]), status: 400, message: /args\[0\]\.groupBy: only jobAggregates groups by a dimension/ },
     { name: 'a body over the size limit', body: query('jobNames', [{ ...RANGE, pad: 'x'.repeat(5000) }]), status: 413, message: /exceeds the 4096-byte limit/ },
   ];
   for (const c of bad) {
@@ -85,6 +94,21 @@ describe('read API: safe for a loopback listener', () => {
       expect(a.body).not.toMatch(/<html|at .*\.(ts|js):\d+|\/work\/|node_modules/i);
     });
   }
+
+  it('answers queries with a valid where and groupBy like the store', async () => {
+    const where = { 'deployment.environment.name': 'prod' };
+    const agg = await call(query('jobAggregates', [{ ...RANGE, where, groupBy: 'service.name' }]));
+    expect(agg.status).toBe(200);
+    expect((JSON.parse(agg.body) as { result: unknown }).result).toEqual(await store.jobAggregates({ ...RANGE, where, groupBy: 'service.name' }));
+    const all = await call(query('jobAggregates', [{ ...RANGE, groupBy: 'service.name' }]));
+    expect((JSON.parse(all.body) as { result: unknown[] }).result).toHaveLength(1);
+    const w = { jobs: '*', criterion: { kind: 'success' as const }, endMillis: T0 + 60_000, windowsMillis: [3_600_000] };
+    const counts = await call(query('windowCounts', [{ ...w, where: { 'deployment.environment.name': '' } }]));
+    expect(counts.status).toBe(200);
+    expect((JSON.parse(counts.body) as { result: unknown }).result).toEqual([{ windowMillis: 3_600_000, good: 1, total: 1 }]);
+    const none = await call(query('windowCounts', [{ ...w, where }]));
+    expect((JSON.parse(none.body) as { result: unknown }).result).toEqual([{ windowMillis: 3_600_000, good: 0, total: 0 }]);
+  });
 
   it('splits windowCountsMany into chunks and joins them back equal to one store call', async () => {
     const queries = [
