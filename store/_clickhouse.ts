@@ -216,11 +216,18 @@ export const JOB_ROW_COLUMNS = [
   'received_ns',
 ] as const;
 
+// Dimension arrays are shared by the rows of one resource: encode each once.
+const encodedArrays = new WeakMap<readonly string[], string>();
+
 /** An `Array(String)` in TabSeparated: quoted elements (their escapes leave no TAB or newline). */
 function tsvStringArray(values: readonly string[]): string {
-  let out = '[';
+  let out = encodedArrays.get(values);
+  if (out !== undefined) return out;
+  out = '[';
   for (let i = 0; i < values.length; i++) out += (i === 0 ? '' : ',') + quoteString(values[i] as string);
-  return out + ']';
+  out += ']';
+  encodedArrays.set(values, out);
+  return out;
 }
 
 /** Encodes job rows as `TabSeparated` rows of {@link JOB_ROW_COLUMNS}, clamped like spans. */

@@ -15,6 +15,8 @@ export { parseStoreUrl, redact, withClickHouseCredentials, DEFAULT_STORE, CLICKH
 export type { StoreUrl } from './url.js';
 export { toSpanRow } from './rows.js';
 export type { SpanRow } from './rows.js';
+export { deriveSpan, derivationWarnings, dimensionsOf, PROFILE_ORDER, CICD_RESULT_OUTCOMES, DIM_ENVIRONMENT, RowRole } from './derive/index.js';
+export type { Derivation, DerivationWarnings, JobRow, ProfileName } from './derive/index.js';
 export { compareStrings } from './duckdb.js';
 export { RemoteStore, REMOTE_READ_METHODS } from './remote.js';
 export type { RemoteReadMethod } from './remote.js';

@@ -2,6 +2,7 @@ import { StoreError, errorMessage } from '../contracts/index.js';
 import type { LifecycleEventRecord, SpanRecord } from '../contracts/index.js';
 import type {
   JobAggregate,
+  JobAggregatesQuery,
   JobSeries,
   ListRunsByJobQuery,
   RunDistribution,
@@ -77,8 +78,8 @@ export class RemoteStore implements Store {
     return this.call('queueDepths', [range]);
   }
 
-  jobAggregates(range: TimeRange): Promise<JobAggregate[]> {
-    return this.call('jobAggregates', [range]);
+  jobAggregates(query: JobAggregatesQuery): Promise<JobAggregate[]> {
+    return this.call('jobAggregates', [query]);
   }
 
   windowCounts(query: WindowCountsQuery): Promise<WindowCount[]> {

@@ -78,9 +78,23 @@ export function toSpanRow(span: SpanRecord, row: JobRow | undefined = deriveSpan
     queuedNs: row?.queuedNs ?? null,
     deadLettered: row?.deadLettered ?? false,
     attributes: JSON.stringify(span.attributes),
-    resourceAttributes: JSON.stringify(span.resourceAttributes),
-    events: JSON.stringify(
-      span.events.map((e) => ({ name: e.name, time_unix_nano: e.timeUnixNano.toString(), attributes: e.attributes })),
-    ),
+    resourceAttributes: resourceJson(span),
+    events:
+      span.events.length === 0
+        ? '[]'
+        : JSON.stringify(span.events.map((e) => ({ name: e.name, time_unix_nano: e.timeUnixNano.toString(), attributes: e.attributes }))),
   };
+}
+
+// A resource's attributes object is shared by all its spans (one per
+// ResourceSpans when decoded): serialize it once per object.
+const resourceJsonCache = new WeakMap<object, string>();
+
+function resourceJson(span: SpanRecord): string {
+  let text = resourceJsonCache.get(span.resourceAttributes);
+  if (text === undefined) {
+    text = JSON.stringify(span.resourceAttributes);
+    resourceJsonCache.set(span.resourceAttributes, text);
+  }
+  return text;
 }

@@ -8,7 +8,7 @@ import {
   ATTR_RUN_DEAD_LETTERED,
   RunOutcome,
 } from '../../contracts/index.js';
-import type { AttributeValue, SpanRecord } from '../../contracts/index.js';
+import type { AttributeValue, Attributes, SpanRecord } from '../../contracts/index.js';
 import { int, num, str } from './_values.js';
 import type { JobRow, ProfileName, RowRole } from './types.js';
 
@@ -25,30 +25,32 @@ export const MAX_DIMENSION_VALUE_CHARS = 256;
  */
 const NOT_DIMENSIONS = /^(jobslo\.|messaging\.message\.|messaging\.conversation|celery\.|bullmq\.|process\.|error\.|exception\.|code\.|thread\.|cicd\.pipeline\.run\.|cicd\.pipeline\.task\.run\.|k8s\.job\.uid|k8s\.pod\.uid)/;
 
+// The record and unit separators delimit dimensions in the DuckDB store.
+// eslint-disable-next-line no-control-regex
+const SEPARATORS = /[\u001e\u001f]/g;
+// eslint-disable-next-line no-control-regex
+const HAS_SEPARATOR = /[\u001e\u001f]/;
+
 function dimValue(v: AttributeValue | undefined): string | undefined {
-  if (typeof v === 'string') return v.length > MAX_DIMENSION_VALUE_CHARS ? v.slice(0, MAX_DIMENSION_VALUE_CHARS) : v;
+  if (typeof v === 'string') {
+    const cut = v.length > MAX_DIMENSION_VALUE_CHARS ? v.slice(0, MAX_DIMENSION_VALUE_CHARS) : v;
+    return HAS_SEPARATOR.test(cut) ? cut.replace(SEPARATORS, ' ') : cut;
+  }
   if (typeof v === 'number' || typeof v === 'boolean') return String(v);
   return undefined;
 }
 
-/**
- * The dimensions of a span: every scalar resource attribute, then the span's
- * own scalar attributes outside {@link NOT_DIMENSIONS} (a span attribute wins
- * over a resource attribute of the same key), `deployment.environment` also
- * as `deployment.environment.name` when that is absent. Sorted by key, at
- * most {@link MAX_DIMENSIONS}.
- */
-export function dimensionsOf(span: SpanRecord): { keys: string[]; values: string[] } {
-  const map = new Map<string, string>();
-  for (const k in span.resourceAttributes) {
-    const v = dimValue(span.resourceAttributes[k]);
-    if (v !== undefined) map.set(k, v);
-  }
-  for (const k in span.attributes) {
-    if (NOT_DIMENSIONS.test(k)) continue;
-    const v = dimValue(span.attributes[k]);
-    if (v !== undefined) map.set(k, v);
-  }
+function dimKey(k: string): string {
+  return HAS_SEPARATOR.test(k) ? k.replace(SEPARATORS, ' ') : k;
+}
+
+/** Dimensions as sorted keys and their values; shared between rows, never mutated. */
+export interface Dimensions {
+  readonly keys: string[];
+  readonly values: string[];
+}
+
+function finish(map: Map<string, string>): Dimensions {
   if (!map.has(DIM_ENVIRONMENT)) {
     const old = map.get(OLD_ENVIRONMENT);
     if (old !== undefined) map.set(DIM_ENVIRONMENT, old);
@@ -56,6 +58,54 @@ export function dimensionsOf(span: SpanRecord): { keys: string[]; values: string
   const keys = [...map.keys()].sort();
   if (keys.length > MAX_DIMENSIONS) keys.length = MAX_DIMENSIONS;
   return { keys, values: keys.map((k) => map.get(k) as string) };
+}
+
+// A resource's attributes object is shared by all its spans (one per
+// ResourceSpans when decoded), so its dimensions are computed once per object.
+const byResource = new WeakMap<Attributes, { map: Map<string, string>; dims: Dimensions }>();
+// Whether a span attribute key is a dimension, by key (bounded: cleared when full).
+const isDimensionKey = new Map<string, boolean>();
+const MAX_CACHED_KEYS = 10_000;
+
+function dimensionKey(k: string): boolean {
+  let yes = isDimensionKey.get(k);
+  if (yes === undefined) {
+    yes = !NOT_DIMENSIONS.test(k);
+    if (isDimensionKey.size >= MAX_CACHED_KEYS) isDimensionKey.clear();
+    isDimensionKey.set(k, yes);
+  }
+  return yes;
+}
+
+/**
+ * The dimensions of a span: every scalar resource attribute, then the span's
+ * own scalar attributes outside {@link NOT_DIMENSIONS} (a span attribute wins
+ * over a resource attribute of the same key), `deployment.environment` also
+ * as `deployment.environment.name` when that is absent. Sorted by key, at
+ * most {@link MAX_DIMENSIONS}; the bytes 0x1E and 0x1F in keys and values
+ * become spaces. Spans of one resource without dimension
+ * attributes of their own share one result.
+ */
+export function dimensionsOf(span: SpanRecord): Dimensions {
+  let res = byResource.get(span.resourceAttributes);
+  if (res === undefined) {
+    const map = new Map<string, string>();
+    for (const k in span.resourceAttributes) {
+      const v = dimValue(span.resourceAttributes[k]);
+      if (v !== undefined) map.set(dimKey(k), v);
+    }
+    res = { map, dims: finish(new Map(map)) };
+    byResource.set(span.resourceAttributes, res);
+  }
+  let own: Map<string, string> | undefined;
+  for (const k in span.attributes) {
+    if (!dimensionKey(k)) continue;
+    const v = dimValue(span.attributes[k]);
+    if (v === undefined) continue;
+    own ??= new Map(res.map);
+    own.set(dimKey(k), v);
+  }
+  return own === undefined ? res.dims : finish(own);
 }
 
 /** The last `exception` event's attribute `key`, or `''`. */
@@ -98,7 +148,7 @@ export interface RowFields {
 }
 
 /** A row from a span and a profile's decisions. */
-export function makeRow(span: SpanRecord, f: RowFields, dims: { keys: string[]; values: string[] }): JobRow {
+export function makeRow(span: SpanRecord, f: RowFields, dims: Dimensions): JobRow {
   const outcome = f.outcome ?? '';
   const exit = int(span.attributes[ATTR_PROCESS_EXIT_CODE]);
   const failed = outcome !== '' && outcome !== RunOutcome.Succeeded;

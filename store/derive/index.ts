@@ -11,13 +11,16 @@ import { jobsloProfile } from './jobslo.js';
 import { k8sProfile } from './k8s.js';
 import { messagingProfile } from './messaging.js';
 import { dimensionsOf } from './_row.js';
+import type { Dimensions } from './_row.js';
 import type { Profile } from './_profile.js';
 import type { Derivation, ProfileName } from './types.js';
 
 export { RowRole } from './types.js';
 export type { Derivation, JobRow, ProfileName } from './types.js';
+export type { RowRole as RowRoleName } from './types.js';
 export { CICD_RESULT_OUTCOMES } from './cicd.js';
 export { DIM_ENVIRONMENT, dimensionsOf, failureMode } from './_row.js';
+export type { Dimensions } from './_row.js';
 export { pick, str, num, nanos } from './_values.js';
 
 const PROFILES: readonly [ProfileName, Profile][] = [
@@ -46,8 +49,8 @@ const NONE: Derivation = { rows: [] };
  * it, and a warning when it looks like job telemetry but cannot form a run.
  */
 export function deriveSpan(span: SpanRecord): Derivation {
-  let dims: { keys: string[]; values: string[] } | undefined;
-  const lazyDims = (): { keys: string[]; values: string[] } => (dims ??= dimensionsOf(span));
+  let dims: Dimensions | undefined;
+  const lazyDims = (): Dimensions => (dims ??= dimensionsOf(span));
   for (const [, profile] of PROFILES) {
     const d = profile(span, lazyDims);
     if (d !== undefined) return d;

@@ -62,10 +62,10 @@ export interface JobRow {
   deadLettered: boolean;
   traceId: string;
   spanId: string;
-  /** Dimension keys (resource and span attributes usable to filter and group), sorted, unique. */
-  dimKeys: string[];
-  /** Values of {@link dimKeys}, as text. */
-  dimValues: string[];
+  /** Dimension keys (resource and span attributes usable to filter and group), sorted, unique; shared between rows, never mutate. */
+  dimKeys: readonly string[];
+  /** Values of {@link dimKeys}, as text; shared like {@link dimKeys}. */
+  dimValues: readonly string[];
 }
 
 /** What {@link deriveSpan} makes of one span. */
