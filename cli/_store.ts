@@ -1,15 +1,18 @@
 import { existsSync, readdirSync } from 'node:fs';
 import { basename, dirname, resolve } from 'node:path';
 import { StoreError } from '../contracts/index.js';
-import { openStore, parseStoreUrl, redact } from '../store/index.js';
+import { ClickHouseStore, openStore, parseStoreUrl, redact, withClickHouseCredentials } from '../store/index.js';
+import { quoteString } from '../store/_clickhouse.js';
 import type { Store } from '../store/index.js';
 import type { CliContext } from './command.js';
 
+const CREATED_BY = 'This command only reads; a store is created by "jobslo collector", "jobslo ingest" or "jobslo demo"';
+
 /**
  * Opens a store for a read-only command (`analyze`, `report`, `alerts`,
- * `serve`): a DuckDB file that does not exist is an error naming the path
- * (with a similarly named file as a hint), never a new empty store.
- * @throws {StoreError} `JOBSLO_ERR_STORE_MISSING` when the file does not exist
+ * `serve`): a DuckDB file or a ClickHouse database that does not exist is an
+ * error naming it (with similarly named ones as a hint), never a new empty store.
+ * @throws {StoreError} `JOBSLO_ERR_STORE_MISSING` when the file or database does not exist
  * @throws {ConfigError} for a value that is not a store URL
  */
 export async function openExistingStore(value: string, ctx: Pick<CliContext, 'cwd' | 'env'>): Promise<Store> {
@@ -26,7 +29,24 @@ export async function openExistingStore(value: string, ctx: Pick<CliContext, 'cw
       }
       throw new StoreError(
         'JOBSLO_ERR_STORE_MISSING',
-        `--store: no store at ${path}${hint}. This command only reads; a store is created by "jobslo collector", "jobslo ingest" or "jobslo demo". Check --store, $JOBSLO_STORE or store: in jobslo.yaml (got "${redact(value)}")`,
+        `--store: no store at ${path}${hint}. ${CREATED_BY}. Check --store, $JOBSLO_STORE or store: in jobslo.yaml (got "${redact(value)}")`,
+      );
+    }
+  }
+  if (url.kind === 'clickhouse') {
+    // Opening would create the database (migrate); look first.
+    const probe = await ClickHouseStore.open({ url: withClickHouseCredentials(url.url, ctx.env), database: url.database });
+    let found: boolean;
+    try {
+      const [row] = await probe.query(`SELECT count() AS n FROM system.databases WHERE name = ${quoteString(url.database)}`);
+      found = Number(row?.['n'] ?? 0) > 0;
+    } finally {
+      await probe.close();
+    }
+    if (!found) {
+      throw new StoreError(
+        'JOBSLO_ERR_STORE_MISSING',
+        `--store: no database ${url.database} on the ClickHouse server ${redact(url.url)}. ${CREATED_BY}. Check --store, $JOBSLO_STORE or store: in jobslo.yaml (got "${redact(value)}")`,
       );
     }
   }

@@ -1,12 +1,17 @@
 /** Misconfiguration is loud: a typo'd job selector, a store path that does not exist, an empty webhook list. */
+import { randomUUID } from 'node:crypto';
 import { existsSync, readFileSync, readdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
-import { noopLogger } from '../../contracts/index.js';
+import { StoreError, noopLogger } from '../../contracts/index.js';
 import { dispatch } from '../../cli/main.js';
 import type { CliContext } from '../../cli/command.js';
+import { openExistingStore } from '../../cli/_store.js';
+import { clickhouseExec, clickhouseUrl, probeClickHouse, requireService } from '../support/services.js';
 import { DuckDbStore } from '../../store/index.js';
 import { HOUR, MINUTE, startReceiver, steadyRuns, tempDir } from '../slo/helpers.js';
+
+const clickhouseUp = await requireService('ClickHouse', () => probeClickHouse(), 'read-only commands on a ClickHouse database that does not exist');
 
 let cleanups: (() => Promise<void> | void)[] = [];
 afterEach(async () => {
@@ -122,5 +127,31 @@ describe('alerts without webhooks', () => {
     expect(ctx.stdout).toMatch(/flaky-sync\s+flaky-sync\s+DOWN/);
     expect(ctx.stdout).toContain('0 alert(s) firing, 1 monitor(s) down or running too long; 1 notification(s) queued for 1 webhook(s); delivered 1');
     expect(r.requests.map((q) => (JSON.parse(q.body) as { labels: Record<string, string> }).labels['alertname'])).toEqual(['JobsloJobDown']);
+  });
+});
+
+describe.skipIf(!clickhouseUp)('a ClickHouse database that does not exist (ClickHouse 18.16)', () => {
+  it('analyze, report, alerts and serve exit 2 with JOBSLO_ERR_STORE_MISSING naming the database, and create nothing', async () => {
+    const t = tempDir();
+    cleanups.push(t.cleanup);
+    const database = `jobslo_test_missing_${randomUUID().replaceAll('-', '')}`;
+    cleanups.push(() => clickhouseExec(`DROP DATABASE IF EXISTS ${database}`).then(() => undefined));
+    const url = `clickhouse:${clickhouseUrl()}/${database}`;
+    const exists = async (): Promise<string> => (await clickhouseExec(`SELECT count() FROM system.databases WHERE name = '${database}'`)).trim();
+    writeFileSync(join(t.dir, 'jobslo.yaml'), 'slos:\n  - {name: s, job: nightly, objective: 0.9}\nmonitors:\n  - {job: nightly, cron: "0 2 * * *"}\n');
+    const err = await openExistingStore(url, { cwd: t.dir, env: {} }).then(
+      () => undefined,
+      (e: unknown) => e,
+    );
+    expect(err).toBeInstanceOf(StoreError);
+    expect((err as StoreError).code).toBe('JOBSLO_ERR_STORE_MISSING');
+    for (const args of [['analyze'], ['report', '--out', join(t.dir, 'site')], ['alerts', '--once'], ['serve', '--port', '0']]) {
+      const ctx = ctxFor(t.dir);
+      expect(await dispatch([...args, '--store', url], ctx), args[0]).toBe(2);
+      expect(ctx.stderr).toContain(`jobslo ${args[0]}: --store: no database ${database} on the ClickHouse server`);
+      expect(ctx.stderr).toContain('This command only reads');
+      expect(await exists(), args[0]).toBe('0');
+    }
+    expect(existsSync(join(t.dir, 'site'))).toBe(false);
   });
 });
