@@ -1,7 +1,7 @@
 import { analyze } from '../analyzer/index.js';
 import type { JobSlis } from '../analyzer/index.js';
 import { COUNTED_OUTCOMES, ConfigError } from '../contracts/index.js';
-import type { RunSummary, SeriesPoint, Store, TimeRange } from '../store/index.js';
+import type { DimensionFilter, RunSummary, SeriesPoint, Store, TimeRange } from '../store/index.js';
 import type { LatencyHistogram, ReportCheckInput, ReportData, ReportFreshnessInput, ReportJobDetail, ReportSloData, ReportSloInput } from './model.js';
 
 /** Options of {@link collectReportData}. */
@@ -14,6 +14,12 @@ export interface CollectReportOptions {
   storeLocation?: string;
   /** @default new Date() */
   generatedAt?: Date;
+  /**
+   * Only runs with these dimension values in the job figures, job pages and
+   * failure lists (as `jobslo analyze --where`); SLO pages keep their SLO's
+   * own `where`. @default {} (every run)
+   */
+  where?: DimensionFilter;
   /** SLO definitions and state; without them the pages have no SLO sections. */
   slos?: readonly ReportSloInput[];
   /** Late or missed scheduled jobs; without them the on-call page has no such section. */
@@ -243,7 +249,7 @@ type Limits = Required<Pick<CollectReportOptions, 'histogramRunLimit' | 'failure
 const isCounted = (r: RunSummary): boolean => COUNTED.has(r.outcome);
 
 /** Per-job detail with the store's per-job queries: three queries per job. */
-async function collectJob(store: Store, slis: JobSlis, window: TimeRange, o: Limits): Promise<ReportJobDetail> {
+async function collectJob(store: Store, slis: JobSlis, window: TimeRange & { where?: DimensionFilter }, o: Limits): Promise<ReportJobDetail> {
   const job = slis.job;
   const bucketMillis = chooseBucketMillis(window.toMillis - window.fromMillis, slis.runs);
   const nameIsGlob = /[*?]/.test(job);
@@ -279,7 +285,7 @@ const hasBatch = (store: Store): store is BatchStore =>
  * the histograms, whatever the number of jobs. Exact per job, glob
  * characters in names included.
  */
-async function collectJobsBatched(store: BatchStore, jobs: readonly JobSlis[], window: TimeRange, o: Limits): Promise<ReportJobDetail[]> {
+async function collectJobsBatched(store: BatchStore, jobs: readonly JobSlis[], window: TimeRange & { where?: DimensionFilter }, o: Limits): Promise<ReportJobDetail[]> {
   const span = window.toMillis - window.fromMillis;
   const bucketOf = new Map(jobs.map((j) => [j.job, chooseBucketMillis(span, j.runs)]));
   const series = new Map<string, SeriesPoint[]>();
@@ -342,13 +348,16 @@ export async function collectReportData(store: Store, options: CollectReportOpti
     slowestPerJob: options.slowestPerJob ?? 10,
   };
 
-  const analysis = await analyze(store, window);
-  const previous = await analyze(store, previousWindow);
+  const where = options.where !== undefined && Object.keys(options.where).length > 0 ? { where: options.where } : {};
+  // The job queries read `where` from the window they are given.
+  const filtered = { ...window, ...where };
+  const analysis = await analyze(store, window, where);
+  const previous = await analyze(store, previousWindow, where);
   const details = hasBatch(store)
-    ? await collectJobsBatched(store, analysis.jobs, window, limits)
-    : await mapLimit(analysis.jobs, concurrency, (j) => collectJob(store, j, window, limits));
-  const latestFailures = await store.listRuns({ jobs: '*', ...window, filter: 'failed', order: 'latest', limit: options.latestFailures ?? 50 });
-  const [latest] = await store.listRuns({ jobs: '*', ...window, order: 'latest', limit: 1 });
+    ? await collectJobsBatched(store, analysis.jobs, filtered, limits)
+    : await mapLimit(analysis.jobs, concurrency, (j) => collectJob(store, j, filtered, limits));
+  const latestFailures = await store.listRuns({ jobs: '*', ...filtered, filter: 'failed', order: 'latest', limit: options.latestFailures ?? 50 });
+  const [latest] = await store.listRuns({ jobs: '*', ...filtered, order: 'latest', limit: 1 });
   const jobsBeforeWindow = analysis.jobs.length === 0 ? (await store.jobNames({ fromMillis: 0, toMillis: window.fromMillis })).length : 0;
   const slos = options.slos ? await mapLimit(options.slos, concurrency, (s) => collectSlo(store, s, window)) : null;
   return {

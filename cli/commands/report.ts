@@ -12,6 +12,7 @@ import { withScheduleMonitors } from '../_monitors.js';
 import { STORE_HELP, timeRange } from '../_options.js';
 import { reportChecks, reportSlos, withSloWarnings } from '../_report-slos.js';
 import { openExistingStore } from '../_store.js';
+import { parseWhere } from './analyze.js';
 import { CONFIG_HELP, STATE_DIR_HELP, TRACE_URL_HELP, checkTraceUrl, resolveConfig, storeFor } from './alerts.js';
 
 export const reportCommand: Command = {
@@ -19,6 +20,7 @@ export const reportCommand: Command = {
   summary: 'Write the HTML SLO report: overview, on-call, check list and per-job pages',
   help: `Usage: jobslo report [--store URL] [--since 24h] [--until ISO] [--out DIR]
                      [--config FILE] [--state-dir DIR] [--trace-url TEMPLATE]
+                     [--where KEY=VALUE]...
 
 Writes a static site into DIR: index.html (overview: success, failures, cost
 and their change against the previous window of the same length),
@@ -42,6 +44,10 @@ ${STORE_HELP}
   --since DURATION    window length ending now (or at --until) (default 24h)
   --until ISO         end of the window, ISO-8601 (default: now)
   --out DIR           output folder, created if missing (default jobslo-report)
+  --where KEY=VALUE   job figures, job pages and failure lists only from runs
+                      whose dimension KEY (service.name,
+                      deployment.environment.name, ...) is VALUE; repeat to
+                      require several. SLO pages keep their SLO's own where:
 ${CONFIG_HELP}
 ${STATE_DIR_HELP}
 ${TRACE_URL_HELP}
@@ -58,11 +64,13 @@ ${TRACE_URL_HELP}
         config: { type: 'string' },
         'state-dir': { type: 'string' },
         'trace-url': { type: 'string' },
+        where: { type: 'string', multiple: true },
       },
       strict: true,
       allowPositionals: false,
     });
     const range = timeRange(values.since, values.until, Date.now());
+    const where = parseWhere(values.where ?? []);
     const loaded = resolveConfig(values.config, ctx, false, false);
     const config = loaded ? await withScheduleMonitors(loaded, ctx) : undefined;
     const storeValue = storeFor(values.store, ctx, config);
@@ -80,6 +88,7 @@ ${TRACE_URL_HELP}
       const data = await collectReportData(store, {
         range,
         version: JOBSLO_VERSION,
+        where,
         ...(traceUrl !== undefined ? { traceUrlTemplate: traceUrl } : {}),
         ...(evaluations ? { slos: withSloWarnings(reportSlos(evaluations, state), unmatched) } : {}),
         ...(monitors ? { checks: reportChecks(monitors, unmatched) } : {}),
