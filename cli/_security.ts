@@ -63,16 +63,26 @@ export function securityFrom(values: SecurityValues, ctx: CliContext, scopes: re
   return { auth: new BearerAuth(tokens), tls: cert !== undefined && key !== undefined ? loadTls(resolve(cert), resolve(key)) : undefined };
 }
 
+/** What {@link requireAuthOffLoopback} names in its refusal. */
+export interface OffLoopbackWording {
+  /** The flag that set the address. @default '--host' */
+  addressFlag?: string;
+  /** The token flags that would make it safe. @default '--ingest-token (and --read-token)' */
+  tokenFlags?: string;
+  /** What the insecure flag allows. @default 'accept telemetry from anyone who can reach it' */
+  consequence?: string;
+}
+
 /**
  * Refuses to listen on a non-loopback address without authentication unless
  * the user said so with the flag named `insecureFlag`.
- * @throws {ConfigError}
+ * @throws {ConfigError} naming the address flag
  */
-export function requireAuthOffLoopback(host: string, auth: BearerAuth, insecure: boolean, insecureFlag: string): void {
+export function requireAuthOffLoopback(host: string, auth: BearerAuth, insecure: boolean, insecureFlag: string, wording: OffLoopbackWording = {}): void {
   if (isLoopback(host) || auth.enabled || insecure) return;
   throw new ConfigError(
-    '--host',
-    `${host} is reachable from other machines, and no token is set: give --ingest-token (and --read-token), ` +
-      `or ${insecureFlag} to accept telemetry from anyone who can reach it`,
+    wording.addressFlag ?? '--host',
+    `${host} is reachable from other machines, and no token is set: give ${wording.tokenFlags ?? '--ingest-token (and --read-token)'}, ` +
+      `or ${insecureFlag} to ${wording.consequence ?? 'accept telemetry from anyone who can reach it'}`,
   );
 }

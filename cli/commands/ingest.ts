@@ -13,7 +13,7 @@ import { openStore } from '../../store/index.js';
 import { IngestMetrics } from '../../collector/metrics.js';
 import { PROMETHEUS_CONTENT_TYPE, authorizeRequest, listen } from '../../server/index.js';
 import type { Listener } from '../../server/index.js';
-import { READ_SECURITY_HELP, SECURITY_OPTIONS, securityFrom } from '../_security.js';
+import { READ_SECURITY_HELP, SECURITY_OPTIONS, requireAuthOffLoopback, securityFrom } from '../_security.js';
 import type { Command } from '../command.js';
 import { STORE_HELP, VALIDATION_FLAGS, VALIDATION_HELP, parsePositiveInt, storeValue, validationOptions } from '../_options.js';
 
@@ -25,6 +25,7 @@ export const ingestCommand: Command = {
                      [--batch-max-spans 50000] [--batch-max-wait 1s]
                      [--dead-letter-topic otlp_spans_dlq] [--retention-days N] [--session-timeout 30s]
                      [--metrics 127.0.0.1:9465|off] [--read-token REF] [--tls-cert FILE --tls-key FILE]
+                     [--insecure-allow-unauthenticated]
 
 Reads the OTLP trace requests that "jobslo collector --bus kafka" (or an
 OpenTelemetry Collector's Kafka exporter with encoding otlp_proto) publishes,
@@ -57,7 +58,12 @@ ${STORE_HELP.replace(/^ {2}--store URL {9}/, '  --store URL             ').repla
                           at least 6s; the broker's group.min/max.session.timeout.ms bound it)
   --metrics ADDR:PORT     where to serve /metrics and /health (default
                           127.0.0.1:9465, skipped with a warning when taken;
-                          port 0 picks a free one; off: none)
+                          port 0 picks a free one; off: none). An address other
+                          than loopback needs --read-token, unless
+                          --insecure-allow-unauthenticated is given
+  --insecure-allow-unauthenticated
+                          serve /metrics on a non-loopback --metrics address
+                          without a token (anyone who can reach it reads it)
 ${READ_SECURITY_HELP.replace(/^ {2}(--[a-z-]+(?: [A-Z]+)?) +/gm, (_m, f: string) => `  ${f.padEnd(22)}  `).replace(/\n {22}/g, '\n                          ')}
 
 Span validation (the collector's rules; rejected spans are logged and counted,
@@ -84,6 +90,7 @@ ${VALIDATION_HELP}
         'read-token': SECURITY_OPTIONS['read-token'],
         'tls-cert': SECURITY_OPTIONS['tls-cert'],
         'tls-key': SECURITY_OPTIONS['tls-key'],
+        'insecure-allow-unauthenticated': { type: 'boolean', default: false },
       },
       strict: true,
       allowPositionals: false,
@@ -114,6 +121,13 @@ ${VALIDATION_HELP}
     const security = securityFrom(values, ctx, ['read']);
     if (metricsAt === undefined && (values['read-token'] !== undefined || values['tls-cert'] !== undefined)) {
       throw new ConfigError(values['read-token'] !== undefined ? '--read-token' : '--tls-cert', 'applies to the metrics listener, which --metrics off turns off');
+    }
+    if (metricsAt !== undefined) {
+      requireAuthOffLoopback(metricsAt.host, security.auth, values['insecure-allow-unauthenticated'], '--insecure-allow-unauthenticated', {
+        addressFlag: '--metrics',
+        tokenFlags: '--read-token',
+        consequence: 'let anyone who can reach it read the metrics',
+      });
     }
     const metrics = new IngestMetrics();
     let metricsListener: Listener | undefined;

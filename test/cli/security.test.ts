@@ -118,3 +118,35 @@ describe('jobslo collector on a public address', () => {
     expect(collector.output()).toMatch(/refused telemetry without a valid ingest token/);
   }, 180_000);
 });
+
+describe('jobslo ingest metrics on a public address', () => {
+  const ingestArgs = (metrics: string, ...more: string[]): string[] => ['ingest', '--brokers', '127.0.0.1:9092', '--store', `duckdb:${join(dir, `ingest-${metrics.replace(/\W/g, '-')}.duckdb`)}`, '--metrics', metrics, ...more];
+
+  it('refuses to start without a read token, naming --metrics and the insecure flag', async () => {
+    const r = await runCli(ingestArgs('0.0.0.0:0'));
+    expect(r.code).toBe(2);
+    expect(r.output).toMatch(/--metrics: 0\.0\.0\.0 is reachable from other machines/);
+    expect(r.output).toMatch(/--read-token/);
+    expect(r.output).toMatch(/--insecure-allow-unauthenticated/);
+  });
+
+  it('starts on a public address with a read token (401 without it) or with --insecure-allow-unauthenticated (open)', async () => {
+    const guardedPort = await freePort();
+    const guarded = spawnCli(ingestArgs(`0.0.0.0:${guardedPort}`, '--read-token', 'env:JOBSLO_TEST_READ'), TOKENS);
+    procs.push(guarded);
+    const openPort = await freePort();
+    const open = spawnCli(ingestArgs(`0.0.0.0:${openPort}`, '--insecure-allow-unauthenticated'));
+    procs.push(open);
+    for (const port of [guardedPort, openPort]) {
+      await waitFor(`ingest /health on ${port}`, async () => (await fetch(`http://127.0.0.1:${port}/health`).catch(() => undefined))?.ok === true, 30_000, 200);
+    }
+    expect((await fetch(`http://127.0.0.1:${guardedPort}/metrics`)).status).toBe(401);
+    const withToken = await fetch(`http://127.0.0.1:${guardedPort}/metrics`, { headers: { authorization: `Bearer ${READ}` } });
+    expect(withToken.status).toBe(200);
+    expect(await withToken.text()).toContain('jobslo_ingest_messages_total');
+    const opened = await fetch(`http://127.0.0.1:${openPort}/metrics`);
+    expect(opened.status).toBe(200);
+    await Promise.all([guarded.kill('SIGTERM'), open.kill('SIGTERM')]);
+    noTokens(guarded.output());
+  }, 60_000);
+});
