@@ -109,8 +109,9 @@ window are reported on stderr.
                          outbox with fresh attempts; the next "alerts --once"
                          or serve cycle sends them
 
-Exit status: 0 nothing firing, 1 at least one alert firing or monitor down
-(or running too long), 2 error (a store that does not exist:
+Exit status: 0 nothing firing, 1 at least one alert firing, a monitor down
+(or running too long), or an SLO or monitor whose job matches no job that ran
+in its window (a typo is never green), 2 error (a store that does not exist:
 JOBSLO_ERR_STORE_MISSING).
 
 Options:
@@ -192,7 +193,7 @@ ${EXTERNAL_URL_HELP}
         ctx.out(`${result.firing} alert(s) firing, ${down} monitor(s) down or running too long; ${sent}\n`);
       }
       if (hooks === 0) ctx.err(`jobslo alerts: warning: no webhook is configured (alerts.webhooks in ${config.file}); ${notifications} notification(s) were not sent\n`);
-      return result.firing > 0 || down > 0 ? 1 : 0;
+      return result.firing > 0 || down > 0 || unmatched.length > 0 ? 1 : 0;
     } finally {
       await store.close();
       await backend.close();

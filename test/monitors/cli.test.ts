@@ -63,6 +63,19 @@ describe('a job selector that matches no job', () => {
     expect((JSON.parse(json.stdout) as { unmatched: unknown }).unmatched).toEqual([{ kind: 'slo', name: 'sync-ok', job: 'flaky-synk', suggestions: ['flaky-sync'] }]);
   });
 
+  it('alerts --once warns and exits 1 even when nothing fires', async () => {
+    const t = tempDir();
+    cleanups.push(t.cleanup);
+    const store = await seed(t.dir);
+    writeFileSync(join(t.dir, 'jobslo.yaml'), `store: ${store}\nslos:\n  - {name: sync-ok, job: flaky-synk, objective: 0.5}\n  - {name: nightly-ok, job: nightly, objective: 0.5}\n`);
+    const ctx = ctxFor(t.dir);
+    expect(await dispatch(['alerts', '--once'], ctx)).toBe(1);
+    expect(ctx.stdout).toContain('0 alert(s) firing, 0 monitor(s) down or running too long');
+    expect(ctx.stderr).toContain('jobslo alerts: warning: SLO "sync-ok": job "flaky-synk" matches no job that ran in the last 30d');
+    writeFileSync(join(t.dir, 'jobslo.yaml'), `store: ${store}\nslos:\n  - {name: nightly-ok, job: nightly, objective: 0.5}\n`);
+    expect(await dispatch(['alerts', '--once'], ctxFor(t.dir))).toBe(0);
+  });
+
   it('the report flags it on the SLO page', async () => {
     const t = tempDir();
     cleanups.push(t.cleanup);
