@@ -29,8 +29,8 @@ export function factsFromMillis(m: MonitorDefinition, prev: MonitorRecord | unde
  */
 export async function readMonitorFacts(store: Store, m: MonitorDefinition, prev: MonitorRecord | undefined, atMillis: number, lookbackMillis = DEFAULT_LOOKBACK_MILLIS): Promise<MonitorFacts> {
   const fromMillis = factsFromMillis(m, prev, atMillis, lookbackMillis);
-  // One ms past `at` on both ends of the store's window convention, so a run that ended exactly at `at` is read.
-  const runs = await store.listRuns({ jobs: m.job, fromMillis: fromMillis - 1, toMillis: atMillis + 1, order: 'latest', limit: MAX_FACT_RUNS });
+  // Store windows are (from, to]: a run that ended exactly at `at` is read; one ms before `from` so one that ended exactly at `from` is too.
+  const runs = await store.listRuns({ jobs: m.job, fromMillis: fromMillis - 1, toMillis: atMillis, order: 'latest', limit: MAX_FACT_RUNS });
   const finished = runs.map((r) => ({ runId: r.runId, startMillis: r.startMillis, endMillis: r.endMillis, outcome: r.outcome }));
   let open: OpenRunFact[] = [];
   if (store.openRuns) {
