@@ -15,7 +15,7 @@ import type { AlertBackend, AlertClock, AlertNotification, DeliveryOptions, Drai
 import type { JobsloConfig } from '../slo/index.js';
 import { readMonitorFacts } from './facts.js';
 import { stepMonitor } from './machine.js';
-import { emptyMonitorState, loadMonitorStateFrom, planMonitorNotifications } from './state.js';
+import { emptyMonitorState, loadMonitorStateFrom, planMonitorNotifications, sameMonitorState } from './state.js';
 import type { MonitorState } from './state.js';
 import type { MonitorDefinition, MonitorEvaluation } from './types.js';
 
@@ -101,6 +101,10 @@ export async function runMonitorCycle(options: MonitorCycleOptions): Promise<Mon
       ...(options.lookbackMillis !== undefined ? { lookbackMillis: options.lookbackMillis } : {}),
     });
     const plan = planMonitorNotifications(evaluations, prev.state, { nowMillis: at, ...(options.newId ? { newId: options.newId } : {}) });
+    if (plan.notifications.length === 0 && sameMonitorState(prev.state, plan.state)) {
+      committed = true; // nothing to record: no version is written
+      break;
+    }
     const entries = toOutboxEntries(plan.notifications, options.config);
     const cas = await backend.monitorState.compareAndSwap(prev.version, plan.state, entries);
     if (cas.ok) {

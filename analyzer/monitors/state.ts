@@ -31,6 +31,26 @@ export function monitorStatePath(stateDir: string): string {
 
 export const emptyMonitorState = (): MonitorState => ({ version: 1, monitors: {} });
 
+/**
+ * True when two states record the same for every monitor, apart from when
+ * each was last evaluated and how far its ticks were judged: both move with
+ * every cycle, and a cycle that changes nothing else need not be written
+ * (the next one judges the same ticks again from the same facts). This keeps
+ * a shared state store from growing by a version per cycle.
+ */
+export function sameMonitorState(a: MonitorState, b: MonitorState): boolean {
+  const key = (s: MonitorState): string =>
+    JSON.stringify(
+      Object.keys(s.monitors)
+        .sort()
+        .map((name) => {
+          const { evaluatedAtMillis: _at, judgedThroughMillis: _judged, ...rest } = s.monitors[name] as MonitorRecord & { labels?: Record<string, string> };
+          return [name, rest];
+        }),
+    );
+  return key(a) === key(b);
+}
+
 /** Checks what a state store holds; `undefined` (nothing written yet) is the empty state. */
 function toMonitorState(v: unknown): MonitorState {
   if (v === undefined) return emptyMonitorState();

@@ -62,6 +62,34 @@ describe('runMonitorCycle', () => {
     expect(loadMonitorState(monitorStatePath(tmp.dir)).monitors['billing']?.status).toBe('up');
   });
 
+  it('writes a state version only when a record changes, not on every cycle', async () => {
+    const store = await memoryStore();
+    cleanups.push(() => store.close());
+    const tmp = tempDir();
+    cleanups.push(tmp.cleanup);
+    const config = parseConfig(`monitors:\n  - {job: billing, cron: "0 2 * * *", timezone: UTC, grace: 30m}\n`);
+    const day = Date.UTC(2026, 2, 10, 2);
+    await store.insertSpans(run('billing', day + MINUTE, true, 5 * MINUTE));
+    const backend = new FileAlertBackend({ dir: tmp.dir });
+    const clock = fakeClock(day + HOUR);
+    const cycle = async (at: number) => {
+      clock.set(at);
+      return runMonitorCycle({ store, config, backend, clock, atMillis: at });
+    };
+    expect((await cycle(day + HOUR)).evaluations[0]?.status).toBe('up');
+    const first = (await backend.monitorState.load()).version;
+    expect(first).toBeGreaterThan(0);
+    // Twenty hours of cycles before the next tick's deadline: nothing to record.
+    for (let t = day + 2 * HOUR; t < day + 22 * HOUR; t += 10 * MINUTE) expect((await cycle(t)).evaluations[0]?.status).toBe('up');
+    expect((await backend.monitorState.load()).version).toBe(first);
+    // The next tick is missed: late then down are recorded, each once.
+    expect((await cycle(day + 24 * HOUR + MINUTE)).evaluations[0]?.status).toBe('late');
+    expect((await backend.monitorState.load()).version).toBe(first + 1);
+    expect((await cycle(day + 24 * HOUR + 31 * MINUTE)).evaluations[0]?.status).toBe('down');
+    expect((await cycle(day + 24 * HOUR + 41 * MINUTE)).evaluations[0]?.status).toBe('down');
+    expect((await backend.monitorState.load()).version).toBe(first + 2);
+  });
+
   it('a freshness SLO implies a monitor that is new until the job first runs, and never pages before', async () => {
     const store = await memoryStore();
     cleanups.push(() => store.close());
