@@ -72,10 +72,14 @@ async function post(target: AlertmanagerTarget, body: string, clock: AlertClock,
   }
 }
 
-/** Pushes the current alerts to every Alertmanager (nothing is sent when there is nothing to report). */
-export async function pushToAlertmanagers(targets: readonly AlertmanagerTarget[], state: AlertState, o: AlertmanagerPushOptions): Promise<AlertmanagerPushResult> {
+/** Pushes the current SLO alerts to every Alertmanager (nothing is sent when there is nothing to report). */
+export function pushToAlertmanagers(targets: readonly AlertmanagerTarget[], state: AlertState, o: AlertmanagerPushOptions): Promise<AlertmanagerPushResult> {
+  return pushAlerts(targets, alertmanagerAlerts(state, o.clock.now(), o.firingValidMillis, o.externalUrl), o);
+}
+
+/** Pushes these alerts to every Alertmanager, with retries (nothing is sent for an empty list). */
+export async function pushAlerts(targets: readonly AlertmanagerTarget[], alerts: readonly PostableAlert[], o: Omit<AlertmanagerPushOptions, 'firingValidMillis' | 'externalUrl'>): Promise<AlertmanagerPushResult> {
   const logger = o.logger ?? noopLogger;
-  const alerts = alertmanagerAlerts(state, o.clock.now(), o.firingValidMillis, o.externalUrl);
   const result: AlertmanagerPushResult = { sent: 0, failed: 0, alerts: alerts.length };
   if (alerts.length === 0 || targets.length === 0) return result;
   const body = JSON.stringify(alerts);

@@ -15,7 +15,7 @@ export { openAlertBackend, defaultStateDir } from './open.js';
 export type { OpenAlertBackendOptions } from './open.js';
 export { renderPayload, alertmanagerPayload, slackPayload, jsonPayload, slackEscape, postableAlert } from './payload.js';
 export type { PayloadContext, PostableAlert } from './payload.js';
-export { pushToAlertmanagers, alertmanagerAlerts } from './alertmanager.js';
+export { pushToAlertmanagers, pushAlerts, alertmanagerAlerts } from './alertmanager.js';
 export type { AlertmanagerPushResult, AlertmanagerPushOptions } from './alertmanager.js';
 export { describeAlert, formatBurnRate, formatPercent, formatObjective, formatSpan, sloPageUrl, jobPageUrl } from './describe.js';
 export type { LinkContext } from './describe.js';

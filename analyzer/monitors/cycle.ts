@@ -10,12 +10,12 @@
 import { noopLogger } from '../../contracts/index.js';
 import type { Logger } from '../../contracts/index.js';
 import type { Store } from '../../store/index.js';
-import { drainOutbox, systemAlertClock, toOutboxEntries } from '../alerts/index.js';
-import type { AlertBackend, AlertClock, AlertNotification, DeliveryOptions, DrainResult } from '../alerts/index.js';
+import { drainOutbox, pushAlerts, systemAlertClock, toOutboxEntries } from '../alerts/index.js';
+import type { AlertBackend, AlertClock, AlertNotification, AlertmanagerPushResult, DeliveryOptions, DrainResult } from '../alerts/index.js';
 import type { JobsloConfig } from '../slo/index.js';
 import { readMonitorFacts } from './facts.js';
 import { stepMonitor } from './machine.js';
-import { emptyMonitorState, loadMonitorStateFrom, planMonitorNotifications, sameMonitorState } from './state.js';
+import { emptyMonitorState, loadMonitorStateFrom, monitorAlertmanagerAlerts, planMonitorNotifications, sameMonitorState } from './state.js';
 import type { MonitorState } from './state.js';
 import type { MonitorDefinition, MonitorEvaluation } from './types.js';
 
@@ -66,6 +66,8 @@ export interface MonitorCycleOptions {
   /** @default {@link monitorNotificationId} of the transition */
   newId?: () => string;
   lookbackMillis?: number;
+  /** How often the caller runs cycles: firing monitor alerts pushed to Alertmanager stay valid for four of these. @default 60_000 */
+  evaluationIntervalMillis?: number;
 }
 
 /** What one monitor cycle did. */
@@ -77,6 +79,8 @@ export interface MonitorCycleResult {
   /** Dropped because the outbox was full. */
   dropped: number;
   drain: DrainResult;
+  /** The push of the monitors' alerts to `alerts.alertmanagers`. */
+  alertmanager: AlertmanagerPushResult;
 }
 
 /** Compare-and-swap attempts per cycle before giving the turn to the next cycle. */
@@ -93,6 +97,7 @@ export async function runMonitorCycle(options: MonitorCycleOptions): Promise<Mon
   let queued = 0;
   let dropped = 0;
   let committed = false;
+  let state: MonitorState | undefined;
   for (let attempt = 1; attempt <= MAX_COMMIT_ATTEMPTS && !committed; attempt++) {
     const prev = await loadMonitorStateFrom(backend.monitorState);
     // Evaluated from the records this attempt commits on: facts are read from where each record left off.
@@ -103,12 +108,14 @@ export async function runMonitorCycle(options: MonitorCycleOptions): Promise<Mon
     const plan = planMonitorNotifications(evaluations, prev.state, { nowMillis: at, ...(options.newId ? { newId: options.newId } : {}) });
     if (plan.notifications.length === 0 && sameMonitorState(prev.state, plan.state)) {
       committed = true; // nothing to record: no version is written
+      state = plan.state;
       break;
     }
     const entries = toOutboxEntries(plan.notifications, options.config);
     const cas = await backend.monitorState.compareAndSwap(prev.version, plan.state, entries);
     if (cas.ok) {
       committed = true;
+      state = plan.state;
       notifications = plan.notifications;
       dropped = cas.dropped;
       queued = entries.length - cas.dropped;
@@ -119,5 +126,13 @@ export async function runMonitorCycle(options: MonitorCycleOptions): Promise<Mon
   if (!committed) logger.warn('monitor state kept changing under this replica; its monitor notifications are left to the others this cycle', { attempts: MAX_COMMIT_ATTEMPTS });
   for (const n of notifications) logger.info(`monitor ${n.status}`, { alertname: n.labels['alertname'], monitor: n.labels['monitor'], fingerprint: n.fingerprint });
   const drain = await drainOutbox(backend.outbox, options.config.alerts.webhooks, { ...options.delivery, clock, logger, ...(options.signal ? { signal: options.signal } : {}) });
-  return { evaluations, notifications, queued, dropped, drain };
+  // Pushed by every replica, like SLO alerts: Alertmanager deduplicates by labels.
+  const pushState = state ?? (await loadMonitorStateFrom(backend.monitorState)).state;
+  const alerts = monitorAlertmanagerAlerts(evaluations, pushState, notifications, {
+    nowMillis: clock.now(),
+    firingValidMillis: 4 * Math.max(options.evaluationIntervalMillis ?? 60_000, 60_000),
+    externalUrl: options.config.alerts.externalUrl,
+  });
+  const alertmanager = await pushAlerts(options.config.alerts.alertmanagers ?? [], alerts, { clock, logger, ...(options.signal ? { signal: options.signal } : {}) });
+  return { evaluations, notifications, queued, dropped, drain, alertmanager };
 }

@@ -9,7 +9,8 @@ import { createHash } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { JobsloError, errorMessage, formatDurationMillis } from '../../contracts/index.js';
-import type { AlertNotification, DocumentStateStore } from '../alerts/index.js';
+import { postableAlert } from '../alerts/index.js';
+import type { AlertNotification, DocumentStateStore, PostableAlert } from '../alerts/index.js';
 import type { MonitorAlertKind, MonitorDefinition, MonitorEvaluation, MonitorRecord } from './types.js';
 
 /** `alertname` of a monitor that is down. */
@@ -217,4 +218,29 @@ export function planMonitorNotifications(evals: readonly MonitorEvaluation[], pr
     }
   }
   return { notifications, state: next };
+}
+
+/**
+ * What the monitors report to Alertmanager's API v2 after a cycle, the way
+ * SLO alerts are pushed: every firing monitor alert with an `endsAt`
+ * `firingValidMillis` ahead (so Alertmanager resolves it by itself if jobslo
+ * stops), and the alerts this cycle resolved with their real end.
+ */
+export function monitorAlertmanagerAlerts(
+  evals: readonly MonitorEvaluation[],
+  state: MonitorState,
+  resolvedNow: readonly AlertNotification[],
+  o: { nowMillis: number; firingValidMillis: number; externalUrl: string },
+): PostableAlert[] {
+  const ctx = { receiver: '', externalUrl: o.externalUrl };
+  const out: PostableAlert[] = [];
+  for (const e of evals) {
+    const firing = state.monitors[e.monitor.name]?.firing ?? {};
+    for (const kind of ['down', 'running_too_long'] as const) {
+      const since = firing[kind];
+      if (since !== undefined) out.push(postableAlert({ ...describe(e, kind), startsAtMillis: since }, o.nowMillis + o.firingValidMillis, ctx));
+    }
+  }
+  for (const n of resolvedNow) if (n.status === 'resolved') out.push(postableAlert(n, n.endsAtMillis ?? o.nowMillis, ctx));
+  return out;
 }

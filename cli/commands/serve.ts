@@ -82,7 +82,7 @@ export async function startSloServer(o: SloServerOptions): Promise<SloServer> {
   const runMonitors = async (at: number): Promise<void> => {
     try {
       if (o.notifyMonitors !== false) {
-        monitorEvaluations = (await runMonitorCycle({ store: o.store, config: o.config, backend: o.backend, atMillis: at, logger: o.logger })).evaluations;
+        monitorEvaluations = (await runMonitorCycle({ store: o.store, config: o.config, backend: o.backend, atMillis: at, logger: o.logger, evaluationIntervalMillis: o.intervalMillis })).evaluations;
       } else {
         monitorEvaluations = await evaluateMonitors(o.store, o.config.monitors, at);
       }

@@ -5,32 +5,14 @@
  * /api/v2/alerts with the SLO's labels and annotations, a silence made with
  * the API keeps its notification from the receiver, and a resolve ends it.
  */
-import { spawn } from 'node:child_process';
-import type { ChildProcess } from 'node:child_process';
-import { existsSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { FileAlertBackend, runAlertCycle } from '../../analyzer/alerts/index.js';
 import { parseConfig } from '../../analyzer/slo/index.js';
-import { requireService } from '../support/services.js';
+import { requireAlertmanager, startAlertmanager } from '../support/alertmanager.js';
 import { memoryStore, run, startReceiver, tempDir } from './helpers.js';
 
-const AM_BIN = '/usr/bin/prometheus-alertmanager';
-const up = await requireService(
-  'Alertmanager',
-  () => (existsSync(AM_BIN) ? Promise.resolve() : Promise.reject(new Error(`${AM_BIN} is not installed`))),
-  'jobslo against a real Alertmanager',
-  'run "bash scripts/services.sh up" (installs prometheus-alertmanager)',
-);
-
-interface AmAlert {
-  labels: Record<string, string>;
-  annotations: Record<string, string>;
-  startsAt: string;
-  endsAt: string;
-  generatorURL: string;
-  status: { state: string; silencedBy: string[] };
-}
+const up = await requireAlertmanager('jobslo against a real Alertmanager');
 
 interface AmWebhook {
   status: string;
@@ -47,14 +29,6 @@ async function waitFor<T>(probe: () => Promise<T | undefined> | T | undefined, w
   }
 }
 
-/** A TCP port that was free a moment ago. */
-async function freePort(): Promise<number> {
-  const r = await startReceiver();
-  const port = r.port;
-  await r.close();
-  return port;
-}
-
 let cleanups: (() => Promise<unknown> | unknown)[] = [];
 afterEach(async () => {
   for (const c of cleanups.reverse()) await c();
@@ -67,39 +41,9 @@ describe.skipIf(!up)('Alertmanager API v2 target', () => {
     cleanups.push(() => receiver.close());
     const t = tempDir();
     cleanups.push(t.cleanup);
-    const amConfig = join(t.dir, 'alertmanager.yml');
-    writeFileSync(
-      amConfig,
-      [
-        'route:',
-        '  receiver: hook',
-        '  group_by: [alertname, slo, severity]',
-        '  group_wait: 1s',
-        '  group_interval: 1s',
-        '  repeat_interval: 1h',
-        'receivers:',
-        '  - name: hook',
-        '    webhook_configs:',
-        `      - url: ${receiver.url}/am`,
-        '        send_resolved: true',
-        '',
-      ].join('\n'),
-    );
-    const port = await freePort();
-    const am: ChildProcess = spawn(
-      AM_BIN,
-      [`--config.file=${amConfig}`, `--storage.path=${join(t.dir, 'am-data')}`, `--web.listen-address=127.0.0.1:${port}`, '--cluster.listen-address='],
-      { stdio: ['ignore', 'ignore', 'pipe'], detached: true },
-    );
-    let amLog = '';
-    am.stderr?.on('data', (d: Buffer) => {
-      amLog = (amLog + d.toString()).slice(-10_000);
-    });
-    cleanups.push(() => {
-      if (am.pid !== undefined && am.exitCode === null && am.signalCode === null) process.kill(-am.pid, 'SIGKILL');
-    });
-    const amUrl = `http://127.0.0.1:${port}`;
-    await waitFor(async () => ((await fetch(`${amUrl}/api/v2/status`).catch(() => undefined))?.ok ? true : undefined), `Alertmanager to answer\n${amLog}`);
+    const am = await startAlertmanager(t.dir, `${receiver.url}/am`, ['alertname', 'slo', 'severity']);
+    cleanups.push(() => am.stop());
+    const amUrl = am.url;
 
     // Two SLOs burn; one is silenced in Alertmanager before jobslo pushes.
     const store = await memoryStore();
@@ -148,7 +92,7 @@ describe.skipIf(!up)('Alertmanager API v2 target', () => {
     expect(fired.firing).toBe(2);
     expect(fired.alertmanager).toEqual({ sent: 1, failed: 0, alerts: 2 });
 
-    const alerts = async (): Promise<AmAlert[]> => (await (await fetch(`${amUrl}/api/v2/alerts`)).json()) as AmAlert[];
+    const alerts = am.alerts;
     const listed = await waitFor(async () => {
       const a = await alerts();
       return a.length === 2 && a.every((x) => x.status.state !== 'unprocessed') ? a : undefined;
