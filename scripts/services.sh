@@ -187,6 +187,61 @@ take_lock() {
   if ! flock -w 600 9; then die "another services.sh holds $DATA_DIR.lock"; fi
 }
 
+# wait_answering ANSWER_FN PID SECS: true once ANSWER_FN succeeds, false when
+# PID dies or SECS pass
+wait_answering() {
+  local answer="$1" pid="$2" secs="$3" i
+  for ((i = 0; i < secs * 4; i++)); do
+    "$answer" && return 0
+    pid_alive "$pid" || return 1
+    sleep 0.25
+  done
+  return 1
+}
+
+# already_up NAME PIDFILE WAIT_FN WHERE: true when the service of PIDFILE is
+# alive and answers; a live pid that does not answer is stopped (and the pid
+# file removed) so the caller starts it afresh
+already_up() {
+  local name="$1" pidfile="$2" wait_fn="$3" where="$4" pid
+  if pid="$(read_pid "$pidfile")"; then
+    if "$wait_fn" "$pid" 10; then
+      log "$name already running (pid $pid, $where)"
+      return 0
+    fi
+    log "$name pid $pid is alive but not answering on $where; restarting it"
+    stop_pid "$name" "$pid"
+  fi
+  rm -f "$pidfile"
+  return 1
+}
+
+# started NAME PIDFILE PID WAIT_FN SECS WHAT LOG...: records PID, waits until
+# it answers; otherwise shows the logs, stops it and fails
+started() {
+  local name="$1" pidfile="$2" pid="$3" wait_fn="$4" secs="$5" what="$6"
+  shift 6
+  echo "$pid" >"$pidfile"
+  if ! "$wait_fn" "$pid" "$secs"; then
+    log "$name did not answer $what within ${secs}s"
+    show_log_tail "$name" "$@"
+    pid_alive "$pid" && stop_pid "$name" "$pid"
+    rm -f "$pidfile"
+    return 1
+  fi
+  log "$name up (pid $pid)"
+}
+
+# service_down NAME PIDFILE
+service_down() {
+  local pid
+  if pid="$(read_pid "$2")"; then
+    stop_pid "$1" "$pid"
+  else
+    log "$1 not running (no live pid file)"
+  fi
+}
+
 # --------------------------------------------------------------------------
 # ClickHouse
 
@@ -319,16 +374,7 @@ ch_version() {
 }
 
 ch_up() {
-  local pid
-  if pid="$(read_pid "$CH_DIR/clickhouse.pid")"; then
-    if ch_wait_ready "$pid" 10; then
-      log "clickhouse already running (pid $pid, http 127.0.0.1:$CH_HTTP_PORT)"
-      return 0
-    fi
-    log "clickhouse pid $pid is alive but not answering on $CH_HTTP_PORT; restarting it"
-    stop_pid clickhouse "$pid"
-  fi
-  rm -f "$CH_DIR/clickhouse.pid"
+  already_up clickhouse "$CH_DIR/clickhouse.pid" ch_wait_ready "http 127.0.0.1:$CH_HTTP_PORT" && return 0
 
   ch_install
   check_port_free clickhouse "$CH_HTTP_PORT" JOBSLO_CH_HTTP_PORT || return 1
@@ -346,27 +392,11 @@ ch_up() {
   # shellcheck disable=SC2086  # $cmd may be "clickhouse server"
   (exec 9>&-; cd "$CH_DIR" && exec setsid "${run_as[@]}" $cmd --config-file="$CH_DIR/config.xml" \
       </dev/null >>"$CH_DIR/log/stdout.log" 2>&1) &
-  pid=$!
-  echo "$pid" >"$CH_DIR/clickhouse.pid"
-  if ! ch_wait_ready "$pid" "$CH_WAIT"; then
-    log "clickhouse did not answer /ping within ${CH_WAIT}s"
-    show_log_tail clickhouse "$CH_DIR/log/stdout.log" "$CH_DIR/log/clickhouse-server.err.log" "$CH_DIR/log/clickhouse-server.log"
-    pid_alive "$pid" && stop_pid clickhouse "$pid"
-    rm -f "$CH_DIR/clickhouse.pid"
-    return 1
-  fi
-  log "clickhouse up (pid $pid)"
+  started clickhouse "$CH_DIR/clickhouse.pid" $! ch_wait_ready "$CH_WAIT" /ping \
+    "$CH_DIR/log/stdout.log" "$CH_DIR/log/clickhouse-server.err.log" "$CH_DIR/log/clickhouse-server.log"
 }
 
-ch_wait_ready() {
-  local pid="$1" secs="$2" i
-  for ((i = 0; i < secs * 4; i++)); do
-    ch_answering && return 0
-    pid_alive "$pid" || return 1
-    sleep 0.25
-  done
-  return 1
-}
+ch_wait_ready() { wait_answering ch_answering "$1" "$2"; }
 
 # --------------------------------------------------------------------------
 # Kafka
@@ -487,16 +517,7 @@ kafka_wait_ready() {
 }
 
 kafka_up() {
-  local pid
-  if pid="$(read_pid "$KAFKA_DIR/kafka.pid")"; then
-    if kafka_wait_ready "$pid" 30; then
-      log "kafka already running (pid $pid, 127.0.0.1:$KAFKA_PORT)"
-      return 0
-    fi
-    log "kafka pid $pid is alive but not answering on $KAFKA_PORT; restarting it"
-    stop_pid kafka "$pid"
-  fi
-  rm -f "$KAFKA_DIR/kafka.pid"
+  already_up kafka "$KAFKA_DIR/kafka.pid" kafka_wait_ready "127.0.0.1:$KAFKA_PORT" && return 0
 
   check_port_free kafka "$KAFKA_PORT" JOBSLO_KAFKA_PORT || return 1
   check_port_free kafka "$KAFKA_CONTROLLER_PORT" JOBSLO_KAFKA_CONTROLLER_PORT || return 1
@@ -527,17 +548,10 @@ kafka_up() {
       -Dkafka.logs.dir="$KAFKA_DIR/logs" \
       -cp "$(kafka_libs)/*" kafka.Kafka "$KAFKA_DIR/server.properties" \
       </dev/null >>"$KAFKA_DIR/logs/stdout.log" 2>&1) &
-  pid=$!
-  echo "$pid" >"$KAFKA_DIR/kafka.pid"
+  local pid=$!
   echo "$KAFKA_VERSION" >"$KAFKA_DIR/version"
-  if ! kafka_wait_ready "$pid" "$KAFKA_WAIT"; then
-    log "kafka did not answer a metadata request within ${KAFKA_WAIT}s"
-    show_log_tail kafka "$KAFKA_DIR/logs/stdout.log" "$KAFKA_DIR/logs/readiness.log" "$KAFKA_DIR/logs/server.log"
-    pid_alive "$pid" && stop_pid kafka "$pid"
-    rm -f "$KAFKA_DIR/kafka.pid"
-    return 1
-  fi
-  log "kafka up (pid $pid)"
+  started kafka "$KAFKA_DIR/kafka.pid" "$pid" kafka_wait_ready "$KAFKA_WAIT" "a metadata request" \
+    "$KAFKA_DIR/logs/stdout.log" "$KAFKA_DIR/logs/readiness.log" "$KAFKA_DIR/logs/server.log"
 }
 
 kafka_version() {
@@ -573,15 +587,7 @@ redis_answering() {
   [ "$reply" = "+PONG" ]
 }
 
-redis_wait_ready() {
-  local pid="$1" secs="$2" i
-  for ((i = 0; i < secs * 4; i++)); do
-    redis_answering && return 0
-    pid_alive "$pid" || return 1
-    sleep 0.25
-  done
-  return 1
-}
+redis_wait_ready() { wait_answering redis_answering "$1" "$2"; }
 
 redis_write_config() {
   mkdir -p "$REDIS_DIR"
@@ -605,42 +611,17 @@ EOF
 }
 
 redis_up() {
-  local pid
-  if pid="$(read_pid "$REDIS_DIR/redis.pid")"; then
-    if redis_wait_ready "$pid" 10; then
-      log "redis already running (pid $pid, 127.0.0.1:$REDIS_PORT)"
-      return 0
-    fi
-    log "redis pid $pid is alive but not answering on $REDIS_PORT; restarting it"
-    stop_pid redis "$pid"
-  fi
-  rm -f "$REDIS_DIR/redis.pid"
+  already_up redis "$REDIS_DIR/redis.pid" redis_wait_ready "127.0.0.1:$REDIS_PORT" && return 0
   ensure_tool redis-server redis-server
   check_port_free redis "$REDIS_PORT" JOBSLO_REDIS_PORT || return 1
   redis_write_config
   log "starting redis $(redis_version) on 127.0.0.1:$REDIS_PORT"
   (exec 9>&-; cd "$REDIS_DIR" && exec setsid redis-server "$REDIS_DIR/redis.conf" \
       </dev/null >>"$REDIS_DIR/stdout.log" 2>&1) &
-  pid=$!
-  echo "$pid" >"$REDIS_DIR/redis.pid"
-  if ! redis_wait_ready "$pid" "$REDIS_WAIT"; then
-    log "redis did not answer PING within ${REDIS_WAIT}s"
-    show_log_tail redis "$REDIS_DIR/stdout.log" "$REDIS_DIR/redis.log"
-    pid_alive "$pid" && stop_pid redis "$pid"
-    rm -f "$REDIS_DIR/redis.pid"
-    return 1
-  fi
-  log "redis up (pid $pid)"
+  started redis "$REDIS_DIR/redis.pid" $! redis_wait_ready "$REDIS_WAIT" PING "$REDIS_DIR/stdout.log" "$REDIS_DIR/redis.log"
 }
 
-redis_down() {
-  local pid
-  if pid="$(read_pid "$REDIS_DIR/redis.pid")"; then
-    stop_pid redis "$pid"
-  else
-    log "redis not running (no live pid file)"
-  fi
-}
+redis_down() { service_down redis "$REDIS_DIR/redis.pid"; }
 
 redis_status() {
   local pid=""
@@ -678,15 +659,7 @@ am_answering() {
   curl -sf --max-time 2 "http://127.0.0.1:$AM_PORT/api/v2/status" >/dev/null 2>&1
 }
 
-am_wait_ready() {
-  local pid="$1" secs="$2" i
-  for ((i = 0; i < secs * 4; i++)); do
-    am_answering && return 0
-    pid_alive "$pid" || return 1
-    sleep 0.25
-  done
-  return 1
-}
+am_wait_ready() { wait_answering am_answering "$1" "$2"; }
 
 am_write_config() {
   mkdir -p "$AM_DIR/data"
@@ -710,16 +683,7 @@ EOF
 }
 
 am_up() {
-  local pid
-  if pid="$(read_pid "$AM_DIR/alertmanager.pid")"; then
-    if am_wait_ready "$pid" 10; then
-      log "alertmanager already running (pid $pid, 127.0.0.1:$AM_PORT)"
-      return 0
-    fi
-    log "alertmanager pid $pid is alive but not answering on $AM_PORT; restarting it"
-    stop_pid alertmanager "$pid"
-  fi
-  rm -f "$AM_DIR/alertmanager.pid"
+  already_up alertmanager "$AM_DIR/alertmanager.pid" am_wait_ready "127.0.0.1:$AM_PORT" && return 0
   am_install
   check_port_free alertmanager "$AM_PORT" JOBSLO_AM_PORT || return 1
   am_write_config
@@ -727,26 +691,10 @@ am_up() {
   (exec 9>&-; cd "$AM_DIR" && exec setsid "$(am_bin)" --config.file="$AM_DIR/alertmanager.yml" \
       --storage.path="$AM_DIR/data" --web.listen-address="127.0.0.1:$AM_PORT" --cluster.listen-address= \
       </dev/null >>"$AM_DIR/alertmanager.log" 2>&1) &
-  pid=$!
-  echo "$pid" >"$AM_DIR/alertmanager.pid"
-  if ! am_wait_ready "$pid" "$AM_WAIT"; then
-    log "alertmanager did not answer within ${AM_WAIT}s"
-    show_log_tail alertmanager "$AM_DIR/alertmanager.log"
-    pid_alive "$pid" && stop_pid alertmanager "$pid"
-    rm -f "$AM_DIR/alertmanager.pid"
-    return 1
-  fi
-  log "alertmanager up (pid $pid)"
+  started alertmanager "$AM_DIR/alertmanager.pid" $! am_wait_ready "$AM_WAIT" /api/v2/status "$AM_DIR/alertmanager.log"
 }
 
-am_down() {
-  local pid
-  if pid="$(read_pid "$AM_DIR/alertmanager.pid")"; then
-    stop_pid alertmanager "$pid"
-  else
-    log "alertmanager not running (no live pid file)"
-  fi
-}
+am_down() { service_down alertmanager "$AM_DIR/alertmanager.pid"; }
 
 am_status() {
   local pid=""
@@ -787,19 +735,10 @@ cmd_up() {
 
 cmd_down() {
   take_lock
-  local pid
   am_down
   redis_down
-  if pid="$(read_pid "$KAFKA_DIR/kafka.pid")"; then
-    stop_pid kafka "$pid"
-  else
-    log "kafka not running (no live pid file)"
-  fi
-  if pid="$(read_pid "$CH_DIR/clickhouse.pid")"; then
-    stop_pid clickhouse "$pid"
-  else
-    log "clickhouse not running (no live pid file)"
-  fi
+  service_down kafka "$KAFKA_DIR/kafka.pid"
+  service_down clickhouse "$CH_DIR/clickhouse.pid"
   if [ -d "$DATA_DIR" ]; then
     if [ -e "$MARKER" ]; then
       case "$DATA_DIR" in
