@@ -1,5 +1,5 @@
 import { compareStrings } from '../store/index.js';
-import type { DimensionFilter, JobAggregate, QueueDepth, Store, TimeRange } from '../store/index.js';
+import type { DimensionFilter, JobAggregate, QueueDepth, RunReader, TimeRange } from '../store/index.js';
 
 function emptyAggregate(job: string): JobAggregate {
   return {
@@ -128,7 +128,7 @@ export function toJobSlis(a: JobAggregate, depth: QueueDepth = { job: a.job, now
  * values count; with `options.groupBy`, there is one entry per job and value
  * of that dimension (`group`).
  */
-export async function analyze(store: Store, range: TimeRange, options: AnalyzeOptions = {}): Promise<Analysis> {
+export async function analyze(store: RunReader, range: TimeRange, options: AnalyzeOptions = {}): Promise<Analysis> {
   const where = options.where !== undefined && Object.keys(options.where).length > 0 ? options.where : undefined;
   const groupBy = options.groupBy;
   const query = { ...range, ...(where === undefined ? {} : { where }), ...(groupBy === undefined ? {} : { groupBy }) };

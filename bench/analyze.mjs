@@ -39,7 +39,9 @@
 import console from 'node:console';
 import { performance } from 'node:perf_hooks';
 import { parseArgs } from 'node:util';
-import { ClickHouseStore, DuckDbStore, openStore, parseStoreUrl } from '../dist/store/index.js';
+import { openStore, parseStoreUrl } from '../dist/store/index.js';
+import { DuckDbStore } from '../dist/store/duckdb.js';
+import { ClickHouseStore } from '../dist/store/clickhouse.js';
 import { evaluateSlo, evaluateSlos, parseConfig, toSloJson } from '../dist/analyzer/slo/index.js';
 import {
   ATTR_ATTEMPT_NUMBER,

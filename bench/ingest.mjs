@@ -36,7 +36,7 @@ import { parseArgs } from 'node:util';
 import { Kafka, logLevel } from 'kafkajs';
 import { encodeTraceRequestProto } from '../dist/collector/otlp/index.js';
 import { StoreSink, startCollector } from '../dist/collector/index.js';
-import { DuckDbStore } from '../dist/store/index.js';
+import { DuckDbStore } from '../dist/store/duckdb.js';
 
 const { values: args } = parseArgs({
   options: {

@@ -21,7 +21,7 @@ import { existsSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { performance } from 'node:perf_hooks';
 import process from 'node:process';
 import { parseArgs } from 'node:util';
-import { DuckDbStore } from '../dist/store/index.js';
+import { DuckDbStore } from '../dist/store/duckdb.js';
 import { collectReportData, renderReportSite } from '../dist/reports/index.js';
 import {
   ATTR_ATTEMPT_NUMBER,

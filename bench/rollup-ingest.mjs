@@ -14,7 +14,8 @@ import console from 'node:console';
 import process from 'node:process';
 import { performance } from 'node:perf_hooks';
 import { parseArgs } from 'node:util';
-import { ClickHouseStore, DuckDbStore } from '../dist/store/index.js';
+import { DuckDbStore } from '../dist/store/duckdb.js';
+import { ClickHouseStore } from '../dist/store/clickhouse.js';
 
 const { values } = parseArgs({
   options: {

@@ -1,9 +1,9 @@
 import { existsSync, readdirSync } from 'node:fs';
 import { basename, dirname, resolve } from 'node:path';
 import { StoreError } from '../contracts/index.js';
-import { ClickHouseStore, openStore, parseStoreUrl, redact, withClickHouseCredentials } from '../store/index.js';
+import { openRunReader, parseStoreUrl, redact, withClickHouseCredentials } from '../store/index.js';
 import { quoteString } from '../store/_clickhouse.js';
-import type { Store } from '../store/index.js';
+import type { RunReaderHandle } from '../store/index.js';
 import type { CliContext } from './command.js';
 
 const CREATED_BY = 'This command only reads; a store is created by "jobslo collector", "jobslo ingest" or "jobslo demo"';
@@ -11,11 +11,12 @@ const CREATED_BY = 'This command only reads; a store is created by "jobslo colle
 /**
  * Opens a store for a read-only command (`analyze`, `report`, `alerts`,
  * `serve`): a DuckDB file or a ClickHouse database that does not exist is an
- * error naming it (with similarly named ones as a hint), never a new empty store.
+ * error naming it (with similarly named ones as a hint), never a new empty
+ * store. A DuckDB file a running collector holds is read through it.
  * @throws {StoreError} `JOBSLO_ERR_STORE_MISSING` when the file or database does not exist
  * @throws {ConfigError} for a value that is not a store URL
  */
-export async function openExistingStore(value: string, ctx: Pick<CliContext, 'cwd' | 'env'>): Promise<Store> {
+export async function openExistingStore(value: string, ctx: Pick<CliContext, 'cwd' | 'env'>): Promise<RunReaderHandle> {
   const url = parseStoreUrl(value);
   if (url.kind === 'duckdb' && url.path !== ':memory:') {
     const path = resolve(ctx.cwd, url.path);
@@ -35,6 +36,7 @@ export async function openExistingStore(value: string, ctx: Pick<CliContext, 'cw
   }
   if (url.kind === 'clickhouse') {
     // Opening would create the database (migrate); look first.
+    const { ClickHouseStore } = await import('../store/clickhouse.js');
     const probe = await ClickHouseStore.open({ url: withClickHouseCredentials(url.url, ctx.env), database: url.database });
     let found: boolean;
     try {
@@ -50,5 +52,5 @@ export async function openExistingStore(value: string, ctx: Pick<CliContext, 'cw
       );
     }
   }
-  return openStore(value, ctx.env);
+  return openRunReader(value, ctx.env);
 }

@@ -12,7 +12,7 @@ import type { ValidationOptions } from './validate.js';
 import type { SpanSink } from './sink.js';
 import { ReadApi } from './read-api.js';
 import type { ReadApiLimits } from './read-api.js';
-import type { Store } from '../store/index.js';
+import type { RunReader } from '../store/index.js';
 import { BearerAuth, PROMETHEUS_CONTENT_TYPE, authorizeRequest } from '../server/index.js';
 import type { MetricsSnapshot, TlsMaterial } from '../server/index.js';
 import type { CollectorMetrics } from './metrics.js';
@@ -55,7 +55,7 @@ export interface CollectorOptions {
    * Store to answer `POST /api/v1/store` read queries from, so other jobslo
    * processes can read a DuckDB file this process holds. @default none (404)
    */
-  readStore?: Store;
+  readStore?: RunReader;
   /** Bounds of the read API. */
   readLimits?: ReadApiLimits;
   /**

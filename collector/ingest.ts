@@ -2,7 +2,7 @@ import { Partitioners } from 'kafkajs';
 import type { Consumer, EachBatchPayload, IHeaders, Kafka, KafkaMessage, Producer } from 'kafkajs';
 import { JobsloError, StoreError, errorMessage, lifecycleFromJson, noopLogger } from '../contracts/index.js';
 import type { LifecycleEventRecord, Logger, SpanRecord } from '../contracts/index.js';
-import type { Store } from '../store/index.js';
+import type { SpanWriter, StoreMaintenance } from '../store/index.js';
 import {
   DEFAULT_DEAD_LETTER_TOPIC,
   DEFAULT_INGEST_GROUP,
@@ -26,7 +26,7 @@ export interface IngestOptions {
   /** Bootstrap brokers, `host:port`. */
   brokers: readonly string[];
   /** Where spans go; the caller opens (and migrates) it and closes it after {@link RunningIngest.stop}. */
-  store: Store;
+  store: SpanWriter & StoreMaintenance;
   /** @default 'otlp_spans' */
   topic?: string;
   /** Topic of live lifecycle events to store too; `null` reads none. @default 'jobslo_lifecycle' */

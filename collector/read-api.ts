@@ -22,7 +22,7 @@ import type { AddressInfo } from 'node:net';
 import { errorMessage, noopLogger } from '../contracts/index.js';
 import type { Logger } from '../contracts/index.js';
 import { REMOTE_READ_METHODS } from '../store/index.js';
-import type { RemoteReadMethod, Store, WindowCount, WindowCountsQuery } from '../store/index.js';
+import type { RemoteReadMethod, RunReader, WindowCount, WindowCountsQuery } from '../store/index.js';
 
 const DAY_MILLIS = 86_400_000;
 /** Dimension keys one `where` may name (runs carry at most 64 dimensions). */
@@ -81,7 +81,7 @@ export class ReadApi {
   private tail: Promise<unknown> = Promise.resolve();
 
   constructor(
-    private readonly store: Store,
+    private readonly store: RunReader,
     limits: ReadApiLimits = {},
   ) {
     this.limits = {

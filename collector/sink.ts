@@ -1,6 +1,6 @@
 import { StoreError, errorMessage } from '../contracts/index.js';
 import type { LifecycleEventRecord, Logger, SpanRecord } from '../contracts/index.js';
-import type { Store } from '../store/index.js';
+import type { Closeable, SpanWriter } from '../store/index.js';
 
 /**
  * Outcome of handing telemetry over, returned as a value because the
@@ -98,7 +98,7 @@ export class StoreSink implements SpanSink {
   private readonly logger: Logger | undefined;
 
   constructor(
-    private readonly store: Store,
+    private readonly store: SpanWriter & Closeable,
     options: StoreSinkOptions = {},
   ) {
     this.maxPending = options.maxPendingSpans ?? 200_000;

@@ -1,7 +1,7 @@
 import { analyze } from '../analyzer/index.js';
 import type { JobSlis } from '../analyzer/index.js';
 import { COUNTED_OUTCOMES, ConfigError } from '../contracts/index.js';
-import type { DimensionFilter, RunSummary, SeriesPoint, Store, TimeRange } from '../store/index.js';
+import type { DimensionFilter, RunSummary, SeriesPoint, RunReader, TimeRange } from '../store/index.js';
 import type { LatencyHistogram, ReportCheckInput, ReportData, ReportFreshnessInput, ReportJobDetail, ReportSloData, ReportSloInput } from './model.js';
 
 /** Options of {@link collectReportData}. */
@@ -26,8 +26,6 @@ export interface CollectReportOptions {
   freshness?: readonly ReportFreshnessInput[];
   /** Job checks (monitors): the check list page, and the down, late and running-too-long ones first on the on-call page. */
   checks?: readonly ReportCheckInput[];
-  /** Runs read per job for the latency histogram (the slowest ones first). @default 10_000 (the store's cap) */
-  histogramRunLimit?: number;
   /** Failed runs listed per job page. @default 20 */
   failuresPerJob?: number;
   /** Slowest runs listed per job page. @default 10 */
@@ -80,7 +78,7 @@ export const LATENCY_EDGES_MILLIS: readonly number[] = Object.freeze(
 /** Most bars a histogram shows; neighbours are merged in pairs until it fits. */
 const MAX_BINS = 24;
 
-/** Counts per bin of `edges` (bin i = number of edges <= value), as `Store.runDistributions` does. */
+/** Counts per bin of `edges` (bin i = number of edges <= value), as `RunReader.runDistributions` does. */
 export function binCounts(valuesMillis: readonly number[], edges: readonly number[] = LATENCY_EDGES_MILLIS): number[] {
   const counts = new Array<number>(edges.length + 1).fill(0);
   for (const v of valuesMillis) {
@@ -101,8 +99,8 @@ export function binCounts(valuesMillis: readonly number[], edges: readonly numbe
  * A histogram from per-bin counts over `edges`: empty bins at both ends are
  * dropped and neighbours merged in pairs while there are more than 24 bars.
  * `totalRuns` is how many counted runs the window had; when the counts cover
- * fewer (a store without `runDistributions`, where only the slowest runs are
- * read), `unreadAtMostMillis` bounds the latency of the runs not read.
+ * fewer (runs read one by one, only the slowest ones), `unreadAtMostMillis`
+ * bounds the latency of the runs not read.
  */
 export function histogramFromCounts(counts: readonly number[], totalRuns: number, edges: readonly number[] = LATENCY_EDGES_MILLIS, unreadAtMostMillis: number | null = null): LatencyHistogram {
   const sampled = counts.reduce((a, b) => a + b, 0);
@@ -170,7 +168,7 @@ function burnWindows(slo: ReportSloInput): number[] {
 /** Most sample points a burn-rate series is read at. */
 const MAX_BURN_BUCKETS = 20_000;
 
-async function collectSlo(store: Store, slo: ReportSloInput, window: TimeRange): Promise<ReportSloData> {
+async function collectSlo(store: RunReader, slo: ReportSloInput, window: TimeRange): Promise<ReportSloData> {
   const end = slo.evaluatedAtMillis ?? window.toMillis;
   if (slo.criterion === null) return { input: slo, budgetSeries: [], burnSeries: [], burnStepMillis: 0, burnFromMillis: end, burnToMillis: end };
   const criterion = slo.criterion;
@@ -244,40 +242,9 @@ async function collectSlo(store: Store, slo: ReportSloInput, window: TimeRange):
   return { input: slo, budgetSeries, burnSeries, burnStepMillis: step, burnFromMillis: chartFrom, burnToMillis: end };
 }
 
-type Limits = Required<Pick<CollectReportOptions, 'histogramRunLimit' | 'failuresPerJob' | 'slowestPerJob'>>;
+type Limits = Required<Pick<CollectReportOptions, 'failuresPerJob' | 'slowestPerJob'>>;
 
 const isCounted = (r: RunSummary): boolean => COUNTED.has(r.outcome);
-
-/** Per-job detail with the store's per-job queries: three queries per job. */
-async function collectJob(store: Store, slis: JobSlis, window: TimeRange & { where?: DimensionFilter }, o: Limits): Promise<ReportJobDetail> {
-  const job = slis.job;
-  const bucketMillis = chooseBucketMillis(window.toMillis - window.fromMillis, slis.runs);
-  const nameIsGlob = /[*?]/.test(job);
-  const series: SeriesPoint[] = await store.timeSeries({ jobs: job, ...window, bucketMillis });
-  // A name with glob characters selects other jobs too: keep only this job's runs.
-  const own = (r: RunSummary): boolean => r.job === job;
-  const read = (await store.listRuns({ jobs: job, ...window, order: 'slowest', limit: o.histogramRunLimit })).filter((r) => own(r) && isCounted(r));
-  const failures = (await store.listRuns({ jobs: job, ...window, filter: 'failed', order: 'latest', limit: o.failuresPerJob * (nameIsGlob ? 5 : 1) }))
-    .filter(own)
-    .slice(0, o.failuresPerJob);
-  const attempts: Record<string, number> = {};
-  for (const r of read) attempts[String(r.attempts)] = (attempts[String(r.attempts)] ?? 0) + 1;
-  return {
-    job,
-    bucketMillis,
-    series,
-    histogram: latencyHistogram(read.map((r) => r.latencyMillis), slis.runs),
-    attempts,
-    slowest: read.slice(0, o.slowestPerJob),
-    failures,
-    nameIsGlob,
-  };
-}
-
-type BatchStore = Store & Required<Pick<Store, 'timeSeriesByJob' | 'listRunsByJob' | 'runDistributions'>>;
-
-const hasBatch = (store: Store): store is BatchStore =>
-  typeof store.timeSeriesByJob === 'function' && typeof store.listRunsByJob === 'function' && typeof store.runDistributions === 'function';
 
 /**
  * Per-job detail of every job with the store's batch queries: one scan per
@@ -285,7 +252,7 @@ const hasBatch = (store: Store): store is BatchStore =>
  * the histograms, whatever the number of jobs. Exact per job, glob
  * characters in names included.
  */
-async function collectJobsBatched(store: BatchStore, jobs: readonly JobSlis[], window: TimeRange & { where?: DimensionFilter }, o: Limits): Promise<ReportJobDetail[]> {
+async function collectJobsBatched(store: RunReader, jobs: readonly JobSlis[], window: TimeRange & { where?: DimensionFilter }, o: Limits): Promise<ReportJobDetail[]> {
   const span = window.toMillis - window.fromMillis;
   const bucketOf = new Map(jobs.map((j) => [j.job, chooseBucketMillis(span, j.runs)]));
   const series = new Map<string, SeriesPoint[]>();
@@ -328,7 +295,7 @@ async function collectJobsBatched(store: BatchStore, jobs: readonly JobSlis[], w
  * nothing here is DuckDB-specific.
  * @throws {ConfigError} for an invalid range or SLO input; {StoreError} when a query fails
  */
-export async function collectReportData(store: Store, options: CollectReportOptions): Promise<ReportData> {
+export async function collectReportData(store: RunReader, options: CollectReportOptions): Promise<ReportData> {
   const window = options.range;
   if (!(Number.isFinite(window.fromMillis) && Number.isFinite(window.toMillis) && window.toMillis > window.fromMillis)) {
     throw new ConfigError('range', `[${window.fromMillis}, ${window.toMillis}) is not a time range with its end after its start`);
@@ -343,7 +310,6 @@ export async function collectReportData(store: Store, options: CollectReportOpti
   const previousWindow = { fromMillis: window.fromMillis - span, toMillis: window.fromMillis };
   const concurrency = options.concurrency ?? 4;
   const limits = {
-    histogramRunLimit: options.histogramRunLimit ?? 10_000,
     failuresPerJob: options.failuresPerJob ?? 20,
     slowestPerJob: options.slowestPerJob ?? 10,
   };
@@ -353,9 +319,7 @@ export async function collectReportData(store: Store, options: CollectReportOpti
   const filtered = { ...window, ...where };
   const analysis = await analyze(store, window, where);
   const previous = await analyze(store, previousWindow, where);
-  const details = hasBatch(store)
-    ? await collectJobsBatched(store, analysis.jobs, filtered, limits)
-    : await mapLimit(analysis.jobs, concurrency, (j) => collectJob(store, j, filtered, limits));
+  const details = await collectJobsBatched(store, analysis.jobs, filtered, limits);
   const latestFailures = await store.listRuns({ jobs: '*', ...filtered, filter: 'failed', order: 'latest', limit: options.latestFailures ?? 50 });
   const [latest] = await store.listRuns({ jobs: '*', ...filtered, order: 'latest', limit: 1 });
   const jobsBeforeWindow = analysis.jobs.length === 0 ? (await store.jobNames({ fromMillis: 0, toMillis: window.fromMillis })).length : 0;

@@ -3,7 +3,7 @@ import { createClient } from '@clickhouse/client';
 import type { ClickHouseClient, Logger as ClientLogger, LogParams, ErrorLogParams, WarnLogParams } from '@clickhouse/client';
 import { ConfigError, StoreError, noopLogger } from '../contracts/index.js';
 import type { LifecycleEventRecord, Logger, SpanRecord } from '../contracts/index.js';
-import { compareStrings } from './duckdb.js';
+import { compareStrings } from './_common.js';
 import type {
   DimensionFilter,
   GoodRunCriterion,

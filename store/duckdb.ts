@@ -11,6 +11,7 @@ import type { NsRange, RunFact } from './rollup/index.js';
 import { deriveSpan } from './derive/index.js';
 import type { JobRow } from './derive/index.js';
 import { STORED_SPAN_COLUMNS, spanFromStored } from './_backfill.js';
+import { compareStrings } from './_common.js';
 import type { StoredSpan } from './_backfill.js';
 import type {
   DimensionFilter,
@@ -818,11 +819,6 @@ function numOrNull(v: unknown): number | null {
   if (v === null || v === undefined) return null;
   const n = Number(v);
   return Number.isFinite(n) ? n : null;
-}
-
-/** Byte-order string comparison, the same in every store and locale. */
-export function compareStrings(a: string, b: string): number {
-  return a < b ? -1 : a > b ? 1 : 0;
 }
 
 function toSeriesPoint(r: Record<string, unknown>): SeriesPoint {

@@ -1,5 +1,4 @@
 import { StoreError, errorMessage } from '../contracts/index.js';
-import type { LifecycleEventRecord, SpanRecord } from '../contracts/index.js';
 import type {
   JobAggregate,
   JobAggregatesQuery,
@@ -13,7 +12,7 @@ import type {
   OpenRun,
   RunSummary,
   SeriesPoint,
-  Store,
+  RunReaderHandle,
   TimeRange,
   TimeSeriesQuery,
   WindowCount,
@@ -27,9 +26,11 @@ export type RemoteReadMethod = (typeof REMOTE_READ_METHODS)[number];
 /**
  * Reads through a running collector that holds the store (DuckDB allows one
  * process per file): every read query is sent to the collector, which runs it
- * on its own connection. Read-only: writes are refused.
+ * on its own connection. It has the read role only ({@link RunReader}): spans
+ * go to the collector over OTLP, and migrations and retention run in the
+ * collector's process.
  */
-export class RemoteStore implements Store {
+export class RemoteStore implements RunReaderHandle {
   readonly kind = 'remote';
   readonly location: string;
 
@@ -62,16 +63,6 @@ export class RemoteStore implements Store {
     const body = (await res.json().catch(() => ({}))) as { result?: T; message?: string };
     if (!res.ok) throw new StoreError('JOBSLO_ERR_STORE_QUERY', `the collector at ${this.baseUrl} answered ${res.status}: ${body.message ?? ''}`);
     return body.result as T;
-  }
-
-  async migrate(): Promise<void> {}
-
-  async insertSpans(_spans: readonly SpanRecord[]): Promise<void> {
-    throw new StoreError('JOBSLO_ERR_STORE_QUERY', `${this.location} is read-only; send spans to the collector over OTLP instead`);
-  }
-
-  async insertLifecycleEvents(_events: readonly LifecycleEventRecord[]): Promise<void> {
-    throw new StoreError('JOBSLO_ERR_STORE_QUERY', `${this.location} is read-only; send lifecycle events to the collector instead`);
   }
 
   queueDepths(range: TimeRange): Promise<QueueDepth[]> {
@@ -120,10 +111,6 @@ export class RemoteStore implements Store {
 
   jobNames(range: TimeRange): Promise<string[]> {
     return this.call('jobNames', [range]);
-  }
-
-  async dropBefore(_olderThanMillis: number): Promise<number> {
-    throw new StoreError('JOBSLO_ERR_STORE_QUERY', `${this.location} is read-only; run retention in the collector's process`);
   }
 
   async close(): Promise<void> {}

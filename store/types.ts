@@ -26,7 +26,7 @@ export interface DimensionSelector {
   where?: DimensionFilter;
 }
 
-/** Query of {@link Store.jobAggregates}. A plain {@link TimeRange} is one too. */
+/** Query of {@link RunReader.jobAggregates}. A plain {@link TimeRange} is one too. */
 export interface JobAggregatesQuery extends TimeRange, DimensionSelector {
   /**
    * A dimension key to group by as well as by job: one aggregate per job and
@@ -102,7 +102,7 @@ export interface WindowCount {
   total: number;
 }
 
-/** Query of {@link Store.windowCounts}. */
+/** Query of {@link RunReader.windowCounts}. */
 export interface WindowCountsQuery extends DimensionSelector {
   jobs: JobSelector;
   criterion: GoodRunCriterion;
@@ -125,7 +125,7 @@ export interface SeriesPoint {
   latencyP99Millis: number | null;
 }
 
-/** Query of {@link Store.timeSeries}. */
+/** Query of {@link RunReader.timeSeries}. */
 export interface TimeSeriesQuery extends TimeRange, DimensionSelector {
   jobs: JobSelector;
   /** Bucket width, ms (buckets are aligned to multiples of it since the epoch). */
@@ -156,7 +156,7 @@ export interface RunSummary {
   deadLettered: boolean;
 }
 
-/** Query of {@link Store.listRuns}. */
+/** Query of {@link RunReader.listRuns}. */
 export interface ListRunsQuery extends TimeRange, DimensionSelector {
   jobs: JobSelector;
   /** `failed` = failed or timed out; `all` = every outcome. @default 'all' */
@@ -167,14 +167,14 @@ export interface ListRunsQuery extends TimeRange, DimensionSelector {
   limit?: number;
 }
 
-/** The time series of one job, from {@link Store.timeSeriesByJob}. */
+/** The time series of one job, from {@link RunReader.timeSeriesByJob}. */
 export interface JobSeries {
   job: string;
-  /** As {@link Store.timeSeries} returns them for this job alone. */
+  /** As {@link RunReader.timeSeries} returns them for this job alone. */
   points: SeriesPoint[];
 }
 
-/** Query of {@link Store.listRunsByJob}: {@link ListRunsQuery} with a limit per job instead of one in all. */
+/** Query of {@link RunReader.listRunsByJob}: {@link ListRunsQuery} with a limit per job instead of one in all. */
 export interface ListRunsByJobQuery extends TimeRange, DimensionSelector {
   jobs: JobSelector;
   /** @default 'all' */
@@ -185,7 +185,7 @@ export interface ListRunsByJobQuery extends TimeRange, DimensionSelector {
   limitPerJob: number;
 }
 
-/** Query of {@link Store.runDistributions}. */
+/** Query of {@link RunReader.runDistributions}. */
 export interface RunDistributionQuery extends TimeRange, DimensionSelector {
   jobs: JobSelector;
   /**
@@ -214,13 +214,13 @@ export interface QueueDepth {
   max: number;
 }
 
-/** Options of {@link Store.migrate}. */
+/** Options of {@link StoreMaintenance.migrate}. */
 export interface MigrateOptions {
   /** Called with a one-line progress message while a long step (building rollups) runs. */
   onProgress?: (message: string) => void;
 }
 
-/** A run that started and has not finished, from {@link Store.openRuns}. */
+/** A run that started and has not finished, from {@link RunReader.openRuns}. */
 export interface OpenRun {
   job: string;
   runId: string;
@@ -228,18 +228,20 @@ export interface OpenRun {
   startMillis: number;
 }
 
-/** Where spans are stored and SLIs are computed. */
-export interface Store {
-  /** `duckdb` or `clickhouse`. */
+/** Which store a handle talks to. Every role has it. */
+export interface StoreIdentity {
+  /** `duckdb`, `clickhouse` or `remote`. */
   readonly kind: string;
   /** Human-readable location, without credentials. */
   readonly location: string;
-  /** Creates or upgrades the schema, and builds the rollups of a store that has none yet. Idempotent. */
-  migrate(options?: MigrateOptions): Promise<void>;
-  /** Stores spans. Delivering the same span twice must not change any SLI. */
-  insertSpans(spans: readonly SpanRecord[]): Promise<void>;
-  /** Stores live lifecycle events. Delivering the same event twice must not change any SLI. */
-  insertLifecycleEvents(events: readonly LifecycleEventRecord[]): Promise<void>;
+}
+
+/**
+ * The read role: the pushed-down run queries the analyzer, reports, monitors
+ * and the collector's read API take. Every method is required, so callers never
+ * feature-detect; {@link RemoteStore} implements exactly this role.
+ */
+export interface RunReader extends StoreIdentity {
   /** Queue depth per job (jobs with any queued run in the range), sorted by job name. */
   queueDepths(range: TimeRange): Promise<QueueDepth[]>;
   /** Per-job (and per-group) aggregates for runs whose final outcome falls in the range, sorted by job name, then group. */
@@ -256,16 +258,15 @@ export interface Store {
   /** Runs of the selected jobs that ended in the range, filtered and ordered. */
   listRuns(query: ListRunsQuery): Promise<RunSummary[]>;
   /*
-   * Optional per-job batch queries: one scan for every selected job instead of
-   * one query per job (the report's job pages). Callers fall back to the
-   * per-job queries above when a store does not have them.
+   * Per-job batch queries: one scan for every selected job instead of one
+   * query per job (the report's job pages, job monitors).
    */
-  /** {@link Store.timeSeries} of each selected job with runs, sorted by job name. */
-  timeSeriesByJob?(query: TimeSeriesQuery): Promise<JobSeries[]>;
-  /** {@link Store.listRuns} keeping up to `limitPerJob` runs of each selected job; sorted by job name, then in the asked order. */
-  listRunsByJob?(query: ListRunsByJobQuery): Promise<RunSummary[]>;
+  /** {@link RunReader.timeSeries} of each selected job with runs, sorted by job name. */
+  timeSeriesByJob(query: TimeSeriesQuery): Promise<JobSeries[]>;
+  /** {@link RunReader.listRuns} keeping up to `limitPerJob` runs of each selected job; sorted by job name, then in the asked order. */
+  listRunsByJob(query: ListRunsByJobQuery): Promise<RunSummary[]>;
   /** Latency histogram and attempts of each selected job's counted runs that ended in the range, sorted by job name. */
-  runDistributions?(query: RunDistributionQuery): Promise<RunDistribution[]>;
+  runDistributions(query: RunDistributionQuery): Promise<RunDistribution[]>;
   /**
    * Start times (run start, Unix ms, ascending) of the finished runs of the
    * selected jobs that started in `[fromMillis, toMillis)` (start times, not
@@ -278,14 +279,42 @@ export interface Store {
    * event in the range) and had not finished by the range's end: no terminal
    * lifecycle event (succeeded, failed, timed out, cancelled, dead-lettered,
    * skipped) in the range and no finished run stored. Oldest first, at most
-   * 10,000. For job monitors (a run going past its maximum runtime); stores
-   * without live lifecycle events may leave it out.
+   * 10,000. For job monitors (a run going past its maximum runtime); empty
+   * when no live lifecycle events were stored.
    */
-  openRuns?(jobs: JobSelector, range: TimeRange): Promise<OpenRun[]>;
+  openRuns(jobs: JobSelector, range: TimeRange): Promise<OpenRun[]>;
   /** Names of jobs with any run in the range, sorted. */
   jobNames(range: TimeRange): Promise<string[]>;
+}
+
+/** The write role: what the collector's sinks and `jobslo ingest` take. */
+export interface SpanWriter extends StoreIdentity {
+  /** Stores spans. Delivering the same span twice must not change any SLI. */
+  insertSpans(spans: readonly SpanRecord[]): Promise<void>;
+  /** Stores live lifecycle events. Delivering the same event twice must not change any SLI. */
+  insertLifecycleEvents(events: readonly LifecycleEventRecord[]): Promise<void>;
+}
+
+/** The maintenance role: schema, rollup builds and retention (`jobslo migrate`, `--retention-days`). */
+export interface StoreMaintenance extends StoreIdentity {
+  /** Creates or upgrades the schema, and builds the rollups of a store that has none yet. Idempotent. */
+  migrate(options?: MigrateOptions): Promise<void>;
   /** Drops stored data older than `olderThanMillis` (whole days/partitions); resolves to how many partitions were dropped. */
   dropBefore(olderThanMillis: number): Promise<number>;
+}
+
+/** A handle that holds connections. */
+export interface Closeable {
   /** Closes connections; idempotent. */
   close(): Promise<void>;
 }
+
+/** A read-only store handle, as {@link openRunReader} returns it. */
+export interface RunReaderHandle extends RunReader, Closeable {}
+
+/**
+ * A store opened in this process (DuckDB, ClickHouse): every role. Callers
+ * take the narrowest role they need ({@link RunReader}, {@link SpanWriter},
+ * {@link StoreMaintenance}).
+ */
+export interface Store extends RunReader, SpanWriter, StoreMaintenance, Closeable {}

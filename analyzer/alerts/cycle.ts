@@ -8,7 +8,7 @@
  */
 import { noopLogger } from '../../contracts/index.js';
 import type { Logger } from '../../contracts/index.js';
-import type { Store } from '../../store/index.js';
+import type { RunReader } from '../../store/index.js';
 import { evaluateSlos } from '../slo/index.js';
 import type { JobsloConfig, SloEvaluation } from '../slo/index.js';
 import type { AlertBackend, OutboxEntry } from './backend.js';
@@ -24,7 +24,7 @@ import type { AlertNotification, AlertState } from './state.js';
 
 /** Options of {@link runAlertCycle}. */
 export interface AlertCycleOptions {
-  store: Store;
+  store: RunReader;
   config: JobsloConfig;
   /** Alert state and outbox. */
   backend: AlertBackend;

@@ -6,7 +6,7 @@
  */
 import { errorMessage, noopLogger } from '../../contracts/index.js';
 import type { Logger } from '../../contracts/index.js';
-import type { Store } from '../../store/index.js';
+import type { RunReader } from '../../store/index.js';
 import type { JobsloConfig, ServeStats, SloEvaluation } from '../slo/index.js';
 import type { AlertBackend } from './backend.js';
 import { runAlertCycle } from './cycle.js';
@@ -16,7 +16,7 @@ import type { AlertState } from './state.js';
 
 /** Options of {@link startAlertLoop}. */
 export interface AlertLoopOptions {
-  store: Store;
+  store: RunReader;
   config: JobsloConfig;
   backend: AlertBackend;
   /** Time between the starts of two cycles, ms. */

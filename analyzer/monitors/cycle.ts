@@ -9,7 +9,7 @@
  */
 import { noopLogger } from '../../contracts/index.js';
 import type { Logger } from '../../contracts/index.js';
-import type { Store } from '../../store/index.js';
+import type { RunReader } from '../../store/index.js';
 import { drainOutbox, pushAlerts, systemAlertClock, toOutboxEntries } from '../alerts/index.js';
 import type { AlertBackend, AlertClock, AlertNotification, AlertmanagerPushResult, DeliveryOptions, DrainResult } from '../alerts/index.js';
 import type { JobsloConfig } from '../slo/index.js';
@@ -33,7 +33,7 @@ export interface EvaluateMonitorsOptions {
  * Evaluates every monitor at `atMillis` from the store and the previous
  * records (which it does not change). Results in config order.
  */
-export async function evaluateMonitors(store: Store, monitors: readonly MonitorDefinition[], atMillis: number, options: EvaluateMonitorsOptions = {}): Promise<MonitorEvaluation[]> {
+export async function evaluateMonitors(store: RunReader, monitors: readonly MonitorDefinition[], atMillis: number, options: EvaluateMonitorsOptions = {}): Promise<MonitorEvaluation[]> {
   const state = options.state ?? emptyMonitorState();
   const out = new Array<MonitorEvaluation>(monitors.length);
   let next = 0;
@@ -52,7 +52,7 @@ export async function evaluateMonitors(store: Store, monitors: readonly MonitorD
 
 /** Options of {@link runMonitorCycle}. */
 export interface MonitorCycleOptions {
-  store: Store;
+  store: RunReader;
   /** Its `monitors` are evaluated; its webhooks get the notifications. */
   config: JobsloConfig;
   /** Holds the monitor state and the outbox (the alert backend of the store). */

@@ -3,7 +3,7 @@
  * since the last judged tick, and runs that started and have not finished
  * (live `job.started` lifecycle events), when the store can tell.
  */
-import type { Store } from '../../store/index.js';
+import type { RunReader } from '../../store/index.js';
 import { DEFAULT_LOOKBACK_MILLIS } from './machine.js';
 import type { MonitorDefinition, MonitorFacts, MonitorRecord, OpenRunFact } from './types.js';
 
@@ -27,15 +27,12 @@ export function factsFromMillis(m: MonitorDefinition, prev: MonitorRecord | unde
  * Facts of one monitor at `atMillis`.
  * @param lookbackMillis how far back a monitor without a record reads @default 35 days
  */
-export async function readMonitorFacts(store: Store, m: MonitorDefinition, prev: MonitorRecord | undefined, atMillis: number, lookbackMillis = DEFAULT_LOOKBACK_MILLIS): Promise<MonitorFacts> {
+export async function readMonitorFacts(store: RunReader, m: MonitorDefinition, prev: MonitorRecord | undefined, atMillis: number, lookbackMillis = DEFAULT_LOOKBACK_MILLIS): Promise<MonitorFacts> {
   const fromMillis = factsFromMillis(m, prev, atMillis, lookbackMillis);
   // Store windows are (from, to]: a run that ended exactly at `at` is read; one ms before `from` so one that ended exactly at `from` is too.
   const runs = await store.listRuns({ jobs: m.job, fromMillis: fromMillis - 1, toMillis: atMillis, order: 'latest', limit: MAX_FACT_RUNS });
   const finished = runs.map((r) => ({ runId: r.runId, startMillis: r.startMillis, endMillis: r.endMillis, outcome: r.outcome }));
-  let open: OpenRunFact[] = [];
-  if (store.openRuns) {
-    const rows = await store.openRuns(m.job, { fromMillis: atMillis - lookbackMillis, toMillis: atMillis });
-    open = rows.map((r) => ({ runId: r.runId, startMillis: r.startMillis }));
-  }
+  const rows = await store.openRuns(m.job, { fromMillis: atMillis - lookbackMillis, toMillis: atMillis });
+  const open: OpenRunFact[] = rows.map((r) => ({ runId: r.runId, startMillis: r.startMillis }));
   return { fromMillis, finished, open };
 }

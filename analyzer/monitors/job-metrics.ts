@@ -7,7 +7,7 @@
  * series names its job with the `jobslo_job` label: `job` and `instance` are
  * the labels Prometheus attaches to the scrape target.
  */
-import type { RunSummary, Store } from '../../store/index.js';
+import type { RunSummary, RunReader } from '../../store/index.js';
 import { MetricsWriter } from '../slo/metrics.js';
 import { DEFAULT_LOOKBACK_MILLIS } from './machine.js';
 import type { UnmatchedSelector } from './selectors.js';
@@ -90,7 +90,7 @@ export class JobRunMetrics {
    * settle time before it), and each job's latest runs for the last-run and
    * last-success times.
    */
-  async refresh(store: Store, atMillis: number, lookbackMillis = DEFAULT_LOOKBACK_MILLIS): Promise<void> {
+  async refresh(store: RunReader, atMillis: number, lookbackMillis = DEFAULT_LOOKBACK_MILLIS): Promise<void> {
     const from = this.cursorMillis - RUN_SETTLE_MILLIS;
     const runs = await store.listRuns({ jobs: '*', fromMillis: from, toMillis: atMillis + 1, order: 'latest', limit: MAX_RUNS_PER_READ });
     if (runs.length === MAX_RUNS_PER_READ) this.missedRuns++;
@@ -98,7 +98,7 @@ export class JobRunMetrics {
     this.cursorMillis = Math.max(this.cursorMillis, atMillis);
     for (const [k, end] of this.seen) if (end < from - RUN_SETTLE_MILLIS) this.seen.delete(k);
     const range = { jobs: '*', fromMillis: atMillis - lookbackMillis, toMillis: atMillis + 1, order: 'latest' as const };
-    const recent = store.listRunsByJob ? await store.listRunsByJob({ ...range, limitPerJob: 200 }) : await store.listRuns({ ...range, limit: MAX_RUNS_PER_READ });
+    const recent = await store.listRunsByJob({ ...range, limitPerJob: 200 });
     const latest = new Map<string, JobLatest>();
     for (const r of recent) {
       if (r.outcome === 'skipped') continue;

@@ -4,7 +4,7 @@
  * names seen as suggestions.
  */
 import { formatDurationMillis } from '../../contracts/index.js';
-import type { Store } from '../../store/index.js';
+import type { RunReader } from '../../store/index.js';
 import type { JobsloConfig } from '../slo/index.js';
 import { DEFAULT_LOOKBACK_MILLIS } from './machine.js';
 
@@ -65,7 +65,7 @@ export function suggestJobs(selector: string, seen: readonly string[]): string[]
  * in its window ending at `atMillis`. One `jobNames` query per distinct window.
  * @param lookbackMillis the monitors' window @default 35 days
  */
-export async function findUnmatchedSelectors(store: Store, config: Pick<JobsloConfig, 'slos' | 'monitors'>, atMillis: number, lookbackMillis = DEFAULT_LOOKBACK_MILLIS): Promise<UnmatchedSelector[]> {
+export async function findUnmatchedSelectors(store: RunReader, config: Pick<JobsloConfig, 'slos' | 'monitors'>, atMillis: number, lookbackMillis = DEFAULT_LOOKBACK_MILLIS): Promise<UnmatchedSelector[]> {
   const wanted: { kind: 'slo' | 'monitor'; name: string; job: string; windowMillis: number }[] = [
     ...config.slos.map((s) => ({ kind: 'slo' as const, name: s.name, job: s.job, windowMillis: s.windowMillis })),
     ...config.monitors.map((m) => ({ kind: 'monitor' as const, name: m.name, job: m.job, windowMillis: lookbackMillis })),

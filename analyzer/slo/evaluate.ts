@@ -4,7 +4,7 @@
  * so it gives the same answers on every store.
  */
 import { ConfigError, formatDurationMillis } from '../../contracts/index.js';
-import type { GoodRunCriterion, Store, WindowCount } from '../../store/index.js';
+import type { GoodRunCriterion, RunReader, WindowCount } from '../../store/index.js';
 import { budgetExhaustedAtMillis, budgetRemaining, burnRate } from './budget.js';
 import type { SloDefinition } from './config.js';
 import { cachedScheduleTicks, countTicks, judgeTicks } from './freshness.js';
@@ -77,7 +77,7 @@ export function sloWindows(slo: SloDefinition): number[] {
  * `atMillis`. Runs are counted by the store (`windowCounts`); freshness ticks
  * are judged here from the succeeded run starts (`runStarts`).
  */
-export async function countSloWindows(store: Store, slo: SloDefinition, atMillis: number, windowsMillis: readonly number[]): Promise<WindowCount[]> {
+export async function countSloWindows(store: RunReader, slo: SloDefinition, atMillis: number, windowsMillis: readonly number[]): Promise<WindowCount[]> {
   if (slo.sli === 'freshness') {
     const f = slo.freshness;
     if (!f) throw new TypeError(`SLO ${slo.name} has sli freshness without freshness settings`);
@@ -112,7 +112,7 @@ export async function countSloWindows(store: Store, slo: SloDefinition, atMillis
  * needs to know: `-Infinity` when some run ended before `fromMillis`, else
  * the first run start in `[fromMillis, atMillis]`, else null (no run yet).
  */
-export async function firstRunSeenMillis(store: Store, jobs: string, fromMillis: number, atMillis: number): Promise<number | null> {
+export async function firstRunSeenMillis(store: RunReader, jobs: string, fromMillis: number, atMillis: number): Promise<number | null> {
   const before = await store.listRuns({ jobs, fromMillis: 0, toMillis: fromMillis, order: 'latest', limit: 1 });
   if (before.length > 0) return -Infinity;
   const [first] = await store.runStarts(jobs, { fromMillis, toMillis: atMillis + 1 }, 'any');
@@ -167,7 +167,7 @@ export function evaluateFromCounts(slo: SloDefinition, atMillis: number, counts:
 }
 
 /** Evaluates one SLO at `atMillis`. */
-export async function evaluateSlo(store: Store, slo: SloDefinition, atMillis: number): Promise<SloEvaluation> {
+export async function evaluateSlo(store: RunReader, slo: SloDefinition, atMillis: number): Promise<SloEvaluation> {
   const windows = sloWindows(slo);
   return evaluateFromCounts(slo, atMillis, await countSloWindows(store, slo, atMillis, windows));
 }
@@ -180,7 +180,7 @@ export async function evaluateSlo(store: Store, slo: SloDefinition, atMillis: nu
  * flight.
  * @param concurrency @default 4
  */
-export async function evaluateSlos(store: Store, slos: readonly SloDefinition[], atMillis: number, concurrency = 4): Promise<SloEvaluation[]> {
+export async function evaluateSlos(store: RunReader, slos: readonly SloDefinition[], atMillis: number, concurrency = 4): Promise<SloEvaluation[]> {
   const out: SloEvaluation[] = new Array<SloEvaluation>(slos.length);
   // SLOs with a dimension filter are counted in a pass of their own: rollups are per job and
   // answer a batch only when no query in it has a filter, so mixing them would send every

@@ -10,7 +10,7 @@ import { CollectorMetrics, collectorHooks } from '../../collector/metrics.js';
 import { isLoopback } from '../../server/index.js';
 import { SECURITY_HELP, SECURITY_OPTIONS, requireAuthOffLoopback, securityFrom } from '../_security.js';
 import { openStore, parseStoreUrl, removeOwnerFile, writeOwnerFile } from '../../store/index.js';
-import type { Store } from '../../store/index.js';
+import type { RunReader } from '../../store/index.js';
 import type { BearerAuth } from '../../server/index.js';
 import type { Command } from '../command.js';
 import { STORE_HELP, VALIDATION_FLAGS, VALIDATION_HELP, parsePort, parsePositiveInt, storeValue, validationOptions } from '../_options.js';
@@ -150,7 +150,7 @@ ${VALIDATION_HELP}
     /** Serves HTTP and gRPC from one pipeline until the signal, then closes both and the sink. */
     const serve = async (
       sink: SpanSink,
-      extra: { readStore?: Store; readListener?: { host: string; port: number }; auth?: BearerAuth; describe: Record<string, string> },
+      extra: { readStore?: RunReader; readListener?: { host: string; port: number }; auth?: BearerAuth; describe: Record<string, string> },
     ): Promise<{ url: string; readUrl?: string; stop: () => Promise<void> }> => {
       const hooks = collectorHooks({ auth: security.auth, metrics, logger: ctx.logger });
       const pipeline = new IngestPipeline({ sink, admission: receiver.admission, validation: receiver.validation, hooks, logger: ctx.logger });

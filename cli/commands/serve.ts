@@ -13,7 +13,7 @@ import { collectReportData, renderReportSite } from '../../reports/index.js';
 import { reportChecks, reportSlos, withSloWarnings } from '../_report-slos.js';
 import { withScheduleMonitors } from '../_monitors.js';
 import { openExistingStore } from '../_store.js';
-import type { Store } from '../../store/index.js';
+import type { RunReaderHandle } from '../../store/index.js';
 import type { Command } from '../command.js';
 import { STORE_HELP, parsePort } from '../_options.js';
 import { BearerAuth, authorizeRequest, listen } from '../../server/index.js';
@@ -23,7 +23,7 @@ import { CONFIG_HELP, EXTERNAL_URL_HELP, STATE_DIR_HELP, TRACE_URL_HELP, checkTr
 
 /** Options of {@link startSloServer}. */
 export interface SloServerOptions {
-  store: Store;
+  store: RunReaderHandle;
   config: JobsloConfig;
   /** Alert state and outbox. */
   backend: AlertBackend;

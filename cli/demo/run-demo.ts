@@ -9,7 +9,7 @@ import { startCollector, StoreSink } from '../../collector/index.js';
 import { LifecycleReporter, runJob, runProcessJob, startTelemetry } from '../../executor/index.js';
 import type { DeliveryReport } from '../../executor/index.js';
 import { collectReportData, writeReportSite } from '../../reports/index.js';
-import { DuckDbStore } from '../../store/index.js';
+import { DuckDbStore } from '../../store/duckdb.js';
 import { DEMO_JOBS, DEMO_SLOS_YAML, expectedOutcomes, planDemo, seededRandom } from './plan.js';
 import { evaluateSlos, parseConfig } from '../../analyzer/slo/index.js';
 import type { SloEvaluation } from '../../analyzer/slo/index.js';

@@ -17,7 +17,7 @@ import { IngestPipeline, StoreSink, TRACE_EXPORT_PATH, startCollector, startGrpc
 import type { RunningCollector, RunningGrpcReceiver } from '../../collector/index.js';
 import { encodeTraceRequestProto } from '../../collector/otlp/index.js';
 import type { AttributeValue, Attributes, SpanRecord } from '../../contracts/index.js';
-import { DuckDbStore } from '../../store/index.js';
+import { DuckDbStore } from '../../store/duckdb.js';
 
 const SEED = Number(process.env['JOBSLO_FUZZ_SEED'] ?? 20261202);
 const HTTP_ALLOWED = new Set([200, 400, 401, 413, 415, 429, 503]);

@@ -7,7 +7,7 @@ import type { RunningGrpcReceiver } from '../../collector/index.js';
 import { encodeTraceRequestProto } from '../../collector/otlp/index.js';
 import { ProtoReader } from '../../collector/otlp/internal/proto-reader.js';
 import type { SpanRecord } from '../../contracts/index.js';
-import { DuckDbStore } from '../../store/index.js';
+import { DuckDbStore } from '../../store/duckdb.js';
 import { ExportResultCode, exportSpans, recordSdkRuns } from '../support/sdk-runs.js';
 import { runSpans } from '../support/spans.js';
 

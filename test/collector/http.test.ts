@@ -3,7 +3,7 @@ import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { startCollector, StoreSink } from '../../collector/index.js';
 import type { RunningCollector } from '../../collector/index.js';
 import { encodeTraceRequestProto } from '../../collector/otlp/index.js';
-import { DuckDbStore } from '../../store/index.js';
+import { DuckDbStore } from '../../store/duckdb.js';
 import { runSpans } from '../support/spans.js';
 
 const T0 = Date.UTC(2026, 10, 1, 12);

@@ -5,7 +5,7 @@ import { IngestPipeline, OUTCOME_STATUS, StoreSink, startCollector } from '../..
 import type { ExportOutcome, RunningCollector } from '../../collector/index.js';
 import { encodeTraceRequestProto } from '../../collector/otlp/index.js';
 import type { SpanRecord } from '../../contracts/index.js';
-import { DuckDbStore } from '../../store/index.js';
+import { DuckDbStore } from '../../store/duckdb.js';
 import { runSpans } from '../support/spans.js';
 
 const T0 = Date.UTC(2026, 10, 1, 12);

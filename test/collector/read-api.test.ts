@@ -3,7 +3,8 @@ import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { StoreSink, startCollector } from '../../collector/index.js';
 import type { RunningCollector } from '../../collector/index.js';
 import { encodeTraceRequestProto } from '../../collector/otlp/index.js';
-import { DuckDbStore, RemoteStore } from '../../store/index.js';
+import { RemoteStore } from '../../store/index.js';
+import { DuckDbStore } from '../../store/duckdb.js';
 import { runSpans } from '../support/spans.js';
 
 const T0 = Date.UTC(2026, 10, 1, 12);

@@ -36,6 +36,8 @@ import * as executor from 'jobslo/executor';
 import { analyze } from 'jobslo/analyzer';
 import { startCollector } from 'jobslo/collector';
 import { openStore } from 'jobslo/store';
+import { DuckDbStore } from 'jobslo/store/duckdb';
+import { ClickHouseStore } from 'jobslo/store/clickhouse';
 import { ATTR_JOB_NAME, RunOutcome } from 'jobslo/contracts';
 import { renderReportSite } from 'jobslo/reports';
 import { BasicTracerProvider, InMemorySpanExporter, SimpleSpanProcessor } from '@opentelemetry/sdk-trace-base';
@@ -52,7 +54,7 @@ const spans = exporter.getFinishedSpans().map((s) => [s.name, s.attributes[ATTR_
 console.log(JSON.stringify({
   outcome: result.outcome, attempts: result.attempts, value: result.value, spans,
   same: executor.runJob === runJob,
-  types: [typeof analyze, typeof startCollector, typeof openStore, typeof renderReportSite, typeof DEFAULT_BACKOFF],
+  types: [typeof analyze, typeof startCollector, typeof openStore, typeof DuckDbStore.open, typeof ClickHouseStore.open, typeof renderReportSite, typeof DEFAULT_BACKOFF],
   succeeded: RunOutcome.Succeeded,
 }));
 `;
@@ -106,7 +108,7 @@ describe('the packed jobslo tarball in a fresh project', () => {
         ['job.run', 'packed'],
       ],
       same: true,
-      types: ['function', 'function', 'function', 'function', 'object'],
+      types: ['function', 'function', 'function', 'function', 'function', 'function', 'object'],
       succeeded: 'succeeded',
     });
 
@@ -129,6 +131,10 @@ describe('the packed jobslo tarball in a fresh project', () => {
 import type { RunJobOptions, RunResult } from 'jobslo';
 import type { Analysis } from 'jobslo/analyzer';
 import type { SpanRecord } from 'jobslo/contracts';
+import type { RunReader, SpanWriter } from 'jobslo/store';
+import type { DuckDbStore } from 'jobslo/store/duckdb';
+import type { ClickHouseStore } from 'jobslo/store/clickhouse';
+export const reader = (s: DuckDbStore | ClickHouseStore): RunReader & SpanWriter => s;
 const options: RunJobOptions = { name: 'typed', retries: 2 };
 const r: Promise<RunResult<number>> = runJob(options, async (ctx) => ctx.attempt);
 export const jobs = (a: Analysis): string[] => a.jobs.map((j) => j.job);

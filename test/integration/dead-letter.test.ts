@@ -17,7 +17,7 @@ import {
 import { encodeTraceRequestProto } from '../../collector/otlp/index.js';
 import { StoreError } from '../../contracts/index.js';
 import type { SpanRecord } from '../../contracts/index.js';
-import { DuckDbStore } from '../../store/index.js';
+import { DuckDbStore } from '../../store/duckdb.js';
 import type { Store } from '../../store/index.js';
 import { runSpans } from '../support/spans.js';
 import { kafkaBrokers, probeKafka, requireService } from '../support/services.js';

@@ -17,7 +17,8 @@ import { IngestPipeline, KafkaSink, StoreSink, startGrpcReceiver, startIngest } 
 import type { RunningGrpcReceiver, SpanSink } from '../../collector/index.js';
 import { encodeTraceRequestProto } from '../../collector/otlp/index.js';
 import type { SpanRecord } from '../../contracts/index.js';
-import { ClickHouseStore, DuckDbStore } from '../../store/index.js';
+import { DuckDbStore } from '../../store/duckdb.js';
+import { ClickHouseStore } from '../../store/clickhouse.js';
 import type { Store } from '../../store/index.js';
 import { nativePython, probeNativePython } from '../support/native.js';
 import { ExportResultCode, exportSpans, recordSdkRuns } from '../support/sdk-runs.js';

@@ -7,7 +7,7 @@
 import { afterAll, describe, expect, it } from 'vitest';
 import { KafkaSink, startCollector, startIngest } from '../../collector/index.js';
 import type { AttributeValue, SpanRecord } from '../../contracts/index.js';
-import { ClickHouseStore } from '../../store/index.js';
+import { ClickHouseStore } from '../../store/clickhouse.js';
 import { quoteString } from '../../store/_clickhouse.js';
 import { runSpans } from '../support/spans.js';
 import { clickhouseExec, clickhouseUrl, kafkaBrokers, probeClickHouse, probeKafka, requireService } from '../support/services.js';

@@ -9,7 +9,7 @@ import { Kafka, Partitioners, logLevel } from 'kafkajs';
 import { startIngest } from '../../collector/index.js';
 import { IngestMetrics } from '../../collector/metrics.js';
 import { encodeTraceRequestProto } from '../../collector/otlp/index.js';
-import { DuckDbStore } from '../../store/index.js';
+import { DuckDbStore } from '../../store/duckdb.js';
 import { parsePromText, promValue } from '../support/prom-text.js';
 import { runSpans } from '../support/spans.js';
 import { kafkaBrokers, probeKafka, requireService } from '../support/services.js';

@@ -7,7 +7,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { KafkaSink, startCollector, startIngest } from '../../collector/index.js';
 import type { RunningCollector } from '../../collector/index.js';
 import type { SpanRecord } from '../../contracts/index.js';
-import { DuckDbStore } from '../../store/index.js';
+import { DuckDbStore } from '../../store/duckdb.js';
 import { runSpans } from '../support/spans.js';
 import { probeKafkaJars, startPrivateKafka } from '../support/kafka-broker.js';
 import type { PrivateKafkaBroker } from '../support/kafka-broker.js';

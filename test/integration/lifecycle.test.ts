@@ -7,7 +7,7 @@
 import { afterAll, describe, expect, it } from 'vitest';
 import { Kafka, Partitioners, logLevel } from 'kafkajs';
 import { DLQ_HEADER_ERROR, KafkaSink, startCollector, startIngest } from '../../collector/index.js';
-import { DuckDbStore } from '../../store/index.js';
+import { DuckDbStore } from '../../store/duckdb.js';
 import { kafkaBrokers, probeKafka, requireService } from '../support/services.js';
 import { captureLogger, cleanupKafka, unique, waitFor } from './_util.js';
 

@@ -8,7 +8,7 @@ import { dispatch } from '../../cli/main.js';
 import type { CliContext } from '../../cli/command.js';
 import { openExistingStore } from '../../cli/_store.js';
 import { clickhouseExec, clickhouseUrl, probeClickHouse, requireService } from '../support/services.js';
-import { DuckDbStore } from '../../store/index.js';
+import { DuckDbStore } from '../../store/duckdb.js';
 import { HOUR, MINUTE, startReceiver, steadyRuns, tempDir } from '../slo/helpers.js';
 
 const clickhouseUp = await requireService('ClickHouse', () => probeClickHouse(), 'read-only commands on a ClickHouse database that does not exist');

@@ -15,7 +15,7 @@ import {
 } from '../../contracts/index.js';
 import type { Attributes, SpanRecord } from '../../contracts/index.js';
 import type { ReportFreshnessInput, ReportSloInput } from '../../reports/index.js';
-import { DuckDbStore } from '../../store/index.js';
+import { DuckDbStore } from '../../store/duckdb.js';
 import type { GoodRunCriterion, Store, TimeRange } from '../../store/index.js';
 import { runSpans } from '../support/spans.js';
 import type { FixtureAttempt, FixtureRun } from '../support/spans.js';

@@ -16,7 +16,7 @@ import type { Browser, BrowserContext } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { collectReportData, writeReportSite } from '../../reports/index.js';
 import type { ReportData } from '../../reports/index.js';
-import type { DuckDbStore } from '../../store/index.js';
+import type { DuckDbStore } from '../../store/duckdb.js';
 import { FRESHNESS, RANGE, T_END, fillFixture, fixtureSlos, memoryStore } from './_fixture.js';
 import { EVIL_JOB, fillHostile, hostileData } from './_hostile.js';
 

@@ -11,7 +11,7 @@ import { dispatch } from '../../cli/main.js';
 import { createLineLogger } from '../../contracts/index.js';
 import type { Attributes, SpanRecord } from '../../contracts/index.js';
 import { collectReportData } from '../../reports/index.js';
-import { DuckDbStore } from '../../store/index.js';
+import { DuckDbStore } from '../../store/duckdb.js';
 import { runSpans } from '../support/spans.js';
 
 const T0 = Date.UTC(2026, 10, 20, 12, 0, 0);

@@ -4,9 +4,8 @@ import type { Analysis, JobSlis } from '../../analyzer/index.js';
 import { ConfigError } from '../../contracts/index.js';
 import { collectReportData, renderIndex, renderReportSite, writeReportSite } from '../../reports/index.js';
 import type { ReportData, ReportSloInput } from '../../reports/index.js';
-import type { DuckDbStore } from '../../store/index.js';
+import type { DuckDbStore } from '../../store/duckdb.js';
 import { attrs, dataCells, decode, tagBalanceProblem } from './_html.js';
-import { perJobOnly } from './_per-job.js';
 import { DAY, FRESHNESS, HOUR, RANGE, T_END, fillFixture, fixtureSlos, memoryStore } from './_fixture.js';
 import { mkdtempSync, readFileSync, readdirSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -305,13 +304,6 @@ describe('report site: SLO pages', () => {
     await expect(collectReportData(store, { range: RANGE, version: 'x', slos: [{ ...good, objective: 1 }] })).rejects.toThrow(new ConfigError('slos[0].objective', '1 is not a fraction between 0 and 1 (e.g. 0.99)'));
     await expect(collectReportData(store, { range: RANGE, version: 'x', slos: [good, good] })).rejects.toBeInstanceOf(ConfigError);
     await expect(collectReportData(store, { range: { fromMillis: 5, toMillis: 5 }, version: 'x' })).rejects.toBeInstanceOf(ConfigError);
-  });
-});
-
-describe('report site: stores with and without the per-job batch queries', () => {
-  it('collects the same data job by job as with the batch queries', async () => {
-    const perJob = await collectReportData(perJobOnly(store), { range: RANGE, version: '9.9.9', generatedAt: GENERATED, slos, freshness: FRESHNESS });
-    expect(perJob).toEqual(withSlos);
   });
 });
 

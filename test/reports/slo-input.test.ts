@@ -1,7 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { collectReportData, renderReportSite, reportSloFromEvaluation } from '../../reports/index.js';
 import type { SloEvaluationLike } from '../../reports/index.js';
-import type { DuckDbStore } from '../../store/index.js';
+import type { DuckDbStore } from '../../store/duckdb.js';
 import { decode } from './_html.js';
 import { DAY, HOUR, RANGE, T_END, fillFixture, memoryStore } from './_fixture.js';
 

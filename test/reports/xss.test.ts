@@ -1,9 +1,8 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { renderReportSite } from '../../reports/index.js';
-import type { DuckDbStore } from '../../store/index.js';
+import type { DuckDbStore } from '../../store/duckdb.js';
 import { attrs, decode, tagBalanceProblem } from './_html.js';
 import { memoryStore } from './_fixture.js';
-import { perJobOnly } from './_per-job.js';
 import { EVIL_ERROR, EVIL_JOB, EVIL_MESSAGE, EVIL_SLO, GLOB_JOB, fillHostile, hostileData } from './_hostile.js';
 
 let store: DuckDbStore;
@@ -85,13 +84,5 @@ describe('report site: untrusted text', () => {
     expect(hit).not.toContain('exit code 9');
     expect(hit).toContain('No run of this job failed in this window.');
     expect(hit).toMatch(/<title id="c1-t">Success rate of etl-\* per 2h<\/title><desc id="c1-d">Success rate: 12 points, lowest 100.0%/);
-  });
-
-  it('warns that such a job\'s charts may mix in other jobs on a store without them, and keeps its tables to its own runs', async () => {
-    const perJob = renderReportSite(await hostileData(perJobOnly(store)));
-    const hit = [...perJob.values()].find((h) => h.includes(`<h1>${GLOB_JOB}</h1>`)) ?? '';
-    expect(hit).toContain('which store queries read as wildcards');
-    expect(hit).not.toContain('exit code 9');
-    expect(hit).toContain('No run of this job failed in this window.');
   });
 });

@@ -1,4 +1,4 @@
-import { DuckDbStore } from '../../store/index.js';
+import { DuckDbStore } from '../../store/duckdb.js';
 import { defineRollupConformance } from './conformance.js';
 
 defineRollupConformance('DuckDB', {

@@ -4,7 +4,7 @@ import { FileAlertBackend, alertFingerprint, planNotifications, readStateFile, r
 import type { AlertState } from '../../analyzer/alerts/index.js';
 import { evaluateFromCounts, parseConfig } from '../../analyzer/slo/index.js';
 import type { JobsloConfig, SloEvaluation } from '../../analyzer/slo/index.js';
-import type { DuckDbStore } from '../../store/index.js';
+import type { DuckDbStore } from '../../store/duckdb.js';
 import { HOUR, MINUTE, fakeClock, memoryStore, startReceiver, steadyRuns, tempDir } from './helpers.js';
 
 const T0 = Date.UTC(2026, 7, 3, 9);

@@ -6,7 +6,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { detectionTimeMillis, evaluateSlo, parseConfig } from '../../analyzer/slo/index.js';
 import type { SloDefinition } from '../../analyzer/slo/index.js';
-import type { DuckDbStore } from '../../store/index.js';
+import type { DuckDbStore } from '../../store/duckdb.js';
 import { HOUR, MINUTE, memoryStore, steadyRuns } from './helpers.js';
 
 const T_ERR = Date.UTC(2026, 5, 10, 12, 0, 0);

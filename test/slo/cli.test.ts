@@ -8,7 +8,7 @@ import type { CliContext } from '../../cli/command.js';
 import { startSloServer } from '../../cli/commands/serve.js';
 import { escapeLabelValue, formatPrometheus, loadConfig } from '../../analyzer/slo/index.js';
 import { FileAlertBackend, runAlertCycle } from '../../analyzer/alerts/index.js';
-import { DuckDbStore } from '../../store/index.js';
+import { DuckDbStore } from '../../store/duckdb.js';
 import { HOUR, MINUTE, fakeClock, startReceiver, steadyRuns, tempDir } from './helpers.js';
 
 let cleanups: (() => Promise<void> | void)[] = [];

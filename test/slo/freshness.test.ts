@@ -2,7 +2,7 @@
 import { afterEach, describe, expect, it } from 'vitest';
 import { cachedScheduleTicks, countTicks, evaluateSlo, judgeTicks, parseConfig, scheduleTicks } from '../../analyzer/slo/index.js';
 import type { SloDefinition } from '../../analyzer/slo/index.js';
-import type { DuckDbStore } from '../../store/index.js';
+import type { DuckDbStore } from '../../store/duckdb.js';
 import { DAY, HOUR, MINUTE, memoryStore, run } from './helpers.js';
 
 let stores: DuckDbStore[] = [];

@@ -14,7 +14,7 @@ import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { join } from 'node:path';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { ClickHouseStore } from '../../store/index.js';
+import { ClickHouseStore } from '../../store/clickhouse.js';
 import { buildCli } from '../executor/helpers/build.js';
 import type { BuiltCli } from '../executor/helpers/build.js';
 import { clickhouseExec, clickhouseUrl, probeClickHouse, requireService } from '../support/services.js';

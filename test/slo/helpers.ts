@@ -6,7 +6,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { SpanRecord } from '../../contracts/index.js';
-import { DuckDbStore } from '../../store/index.js';
+import { DuckDbStore } from '../../store/duckdb.js';
 import type { AlertClock } from '../../analyzer/alerts/index.js';
 import { runSpans } from '../support/spans.js';
 

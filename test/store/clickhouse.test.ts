@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { StoreError } from '../../contracts/index.js';
-import { ClickHouseStore } from '../../store/index.js';
+import { ClickHouseStore } from '../../store/clickhouse.js';
 import { interpolatedQuantileSql, quoteString } from '../../store/_clickhouse.js';
 import { defineClickHouseServerSuite } from '../support/clickhouse-suite.js';
 import { clickhouseUrl, probeClickHouse, requireService } from '../support/services.js';

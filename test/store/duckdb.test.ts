@@ -1,4 +1,4 @@
-import { DuckDbStore } from '../../store/index.js';
+import { DuckDbStore } from '../../store/duckdb.js';
 import { defineStoreConformance } from './conformance.js';
 
 defineStoreConformance('DuckDB', {
