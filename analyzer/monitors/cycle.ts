@@ -8,11 +8,9 @@
  * so a transition is notified once however many replicas evaluate it.
  */
 import { noopLogger } from '../../contracts/index.js';
-import type { Logger } from '../../contracts/index.js';
 import type { RunReader } from '../../store/index.js';
 import { drainOutbox, pushAlerts, systemAlertClock, toOutboxEntries } from '../alerts/index.js';
-import type { AlertBackend, AlertClock, AlertNotification, AlertmanagerPushResult, DeliveryOptions, DrainResult } from '../alerts/index.js';
-import type { JobsloConfig } from '../slo/index.js';
+import type { AlertCycleOptions, AlertNotification, AlertmanagerPushResult, DrainResult } from '../alerts/index.js';
 import { readMonitorFacts } from './facts.js';
 import { stepMonitor } from './machine.js';
 import { emptyMonitorState, loadMonitorStateFrom, monitorAlertmanagerAlerts, planMonitorNotifications, sameMonitorState } from './state.js';
@@ -27,6 +25,8 @@ export interface EvaluateMonitorsOptions {
   concurrency?: number;
   /** How far back a monitor without a record reads. @default 35 days */
   lookbackMillis?: number;
+  /** @default {@link monitorNotificationId} of the transition */
+  newId?: () => string;
 }
 
 /**
@@ -50,24 +50,10 @@ export async function evaluateMonitors(store: RunReader, monitors: readonly Moni
   return out;
 }
 
-/** Options of {@link runMonitorCycle}. */
-export interface MonitorCycleOptions {
-  store: RunReader;
-  /** Its `monitors` are evaluated; its webhooks get the notifications. */
-  config: JobsloConfig;
-  /** Holds the monitor state and the outbox (the alert backend of the store). */
-  backend: AlertBackend;
-  /** Evaluation time. @default clock.now() */
-  atMillis?: number;
-  clock?: AlertClock;
-  logger?: Logger;
-  signal?: AbortSignal;
-  delivery?: Omit<DeliveryOptions, 'clock' | 'logger' | 'signal'>;
-  /** @default {@link monitorNotificationId} of the transition */
-  newId?: () => string;
+/** Options of {@link runMonitorCycle}: those of an alert cycle (its `config`'s `monitors` are evaluated, its webhooks and Alertmanagers get the notifications; the backend holds the monitor state and the outbox). */
+export interface MonitorCycleOptions extends AlertCycleOptions {
+  /** How far back a monitor without a record reads. @default 35 days */
   lookbackMillis?: number;
-  /** How often the caller runs cycles: firing monitor alerts pushed to Alertmanager stay valid for four of these. @default 60_000 */
-  evaluationIntervalMillis?: number;
 }
 
 /** What one monitor cycle did. */
