@@ -7,13 +7,13 @@
  * push the same alerts; routing, grouping, inhibition and silences are its own.
  * Not queued: a failed push is logged and the next evaluation sends again.
  */
-import { JOBSLO_VERSION, errorMessage, noopLogger } from '../../contracts/index.js';
+import { JOBSLO_VERSION, noopLogger } from '../../contracts/index.js';
 import type { Logger } from '../../contracts/index.js';
 import type { AlertmanagerTarget } from '../slo/index.js';
 import type { AlertClock } from './clock.js';
 import { postableAlert } from './payload.js';
 import type { PostableAlert } from './payload.js';
-import { classifyNetworkError, classifyResponse, retryDelayMillis } from './retry.js';
+import { postJson, retryDelayMillis } from './retry.js';
 import type { DeliveryOutcome } from './retry.js';
 import { RESOLVED_RETENTION_MILLIS } from './state.js';
 import type { AlertState } from './state.js';
@@ -53,23 +53,9 @@ export function alertmanagerAlerts(state: AlertState, nowMillis: number, firingV
   return out;
 }
 
-async function post(target: AlertmanagerTarget, body: string, clock: AlertClock, signal?: AbortSignal): Promise<DeliveryOutcome> {
-  const timeout = AbortSignal.timeout(target.timeoutMillis);
-  try {
-    const res = await fetch(`${target.url}/api/v2/alerts`, {
-      method: 'POST',
-      headers: { 'content-type': 'application/json', 'user-agent': `jobslo/${JOBSLO_VERSION}` },
-      body,
-      signal: signal ? AbortSignal.any([signal, timeout]) : timeout,
-      redirect: 'error',
-    });
-    await res.arrayBuffer().catch(() => undefined);
-    return classifyResponse(res.status, res.headers.get('retry-after'), clock.now());
-  } catch (err) {
-    if (signal?.aborted) throw err;
-    const cause = (err as { cause?: unknown }).cause;
-    return classifyNetworkError(cause === undefined ? errorMessage(err) : `${errorMessage(err)}: ${errorMessage(cause)}`);
-  }
+function post(target: AlertmanagerTarget, body: string, clock: AlertClock, signal?: AbortSignal): Promise<DeliveryOutcome> {
+  const headers = { 'content-type': 'application/json', 'user-agent': `jobslo/${JOBSLO_VERSION}` };
+  return postJson(`${target.url}/api/v2/alerts`, headers, body, target.timeoutMillis, () => clock.now(), signal);
 }
 
 /** Pushes the current SLO alerts to every Alertmanager (nothing is sent when there is nothing to report). */

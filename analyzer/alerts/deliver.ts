@@ -9,13 +9,13 @@
  */
 import { randomBytes } from 'node:crypto';
 import { hostname } from 'node:os';
-import { JOBSLO_VERSION, errorMessage, noopLogger } from '../../contracts/index.js';
+import { JOBSLO_VERSION, noopLogger } from '../../contracts/index.js';
 import type { Logger } from '../../contracts/index.js';
 import type { WebhookConfig } from '../slo/index.js';
 import { systemAlertClock } from './clock.js';
 import type { AlertClock } from './clock.js';
 import type { ClaimedEntry, Outbox } from './backend.js';
-import { classifyNetworkError, classifyResponse, retryDelayMillis } from './retry.js';
+import { postJson, retryDelayMillis } from './retry.js';
 import type { DeliveryOutcome } from './retry.js';
 import { SIGNATURE_HEADER, TIMESTAMP_HEADER, signPayload } from './sign.js';
 
@@ -69,23 +69,7 @@ export async function sendWebhook(hook: WebhookConfig, entry: { body: string; id
     headers[TIMESTAMP_HEADER] = String(ts);
     headers[SIGNATURE_HEADER] = signPayload(hook.secret, ts, entry.body);
   }
-  const timeout = AbortSignal.timeout(hook.timeoutMillis);
-  try {
-    const res = await fetch(hook.url, {
-      method: 'POST',
-      headers,
-      body: entry.body,
-      signal: signal ? AbortSignal.any([signal, timeout]) : timeout,
-      redirect: 'error',
-    });
-    // Read the body so the connection can be reused; its content is not logged.
-    await res.arrayBuffer().catch(() => undefined);
-    return classifyResponse(res.status, res.headers.get('retry-after'), clock.now());
-  } catch (err) {
-    if (signal?.aborted) throw err;
-    const cause = (err as { cause?: unknown }).cause;
-    return classifyNetworkError(cause === undefined ? errorMessage(err) : `${errorMessage(err)}: ${errorMessage(cause)}`);
-  }
+  return postJson(hook.url, headers, entry.body, hook.timeoutMillis, () => clock.now(), signal);
 }
 
 /**

@@ -5,6 +5,8 @@
  */
 
 /** What one delivery attempt came to. */
+import { errorMessage } from '../../contracts/index.js';
+
 export type DeliveryOutcome =
   | { kind: 'success' }
   /** Permanent: retrying the same request cannot help (4xx other than 408 and 429). */
@@ -62,4 +64,22 @@ export function retryDelayMillis(
   const ceiling = Math.min(options.maxDelayMillis, options.baseDelayMillis * 2 ** Math.max(0, attempt - 1));
   const jittered = Math.round(random() * ceiling);
   return retryAfterMillis === undefined ? jittered : Math.max(jittered, retryAfterMillis);
+}
+
+/**
+ * POSTs a JSON body (no redirects, `timeoutMillis` per attempt) and
+ * classifies the answer; the response body is read (so the connection can be
+ * reused) but never logged. Throws only when `signal` aborts.
+ */
+export async function postJson(url: string, headers: Record<string, string>, body: string, timeoutMillis: number, nowMillis: () => number, signal?: AbortSignal): Promise<DeliveryOutcome> {
+  const timeout = AbortSignal.timeout(timeoutMillis);
+  try {
+    const res = await fetch(url, { method: 'POST', headers, body, signal: signal ? AbortSignal.any([signal, timeout]) : timeout, redirect: 'error' });
+    await res.arrayBuffer().catch(() => undefined);
+    return classifyResponse(res.status, res.headers.get('retry-after'), nowMillis());
+  } catch (err) {
+    if (signal?.aborted) throw err;
+    const cause = (err as { cause?: unknown }).cause;
+    return classifyNetworkError(cause === undefined ? errorMessage(err) : `${errorMessage(err)}: ${errorMessage(cause)}`);
+  }
 }
