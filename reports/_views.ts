@@ -29,7 +29,7 @@ import {
   formatWindow,
 } from './_format.js';
 import type { Delta } from './_format.js';
-import { selects } from './_glob.js';
+import { selectorMatches as selects } from '../analyzer/monitors/index.js';
 import type { ReportAlertInput, ReportCheckInput, ReportCheckStatus, ReportData, ReportJobDetail, ReportSloData } from './model.js';
 
 /** A table cell: raw value for `data-value`, display text, tone class, optional change. */
