@@ -25,8 +25,6 @@ export interface EvaluateMonitorsOptions {
   concurrency?: number;
   /** How far back a monitor without a record reads. @default 35 days */
   lookbackMillis?: number;
-  /** @default {@link monitorNotificationId} of the transition */
-  newId?: () => string;
 }
 
 /**
@@ -54,6 +52,8 @@ export async function evaluateMonitors(store: RunReader, monitors: readonly Moni
 export interface MonitorCycleOptions extends AlertCycleOptions {
   /** How far back a monitor without a record reads. @default 35 days */
   lookbackMillis?: number;
+  /** Notification ids. @default monitorNotificationId of the transition */
+  newId?: () => string;
 }
 
 /** What one monitor cycle did. */
