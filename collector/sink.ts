@@ -74,6 +74,15 @@ export interface StoreSinkOptions {
    * store itself is failing, and the answer is retryable. @default 64
    */
   maxIsolationInserts?: number;
+  /**
+   * Span writes that arrive while the store is busy wait and are then
+   * written together, in one store insert (one transaction on DuckDB), up to
+   * this many spans; each is answered once that insert is committed. Fewer,
+   * larger inserts are several times faster than one per request (each
+   * commit has a fixed cost). A request larger than this is inserted alone.
+   * @default 8_192
+   */
+  maxBatchSpans?: number;
   logger?: Logger;
 }
 
@@ -84,6 +93,12 @@ const ASSUMED_SPANS_PER_MILLI = 5;
 const BYTES_PER_SPAN = 300;
 
 type Outcome = { stored: number; rejected: number; firstReason: string } | { retryable: string };
+
+/** A span write waiting for its turn at the store. */
+interface QueuedWrite {
+  spans: readonly SpanRecord[];
+  done: (outcome: Outcome) => void;
+}
 
 /** The embedded path: spans go straight into a store in this process. */
 export class StoreSink implements SpanSink {
@@ -96,6 +111,10 @@ export class StoreSink implements SpanSink {
   private spansPerMilli: number | undefined;
   private lastInsertEnd = 0;
   private readonly logger: Logger | undefined;
+  private readonly maxBatchSpans: number;
+  /** Span writes waiting for the store (their spans count in {@link pending}, which bounds them). */
+  private readonly queued: QueuedWrite[] = [];
+  private draining = false;
 
   constructor(
     private readonly store: SpanWriter & Closeable,
@@ -105,6 +124,7 @@ export class StoreSink implements SpanSink {
     this.retryAfterMillis = options.retryAfterMillis ?? 1_000;
     this.maxIsolationInserts = options.maxIsolationInserts ?? 64;
     this.maxQueueWaitMillis = options.maxQueueWaitMillis ?? 2_000;
+    this.maxBatchSpans = options.maxBatchSpans ?? 8_192;
     this.logger = options.logger;
   }
 
@@ -116,18 +136,74 @@ export class StoreSink implements SpanSink {
     if (busy !== undefined) return busy;
     this.pending += spans.length;
     try {
-      return this.result(
-        await this.insert(spans, async (batch) => {
-          const t = performance.now();
-          await this.store.insertSpans(batch);
-          this.observeRate(batch.length, t);
-        }),
-        spans.length,
-        'spans',
-      );
+      const outcome = await new Promise<Outcome>((done) => {
+        this.queued.push({ spans, done });
+        this.drain();
+      });
+      return this.result(outcome, spans.length, 'spans');
     } finally {
       this.pending -= spans.length;
     }
+  }
+
+  /** Starts writing the queued span writes unless that is already going on (one store insert at a time). */
+  private drain(): void {
+    if (this.draining) return;
+    this.draining = true;
+    void this.drainQueued().finally(() => {
+      this.draining = false;
+    });
+  }
+
+  /**
+   * Writes the queued span writes, several at a time (up to
+   * `maxBatchSpans`) in one store insert; answers each once its insert is
+   * committed. When such a shared insert fails for good, each write of it is
+   * tried again alone, so one request's unstorable span never costs another
+   * request anything. Never rejects: every write is answered.
+   */
+  private async drainQueued(): Promise<void> {
+    while (this.queued.length > 0) {
+      const group: QueuedWrite[] = [this.queued.shift() as QueuedWrite];
+      let total = group[0]?.spans.length ?? 0;
+      while (this.queued.length > 0 && total + (this.queued[0] as QueuedWrite).spans.length <= this.maxBatchSpans) {
+        const next = this.queued.shift() as QueuedWrite;
+        total += next.spans.length;
+        group.push(next);
+      }
+      try {
+        if (group.length === 1) {
+          const only = group[0] as QueuedWrite;
+          only.done(await this.insert(only.spans, (batch) => this.insertSpans(batch)));
+          continue;
+        }
+        const all: SpanRecord[] = [];
+        for (const w of group) for (const span of w.spans) all.push(span);
+        let shared: Outcome;
+        try {
+          await this.insertSpans(all);
+          shared = { stored: all.length, rejected: 0, firstReason: '' };
+        } catch (err) {
+          if (!isRetryableStoreFailure(err)) {
+            // Permanent: find whose spans the store refuses, one write at a time.
+            for (const w of group) w.done(await this.insert(w.spans, (batch) => this.insertSpans(batch)));
+            continue;
+          }
+          this.logger?.error('store write failed', { store: this.store.kind, items: all.length, error: errorMessage(err) });
+          shared = { retryable: describe(err) };
+        }
+        for (const w of group) w.done('retryable' in shared ? shared : { stored: w.spans.length, rejected: 0, firstReason: '' });
+      } catch (err) {
+        // Not expected (insert() catches store errors): answer instead of leaving the writes hanging.
+        for (const w of group) w.done({ retryable: describe(err) });
+      }
+    }
+  }
+
+  private async insertSpans(batch: readonly SpanRecord[]): Promise<void> {
+    const t = performance.now();
+    await this.store.insertSpans(batch);
+    this.observeRate(batch.length, t);
   }
 
   /**

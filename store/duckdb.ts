@@ -295,13 +295,13 @@ export class DuckDbStore implements Store {
 
   /** Appends rows to `table` through one appender, after every earlier operation. */
   private append(table: string, what: string, write: (appender: DuckDBAppender) => void): Promise<void> {
-    return this.serial(() => this.appendNow(table, what, write));
+    return this.serial(() => this.appendNow(this.conn, table, what, write));
   }
 
-  private async appendNow(table: string, what: string, write: (appender: DuckDBAppender) => void): Promise<void> {
+  private async appendNow(conn: DuckDBConnection, table: string, what: string, write: (appender: DuckDBAppender) => void): Promise<void> {
     let appender: DuckDBAppender;
     try {
-      appender = await this.conn.createAppender(table);
+      appender = await conn.createAppender(table);
     } catch (cause) {
       throw new StoreError('JOBSLO_ERR_STORE_QUERY', `cannot append to DuckDB table ${table} (was the store migrated?)`, { cause });
     }
@@ -316,27 +316,36 @@ export class DuckDbStore implements Store {
   }
 
   /**
-   * Stores the spans and the job rows derived from them (once, here) in one
-   * transaction: both or neither.
+   * Stores the spans, the job rows derived from them (once, here) and their
+   * rollup marks in one transaction: all or nothing. The rows are built
+   * before waiting for the connection, so that building them overlaps an
+   * earlier insert's commit (which runs on DuckDB's threads).
    */
   async insertSpans(spans: readonly SpanRecord[]): Promise<void> {
     if (spans.length === 0) return;
+    await this.rollups?.ready();
+    // One synchronous step from here to serial(): marks are committed in the order of their numbers.
     const receivedNs = BigInt(Date.now()) * 1_000_000n;
+    const rows: SpanRow[] = new Array<SpanRow>(spans.length);
     const jobRows: JobRow[] = [];
+    for (let i = 0; i < spans.length; i++) {
+      const span = spans[i] as SpanRecord;
+      const derived = deriveSpan(span).rows;
+      for (const row of derived) jobRows.push(row);
+      rows[i] = toSpanRow(span, derived[0]);
+    }
+    const firstMark = jobRows.length > 0 ? this.rollups?.reserve(jobRows.length) : undefined;
     await this.serial(async () => {
       await this.conn.run('BEGIN TRANSACTION');
       try {
-        await this.appendNow('spans', `${spans.length} spans`, (appender) => {
-          for (const span of spans) {
-            const derived = deriveSpan(span).rows;
-            for (const row of derived) jobRows.push(row);
-            appendSpanRow(appender, toSpanRow(span, derived[0]), receivedNs);
-          }
+        await this.appendNow(this.conn, 'spans', `${spans.length} spans`, (appender) => {
+          for (const row of rows) appendSpanRow(appender, row, receivedNs);
         });
         if (jobRows.length > 0) {
-          await this.appendNow('job_rows', `${jobRows.length} job rows`, (appender) => {
+          await this.appendNow(this.conn, 'job_rows', `${jobRows.length} job rows`, (appender) => {
             for (const row of jobRows) appendJobRow(appender, row, receivedNs);
           });
+          if (firstMark !== undefined) await this.rollups?.writeMarks(this.conn, jobRows, firstMark);
         }
         await this.conn.run('COMMIT');
       } catch (err) {
@@ -344,7 +353,6 @@ export class DuckDbStore implements Store {
         throw err;
       }
     });
-    if (jobRows.length > 0) await this.rollups?.mark(jobRows);
   }
 
   /** The derived runs of these jobs (null: every job) with a final outcome in `(loNs, hiNs]`, for the rollups. */

@@ -81,29 +81,59 @@ export class DuckDbRollups implements RollupReadBackend {
     });
   }
 
-  /** Records a mark per job row; call after the rows are stored. */
-  async mark(rows: readonly JobRow[]): Promise<void> {
+  private seqRead: Promise<void> | undefined;
+
+  /** Reads the last mark sequence number once; call before {@link reserve}. */
+  async ready(): Promise<void> {
+    if (this.seq >= 0n) return;
+    this.seqRead ??= this.host
+      .exclusive(async (conn) => {
+        const m = big((await this.rows(conn, 'SELECT coalesce(max(seq), 0) AS m FROM rollup_marks'))[0]?.['m'] ?? 0);
+        if (this.seq < 0n) this.seq = m;
+      })
+      .finally(() => {
+        this.seqRead = undefined;
+      });
+    await this.seqRead;
+  }
+
+  /**
+   * Reserves `count` sequence numbers and returns the first. Marks must be
+   * committed in the order their numbers were reserved (acknowledging marks
+   * deletes every number up to the highest one read), so an inserter
+   * reserves them in the same synchronous step as its turn to commit.
+   */
+  reserve(count: number): bigint {
+    if (this.seq < 0n) throw new StoreError('JOBSLO_ERR_STORE_QUERY', 'rollup mark sequence read before use (call ready() first)');
+    const first = this.seq + 1n;
+    this.seq += BigInt(count);
+    return first;
+  }
+
+  /**
+   * Appends a mark per job row on `conn`, numbered from `first` (see
+   * {@link reserve}), inside the caller's use of it: the insert's own
+   * transaction, so the rows and their marks are committed together.
+   */
+  async writeMarks(conn: DuckDBConnection, rows: readonly JobRow[], first: bigint): Promise<void> {
     if (rows.length === 0) return;
-    await this.host.exclusive(async (conn) => {
-      if (this.seq < 0n) this.seq = big((await this.rows(conn, 'SELECT coalesce(max(seq), 0) AS m FROM rollup_marks'))[0]?.['m'] ?? 0);
-      const appender = await conn.createAppender('rollup_marks');
-      try {
-        for (const r of rows) {
-          this.seq += 1n;
-          appender.appendBigInt(this.seq);
-          appender.appendVarchar(r.job);
-          appender.appendVarchar(r.runId);
-          appender.appendBigInt(r.endNs);
-          appender.appendBoolean(r.terminal);
-          appender.endRow();
-        }
-        appender.flushSync();
-      } catch (cause) {
-        throw new StoreError('JOBSLO_ERR_STORE_QUERY', `cannot record rollup marks: ${errorMessage(cause)}`, { cause });
-      } finally {
-        appender.closeSync();
+    const appender = await conn.createAppender('rollup_marks');
+    try {
+      let seq = first;
+      for (const r of rows) {
+        appender.appendBigInt(seq++);
+        appender.appendVarchar(r.job);
+        appender.appendVarchar(r.runId);
+        appender.appendBigInt(r.endNs);
+        appender.appendBoolean(r.terminal);
+        appender.endRow();
       }
-    });
+      appender.flushSync();
+    } catch (cause) {
+      throw new StoreError('JOBSLO_ERR_STORE_QUERY', `cannot record rollup marks: ${errorMessage(cause)}`, { cause });
+    } finally {
+      appender.closeSync();
+    }
   }
 
   /** Applies pending marks. */

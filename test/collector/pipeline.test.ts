@@ -122,6 +122,24 @@ describe('StoreSink: permanent store failures are told from retryable ones', () 
     ]);
   });
 
+  it('writes that arrive while the store is busy are committed together, and one write the store refuses costs the others nothing', async () => {
+    const sink = new StoreSink(store, { maxQueueWaitMillis: 60_000 });
+    // All issued at once: the first insert runs alone, the rest wait and go into shared inserts.
+    const writes = Array.from({ length: 6 }, (_, i) => sink.write(i === 3 ? [...goodRuns(4, 'shared-bad'), poison({ 'jobslo.run.attempts': 2 ** 40 })] : goodRuns(5, `shared-${i}`)));
+    const results = await Promise.all(writes);
+    expect(results.map((r) => r.kind)).toEqual(['accepted', 'accepted', 'accepted', 'partial', 'accepted', 'accepted']);
+    expect(results[3]).toMatchObject({ kind: 'partial', rejected: 1 });
+    const aggs = await store.jobAggregates(RANGE);
+    expect(aggs.map((a) => [a.job, a.runs])).toEqual([
+      ['shared-0', 5],
+      ['shared-1', 5],
+      ['shared-2', 5],
+      ['shared-4', 5],
+      ['shared-5', 5],
+      ['shared-bad', 4],
+    ]);
+  });
+
   it('a store that takes nothing (closed) is retryable: 503 + Retry-After, never a permanent answer', async () => {
     const c = await collector();
     await store.close();
