@@ -8,6 +8,7 @@ import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { analyze } from '../../analyzer/index.js';
 import { StoreSink, startCollector } from '../../collector/index.js';
 import type { SpanRecord } from '../../contracts/index.js';
+import type { WindowCountsQuery } from '../../store/index.js';
 import { DuckDbStore } from '../../store/duckdb.js';
 import { ClickHouseStore } from '../../store/clickhouse.js';
 import { clickhouseExec, clickhouseUrl, kafkaBrokers, probeClickHouse, probeKafka, requireService } from '../support/services.js';
@@ -22,14 +23,21 @@ const up = (await requireService('ClickHouse', () => probeClickHouse(), SUITE)) 
 const RANGE = { fromMillis: FIXTURE_T0, toMillis: FIXTURE_T0 + 24 * 3_600_000 };
 const UNTIL = new Date(RANGE.toMillis).toISOString();
 
+/** SLO window counts over the fixture's day: every job and a glob, success and two latency thresholds, windows ending on and off hour edges. */
+const WINDOW_QUERIES: WindowCountsQuery[] = ['*', 'billing', 'etl-*', "quote'job"].flatMap((jobs) =>
+  [{ kind: 'success' } as const, { kind: 'latency', thresholdMillis: 1_000 } as const, { kind: 'latency', thresholdMillis: 4_000 } as const].flatMap((criterion) =>
+    [RANGE.toMillis, RANGE.toMillis - 5 * 3_600_000 - 17 * 60_000 - 3_001].map((endMillis) => ({ jobs, criterion, endMillis, windowsMillis: [5 * 60_000, 3_600_000, 6 * 3_600_000, 86_400_000] })),
+  ),
+);
+
 /** What the embedded path computes for these requests: HTTP into a collector writing DuckDB in-process. */
-async function duckDbPath(reqs: SpanRecord[][]): Promise<unknown> {
+async function duckDbPath(reqs: SpanRecord[][]): Promise<{ analysis: unknown; counts: unknown }> {
   const store = await DuckDbStore.open({ path: ':memory:' });
   await store.migrate();
   const collector = await startCollector({ sink: new StoreSink(store), port: 0 });
   try {
     for (const r of reqs) expect((await postSpans(collector.url, r)).status).toBe(200);
-    return await analyze(store, RANGE);
+    return { analysis: await analyze(store, RANGE), counts: await store.windowCountsMany(WINDOW_QUERIES) };
   } finally {
     await collector.close();
   }
@@ -120,7 +128,7 @@ describe.skipIf(!up)('OTLP -> jobslo collector --bus kafka -> Kafka -> jobslo in
 
       const res = await runCli(['analyze', '--store', s.store, '--since', '24h', '--until', UNTIL, '--format', 'json']);
       expect(res.code, res.output).toBe(0);
-      expect(JSON.parse(res.stdout)).toEqual(await duckDbPath(reqs));
+      expect(JSON.parse(res.stdout)).toEqual((await duckDbPath(reqs)).analysis);
 
       // SIGTERM: the ingest finishes, commits and exits 0.
       expect(await ingest.kill('SIGTERM')).toBe(0);
@@ -154,7 +162,14 @@ describe.skipIf(!up)('OTLP -> jobslo collector --bus kafka -> Kafka -> jobslo in
       await waitFor('all spans in ClickHouse after the restart', async () => (await distinctSpans(s.db)) === want, 90_000, 250);
       const store = await ClickHouseStore.open({ url: clickhouseUrl(), database: s.db });
       try {
-        expect(await analyze(store, RANGE)).toEqual(await duckDbPath(reqs));
+        const clean = await duckDbPath(reqs);
+        expect(await analyze(store, RANGE)).toEqual(clean.analysis);
+        // The SLO counts from the rollups, maintained by the killed and the restarted ingest, equal the raw runs and a clean load.
+        const rolled = await store.windowCountsMany(WINDOW_QUERIES);
+        store.useRollups(false);
+        expect(rolled).toEqual(await store.windowCountsMany(WINDOW_QUERIES));
+        expect(rolled).toEqual(clean.counts);
+        expect(Number((await clickhouseExec(`SELECT count() FROM ${s.db}.rollup_hour FORMAT TSV`)).trim())).toBeGreaterThan(0);
         const rows = Number((await clickhouseExec(`SELECT count() FROM ${s.db}.spans FORMAT TSV`)).trim());
         // Redelivered copies (stored before the kill, committed after) are allowed, never missing spans.
         expect(rows).toBeGreaterThanOrEqual(want);
