@@ -4,7 +4,7 @@
 //   npx tsc -p tsconfig.build.json
 //   node bench/collector-overload.mjs [--clients 128] [--request-spans 2000] [--requests 3]
 //                                     [--rounds 3] [--max-in-flight-requests 64]
-//                                     [--max-in-flight-bytes 67108864]
+//                                     [--max-in-flight-bytes 67108864] [--probe-interval-ms 100]
 //
 // Each round runs `jobslo collector --store duckdb:FILE` as its own process
 // twice: once with the bounds given (the defaults unless set), once with
@@ -12,7 +12,11 @@
 // Every client sends its requests one after the other without retrying.
 // Reported per configuration: answers by status, answer time p50/p99 by
 // status, the collector's peak RSS (VmHWM), and whether every request that
-// got 200 is stored (runs counted through the read API).
+// got 200 is stored (runs counted through the read API). A probe process
+// (bench/overload-probe.mjs) sends one request of the same size every
+// --probe-interval-ms during the load on a new connection and reports its
+// answer times by status: refusal latency as a fresh client sees it, without
+// the load generator's own event loop in it.
 /* global fetch, AbortSignal */
 import { Buffer } from 'node:buffer';
 import { spawn } from 'node:child_process';
@@ -35,6 +39,7 @@ const { values } = parseArgs({
     rounds: { type: 'string', default: '3' },
     'max-in-flight-requests': { type: 'string', default: '64' },
     'max-in-flight-bytes': { type: 'string', default: String(64 * 1024 * 1024) },
+    'probe-interval-ms': { type: 'string', default: '100' },
   },
 });
 const CLIENTS = Number(values.clients);
@@ -117,6 +122,10 @@ async function runOnce(label, bounds, bodies) {
   const { child, url } = await startCollector(dir, bounds);
   const idleRss = readKb(child.pid, 'VmRSS');
   const answers = [];
+  // A client of its own process, so its times do not include the load generator's event loop.
+  const probe = spawn(process.execPath, [join(import.meta.dirname, 'overload-probe.mjs'), url, String(bodies[0][0].length), values['probe-interval-ms']], { stdio: ['ignore', 'pipe', 'inherit'] });
+  let probeOut = '';
+  probe.stdout.on('data', (d) => (probeOut += d));
   const t0 = performance.now();
   await Promise.all(
     bodies.map(async (list, c) => {
@@ -135,6 +144,8 @@ async function runOnce(label, bounds, bodies) {
     }),
   );
   const wall = performance.now() - t0;
+  probe.kill('SIGTERM');
+  await new Promise((r) => probe.once('exit', r));
   const peakRss = readKb(child.pid, 'VmHWM');
   const accepted = answers.filter((a) => a.status === 200).length * (SPANS / 2);
   let stored = -1;
@@ -153,7 +164,7 @@ async function runOnce(label, bounds, bodies) {
   rmSync(dir, { recursive: true, force: true });
   const byStatus = {};
   for (const a of answers) (byStatus[a.status] ??= []).push(a.millis);
-  const summary = { label, wallMillis: Math.round(wall), idleRssMiB: +(idleRss / 1024).toFixed(1), peakRssMiB: +(peakRss / 1024).toFixed(1), acceptedRuns: accepted, storedRuns: stored, statuses: {} };
+  const summary = { label, wallMillis: Math.round(wall), idleRssMiB: +(idleRss / 1024).toFixed(1), peakRssMiB: +(peakRss / 1024).toFixed(1), acceptedRuns: accepted, storedRuns: stored, statuses: {}, probe: probeOut.trim() === '' ? null : JSON.parse(probeOut) };
   for (const [s, ms] of Object.entries(byStatus)) summary.statuses[s] = { n: ms.length, p50Millis: Math.round(quantile(ms, 0.5)), p99Millis: Math.round(quantile(ms, 0.99)) };
   console.log(JSON.stringify(summary));
   return summary;

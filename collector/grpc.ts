@@ -16,6 +16,8 @@
  * and the message's bytes are never held.
  */
 import { randomUUID } from 'node:crypto';
+import { createServer as createNetServer } from 'node:net';
+import type { AddressInfo } from 'node:net';
 import { Metadata, Server, ServerCredentials, ServerInterceptingCall, ServerListenerBuilder, ResponderBuilder, status as grpcStatus } from '@grpc/grpc-js';
 import type { ServerInterceptingCallInterface, ServerInterceptor, ServerUnaryCall, sendUnaryData, ServiceDefinition } from '@grpc/grpc-js';
 import { errorMessage, noopLogger } from '../contracts/index.js';
@@ -37,10 +39,16 @@ export interface GrpcReceiverOptions {
   host?: string;
   /** Largest request message, bytes, after decompression (grpc-js answers RESOURCE_EXHAUSTED past it). @default 16_777_216 (16 MiB) */
   maxReceiveMessageBytes?: number;
-  /** Concurrent streams (calls) per HTTP/2 connection. @default 100 */
+  /** Concurrent streams (calls) per HTTP/2 connection; the client queues the rest. @default 100 */
   maxConcurrentStreams?: number;
-  /** An idle connection is closed after this long, ms. @default 300_000 */
+  /** A connection without calls is closed (HTTP/2 GOAWAY) after this long, ms. @default 300_000 */
   maxConnectionIdleMillis?: number;
+  /** Open connections at once; more are closed as they arrive (the client sees UNAVAILABLE and reconnects later). @default 1_024 */
+  maxConnections?: number;
+  /** The server pings a connection after this long without any frame from it, ms. @default 120_000 */
+  keepaliveTimeMillis?: number;
+  /** ...and closes it when the ping is not answered within this, ms. @default 20_000 */
+  keepaliveTimeoutMillis?: number;
   /** Serve TLS with this certificate (gRPC over HTTPS). @default plaintext (h2c) */
   tls?: TlsMaterial | undefined;
   logger?: Logger;
@@ -195,14 +203,31 @@ export async function startGrpcReceiver(options: GrpcReceiverOptions): Promise<R
     'grpc.max_send_message_length': 4 * 1024 * 1024,
     'grpc.max_concurrent_streams': options.maxConcurrentStreams ?? 100,
     'grpc.max_connection_idle_ms': options.maxConnectionIdleMillis ?? 300_000,
+    'grpc.keepalive_time_ms': options.keepaliveTimeMillis ?? 120_000,
+    'grpc.keepalive_timeout_ms': options.keepaliveTimeoutMillis ?? 20_000,
     interceptors: [admission],
   });
   server.addService(service, { Export: exportHandler });
   const host = options.host ?? '127.0.0.1';
   const bindHost = host.includes(':') ? `[${host}]` : host;
-  const port = await new Promise<number>((resolve, reject) => {
-    server.bindAsync(`${bindHost}:${options.port ?? 4317}`, options.tls ? ServerCredentials.createSsl(null, [{ cert_chain: options.tls.cert, private_key: options.tls.key }], false) : ServerCredentials.createInsecure(), (err, p) => (err ? reject(err) : resolve(p)));
+  // grpc-js has no connection limit of its own: this listener accepts, counts and hands each
+  // connection to the gRPC server (TLS, when configured, is done there).
+  const injector = server.createConnectionInjector(options.tls ? ServerCredentials.createSsl(null, [{ cert_chain: options.tls.cert, private_key: options.tls.key }], false) : ServerCredentials.createInsecure());
+  const listener = createNetServer((socket) => injector.injectConnection(socket));
+  listener.maxConnections = options.maxConnections ?? 1_024;
+  let refusedConnections = 0;
+  listener.on('drop', () => {
+    refusedConnections++;
+    if (refusedConnections === 1 || refusedConnections % 1000 === 0) logger.warn('gRPC connection refused: at --max-connections', { max: listener.maxConnections, refused: refusedConnections });
   });
+  await new Promise<void>((resolve, reject) => {
+    listener.once('error', reject);
+    listener.listen(options.port ?? 4317, host, () => {
+      listener.off('error', reject);
+      resolve();
+    });
+  });
+  const port = (listener.address() as AddressInfo).port;
   logger.debug('gRPC receiver listening', { address: `${bindHost}:${port}` });
   let closing: Promise<void> | undefined;
   return {
@@ -210,6 +235,8 @@ export async function startGrpcReceiver(options: GrpcReceiverOptions): Promise<R
     port,
     close(graceMillis = 10_000) {
       closing ??= new Promise<void>((resolve) => {
+        listener.close();
+        // The injector's HTTP/2 server is one of the gRPC server's: shutting it down closes its connections.
         const timer = setTimeout(() => {
           server.forceShutdown();
           resolve();

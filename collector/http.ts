@@ -11,8 +11,7 @@ import type { AdmissionLimits, Admitted, ExportOutcome, Lease, PipelineHooks, Re
 import type { ValidationOptions } from './validate.js';
 import type { SpanSink } from './sink.js';
 import { ReadApi } from './read-api.js';
-import type { ReadApiLimits } from './read-api.js';
-import type { RunReader } from '../store/index.js';
+import type { ReadApiLimits, ReadStore } from './read-api.js';
 import { BearerAuth, PROMETHEUS_CONTENT_TYPE, authorizeRequest } from '../server/index.js';
 import type { MetricsSnapshot, TlsMaterial } from '../server/index.js';
 import type { CollectorMetrics } from './metrics.js';
@@ -55,7 +54,7 @@ export interface CollectorOptions {
    * Store to answer `POST /api/v1/store` read queries from, so other jobslo
    * processes can read a DuckDB file this process holds. @default none (404)
    */
-  readStore?: RunReader;
+  readStore?: ReadStore;
   /** Bounds of the read API. */
   readLimits?: ReadApiLimits;
   /**
@@ -307,10 +306,14 @@ export async function startCollector(options: CollectorOptions): Promise<Running
   };
 
   const conn = options.connections ?? {};
+  const headersTimeout = conn.headersTimeoutMillis ?? 10_000;
+  const requestTimeout = conn.requestTimeoutMillis ?? 30_000;
   const serverOptions: ServerOptions = {
-    headersTimeout: conn.headersTimeoutMillis ?? 10_000,
-    requestTimeout: conn.requestTimeoutMillis ?? 30_000,
+    headersTimeout,
+    requestTimeout,
     keepAliveTimeout: conn.keepAliveTimeoutMillis ?? 5_000,
+    // Node checks both timeouts only this often (30 s by default, which would double them).
+    connectionsCheckingInterval: Math.max(100, Math.min(1_000, Math.floor(Math.min(headersTimeout, requestTimeout) / 4))),
   };
   const guarded =
     (h: (req: IncomingMessage, res: ServerResponse) => Promise<void>): RequestListener =>

@@ -4,10 +4,12 @@ export type { CollectorOptions, HttpConnectionLimits, RunningCollector } from '.
 export { startGrpcReceiver, TRACE_EXPORT_PATH } from './grpc.js';
 export type { GrpcReceiverOptions, RunningGrpcReceiver } from './grpc.js';
 export { IngestPipeline, OUTCOME_STATUS, GrpcCode, outcomeMessage, retryAfterSeconds } from './pipeline.js';
-export type { AdmissionLimits, Admitted, ExportOutcome, Lease, OutcomeKind, PipelineHooks, PipelineOptions, RequestInfo } from './pipeline.js';
+export type { AdmissionLimits, Admitted, ExportOutcome, Lease, OutcomeKind, PipelineHooks, PipelineOptions, RequestInfo, TelemetryExporter } from './pipeline.js';
 export { TelemetryValidator, RejectionTally } from './validate.js';
 export type { Rejection, ValidationOptions } from './validate.js';
-export type { ReadApiLimits } from './read-api.js';
+export type { ReadApiLimits, ReadStore } from './read-api.js';
+export { startStoreThread } from './store-thread.js';
+export type { StoreThread, StoreThreadOptions } from './store-thread.js';
 export { StoreSink, isRetryableStoreFailure } from './sink.js';
 export type { SinkResult, SpanSink, StoreSinkOptions } from './sink.js';
 export { KafkaSink } from './kafka-sink.js';

@@ -181,9 +181,26 @@ class Admission {
   }
 }
 
+/**
+ * Does the pipeline's work after admission (decode, validate, hand over)
+ * somewhere else, e.g. on the thread that holds the store, so the thread
+ * that answers stays free to refuse. Takes ownership of `body`. Never throws.
+ */
+export interface TelemetryExporter {
+  exportTraces(format: 'proto' | 'json', body: Uint8Array): Promise<ExportOutcome>;
+  exportLifecycle(body: Uint8Array): Promise<ExportOutcome>;
+}
+
 /** Options of {@link IngestPipeline}. */
 export interface PipelineOptions {
+  /** Where telemetry goes; its `backlog` check runs at admission. */
   sink: SpanSink;
+  /**
+   * Runs decode, validation and hand-over instead of this pipeline (which
+   * then only admits, and answers from the exporter's outcome).
+   * @default this pipeline decodes and writes to `sink` itself
+   */
+  exporter?: TelemetryExporter;
   validation?: ValidationOptions;
   admission?: AdmissionLimits;
   hooks?: PipelineHooks;
@@ -199,6 +216,7 @@ export interface Admitted {
 /** See the module comment. */
 export class IngestPipeline {
   readonly sink: SpanSink;
+  private readonly exporter: TelemetryExporter | undefined;
   private readonly validator: TelemetryValidator;
   private readonly admission: Admission;
   private readonly retryAfterMillis: number;
@@ -209,6 +227,7 @@ export class IngestPipeline {
 
   constructor(options: PipelineOptions) {
     this.sink = options.sink;
+    this.exporter = options.exporter;
     this.validator = new TelemetryValidator(options.validation);
     this.admission = new Admission(options.admission ?? {});
     this.retryAfterMillis = options.admission?.retryAfterMillis ?? 1_000;
@@ -248,7 +267,8 @@ export class IngestPipeline {
     const a = this.admission;
     if (a.requests >= a.maxRequests) return { refused: this.throttle(req, startedAt, `${a.requests} requests in flight (limit ${a.maxRequests})`) };
     // Traces only: lifecycle events are few and small, and must not be starved by a trace backlog.
-    const busy = req.signal === 'traces' ? this.sink.backlog?.(a.bytes + (req.declaredBytes ?? 0)) : undefined;
+    // A request alone is always admitted, so one large request can pass (the sink checks again when writing).
+    const busy = req.signal === 'traces' && a.requests > 0 ? this.sink.backlog?.(a.bytes + (req.declaredBytes ?? 0)) : undefined;
     if (busy !== undefined && busy.kind === 'retryable') {
       const outcome: ExportOutcome = { kind: 'unavailable', message: `not stored, try again: ${busy.reason}`, retryAfterMillis: busy.retryAfterMillis };
       this.report(req, outcome, startedAt);
@@ -286,6 +306,7 @@ export class IngestPipeline {
    * returns the outcome. Never throws.
    */
   async exportTraces(format: 'proto' | 'json', body: Uint8Array): Promise<ExportOutcome> {
+    if (this.exporter) return this.exporter.exportTraces(format, body);
     try {
       let decoded;
       try {
@@ -318,6 +339,7 @@ export class IngestPipeline {
    * `invalid`. Never throws.
    */
   async exportLifecycle(body: Uint8Array): Promise<ExportOutcome> {
+    if (this.exporter) return this.exporter.exportLifecycle(body);
     try {
       let parsed: unknown;
       try {

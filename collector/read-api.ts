@@ -24,6 +24,9 @@ import type { Logger } from '../contracts/index.js';
 import { REMOTE_READ_METHODS } from '../store/index.js';
 import type { RemoteReadMethod, RunReader, WindowCount, WindowCountsQuery } from '../store/index.js';
 
+/** What the read API needs of a store: its read queries. */
+export type ReadStore = Pick<RunReader, RemoteReadMethod>;
+
 const DAY_MILLIS = 86_400_000;
 /** Dimension keys one `where` may name (runs carry at most 64 dimensions). */
 const MAX_WHERE_KEYS = 64;
@@ -81,7 +84,7 @@ export class ReadApi {
   private tail: Promise<unknown> = Promise.resolve();
 
   constructor(
-    private readonly store: RunReader,
+    private readonly store: ReadStore,
     limits: ReadApiLimits = {},
   ) {
     this.limits = {

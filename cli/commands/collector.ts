@@ -1,6 +1,6 @@
 import { parseArgs } from 'node:util';
-import { IngestPipeline, startCollector, startGrpcReceiver, StoreSink } from '../../collector/index.js';
-import type { RunningCollector, RunningGrpcReceiver, SpanSink } from '../../collector/index.js';
+import { IngestPipeline, startCollector, startGrpcReceiver, startStoreThread } from '../../collector/index.js';
+import type { ReadStore, RunningCollector, RunningGrpcReceiver, SpanSink, TelemetryExporter } from '../../collector/index.js';
 import { DEFAULT_LIFECYCLE_TOPIC, DEFAULT_SPANS_TOPIC, KafkaSink, parseBrokers, validateTopic } from '../../collector/index.js';
 import { randomBytes } from 'node:crypto';
 import { availableParallelism } from 'node:os';
@@ -9,9 +9,8 @@ import { ConfigError, parseDurationMillis } from '../../contracts/index.js';
 import { CollectorMetrics, collectorHooks } from '../../collector/metrics.js';
 import { isLoopback } from '../../server/index.js';
 import { SECURITY_HELP, SECURITY_OPTIONS, requireAuthOffLoopback, securityFrom } from '../_security.js';
-import { openStore, parseStoreUrl, removeOwnerFile, writeOwnerFile } from '../../store/index.js';
-import type { RunReader } from '../../store/index.js';
-import type { BearerAuth } from '../../server/index.js';
+import { parseStoreUrl, removeOwnerFile, writeOwnerFile } from '../../store/index.js';
+import type { BearerAuth, MetricsSnapshot } from '../../server/index.js';
 import type { Command } from '../command.js';
 import { STORE_HELP, VALIDATION_FLAGS, VALIDATION_HELP, parsePort, parsePositiveInt, storeValue, validationOptions } from '../_options.js';
 
@@ -73,7 +72,8 @@ Retry-After at once; see docs/collector.md for the memory bound they give):
                       (default 64)
   --max-in-flight-bytes N     body bytes, as received plus decompressed, held
                       by all requests at once (default 67108864 = 64 MiB)
-  --max-connections N open HTTP connections at once (default 1024)
+  --max-connections N open connections at once, on each of the HTTP and gRPC
+                      listeners (default 1024); more are closed as they arrive
 
 Authentication and TLS (both receivers; see docs/collector.md):
 ${SECURITY_HELP}
@@ -150,10 +150,24 @@ ${VALIDATION_HELP}
     /** Serves HTTP and gRPC from one pipeline until the signal, then closes both and the sink. */
     const serve = async (
       sink: SpanSink,
-      extra: { readStore?: RunReader; readListener?: { host: string; port: number }; auth?: BearerAuth; describe: Record<string, string> },
+      extra: {
+        exporter?: TelemetryExporter;
+        readStore?: ReadStore;
+        readListener?: { host: string; port: number };
+        auth?: BearerAuth;
+        metricsPeers?: () => Promise<MetricsSnapshot[]>;
+        describe: Record<string, string>;
+      },
     ): Promise<{ url: string; readUrl?: string; stop: () => Promise<void> }> => {
       const hooks = collectorHooks({ auth: security.auth, metrics, logger: ctx.logger });
-      const pipeline = new IngestPipeline({ sink, admission: receiver.admission, validation: receiver.validation, hooks, logger: ctx.logger });
+      const pipeline = new IngestPipeline({
+        sink,
+        ...(extra.exporter ? { exporter: extra.exporter } : {}),
+        admission: receiver.admission,
+        validation: receiver.validation,
+        hooks,
+        logger: ctx.logger,
+      });
       let http: RunningCollector | undefined;
       let grpc: RunningGrpcReceiver | undefined;
       try {
@@ -164,12 +178,20 @@ ${VALIDATION_HELP}
           port,
           host: values.host,
           auth: extra.auth ?? security.auth,
-          metricsPeers: clusterMetricsPeers(metrics.registry),
+          metricsPeers: extra.metricsPeers ?? clusterMetricsPeers(metrics.registry),
           ...(extra.readStore ? { readStore: extra.readStore } : {}),
           ...(extra.readListener ? { readListener: extra.readListener } : {}),
         });
         if (grpcPort !== undefined) {
-          grpc = await startGrpcReceiver({ pipeline, port: grpcPort, host: values.host, maxReceiveMessageBytes: maxBodyBytes, tls: security.tls, logger: ctx.logger });
+          grpc = await startGrpcReceiver({
+            pipeline,
+            port: grpcPort,
+            host: values.host,
+            maxReceiveMessageBytes: maxBodyBytes,
+            maxConnections: receiver.connections.maxConnections,
+            tls: security.tls,
+            logger: ctx.logger,
+          });
         }
       } catch (err) {
         await http?.close();
@@ -216,7 +238,8 @@ ${VALIDATION_HELP}
       leaveCluster();
       return 0;
     }
-    const store = await openStore(storeValue(values.store, ctx), ctx.env);
+    // The store, decoding and validation run on a thread of their own, so this one always answers at once.
+    const store = await startStoreThread({ store: storeValue(values.store, ctx), env: ctx.env, validation: receiver.validation, logger: ctx.logger });
     // Readers of the DuckDB file on this machine get a token through the owner
     // file (readable by the file's owner only), so read-through works when
     // tokens are required without handing them the configured ones.
@@ -224,8 +247,10 @@ ${VALIDATION_HELP}
     // The read API answers any query about the stored runs: only on a plain
     // loopback listener, the HTTP receiver's when it is one, else one of its own.
     const ownReadListener = !isLoopback(values.host) || security.tls !== undefined;
-    const running = await serve(metrics.instrument(new StoreSink(store, { logger: ctx.logger }), 'store'), {
-      readStore: store,
+    const running = await serve(store.sink, {
+      exporter: store.exporter,
+      readStore: store.reads,
+      metricsPeers: async () => [await store.metricsSnapshot()],
       ...(ownReadListener ? { readListener: { host: '127.0.0.1', port: readPort } } : {}),
       ...(localToken !== undefined ? { auth: security.auth.withTokens('read', [localToken]) } : {}),
       describe: { store: store.location },

@@ -1,9 +1,11 @@
-import { Client, Metadata, credentials, status } from '@grpc/grpc-js';
+import { connect as tcpConnect } from 'node:net';
+import type { Socket } from 'node:net';
+import { Client, Metadata, connectivityState, credentials, status } from '@grpc/grpc-js';
 import type { ServiceError } from '@grpc/grpc-js';
 import { OTLPTraceExporter as GrpcTraceExporter } from '@opentelemetry/exporter-trace-otlp-grpc';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { IngestPipeline, StoreSink, TRACE_EXPORT_PATH, startGrpcReceiver } from '../../collector/index.js';
-import type { RunningGrpcReceiver } from '../../collector/index.js';
+import type { GrpcReceiverOptions, RunningGrpcReceiver } from '../../collector/index.js';
 import { encodeTraceRequestProto } from '../../collector/otlp/index.js';
 import { ProtoReader } from '../../collector/otlp/internal/proto-reader.js';
 import type { SpanRecord } from '../../contracts/index.js';
@@ -19,9 +21,9 @@ let receiver: RunningGrpcReceiver;
 let pipeline: IngestPipeline;
 const clients: Client[] = [];
 
-async function start(options: Partial<ConstructorParameters<typeof IngestPipeline>[0]> = {}, maxReceiveMessageBytes?: number): Promise<void> {
+async function start(options: Partial<ConstructorParameters<typeof IngestPipeline>[0]> = {}, maxReceiveMessageBytes?: number, limits: Partial<GrpcReceiverOptions> = {}): Promise<void> {
   pipeline = new IngestPipeline({ sink: new StoreSink(store), ...options });
-  receiver = await startGrpcReceiver({ pipeline, port: 0, ...(maxReceiveMessageBytes ? { maxReceiveMessageBytes } : {}) });
+  receiver = await startGrpcReceiver({ pipeline, port: 0, ...(maxReceiveMessageBytes ? { maxReceiveMessageBytes } : {}), ...limits });
 }
 
 beforeEach(async () => {
@@ -42,11 +44,22 @@ interface Answer {
   trailers?: Metadata;
 }
 
-/** One raw unary call with protobuf bytes, as any OTLP/gRPC exporter makes it. */
-function call(body: Uint8Array, metadata = new Metadata()): Promise<Answer> {
-  const client = new Client(receiver.address, credentials.createInsecure());
+/** A client with a connection of its own (grpc-js shares connections between clients to one address otherwise). */
+function ownClient(): Client {
+  const client = new Client(receiver.address, credentials.createInsecure(), { 'grpc.use_local_subchannel_pool': 1 });
   clients.push(client);
+  return client;
+}
+
+/** One raw unary call with protobuf bytes, as any OTLP/gRPC exporter makes it. */
+function call(body: Uint8Array, metadata = new Metadata(), client?: Client): Promise<Answer> {
+  if (client === undefined) {
+    client = new Client(receiver.address, credentials.createInsecure());
+    clients.push(client);
+  }
+  const c = client;
   return new Promise((resolve) => {
+    const client = c;
     client.makeUnaryRequest(
       TRACE_EXPORT_PATH,
       (b: Buffer) => b,
@@ -230,3 +243,89 @@ function toRecords(spans: Awaited<ReturnType<typeof recordSdkRuns>>): SpanRecord
     };
   });
 }
+
+/** Polls `check` until it holds (a condition, not a fixed wait). */
+async function until(what: string, check: () => boolean | Promise<boolean>, timeoutMillis = 20_000): Promise<void> {
+  const deadline = Date.now() + timeoutMillis;
+  while (!(await check())) {
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, 20));
+  }
+}
+
+/**
+ * A bare HTTP/2 peer (connection preface and an empty SETTINGS frame, then
+ * nothing unless asked): counts the PING frames the server sends and, with
+ * `answerPings`, acknowledges them as every real client does.
+ */
+function bareHttp2Peer(address: string, answerPings: boolean): { socket: Socket; pings: () => number; closed: Promise<void> } {
+  const [host, port] = [address.slice(0, address.lastIndexOf(':')), Number(address.slice(address.lastIndexOf(':') + 1))];
+  const socket = tcpConnect(port, host);
+  let pings = 0;
+  let buf = Buffer.alloc(0);
+  socket.write(Buffer.concat([Buffer.from('PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n'), Buffer.from([0, 0, 0, 4, 0, 0, 0, 0, 0])]));
+  socket.on('data', (d: Buffer) => {
+    buf = Buffer.concat([buf, d]);
+    while (buf.length >= 9) {
+      const length = buf.readUIntBE(0, 3);
+      if (buf.length < 9 + length) break;
+      const [type, flags] = [buf[3], buf[4] as number];
+      const payload = buf.subarray(9, 9 + length);
+      if (type === 4 && (flags & 1) === 0) socket.write(Buffer.from([0, 0, 0, 4, 1, 0, 0, 0, 0])); // SETTINGS ack
+      if (type === 6 && (flags & 1) === 0) {
+        pings++;
+        if (answerPings) socket.write(Buffer.concat([Buffer.from([0, 0, 8, 6, 1, 0, 0, 0, 0]), payload]));
+      }
+      buf = buf.subarray(9 + length);
+    }
+  });
+  const closed = new Promise<void>((resolve) => socket.once('close', () => resolve()));
+  socket.on('error', () => undefined);
+  return { socket, pings: () => pings, closed };
+}
+
+describe('OTLP/gRPC receiver: per-connection limits', () => {
+  it('closes connections past maxConnections as they arrive (UNAVAILABLE for that client), and takes new ones once others close', async () => {
+    await start({}, undefined, { maxConnections: 2 });
+    const [a, b, c] = [ownClient(), ownClient(), ownClient()];
+    expect((await call(encodeTraceRequestProto(goodRuns(1, 'conn-a')), new Metadata(), a)).code).toBe(status.OK);
+    expect((await call(encodeTraceRequestProto(goodRuns(1, 'conn-b')), new Metadata(), b)).code).toBe(status.OK);
+    const refused = await call(encodeTraceRequestProto(goodRuns(1, 'conn-c')), new Metadata(), c);
+    expect(refused.code).toBe(status.UNAVAILABLE);
+    a.close();
+    // The third client reconnects by itself once a connection is free.
+    await until('a call on the third connection to pass', async () => (await call(encodeTraceRequestProto(goodRuns(1, 'conn-c')), new Metadata(), c)).code === status.OK);
+    expect((await store.jobAggregates(RANGE)).map((x) => x.job)).toEqual(['conn-a', 'conn-b', 'conn-c']);
+  });
+
+  it('closes a connection without calls after maxConnectionIdleMillis (the client goes IDLE, then reconnects for its next call)', async () => {
+    await start({}, undefined, { maxConnectionIdleMillis: 300 });
+    const client = ownClient();
+    expect((await call(encodeTraceRequestProto(goodRuns(1, 'idle-1')), new Metadata(), client)).code).toBe(status.OK);
+    expect(client.getChannel().getConnectivityState(false)).toBe(connectivityState.READY);
+    await until('the server to close the idle connection', () => client.getChannel().getConnectivityState(false) === connectivityState.IDLE);
+    expect((await call(encodeTraceRequestProto(goodRuns(1, 'idle-2')), new Metadata(), client)).code).toBe(status.OK);
+  });
+
+  it('pings quiet connections every keepaliveTimeMillis and closes one whose peer does not answer within keepaliveTimeoutMillis', async () => {
+    await start({}, undefined, { keepaliveTimeMillis: 100, keepaliveTimeoutMillis: 200 });
+    const answering = bareHttp2Peer(receiver.address, true);
+    const silent = bareHttp2Peer(receiver.address, false);
+    await silent.closed;
+    expect(silent.pings()).toBeGreaterThanOrEqual(1);
+    // The peer that answers stays connected through several pings.
+    await until('three pings answered', () => answering.pings() >= 3);
+    expect(answering.socket.destroyed).toBe(false);
+    answering.socket.destroy();
+  });
+
+  it('refuses a message over maxReceiveMessageBytes with RESOURCE_EXHAUSTED from the real client, and the connection keeps serving', async () => {
+    await start({}, 2048);
+    const client = ownClient();
+    const big = await call(encodeTraceRequestProto(goodRuns(40, 'big')), new Metadata(), client);
+    expect(big.code).toBe(status.RESOURCE_EXHAUSTED);
+    expect(retryDelayMillis(big.trailers)).toBeUndefined();
+    expect((await call(encodeTraceRequestProto(goodRuns(1, 'small')), new Metadata(), client)).code).toBe(status.OK);
+    expect(pipeline.inFlight()).toMatchObject({ requests: 0, bytes: 0 });
+  });
+});

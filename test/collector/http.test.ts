@@ -1,3 +1,5 @@
+import { connect as tcpConnect } from 'node:net';
+import type { Socket } from 'node:net';
 import { gzipSync } from 'node:zlib';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { startCollector, StoreSink } from '../../collector/index.js';
@@ -202,3 +204,62 @@ describe('collector HTTP: live lifecycle events', () => {
     expect(notABatch.status).toBe(400);
   });
 });
+
+describe('collector HTTP: per-connection limits', () => {
+  let limited: RunningCollector;
+  afterEach(async () => {
+    limited.server.closeAllConnections();
+    await limited.close();
+  });
+
+  /** A raw TCP client: what it received, and a promise of its close. */
+  const raw = (port: number): { socket: Socket; received: () => string; closed: Promise<void> } => {
+    const socket = tcpConnect(port, '127.0.0.1');
+    let text = '';
+    socket.on('data', (d: Buffer) => (text += d.toString('latin1')));
+    socket.on('error', () => undefined);
+    return { socket, received: () => text, closed: new Promise((resolve) => socket.once('close', () => resolve())) };
+  };
+  const request = 'GET /health HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n';
+
+  it('closes connections past maxConnections as they arrive, and takes new ones once others close', async () => {
+    limited = await startCollector({ sink: new StoreSink(store), port: 0, connections: { maxConnections: 2 } });
+    const [a, b] = [raw(limited.port), raw(limited.port)];
+    for (const c of [a, b]) c.socket.write(request);
+    await until('two answers', () => a.received().includes('200 OK') && b.received().includes('200 OK'));
+    const c = raw(limited.port);
+    await c.closed;
+    expect(c.received()).toBe('');
+    a.socket.destroy();
+    await a.closed;
+    await until('a new connection to be served', async () => (await fetch(`${limited.url}/health`).catch(() => undefined))?.status === 200);
+    b.socket.destroy();
+  });
+
+  it('answers 408 and closes a connection whose request does not arrive within requestTimeoutMillis', async () => {
+    limited = await startCollector({ sink: new StoreSink(store), port: 0, connections: { headersTimeoutMillis: 500, requestTimeoutMillis: 500 } });
+    const slow = raw(limited.port);
+    slow.socket.write('POST /v1/traces HTTP/1.1\r\nHost: 127.0.0.1\r\ncontent-type: application/x-protobuf\r\ncontent-length: 100\r\n\r\nonly part of the body');
+    await slow.closed;
+    expect(slow.received()).toMatch(/^HTTP\/1\.1 408 /);
+    // Its admission (and the 100 bytes it declared) is given back.
+    await until('the request to leave the in-flight count', () => limited.pipeline.inFlight().requests === 0 && limited.pipeline.inFlight().bytes === 0);
+  });
+
+  it('closes an idle keep-alive connection after keepAliveTimeoutMillis', async () => {
+    limited = await startCollector({ sink: new StoreSink(store), port: 0, connections: { keepAliveTimeoutMillis: 200 } });
+    const idle = raw(limited.port);
+    idle.socket.write(request);
+    await idle.closed;
+    expect(idle.received()).toMatch(/^HTTP\/1\.1 200 /);
+  });
+});
+
+/** Polls `check` until it holds (a condition, not a fixed wait). */
+async function until(what: string, check: () => boolean | Promise<boolean>, timeoutMillis = 20_000): Promise<void> {
+  const deadline = Date.now() + timeoutMillis;
+  while (!(await check())) {
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, 20));
+  }
+}
