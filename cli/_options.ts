@@ -39,6 +39,51 @@ export function parsePort(value: string | undefined, name: string, fallback: num
   return n;
 }
 
+/** parseArgs entries of the retention flags (`ingest`, `migrate`). */
+export const RETENTION_FLAGS = {
+  'retention-days': { type: 'string' },
+  'rollup-retention-days': { type: 'string' },
+} as const;
+
+/** Help lines of {@link RETENTION_FLAGS}; `when` says when retention runs, `column` where descriptions start. */
+export function retentionHelp(when: string, column = 26): string {
+  const pad = ' '.repeat(column);
+  const flag = (name: string, lines: string[]): string =>
+    name.length + 2 < column - 1 ? [`  ${name.padEnd(column - 2)}${lines[0]}`, ...lines.slice(1).map((l) => pad + l)].join('\n') : [`  ${name}`, ...lines.map((l) => pad + l)].join('\n');
+  return [
+    flag('--retention-days N', [`drop stored days older than N days, ${when}`, '(default: keep everything)']),
+    flag('--rollup-retention-days M', ['keep the hour rollups M days (M >= N) instead of', 'dropping them with the raw data, so SLO windows', 'longer than N days still count those hours', '(default: N; needs --retention-days)']),
+  ].join('\n');
+}
+
+/** Retention in days from {@link RETENTION_FLAGS}. */
+export interface RetentionDays {
+  retentionDays: number;
+  /** At least `retentionDays`. */
+  rollupRetentionDays?: number;
+}
+
+/**
+ * Validates `--retention-days` and `--rollup-retention-days`; undefined when
+ * neither is given (keep everything).
+ * @throws {ConfigError} naming the flag: not a positive whole number, rollups kept shorter than raw data, or rollup retention alone
+ */
+export function retentionDays(values: { 'retention-days'?: string | undefined; 'rollup-retention-days'?: string | undefined }): RetentionDays | undefined {
+  const raw = values['retention-days'];
+  const rollup = values['rollup-retention-days'];
+  if (raw === undefined) {
+    if (rollup !== undefined) throw new ConfigError('--rollup-retention-days', 'needs --retention-days N: without it nothing is dropped, hour rollups included');
+    return undefined;
+  }
+  const days = parsePositiveInt(raw, '--retention-days', 1);
+  if (rollup === undefined) return { retentionDays: days };
+  const rollupDays = parsePositiveInt(rollup, '--rollup-retention-days', days);
+  if (rollupDays < days) {
+    throw new ConfigError('--rollup-retention-days', `${rollupDays} is less than --retention-days ${days}; hour rollups can be kept longer than the raw data, not shorter`);
+  }
+  return { retentionDays: days, rollupRetentionDays: rollupDays };
+}
+
 /** Parses a positive integer flag. */
 export function parsePositiveInt(value: string | undefined, name: string, fallback: number): number {
   if (value === undefined) return fallback;

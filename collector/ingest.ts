@@ -1,6 +1,6 @@
 import { Partitioners } from 'kafkajs';
 import type { Consumer, EachBatchPayload, IHeaders, Kafka, KafkaMessage, Producer } from 'kafkajs';
-import { JobsloError, StoreError, errorMessage, lifecycleFromJson, noopLogger } from '../contracts/index.js';
+import { ConfigError, JobsloError, StoreError, errorMessage, lifecycleFromJson, noopLogger } from '../contracts/index.js';
 import type { LifecycleEventRecord, Logger, SpanRecord } from '../contracts/index.js';
 import type { SpanWriter, StoreMaintenance } from '../store/index.js';
 import {
@@ -49,6 +49,11 @@ export interface IngestOptions {
   deadLetterTopic?: string | null;
   /** Drop stored days older than this at start and daily; undefined keeps everything. */
   retentionDays?: number;
+  /**
+   * Keep the hour rollups this many days (at least `retentionDays`) instead
+   * of dropping them with the raw data. @default retentionDays
+   */
+  rollupRetentionDays?: number;
   /** Partitions processed at once by this process. @default 4 */
   partitionsConsumedConcurrently?: number;
   /** Consumer group session timeout, ms. @default 30_000 */
@@ -222,6 +227,9 @@ export async function startIngest(options: IngestOptions): Promise<RunningIngest
   const dlqTopic = options.deadLetterTopic === undefined ? DEFAULT_DEAD_LETTER_TOPIC : options.deadLetterTopic;
   const heartbeatInterval = options.heartbeatIntervalMillis ?? 3_000;
   const retryInitial = options.retryInitialMillis ?? 250;
+  if (options.rollupRetentionDays !== undefined && (options.retentionDays === undefined || options.rollupRetentionDays < options.retentionDays)) {
+    throw new ConfigError('rollupRetentionDays', `${options.rollupRetentionDays} needs retentionDays at most as long (got ${options.retentionDays ?? 'none'}): hour rollups can be kept longer than the raw data, not shorter`);
+  }
   const retryMax = options.retryMaxMillis ?? 30_000;
   const rejectedRetries = options.rejectedRetries ?? 3;
   const stopTimeout = options.stopTimeoutMillis ?? 30_000;
@@ -536,10 +544,12 @@ export async function startIngest(options: IngestOptions): Promise<RunningIngest
   let retentionTimer: NodeJS.Timeout | undefined;
   if (options.retentionDays !== undefined) {
     const days = options.retentionDays;
+    const rollupDays = options.rollupRetentionDays ?? days;
     const applyRetention = async (): Promise<void> => {
       try {
-        const dropped = await store.dropBefore(Date.now() - days * DAY_MILLIS);
-        logger.info('retention applied', { retentionDays: days, droppedPartitions: dropped });
+        const now = Date.now();
+        const dropped = await store.dropBefore(now - days * DAY_MILLIS, { rollupsOlderThanMillis: now - rollupDays * DAY_MILLIS });
+        logger.info('retention applied', { retentionDays: days, rollupRetentionDays: rollupDays, droppedDays: dropped.rawDays, droppedRollupPartitions: dropped.rollupPartitions });
       } catch (err) {
         logger.warn('retention failed; will try again in a day', { error: errorMessage(err) });
       }

@@ -3,6 +3,30 @@
  * module (store/duckdb.ts, store/clickhouse.ts) or its driver, so that a
  * process using one backend never loads the other.
  */
+import { ConfigError } from '../contracts/index.js';
+import type { DropBeforeOptions } from './types.js';
+
+const DAY_MILLIS = 86_400_000;
+
+/** The start of the UTC day of `millis`, Unix ms. */
+export function utcDayStartMillis(millis: number): number {
+  return Math.floor(millis / DAY_MILLIS) * DAY_MILLIS;
+}
+
+/**
+ * The UTC day starts, Unix ms, before which {@link StoreMaintenance.dropBefore}
+ * drops raw data and hour rollups.
+ * @throws {ConfigError} for a non-finite time, or a rollup cut-off after the raw one
+ */
+export function retentionCutoffs(olderThanMillis: number, options: DropBeforeOptions = {}): { rawDayMillis: number; hourDayMillis: number } {
+  if (!Number.isFinite(olderThanMillis)) throw new ConfigError('olderThanMillis', `${olderThanMillis} is not a time`);
+  const rollups = options.rollupsOlderThanMillis ?? olderThanMillis;
+  if (!Number.isFinite(rollups)) throw new ConfigError('rollupsOlderThanMillis', `${rollups} is not a time`);
+  if (rollups > olderThanMillis) {
+    throw new ConfigError('rollupsOlderThanMillis', `${new Date(rollups).toISOString()} is after the raw data cut-off ${new Date(olderThanMillis).toISOString()}; hour rollups can be kept longer than raw data, not shorter`);
+  }
+  return { rawDayMillis: utcDayStartMillis(olderThanMillis), hourDayMillis: utcDayStartMillis(rollups) };
+}
 
 /** Byte-order string comparison, the same in every store and locale. */
 export function compareStrings(a: string, b: string): number {

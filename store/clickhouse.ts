@@ -3,9 +3,11 @@ import { createClient } from '@clickhouse/client';
 import type { ClickHouseClient, Logger as ClientLogger, LogParams, ErrorLogParams, WarnLogParams } from '@clickhouse/client';
 import { ConfigError, StoreError, noopLogger } from '../contracts/index.js';
 import type { LifecycleEventRecord, Logger, SpanRecord } from '../contracts/index.js';
-import { compareStrings } from './_common.js';
+import { compareStrings, retentionCutoffs } from './_common.js';
 import type {
   DimensionFilter,
+  DropBeforeOptions,
+  DropResult,
   GoodRunCriterion,
   JobAggregate,
   JobAggregatesQuery,
@@ -862,8 +864,11 @@ export class ClickHouseStore implements Store {
    * `olderThanMillis`, found in `system.parts`, with `ALTER TABLE ... DROP
    * PARTITION ID`: whole parts are unlinked, nothing is rewritten.
    */
-  async dropBefore(olderThanMillis: number): Promise<number> {
-    const cutoff = new Date(Math.floor(olderThanMillis / 86_400_000) * 86_400_000);
+  async dropBefore(olderThanMillis: number, options: DropBeforeOptions = {}): Promise<DropResult> {
+    const { rawDayMillis, hourDayMillis } = retentionCutoffs(olderThanMillis, options);
+    // Hour buckets that outlive the raw rows must hold every run first: apply pending marks while the rows exist.
+    if (hourDayMillis < rawDayMillis) await this.rollups?.refresh();
+    const cutoff = new Date(rawDayMillis);
     const cutoffId = Number(cutoff.toISOString().slice(0, 10).replaceAll('-', ''));
     const database = this.db.slice(1, -1);
     const rows = await this.select(
@@ -888,8 +893,8 @@ export class ClickHouseStore implements Store {
     for (const id of lifecycle.map((r) => String(r['partition_id'])).filter((i) => /^\d{8}$/.test(i) && Number(i) < cutoffId)) {
       await this.command(`ALTER TABLE ${this.db}.lifecycle_events DROP PARTITION ID ${quoteString(id)}`, `drop lifecycle partition ${id}`);
     }
-    await this.rollups?.dropBefore(BigInt(cutoff.getTime()) * 1_000_000n);
-    return old.length;
+    const rollupPartitions = (await this.rollups?.dropBefore(BigInt(rawDayMillis) * 1_000_000n, BigInt(hourDayMillis) * 1_000_000n)) ?? 0;
+    return { rawDays: old.length, rollupPartitions };
   }
 
   /**

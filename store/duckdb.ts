@@ -11,10 +11,12 @@ import type { NsRange, RunFact } from './rollup/index.js';
 import { deriveSpan } from './derive/index.js';
 import type { JobRow } from './derive/index.js';
 import { STORED_SPAN_COLUMNS, spanFromStored } from './_backfill.js';
-import { compareStrings } from './_common.js';
+import { compareStrings, retentionCutoffs } from './_common.js';
 import type { StoredSpan } from './_backfill.js';
 import type {
   DimensionFilter,
+  DropBeforeOptions,
+  DropResult,
   GoodRunCriterion,
   JobAggregatesQuery,
   JobAggregate,
@@ -792,14 +794,17 @@ export class DuckDbStore implements Store {
     return (await this.query(sql, p.values)).map((r) => String(r['job'])).sort(compareStrings);
   }
 
-  async dropBefore(olderThanMillis: number): Promise<number> {
-    const day = Math.floor(olderThanMillis / 86_400_000);
+  async dropBefore(olderThanMillis: number, options: DropBeforeOptions = {}): Promise<DropResult> {
+    const { rawDayMillis, hourDayMillis } = retentionCutoffs(olderThanMillis, options);
+    // Hour buckets that outlive the raw rows must hold every run first: apply pending marks while the rows exist.
+    if (hourDayMillis < rawDayMillis) await this.rollups?.refresh();
+    const day = rawDayMillis / 86_400_000;
     const rows = await this.query(`SELECT count(DISTINCT day) AS n FROM spans WHERE day < DATE '1970-01-01' + ${numberLiteral(day)}`);
     await this.query(`DELETE FROM spans WHERE day < DATE '1970-01-01' + ${numberLiteral(day)}`);
     await this.query(`DELETE FROM lifecycle_events WHERE day < DATE '1970-01-01' + ${numberLiteral(day)}`);
     await this.query(`DELETE FROM job_rows WHERE day < DATE '1970-01-01' + ${numberLiteral(day)}`);
-    await this.rollups?.dropBefore(BigInt(day) * NANOS_PER_DAY);
-    return Number(rows[0]?.['n'] ?? 0);
+    const rollupPartitions = (await this.rollups?.dropBefore(BigInt(day) * NANOS_PER_DAY, BigInt(hourDayMillis / 86_400_000) * NANOS_PER_DAY)) ?? 0;
+    return { rawDays: Number(rows[0]?.['n'] ?? 0), rollupPartitions };
   }
 
   /** Runs a read query and returns plain row objects. For tests and diagnostics. */

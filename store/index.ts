@@ -56,6 +56,8 @@ export type {
   DimensionSelector,
   JobAggregatesQuery,
   MigrateOptions,
+  DropBeforeOptions,
+  DropResult,
 } from './types.js';
 
 /** The live collector holding the DuckDB file `err` says is locked, if that is what `err` is. */

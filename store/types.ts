@@ -228,6 +228,27 @@ export interface OpenRun {
   startMillis: number;
 }
 
+/** Options of {@link StoreMaintenance.dropBefore}. */
+export interface DropBeforeOptions {
+  /**
+   * Keep the coarse (hour) rollups down to this instant, Unix ms, instead of
+   * dropping them with the raw data; at or before `olderThanMillis`. Minute
+   * rollups always go with the raw data. DuckDB drops hour rollups of whole
+   * UTC days before it; ClickHouse drops whole month partitions of them that
+   * ended before its day (so keeps up to a month more).
+   * @default olderThanMillis (hour rollups go with the raw data)
+   */
+  rollupsOlderThanMillis?: number;
+}
+
+/** What {@link StoreMaintenance.dropBefore} dropped. */
+export interface DropResult {
+  /** UTC days of raw data (spans, job rows, lifecycle events, minute rollups) dropped. */
+  rawDays: number;
+  /** Partitions of hour rollups dropped: UTC days on DuckDB, months on ClickHouse. */
+  rollupPartitions: number;
+}
+
 /** Which store a handle talks to. Every role has it. */
 export interface StoreIdentity {
   /** `duckdb`, `clickhouse` or `remote`. */
@@ -299,8 +320,13 @@ export interface SpanWriter extends StoreIdentity {
 export interface StoreMaintenance extends StoreIdentity {
   /** Creates or upgrades the schema, and builds the rollups of a store that has none yet. Idempotent. */
   migrate(options?: MigrateOptions): Promise<void>;
-  /** Drops stored data older than `olderThanMillis` (whole days/partitions); resolves to how many partitions were dropped. */
-  dropBefore(olderThanMillis: number): Promise<number>;
+  /**
+   * Drops stored data older than the UTC day of `olderThanMillis` (whole
+   * days/partitions), the hour rollups with it or, with
+   * `options.rollupsOlderThanMillis`, only those older than that.
+   * @throws {ConfigError} when `rollupsOlderThanMillis` is not a time at or before `olderThanMillis`
+   */
+  dropBefore(olderThanMillis: number, options?: DropBeforeOptions): Promise<DropResult>;
 }
 
 /** A handle that holds connections. */

@@ -15,7 +15,7 @@ import { PROMETHEUS_CONTENT_TYPE, authorizeRequest, listen } from '../../server/
 import type { Listener } from '../../server/index.js';
 import { READ_SECURITY_HELP, SECURITY_OPTIONS, requireAuthOffLoopback, securityFrom } from '../_security.js';
 import type { Command } from '../command.js';
-import { STORE_HELP, VALIDATION_FLAGS, VALIDATION_HELP, parsePositiveInt, storeValue, validationOptions } from '../_options.js';
+import { RETENTION_FLAGS, STORE_HELP, VALIDATION_FLAGS, VALIDATION_HELP, parsePositiveInt, retentionDays, retentionHelp, storeValue, validationOptions } from '../_options.js';
 
 export const ingestCommand: Command = {
   name: 'ingest',
@@ -23,7 +23,8 @@ export const ingestCommand: Command = {
   help: `Usage: jobslo ingest --brokers HOST:PORT[,...] --store URL [--group jobslo-ingest]
                      [--topic otlp_spans] [--lifecycle-topic jobslo_lifecycle]
                      [--batch-max-spans 50000] [--batch-max-wait 1s]
-                     [--dead-letter-topic otlp_spans_dlq] [--retention-days N] [--session-timeout 30s]
+                     [--dead-letter-topic otlp_spans_dlq] [--retention-days N [--rollup-retention-days M]]
+                     [--session-timeout 30s]
                      [--metrics 127.0.0.1:9465|off] [--read-token REF] [--tls-cert FILE --tls-key FILE]
                      [--insecure-allow-unauthenticated]
 
@@ -51,8 +52,7 @@ ${STORE_HELP.replace(/^ {2}--store URL {9}/, '  --store URL             ').repla
   --batch-max-wait DUR    ...or when its first message waited this long (default 1s)
   --dead-letter-topic T   topic for undecodable or rejected messages
                           (default ${DEFAULT_DEAD_LETTER_TOPIC}; "" drops them, logged)
-  --retention-days N      drop stored days older than N days, at start and daily
-                          (default: keep everything)
+${retentionHelp('at start and daily')}
   --session-timeout DUR   how long the group waits for a crashed ingest process
                           before giving its partitions to the others (default 30s,
                           at least 6s; the broker's group.min/max.session.timeout.ms bound it)
@@ -84,7 +84,7 @@ ${VALIDATION_HELP}
         'batch-max-spans': { type: 'string' },
         'batch-max-wait': { type: 'string' },
         'dead-letter-topic': { type: 'string' },
-        'retention-days': { type: 'string' },
+        ...RETENTION_FLAGS,
         'session-timeout': { type: 'string' },
         metrics: { type: 'string' },
         'read-token': SECURITY_OPTIONS['read-token'],
@@ -111,7 +111,7 @@ ${VALIDATION_HELP}
     if (lifecycleTopic !== null && (lifecycleTopic === topic || lifecycleTopic === deadLetterTopic)) {
       throw new ConfigError('--lifecycle-topic', 'must differ from --topic and --dead-letter-topic');
     }
-    const retentionDays = values['retention-days'] === undefined ? undefined : parsePositiveInt(values['retention-days'], '--retention-days', 1);
+    const retention = retentionDays(values);
 
     const validation = validationOptions(values);
     const sessionTimeoutMillis = parseDurationMillis(values['session-timeout'] ?? '30s', '--session-timeout');
@@ -174,7 +174,7 @@ ${VALIDATION_HELP}
         deadLetterTopic,
         sessionTimeoutMillis,
         heartbeatIntervalMillis: Math.min(3_000, Math.floor(sessionTimeoutMillis / 3)),
-        ...(retentionDays !== undefined ? { retentionDays } : {}),
+        ...retention,
         validation,
         logger: ctx.logger,
       });

@@ -95,11 +95,18 @@ export class ClickHouseRollups implements RollupReadBackend {
   }
 
   /** Drops the minute and mark partitions (days) before `beforeNs`, and hour partitions (months) wholly before it. */
-  async dropBefore(beforeNs: bigint): Promise<void> {
-    const day = new Date(Number(beforeNs / 1_000_000n));
-    const dayId = Number(day.toISOString().slice(0, 10).replaceAll('-', ''));
-    const monthId = Math.floor(dayId / 100);
+  /**
+   * Drops the day partitions of minute buckets and marks before the UTC day of
+   * `minuteBeforeNs` (with the job rows' retention), and the month partitions
+   * of hour buckets that ended before the UTC day of `hourBeforeNs`; resolves
+   * to how many hour partitions went.
+   */
+  async dropBefore(minuteBeforeNs: bigint, hourBeforeNs: bigint): Promise<number> {
+    const dayIdOf = (ns: bigint): number => Number(new Date(Number(ns / 1_000_000n)).toISOString().slice(0, 10).replaceAll('-', ''));
+    const dayId = dayIdOf(minuteBeforeNs);
+    const monthId = Math.floor(dayIdOf(hourBeforeNs) / 100);
     const database = this.db.slice(1, -1);
+    let hourPartitions = 0;
     for (const [table, limit, digits] of [
       ['rollup_minute', dayId, 8],
       ['rollup_marks', dayId, 8],
@@ -111,8 +118,10 @@ export class ClickHouseRollups implements RollupReadBackend {
       );
       for (const id of rows.map((r) => String(r['partition_id'])).filter((i) => i.length === digits && /^\d+$/.test(i) && Number(i) < limit)) {
         await this.host.command(`ALTER TABLE ${this.db}.${table} DROP PARTITION ID ${quoteString(id)}`, `drop ${table} partition ${id}`);
+        if (table === 'rollup_hour') hourPartitions++;
       }
     }
+    return hourPartitions;
   }
 
   async pendingMarks(limit: number): Promise<{ marks: RollupMark[]; token: bigint }> {

@@ -146,11 +146,17 @@ export class DuckDbRollups implements RollupReadBackend {
     return rollupWindowCounts(this, queries);
   }
 
-  /** Drops buckets that end before `beforeNs` (with the job rows' retention). */
-  async dropBefore(beforeNs: bigint): Promise<void> {
-    await this.host.exclusive(async (conn) => {
-      await conn.run(`DELETE FROM rollup_minute_runs WHERE minute_ns < ${beforeNs}`);
-      for (const t of ['rollup_hour', 'rollup_hour_good', 'rollup_hour_sketch']) await conn.run(`DELETE FROM ${t} WHERE hour_ns < ${beforeNs}`);
+  /**
+   * Drops minute buckets before `minuteBeforeNs` (with the job rows' retention)
+   * and hour buckets before `hourBeforeNs` (a UTC day start at or before it);
+   * resolves to how many UTC days of hour buckets went.
+   */
+  async dropBefore(minuteBeforeNs: bigint, hourBeforeNs: bigint): Promise<number> {
+    return this.host.exclusive(async (conn) => {
+      await conn.run(`DELETE FROM rollup_minute_runs WHERE minute_ns < ${minuteBeforeNs}`);
+      const days = await conn.runAndReadAll(`SELECT count(DISTINCT hour_ns // ${24n * 3_600_000_000_000n}) AS n FROM rollup_hour WHERE hour_ns < ${hourBeforeNs}`);
+      for (const t of ['rollup_hour', 'rollup_hour_good', 'rollup_hour_sketch']) await conn.run(`DELETE FROM ${t} WHERE hour_ns < ${hourBeforeNs}`);
+      return Number((days.getRowObjectsJS() as Record<string, unknown>[])[0]?.['n'] ?? 0);
     });
   }
 

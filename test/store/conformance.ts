@@ -654,8 +654,53 @@ export function defineStoreConformance(name: string, options: ConformanceOptions
       await insert(s, [...ok('old', T0 - 10 * DAY, 10), ...ok('new', T0, 10)]);
       const dropped = await s.dropBefore(T0 - 5 * DAY);
       await options.settle?.(s);
-      expect(dropped).toBe(1);
+      expect(dropped.rawDays).toBe(1);
       expect(await s.jobNames({ fromMillis: T0 - 20 * DAY, toMillis: T0 + DAY })).toEqual(['new']);
+    });
+
+    it('keeps hour rollups down to rollupsOlderThanMillis: SLO window counts still see runs older than the raw data, run lists do not', async () => {
+      const s = await fresh();
+      const DAY = 86_400_000;
+      const old = T0 - 10 * DAY;
+      await insert(s, [...ok('kept', old, 10), ...failed('kept', old + HOUR, 1), ...ok('kept', T0, 10)]);
+      const q = { jobs: 'kept', criterion: { kind: 'success' as const }, endMillis: T0 + HOUR, windowsMillis: [15 * DAY, 2 * HOUR] };
+      const latency = { ...q, criterion: { kind: 'latency' as const, thresholdMillis: 1_000 } };
+      const all = [
+        { windowMillis: 15 * DAY, good: 2, total: 3 },
+        { windowMillis: 2 * HOUR, good: 1, total: 1 },
+      ];
+      const recentOnly = [
+        { windowMillis: 15 * DAY, good: 1, total: 1 },
+        { windowMillis: 2 * HOUR, good: 1, total: 1 },
+      ];
+      // No read before the drop: the rollups of the old runs are still pending, and dropBefore applies them first.
+      // Raw rows of days before T0 - 5 d go; hour rollups stay down to T0 - 60 d.
+      const dropped = await s.dropBefore(T0 - 5 * DAY, { rollupsOlderThanMillis: T0 - 60 * DAY });
+      await options.settle?.(s);
+      expect(dropped).toEqual({ rawDays: 1, rollupPartitions: 0 });
+      const longAgo = { fromMillis: T0 - 20 * DAY, toMillis: T0 - DAY };
+      expect(await s.jobNames(longAgo)).toEqual([]);
+      expect(await s.listRuns({ ...longAgo, jobs: 'kept' })).toEqual([]);
+      expect(await s.jobAggregates(longAgo)).toEqual([]);
+      // Success window counts are read from the kept hours.
+      expect(await s.windowCounts(q)).toEqual(all);
+      expect(await s.windowCountsMany([q])).toEqual([all]);
+      // A latency threshold first asked for now cannot be added to hours whose runs are gone: counted from the raw rows left.
+      expect(await s.windowCounts(latency)).toEqual(recentOnly);
+
+      // The default drops the hour rollups with the raw data.
+      expect((await s.dropBefore(T0)).rollupPartitions).toBe(1);
+      await options.settle?.(s);
+      expect(await s.windowCounts(q)).toEqual(recentOnly);
+    });
+
+    it('refuses to keep hour rollups for less time than the raw data, and drops nothing', async () => {
+      const s = await fresh();
+      const DAY = 86_400_000;
+      await insert(s, ok('kept', T0 - 10 * DAY, 10));
+      await expect(s.dropBefore(T0 - 20 * DAY, { rollupsOlderThanMillis: T0 - 5 * DAY })).rejects.toThrow(/rollupsOlderThanMillis.*after the raw data cut-off/);
+      await expect(s.dropBefore(Number.NaN)).rejects.toThrow(/olderThanMillis: NaN is not a time/);
+      expect(await s.jobNames({ fromMillis: T0 - 20 * DAY, toMillis: T0 })).toEqual(['kept']);
     });
   });
 

@@ -177,10 +177,10 @@ export function defineClickHouseServerSuite(options: ClickHouseServerSuiteOption
         const stats = ((await res.json()) as { statistics: { rows_read: number } }).statistics;
         expect(stats.rows_read, table).toBe(4);
       }
-      expect(await store.dropBefore(T0 - 2 * DAY)).toBe(2);
+      expect(await store.dropBefore(T0 - 2 * DAY)).toEqual({ rawDays: 2, rollupPartitions: 0 });
       expect(await parts()).toEqual(['20261118', '20261119', '20261120']);
       expect(await parts('job_rows')).toEqual(['20261118', '20261119', '20261120']);
-      expect(await store.dropBefore(T0 - 2 * DAY)).toBe(0);
+      expect(await store.dropBefore(T0 - 2 * DAY)).toEqual({ rawDays: 0, rollupPartitions: 0 });
       expect(await store.jobNames({ fromMillis: T0 - 10 * DAY, toMillis: T0 + DAY })).toEqual(['d0', 'd1', 'd2']);
     } finally {
       await store.close();
