@@ -1,6 +1,11 @@
 /**
- * The store contract, as tests: every store (DuckDB, ClickHouse) runs this
- * same suite, so the SLIs are the same whichever store computes them.
+ * The store contract, as tests: every store (DuckDB, ClickHouse 18.16 and
+ * current ClickHouse through chDB) runs this same suite, so the SLIs are the
+ * same whichever store computes them. Each test writes through the store's
+ * `SpanWriter` role, reads through its `RunReader` role and migrates or drops
+ * days through its `StoreMaintenance` role; test/store/duckdb-remote.test.ts
+ * runs it with every read going through the collector's read API
+ * (`RemoteStore`).
  * Percentiles are compared within `latencyTolerance` (a fraction), because
  * stores may compute them differently (interpolated vs nearest rank).
  */
