@@ -19,7 +19,8 @@ this too; run it alone
 to prepare a ClickHouse database before starting collectors and ingest
 processes, or to check that the store URL works. With --retention-days it
 then drops the stored days older than that, once (run it from cron for a
-store no "jobslo ingest --retention-days" looks after).
+store no "jobslo ingest --retention-days" looks after; a DuckDB file must
+not be held by a running collector).
 
 Options:
 ${STORE_HELP}

@@ -104,6 +104,16 @@ describe.skipIf(!up)('which store backend a process loads', () => {
     expect(clickhouseLoads(loads())).toEqual([]);
   });
 
+  it('jobslo migrate on a DuckDB file a running collector holds is refused, naming that collector (writes and migrations need the file itself)', async () => {
+    const file = join(dir, `${randomUUID()}.duckdb`);
+    const { proc, url } = await startCollectorProcess(cli.bin, ['--store', `duckdb:${file}`], { cwd: dir });
+    const r = await runJobslo(cli.bin, ['migrate', '--store', `duckdb:${file}`, '--retention-days', '30'], { cwd: dir });
+    expect(r.code).not.toBe(0);
+    expect(r.stderr).toContain(`is held by the collector at ${url}`);
+    expect(r.stdout).not.toContain('schema up to date');
+    await killManaged(proc);
+  });
+
   it('importing the store entry loads neither backend', async () => {
     const { env, loads } = logged();
     const entry = pathToFileURL(join(cli.dir, 'dist', 'store', 'index.js')).href;
