@@ -14,6 +14,7 @@ import { CollectorMetrics } from './metrics.js';
 import { IngestPipeline } from './pipeline.js';
 import { StoreSink } from './sink.js';
 import type { SinkResult, SpanSink } from './sink.js';
+import type { ReadStore } from './read-api.js';
 import type { FromStoreThread, StoreThreadData, ToStoreThread, WireError } from './store-thread.js';
 
 if (parentPort === null) throw new Error('collector/_store-worker.js runs as a worker thread only');
@@ -33,21 +34,33 @@ const wireError = (err: unknown): WireError => {
 };
 
 /**
- * The store's insert rate, measured like StoreSink does (an insert's own time
- * is what passed since the later of its start and the previous insert's end),
- * sent with every reply so the main thread's admission can refuse a request
- * the store would not get to in time.
+ * The store's insert rate: spans stored per ms of time with at least one
+ * write pending (the store's service rate, whether it takes writes one by
+ * one or several together), over roughly the last 10 s of busy time. Sent
+ * with every reply so the main thread's admission can refuse a request the
+ * store would not get to in time.
  */
 class RateMeter {
-  spansPerMilli: number | undefined;
-  private lastEnd = 0;
-  observe(spans: number, startedAt: number): void {
+  private active = 0;
+  private mark = 0;
+  private busyMillis = 0;
+  private spans = 0;
+  start(): void {
+    if (this.active++ === 0) this.mark = performance.now();
+  }
+  end(spans: number): void {
     const now = performance.now();
-    const own = now - Math.max(startedAt, this.lastEnd);
-    this.lastEnd = now;
-    if (spans < 100) return;
-    const rate = spans / Math.max(1, own);
-    this.spansPerMilli = this.spansPerMilli === undefined ? rate : 0.8 * this.spansPerMilli + 0.2 * rate;
+    this.busyMillis += now - this.mark;
+    this.mark = now;
+    this.active--;
+    this.spans += spans;
+    if (this.busyMillis > 10_000) {
+      this.busyMillis /= 2;
+      this.spans /= 2;
+    }
+  }
+  get spansPerMilli(): number | undefined {
+    return this.spans >= 100 && this.busyMillis >= 1 ? this.spans / this.busyMillis : undefined;
   }
 }
 
@@ -57,16 +70,22 @@ async function serve(store: Store): Promise<void> {
   const stored = metrics.instrument(new StoreSink(store, { logger }), 'store');
   const sink: SpanSink = {
     async write(spans: readonly SpanRecord[], raw?: Uint8Array): Promise<SinkResult> {
-      const t = performance.now();
-      const result = await stored.write(spans, raw);
-      if (result.kind === 'accepted' || result.kind === 'partial') rate.observe(spans.length, t);
-      return result;
+      rate.start();
+      let result: SinkResult | undefined;
+      try {
+        result = await stored.write(spans, raw);
+        return result;
+      } finally {
+        rate.end(result?.kind === 'accepted' ? spans.length : result?.kind === 'partial' ? spans.length - result.rejected : 0);
+      }
     },
     writeLifecycle: (events: readonly LifecycleEventRecord[]) => stored.writeLifecycle(events),
     close: () => stored.close(),
   };
   const pipeline = new IngestPipeline({ sink, validation: data.validation, logger });
   const reads = new Set<string>(REMOTE_READ_METHODS);
+  /** Reads running now, by message id, to stop them on `cancel`. */
+  const running = new Map<number, AbortController>();
 
   const handle = async (m: ToStoreThread): Promise<unknown> => {
     switch (m.op) {
@@ -82,8 +101,19 @@ async function serve(store: Store): Promise<void> {
         if (!reads.has(m.method)) throw new TypeError(`${m.method} is not a read method`);
         const fn = store[m.method as RemoteReadMethod] as ((...a: unknown[]) => Promise<unknown>) | undefined;
         if (typeof fn !== 'function') throw new TypeError(`${m.method} is not available on this store`);
-        return fn.apply(store, m.args);
+        const stop = new AbortController();
+        running.set(m.id, stop);
+        try {
+          const run = (): Promise<unknown> => fn.apply(store, m.args);
+          const cancellable = store as Partial<Pick<ReadStore, 'withSignal'>>;
+          return await (cancellable.withSignal ? cancellable.withSignal(stop.signal, run) : run());
+        } finally {
+          running.delete(m.id);
+        }
       }
+      case 'cancel':
+        running.get(m.read)?.abort(new Error('read cancelled'));
+        return undefined;
       case 'metrics':
         return metrics.registry.snapshot();
       case 'close':

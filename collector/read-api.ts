@@ -24,8 +24,14 @@ import type { Logger } from '../contracts/index.js';
 import { REMOTE_READ_METHODS } from '../store/index.js';
 import type { RemoteReadMethod, RunReader, WindowCount, WindowCountsQuery } from '../store/index.js';
 
-/** What the read API needs of a store: its read queries. */
-export type ReadStore = Pick<RunReader, RemoteReadMethod>;
+/**
+ * What the read API needs of a store: its read queries and, to stop a query
+ * whose client left or whose time ran out, `withSignal` (DuckDB has it: the
+ * running query is interrupted).
+ */
+export type ReadStore = Pick<RunReader, RemoteReadMethod> & {
+  withSignal?<T>(signal: AbortSignal, fn: () => Promise<T>): Promise<T>;
+};
 
 const DAY_MILLIS = 86_400_000;
 /** Dimension keys one `where` may name (runs carry at most 64 dimensions). */
@@ -51,6 +57,12 @@ export interface ReadApiLimits {
   maxEdges?: number;
   /** Length of a job selector. @default 1_024 */
   maxSelectorLength?: number;
+  /**
+   * Time budget of one read once it runs, ms: a read still running after it
+   * is interrupted (503), so a write waits behind a read at most this long.
+   * @default 10_000
+   */
+  maxReadMillis?: number;
   logger?: Logger;
 }
 
@@ -97,14 +109,18 @@ export class ReadApi {
       maxBuckets: limits.maxBuckets ?? 10_000,
       maxEdges: limits.maxEdges ?? 1_000,
       maxSelectorLength: limits.maxSelectorLength ?? 1_024,
+      maxReadMillis: limits.maxReadMillis ?? 10_000,
     };
     this.logger = limits.logger ?? noopLogger;
   }
 
   async handle(req: IncomingMessage, res: ServerResponse, address: AddressInfo): Promise<void> {
     let gone = false;
+    // Aborted when the client leaves or the read's time budget runs out: the running query is interrupted.
+    const stop = new AbortController();
     res.on('close', () => {
       gone = !res.writableFinished;
+      if (gone) stop.abort(new Error('the client went away'));
     });
     try {
       this.checkOrigin(req, address);
@@ -121,9 +137,14 @@ export class ReadApi {
         reply(res, 503, { code: 503, message: `read queue full (${this.queued} reads waiting); try again` }, { 'retry-after': '1' });
         return;
       }
-      const result = await this.run(method as RemoteReadMethod, args, () => gone);
-      if (result === ABANDONED) {
+      const result = await this.run(method as RemoteReadMethod, args, () => gone, stop);
+      if (result === ABANDONED || gone) {
         this.logger.debug('read abandoned: the client went away', { method });
+        return;
+      }
+      if (result === OVER_BUDGET) {
+        this.logger.warn('read interrupted: over its time budget', { method, maxReadMillis: this.limits.maxReadMillis });
+        reply(res, 503, { code: 503, message: `the read ran past its time budget of ${this.limits.maxReadMillis} ms and was stopped; ask for a shorter range or fewer windows` });
         return;
       }
       reply(res, 200, { result });
@@ -131,6 +152,10 @@ export class ReadApi {
       if (err instanceof BadRequest) {
         if (!req.readableEnded) req.resume();
         reply(res, err.status, { code: err.status, message: err.message });
+        return;
+      }
+      if (gone) {
+        this.logger.debug('read stopped: the client went away', { error: errorMessage(err) });
         return;
       }
       this.logger.warn('read API query failed', { error: errorMessage(err) });
@@ -168,19 +193,41 @@ export class ReadApi {
     }
   }
 
-  /** Runs after every earlier read; skipped when the client has gone by then. */
-  private run(method: RemoteReadMethod, args: unknown[], gone: () => boolean): Promise<unknown> {
+  /**
+   * Runs after every earlier read; skipped when the client has gone by then.
+   * Once running it has `maxReadMillis`: then `stop` aborts, which
+   * interrupts the store's running query (when the store can) and gives
+   * {@link OVER_BUDGET}.
+   */
+  private run(method: RemoteReadMethod, args: unknown[], gone: () => boolean, stop: AbortController): Promise<unknown> {
     this.queued++;
     const job = this.tail.then(async () => {
       this.queued--;
       if (gone()) return ABANDONED;
-      if (method === 'windowCountsMany') return this.windowCountsMany(args[0] as WindowCountsQuery[], gone);
-      if (method === 'windowCounts') {
-        const many = await this.windowCountsMany([args[0] as WindowCountsQuery], gone);
-        return many === ABANDONED ? many : (many as WindowCount[][])[0];
+      let overBudget = false;
+      const timer = setTimeout(() => {
+        overBudget = true;
+        stop.abort(new Error('over the time budget'));
+      }, this.limits.maxReadMillis);
+      const stopped = (): boolean => gone() || overBudget;
+      const read = async (): Promise<unknown> => {
+        if (method === 'windowCountsMany') return this.windowCountsMany(args[0] as WindowCountsQuery[], stopped);
+        if (method === 'windowCounts') {
+          const many = await this.windowCountsMany([args[0] as WindowCountsQuery], stopped);
+          return many === ABANDONED ? many : (many as WindowCount[][])[0];
+        }
+        const fn = this.store[method] as (...a: unknown[]) => Promise<unknown>;
+        return fn.apply(this.store, args);
+      };
+      try {
+        const result = await (this.store.withSignal ? this.store.withSignal(stop.signal, read) : read());
+        return overBudget ? OVER_BUDGET : result;
+      } catch (err) {
+        if (overBudget) return OVER_BUDGET;
+        throw err;
+      } finally {
+        clearTimeout(timer);
       }
-      const fn = this.store[method] as (...a: unknown[]) => Promise<unknown>;
-      return fn.apply(this.store, args);
     });
     this.tail = job.catch(() => undefined);
     return job;
@@ -385,3 +432,4 @@ export class ReadApi {
 }
 
 const ABANDONED = Symbol('abandoned');
+const OVER_BUDGET = Symbol('over budget');

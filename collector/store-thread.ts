@@ -16,13 +16,14 @@
  * rate with every reply (StoreSink's own rule, decided where the answer is
  * written).
  */
+import { AsyncLocalStorage } from 'node:async_hooks';
 import { Worker } from 'node:worker_threads';
 import { ConfigError, JobsloError, StoreError, errorMessage, noopLogger } from '../contracts/index.js';
 import type { JobsloErrorCode, LifecycleEventRecord, LogFields, Logger, SpanRecord } from '../contracts/index.js';
 import { REMOTE_READ_METHODS } from '../store/index.js';
-import type { RemoteReadMethod, RunReader } from '../store/index.js';
 import type { MetricsSnapshot } from '../server/index.js';
 import type { ExportOutcome, TelemetryExporter } from './pipeline.js';
+import type { ReadStore } from './read-api.js';
 import type { SinkResult, SpanSink } from './sink.js';
 import type { ValidationOptions } from './validate.js';
 
@@ -48,6 +49,8 @@ export type ToStoreThread = { id: number } & (
   | { op: 'spans'; spans: readonly SpanRecord[]; raw?: Uint8Array }
   | { op: 'events'; events: readonly LifecycleEventRecord[] }
   | { op: 'read'; method: string; args: unknown[] }
+  /** Stops the read with id `read` (interrupting its running query); answered at once. */
+  | { op: 'cancel'; read: number }
   | { op: 'metrics' }
   | { op: 'close' }
 );
@@ -86,8 +89,8 @@ export interface StoreThread {
   readonly exporter: TelemetryExporter;
   /** For the pipeline's `sink`: the admission backlog check, and direct writes. */
   readonly sink: SpanSink;
-  /** The store's read queries, run on the thread (for the read API). */
-  readonly reads: Pick<RunReader, RemoteReadMethod>;
+  /** The store's read queries, run on the thread (for the read API); `withSignal` stops them there. */
+  readonly reads: ReadStore;
   /** The thread's exporter metrics (`jobslo_exporter_*{exporter="store"}`), to merge into `/metrics`. */
   metricsSnapshot(): Promise<MetricsSnapshot>;
   /** Closes the store (after everything queued) and ends the thread. */
@@ -205,7 +208,24 @@ export async function startStoreThread(options: StoreThreadOptions): Promise<Sto
     },
     close: () => thread.close(),
   };
-  const reads = Object.fromEntries(REMOTE_READ_METHODS.map((method) => [method, (...args: unknown[]) => call({ op: 'read', id: nextId++, method, args })])) as unknown as Pick<RunReader, RemoteReadMethod>;
+  const readSignal = new AsyncLocalStorage<AbortSignal>();
+  const read = async (method: string, args: unknown[]): Promise<unknown> => {
+    const signal = readSignal.getStore();
+    const id = nextId++;
+    const cancel = (): void => {
+      if (gone === undefined) worker.postMessage({ op: 'cancel', id: nextId++, read: id } satisfies ToStoreThread);
+    };
+    signal?.addEventListener('abort', cancel, { once: true });
+    try {
+      return await call({ op: 'read', id, method, args });
+    } finally {
+      signal?.removeEventListener('abort', cancel);
+    }
+  };
+  const reads = {
+    ...Object.fromEntries(REMOTE_READ_METHODS.map((method) => [method, (...args: unknown[]) => read(method, args)])),
+    withSignal: <T>(signal: AbortSignal, fn: () => Promise<T>): Promise<T> => readSignal.run(signal, fn),
+  } as unknown as ReadStore;
   const thread: StoreThread = {
     kind,
     location,

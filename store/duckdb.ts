@@ -1,3 +1,4 @@
+import { AsyncLocalStorage } from 'node:async_hooks';
 import { mkdirSync } from 'node:fs';
 import { dirname, resolve } from 'node:path';
 import { DuckDBInstance, dateValue } from '@duckdb/node-api';
@@ -176,6 +177,9 @@ export interface DuckDbStoreOptions {
   rollups?: boolean;
 }
 
+/** The signal of {@link DuckDbStore.withSignal} for the operations a caller queues. */
+const querySignal = new AsyncLocalStorage<AbortSignal>();
+
 /**
  * The embedded default store: one DuckDB file, one writing process.
  * Duplicate spans are stored as delivered and made harmless in queries: every
@@ -239,8 +243,33 @@ export class DuckDbStore implements Store {
     return new DuckDbStore(path, instance, conn, options.rollups ?? true);
   }
 
+  /**
+   * Runs `fn`, whose store calls (reads) can be stopped by `signal`: an
+   * operation it queued is skipped when the signal has aborted by its turn,
+   * and one running then is interrupted (DuckDB's interrupt on the
+   * connection); either rejects with a StoreError `JOBSLO_ERR_STORE_QUERY`.
+   * Operations queued by others are never affected.
+   */
+  withSignal<T>(signal: AbortSignal, fn: () => Promise<T>): Promise<T> {
+    return querySignal.run(signal, fn);
+  }
+
   /** Runs `fn` after every earlier operation: one connection, one statement at a time. */
-  private serial<T>(fn: () => Promise<T>): Promise<T> {
+  private serial<T>(work: () => Promise<T>): Promise<T> {
+    const signal = querySignal.getStore();
+    const fn =
+      signal === undefined
+        ? work
+        : async (): Promise<T> => {
+            if (signal.aborted) throw new StoreError('JOBSLO_ERR_STORE_QUERY', 'DuckDB query cancelled before it started', { cause: signal.reason });
+            const interrupt = (): void => this.conn.interrupt();
+            signal.addEventListener('abort', interrupt, { once: true });
+            try {
+              return await work();
+            } finally {
+              signal.removeEventListener('abort', interrupt);
+            }
+          };
     const next = this.queue.then(fn, fn);
     this.queue = next.catch(() => undefined);
     return next;

@@ -1,6 +1,6 @@
 import { parseArgs } from 'node:util';
 import { IngestPipeline, startCollector, startGrpcReceiver, startStoreThread } from '../../collector/index.js';
-import type { ReadStore, RunningCollector, RunningGrpcReceiver, SpanSink, TelemetryExporter } from '../../collector/index.js';
+import type { ReadApiLimits, ReadStore, RunningCollector, RunningGrpcReceiver, SpanSink, TelemetryExporter } from '../../collector/index.js';
 import { DEFAULT_LIFECYCLE_TOPIC, DEFAULT_SPANS_TOPIC, KafkaSink, parseBrokers, validateTopic } from '../../collector/index.js';
 import { randomBytes } from 'node:crypto';
 import { availableParallelism } from 'node:os';
@@ -83,6 +83,9 @@ ${SECURITY_HELP}
   --read-port PORT    port of the read API's own 127.0.0.1 listener, used when
                       --host is not loopback or TLS is on (default 0: any free
                       port, recorded in the owner file)
+  --read-timeout DUR  time budget of one read API query once it runs (default
+                      10s): past it the query is interrupted and answered
+                      503, so a write waits behind a read at most this long
 
 Span validation (a span that fails is rejected through OTLP partial success
 with its reason; the rest of its request is stored):
@@ -111,6 +114,7 @@ ${VALIDATION_HELP}
         ...SECURITY_OPTIONS,
         'insecure-allow-unauthenticated': { type: 'boolean', default: false },
         'read-port': { type: 'string' },
+        'read-timeout': { type: 'string' },
         workers: { type: 'string' },
       },
       strict: true,
@@ -121,6 +125,8 @@ ${VALIDATION_HELP}
     requireAuthOffLoopback(values.host, security.auth, values['insecure-allow-unauthenticated'], '--insecure-allow-unauthenticated');
     const metrics = new CollectorMetrics();
     const readPort = parsePort(values['read-port'], '--read-port', 0);
+    const maxReadMillis = parseDurationMillis(values['read-timeout'] ?? '10s', '--read-timeout');
+    if (maxReadMillis <= 0) throw new ConfigError('--read-timeout', 'must be a positive duration');
     const maxBodyBytes = parsePositiveInt(values['max-body-bytes'], '--max-body-bytes', 16 * 1024 * 1024);
     const receiver = {
       maxBodyBytes,
@@ -153,6 +159,7 @@ ${VALIDATION_HELP}
       extra: {
         exporter?: TelemetryExporter;
         readStore?: ReadStore;
+        readLimits?: ReadApiLimits;
         readListener?: { host: string; port: number };
         auth?: BearerAuth;
         metricsPeers?: () => Promise<MetricsSnapshot[]>;
@@ -180,6 +187,7 @@ ${VALIDATION_HELP}
           auth: extra.auth ?? security.auth,
           metricsPeers: extra.metricsPeers ?? clusterMetricsPeers(metrics.registry),
           ...(extra.readStore ? { readStore: extra.readStore } : {}),
+          ...(extra.readLimits ? { readLimits: extra.readLimits } : {}),
           ...(extra.readListener ? { readListener: extra.readListener } : {}),
         });
         if (grpcPort !== undefined) {
@@ -216,7 +224,9 @@ ${VALIDATION_HELP}
       });
 
     if (bus === 'kafka') {
-      if (values['read-port'] !== undefined) throw new ConfigError('--read-port', 'only applies with --bus store (the read API serves the store this process holds)');
+      for (const flag of ['read-port', 'read-timeout'] as const) {
+        if (values[flag] !== undefined) throw new ConfigError(`--${flag}`, 'only applies with --bus store (the read API serves the store this process holds)');
+      }
       if (values.store !== undefined) throw new ConfigError('--store', 'does not apply with --bus kafka; "jobslo ingest --store ..." stores what the collector publishes');
       if (values.brokers === undefined) throw new ConfigError('--brokers', 'is required with --bus kafka, e.g. --brokers 127.0.0.1:9092');
       const timeoutMillis = parseDurationMillis(values['bus-timeout'] ?? '5s', '--bus-timeout');
@@ -250,6 +260,7 @@ ${VALIDATION_HELP}
     const running = await serve(store.sink, {
       exporter: store.exporter,
       readStore: store.reads,
+      readLimits: { maxReadMillis },
       metricsPeers: async () => [await store.metricsSnapshot()],
       ...(ownReadListener ? { readListener: { host: '127.0.0.1', port: readPort } } : {}),
       ...(localToken !== undefined ? { auth: security.auth.withTokens('read', [localToken]) } : {}),

@@ -144,3 +144,83 @@ describe('read API: safe for a loopback listener', () => {
     expect(await store.jobNames(RANGE)).toContain('during-reads');
   });
 });
+
+describe('read API: a running read is stopped when its client leaves or its time runs out, and writes go on', () => {
+  /** Never finishes on its own (10^13 rows): only an interrupt ends it. */
+  const SLOW = 'SELECT count(*) AS n FROM range(10000000000000) t(i) WHERE i % 7 = 3';
+  let slowCollector: RunningCollector;
+  let started = 0;
+  let finished: { ok: boolean; error: string }[] = [];
+
+  const startSlow = async (maxReadMillis?: number): Promise<void> => {
+    // The store's own reads, with jobNames replaced by a real DuckDB query that runs until interrupted.
+    const reader = Object.assign(Object.create(store) as DuckDbStore, {
+      jobNames: async () => {
+        started++;
+        try {
+          const rows = await store.query(SLOW);
+          finished.push({ ok: true, error: '' });
+          return rows;
+        } catch (err) {
+          finished.push({ ok: false, error: (err as Error).message });
+          throw err;
+        }
+      },
+    });
+    slowCollector = await startCollector({ sink: new StoreSink(store), port: 0, readStore: reader, ...(maxReadMillis ? { readLimits: { maxReadMillis } } : {}) });
+  };
+  const writeRun = (job: string): Promise<Response> =>
+    fetch(`${slowCollector.url}/v1/traces`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/x-protobuf' },
+      body: Buffer.from(encodeTraceRequestProto(runSpans({ job, startMillis: T0, outcome: 'succeeded', attempts: [] }))),
+    });
+  const until = async (what: string, check: () => boolean): Promise<void> => {
+    const deadline = Date.now() + 30_000;
+    while (!check()) {
+      if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
+      await new Promise((r) => setTimeout(r, 20));
+    }
+  };
+
+  beforeEach(() => {
+    started = 0;
+    finished = [];
+  });
+  afterEach(async () => {
+    await slowCollector.close();
+  });
+
+  it('interrupts the running DuckDB query when the client disconnects; the write queued behind it is stored', async () => {
+    await startSlow();
+    const client = new AbortController();
+    const read = fetch(`${slowCollector.url}/api/v1/store`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: query('jobNames', [RANGE]),
+      signal: client.signal,
+    }).catch((err: unknown) => err);
+    await until('the slow query to run', () => started === 1);
+    // A write now waits behind the read on the store's one connection.
+    const write = writeRun('after-disconnect');
+    client.abort();
+    await read;
+    expect((await write).status).toBe(200);
+    expect(finished).toEqual([{ ok: false, error: expect.stringMatching(/interrupt/i) as unknown }]);
+    expect(await store.jobNames(RANGE)).toContain('after-disconnect');
+  }, 60_000);
+
+  it('interrupts a read past maxReadMillis and answers 503; the write queued behind it is stored', async () => {
+    await startSlow(300);
+    const read = fetch(`${slowCollector.url}/api/v1/store`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: query('jobNames', [RANGE]) });
+    await until('the slow query to run', () => started === 1);
+    const write = writeRun('after-budget');
+    const answer = await read;
+    expect(answer.status).toBe(503);
+    expect(((await answer.json()) as { message: string }).message).toMatch(/time budget of 300 ms/);
+    expect((await write).status).toBe(200);
+    expect(await store.jobNames(RANGE)).toContain('after-budget');
+    // The connection is usable again: a normal read answers.
+    expect((await call(query('jobAggregates', [RANGE]))).status).toBe(200);
+  }, 60_000);
+});
