@@ -1,0 +1,16 @@
+import net from 'node:net';
+import { Kafka, Partitioners, logLevel } from 'kafkajs';
+const noDelay = process.argv[3] === 'nodelay';
+const socketFactory = ({ host, port, onConnect }) => { const s = net.connect({ host, port }, onConnect); s.setKeepAlive(true, 60000); if (noDelay) s.setNoDelay(true); return s; };
+const kafka = new Kafka({ clientId: 'fd-lat', brokers: ['127.0.0.1:9092'], logLevel: logLevel.NOTHING, socketFactory });
+const p = kafka.producer({ createPartitioner: Partitioners.DefaultPartitioner, allowAutoTopicCreation: true });
+await p.connect();
+const topic = 'fdlat_' + Date.now();
+const value = Buffer.alloc(Number(process.argv[2] ?? 300000), 7);
+await p.send({ topic, acks: -1, messages: [{ value }] });
+const lat = [];
+const t0 = performance.now();
+await Promise.all([0, 1].map(async () => { for (let i = 0; i < 100; i++) { const t = performance.now(); await p.send({ topic, acks: -1, messages: [{ key: String(i), value }] }); lat.push(performance.now() - t); } }));
+lat.sort((a, b) => a - b);
+console.log(`size ${value.length} ${noDelay ? 'noDelay' : 'nagle'}: ${lat.length} sends in ${(performance.now() - t0).toFixed(0)} ms, p50 ${lat[lat.length >> 1].toFixed(1)} ms, mean ${(lat.reduce((a, b) => a + b) / lat.length).toFixed(1)} ms`);
+await p.disconnect();
