@@ -688,7 +688,6 @@ export function jobView(d: ReportData, j: JobSlis, detail: ReportJobDetail | und
     failures: detail ? runRows(detail.failures, paths, '../', d.traceUrlTemplate) : [],
     failureGroups: detail ? failureGroups(detail.failures, d.traceUrlTemplate) : [],
     slowest: detail ? runRows(detail.slowest, paths, '../', d.traceUrlTemplate) : [],
-    globNote: detail?.nameIsGlob ?? false,
   };
 }
 

@@ -282,7 +282,6 @@ async function collectJobsBatched(store: RunReader, jobs: readonly JobSlis[], wi
     attempts: dist.get(j.job)?.attempts ?? {},
     slowest: (slowest.get(j.job) ?? []).slice(0, o.slowestPerJob),
     failures: failures.get(j.job) ?? [],
-    nameIsGlob: false,
   }));
 }
 

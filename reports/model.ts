@@ -166,11 +166,6 @@ export interface ReportJobDetail {
   slowest: RunSummary[];
   /** Latest failed or timed-out runs, newest first. */
   failures: RunSummary[];
-  /**
-   * True when the job name contains `*` or `?`, which store queries read as
-   * a wildcard: its charts may include runs of other jobs that match.
-   */
-  nameIsGlob: boolean;
 }
 
 /** An SLO with the series its charts need. */
