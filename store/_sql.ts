@@ -1,5 +1,5 @@
 import { COUNTED_OUTCOMES } from '../contracts/index.js';
-import type { DimensionFilter, JobAggregate, JobSelector } from './types.js';
+import type { DimensionFilter, JobAggregate, JobSelector, RunStartsOptions } from './types.js';
 
 /**
  * How far before a range's start the run queries read every job row (a
@@ -32,6 +32,19 @@ export const MAX_OPEN_RUNS = 10_000;
 export function nanosLiteral(millis: number): string {
   if (!Number.isFinite(millis)) throw new RangeError(`not a finite time: ${millis}`);
   return (BigInt(Math.trunc(millis)) * 1_000_000n).toString();
+}
+
+/**
+ * The interval width of {@link RunStartsOptions.coalesceMillis} as an integer
+ * of at least 1 ms (a width below 1 coalesces only equal starts), undefined
+ * when not asked for.
+ * @throws {RangeError} for a non-finite or negative value
+ */
+export function coalesceWidth(options: RunStartsOptions): number | undefined {
+  const w = options.coalesceMillis;
+  if (w === undefined) return undefined;
+  if (!Number.isFinite(w) || w < 0) throw new RangeError(`coalesceMillis must be a finite number of ms >= 0, got ${w}`);
+  return Math.max(1, Math.floor(w));
 }
 
 /** A finite number as a SQL literal. @throws {RangeError} otherwise */

@@ -19,6 +19,7 @@ import type {
   RunDistributionQuery,
   QueueDepth,
   OpenRun,
+  RunStartsOptions,
   RunSummary,
   SeriesPoint,
   Store,
@@ -28,7 +29,7 @@ import type {
   WindowCountsQuery,
   MigrateOptions,
 } from './types.js';
-import { COUNTED_SQL_LIST, EXEC_ROLES_SQL, MAX_OPEN_RUNS, RUN_LOOKBACK_NANOS, TERMINAL_EVENTS_SQL_LIST, RUN_ROLES_SQL, globToLike, groupByEnd, jobAggregateFromRow, isGlob, nanosLiteral, numberLiteral, thresholdNanos, whereKey } from './_sql.js';
+import { COUNTED_SQL_LIST, EXEC_ROLES_SQL, MAX_OPEN_RUNS, RUN_LOOKBACK_NANOS, TERMINAL_EVENTS_SQL_LIST, RUN_ROLES_SQL, coalesceWidth, globToLike, groupByEnd, jobAggregateFromRow, isGlob, nanosLiteral, numberLiteral, thresholdNanos, whereKey } from './_sql.js';
 import {
   JOB_ROW_COLUMNS,
   LIFECYCLE_COLUMNS,
@@ -47,6 +48,7 @@ import { STORED_SPAN_COLUMNS, spanFromStored } from './_backfill.js';
 import type { StoredSpan } from './_backfill.js';
 import { redact } from './url.js';
 import { ClickHouseRollups } from './rollup/clickhouse.js';
+import { coalescedStarts } from './rollup/index.js';
 import type { NsRange, RunFact } from './rollup/index.js';
 
 /**
@@ -320,7 +322,7 @@ export class ClickHouseStore implements Store {
     const ms = (ns: bigint): number => Number(ns / 1_000_000n);
     // Rows that start up to the look-back after the range still shape its runs.
     const rows = await this.select(
-      `SELECT job, run_id, run_end_ns, outcome, last_end_ns - first_start_ns AS latency_ns, attempts, ran
+      `SELECT job, run_id, run_end_ns, first_start_ns, outcome, last_end_ns - first_start_ns AS latency_ns, attempts, ran
        FROM ${this.runsSubquery({ fromMillis: ms(range.loNs), toMillis: ms(range.hiNs + RUN_LOOKBACK_NANOS) }, cond)}
        WHERE run_end_ns > ${range.loNs} AND run_end_ns <= ${range.hiNs}`,
       'rollup run derivation',
@@ -329,6 +331,7 @@ export class ClickHouseStore implements Store {
       job: String(r['job']),
       runId: String(r['run_id']),
       runEndNs: BigInt(String(r['run_end_ns'])),
+      startNs: r['first_start_ns'] === null || r['first_start_ns'] === undefined ? null : BigInt(String(r['first_start_ns'])),
       outcome: String(r['outcome']),
       latencyNs: r['latency_ns'] === null || r['latency_ns'] === undefined ? null : BigInt(String(r['latency_ns'])),
       attempts: Number(r['attempts']),
@@ -839,16 +842,18 @@ export class ClickHouseStore implements Store {
     return [...byJob.values()].sort((a, b) => compareStrings(a.job, b.job));
   }
 
-  async runStarts(jobs: JobSelector, range: TimeRange, which: 'succeeded' | 'any'): Promise<number[]> {
+  async runStarts(jobs: JobSelector, range: TimeRange, which: 'succeeded' | 'any', options: RunStartsOptions = {}): Promise<number[]> {
+    const coalesce = coalesceWidth(options);
+    const rolled = await this.readRollups?.runStarts({ jobs, fromNs: BigInt(nanosLiteral(range.fromMillis)), toNs: BigInt(nanosLiteral(range.toMillis)), which, coalesceMillis: coalesce });
+    if (rolled) return rolled;
     // Runs that started in the range end after its start: widen the read range to its end plus a day.
-    const sql = `
-      SELECT first_start_ns
+    const starts = `
+      SELECT intDiv(first_start_ns, 1000000) AS s
       FROM ${this.runsSubquery({ fromMillis: range.fromMillis, toMillis: range.toMillis + 86_400_000 }, this.jobCondition(jobs))}
       WHERE first_start_ns >= ${nanosLiteral(range.fromMillis)} AND first_start_ns < ${nanosLiteral(range.toMillis)}
-        AND ${which === 'succeeded' ? "outcome = 'succeeded'" : "outcome != 'skipped'"}
-      ORDER BY first_start_ns`;
-    const rows = await this.select(sql, 'run starts query');
-    return rows.map((r) => Number(BigInt(String(r['first_start_ns'])) / 1_000_000n));
+        AND ${which === 'succeeded' ? "outcome = 'succeeded'" : "outcome != 'skipped'"}`;
+    if (coalesce === undefined) return (await this.select(`${starts} ORDER BY s`, 'run starts query')).map((r) => Number(r['s']));
+    return coalescedStarts(await this.select(`SELECT min(s) AS lo, max(s) AS hi FROM (${starts}) GROUP BY intDiv(s, ${coalesce}) ORDER BY lo`, 'run starts query'));
   }
 
   async jobNames(range: TimeRange): Promise<string[]> {

@@ -8,6 +8,7 @@ import type { LifecycleEventRecord, SpanRecord } from '../contracts/index.js';
 import { toSpanRow } from './rows.js';
 import type { SpanRow } from './rows.js';
 import { DuckDbRollups } from './rollup/duckdb.js';
+import { coalescedStarts } from './rollup/index.js';
 import type { NsRange, RunFact } from './rollup/index.js';
 import { deriveSpan } from './derive/index.js';
 import type { JobRow } from './derive/index.js';
@@ -30,6 +31,7 @@ import type {
   OpenRun,
   RunDistribution,
   RunDistributionQuery,
+  RunStartsOptions,
   RunSummary,
   SeriesPoint,
   Store,
@@ -38,7 +40,7 @@ import type {
   WindowCount,
   WindowCountsQuery,
 } from './types.js';
-import { COUNTED_SQL_LIST, EXEC_ROLES_SQL, MAX_OPEN_RUNS, RUN_LOOKBACK_NANOS, TERMINAL_EVENTS_SQL_LIST, RUN_ROLES_SQL, globToLike, groupByEnd, isGlob, jobAggregateFromRow, nanosLiteral, numberLiteral, thresholdNanos, whereKey } from './_sql.js';
+import { COUNTED_SQL_LIST, EXEC_ROLES_SQL, MAX_OPEN_RUNS, RUN_LOOKBACK_NANOS, TERMINAL_EVENTS_SQL_LIST, RUN_ROLES_SQL, coalesceWidth, globToLike, groupByEnd, isGlob, jobAggregateFromRow, nanosLiteral, numberLiteral, thresholdNanos, whereKey } from './_sql.js';
 
 /** Ordered, append-only schema migrations. Never edit a published one. */
 const MIGRATIONS: readonly string[] = [
@@ -394,12 +396,13 @@ export class DuckDbStore implements Store {
     // Rows that start up to the look-back after the range still shape its runs (a retry scheduled later un-finishes one).
     const sql = `
       WITH ${this.runsCte({ fromMillis: ms(range.loNs), toMillis: ms(range.hiNs + RUN_LOOKBACK_NANOS) }, cond, p)}
-      SELECT job, run_id, run_end_ns, outcome, last_end_ns - first_start_ns AS latency_ns, attempts, ran FROM runs
+      SELECT job, run_id, run_end_ns, first_start_ns, outcome, last_end_ns - first_start_ns AS latency_ns, attempts, ran FROM runs
       WHERE run_end_ns > ${range.loNs} AND run_end_ns <= ${range.hiNs}`;
     return (await this.query(sql, p.values)).map((r) => ({
       job: String(r['job']),
       runId: String(r['run_id']),
       runEndNs: BigInt(r['run_end_ns'] as bigint),
+      startNs: r['first_start_ns'] === null || r['first_start_ns'] === undefined ? null : BigInt(r['first_start_ns'] as bigint),
       outcome: String(r['outcome']),
       latencyNs: r['latency_ns'] === null || r['latency_ns'] === undefined ? null : BigInt(r['latency_ns'] as bigint),
       attempts: Number(r['attempts']),
@@ -800,18 +803,19 @@ export class DuckDbStore implements Store {
     return [...byJob.values()].sort((a, b) => compareStrings(a.job, b.job));
   }
 
-  async runStarts(jobs: JobSelector, range: TimeRange, which: 'succeeded' | 'any'): Promise<number[]> {
+  async runStarts(jobs: JobSelector, range: TimeRange, which: 'succeeded' | 'any', options: RunStartsOptions = {}): Promise<number[]> {
+    const coalesce = coalesceWidth(options);
+    const rolled = await this.readRollups?.runStarts({ jobs, fromNs: BigInt(nanosLiteral(range.fromMillis)), toNs: BigInt(nanosLiteral(range.toMillis)), which, coalesceMillis: coalesce });
+    if (rolled) return rolled;
     const p = new Params();
     const cond = this.jobCondition(jobs, p);
     // Runs that started in the range end after its start: widen the CTE's read range to its end plus a day.
-    const sql = `
-      WITH ${this.runsCte({ fromMillis: range.fromMillis, toMillis: range.toMillis + 86_400_000 }, cond, p)}
-      SELECT first_start_ns FROM runs
+    const cte = `WITH ${this.runsCte({ fromMillis: range.fromMillis, toMillis: range.toMillis + 86_400_000 }, cond, p)}`;
+    const starts = `SELECT first_start_ns // 1000000 AS s FROM runs
       WHERE first_start_ns >= ${nanosLiteral(range.fromMillis)} AND first_start_ns < ${nanosLiteral(range.toMillis)}
-        AND ${which === 'succeeded' ? "outcome = 'succeeded'" : "outcome <> 'skipped'"}
-      ORDER BY first_start_ns`;
-    const rows = await this.query(sql, p.values);
-    return rows.map((r) => Number(BigInt(r['first_start_ns'] as bigint) / 1_000_000n));
+        AND ${which === 'succeeded' ? "outcome = 'succeeded'" : "outcome <> 'skipped'"}`;
+    if (coalesce === undefined) return (await this.query(`${cte} ${starts} ORDER BY s`, p.values)).map((r) => Number(r['s']));
+    return coalescedStarts(await this.query(`${cte}, starts AS (${starts}) SELECT min(s) AS lo, max(s) AS hi FROM starts GROUP BY s // ${coalesce} ORDER BY lo`, p.values));
   }
 
   async jobNames(range: TimeRange): Promise<string[]> {

@@ -58,6 +58,7 @@ export type {
   MigrateOptions,
   DropBeforeOptions,
   DropResult,
+  RunStartsOptions,
 } from './types.js';
 
 /** The live collector holding the DuckDB file `err` says is locked, if that is what `err` is. */

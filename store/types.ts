@@ -214,6 +214,18 @@ export interface QueueDepth {
   max: number;
 }
 
+/** Options of {@link RunReader.runStarts}. */
+export interface RunStartsOptions {
+  /**
+   * For a caller that only asks whether some start falls in `[t, t + g]` with
+   * `g >= coalesceMillis` (a freshness tick and its grace): the store may return
+   * only the earliest and latest start of each interval of this width (aligned
+   * to the epoch, ms), which answers every such question as all starts do.
+   * A store may also ignore it. Undefined: every start.
+   */
+  coalesceMillis?: number;
+}
+
 /** Options of {@link StoreMaintenance.migrate}. */
 export interface MigrateOptions {
   /** Called with a one-line progress message while a long step (building rollups) runs. */
@@ -294,7 +306,7 @@ export interface RunReader extends StoreIdentity {
    * final outcomes: the one half-open range of the interface): succeeded runs
    * only, or any outcome but `skipped`.
    */
-  runStarts(jobs: JobSelector, range: TimeRange, which: 'succeeded' | 'any'): Promise<number[]>;
+  runStarts(jobs: JobSelector, range: TimeRange, which: 'succeeded' | 'any', options?: RunStartsOptions): Promise<number[]>;
   /**
    * Runs of the selected jobs that started (a live `job.started` lifecycle
    * event in the range) and had not finished by the range's end: no terminal

@@ -75,7 +75,8 @@ export function sloWindows(slo: SloDefinition): number[] {
 /**
  * Good/total events of an SLO in each window ending at (and including)
  * `atMillis`. Runs are counted by the store (`windowCounts`); freshness ticks
- * are judged here from the succeeded run starts (`runStarts`).
+ * are judged here from the succeeded run starts (`runStarts`, coalesced per
+ * grace period, which judges every tick as all starts would).
  */
 export async function countSloWindows(store: RunReader, slo: SloDefinition, atMillis: number, windowsMillis: readonly number[]): Promise<WindowCount[]> {
   if (slo.sli === 'freshness') {
@@ -98,7 +99,8 @@ export async function countSloWindows(store: RunReader, slo: SloDefinition, atMi
     const from = f.startMillis !== undefined ? eligibleFrom : eligibleFrom - f.graceMillis;
     ticks = ticks.filter((t) => t >= from);
     if (ticks.length === 0) return empty();
-    const starts = await store.runStarts(slo.job, { fromMillis: ticks[0] as number, toMillis: atMillis + 1 }, 'succeeded');
+    // A tick only asks whether a start falls in [tick, tick + grace]: starts coalesced per grace answer it alike.
+    const starts = await store.runStarts(slo.job, { fromMillis: ticks[0] as number, toMillis: atMillis + 1 }, 'succeeded', { coalesceMillis: f.graceMillis });
     return countTicks(judgeTicks(ticks, starts, f.graceMillis, atMillis), atMillis, windowsMillis);
   }
   const criterion: GoodRunCriterion =
@@ -115,7 +117,8 @@ export async function countSloWindows(store: RunReader, slo: SloDefinition, atMi
 export async function firstRunSeenMillis(store: RunReader, jobs: string, fromMillis: number, atMillis: number): Promise<number | null> {
   const before = await store.listRuns({ jobs, fromMillis: 0, toMillis: fromMillis, order: 'latest', limit: 1 });
   if (before.length > 0) return -Infinity;
-  const [first] = await store.runStarts(jobs, { fromMillis, toMillis: atMillis + 1 }, 'any');
+  // Only the first start matters: one interval as wide as the range keeps it.
+  const [first] = await store.runStarts(jobs, { fromMillis, toMillis: atMillis + 1 }, 'any', { coalesceMillis: Math.max(1, atMillis + 1 - fromMillis) });
   return first ?? null;
 }
 

@@ -6,6 +6,12 @@
  * left-open, right-closed convention as every store window.
  */
 
+/**
+ * Version of the bucket contents. A store whose rollups were built with an
+ * older one rebuilds them at migrate (2: minute buckets keep run starts).
+ */
+export const ROLLUP_FORMAT = 2;
+
 /** Width of a minute bucket, ns. */
 export const MINUTE_NS = 60_000_000_000n;
 /** Width of an hour bucket, ns. */

@@ -9,6 +9,8 @@
  * margin for inserts that became visible late).
  */
 import { quoteString } from '../_clickhouse.js';
+import { globToLike, isGlob } from '../_sql.js';
+import { ROLLUP_FORMAT } from './buckets.js';
 import type { WindowCount, WindowCountsQuery } from '../types.js';
 import type { JobRow } from '../derive/index.js';
 import type { NsRange } from './buckets.js';
@@ -16,8 +18,8 @@ import { OUTCOME_CODES, outcomeCode } from './content.js';
 import type { HourContent, RegisteredThreshold, RunFact } from './content.js';
 import { buildRollups, refreshRollups } from './maintain.js';
 import type { MinuteContent, RefreshResult, RollupMark } from './maintain.js';
-import { distinctRanges, distinctThresholds, rollupWindowCounts, sumParts } from './read.js';
-import type { EdgePart, HourPart, PartCount, RollupReadBackend } from './read.js';
+import { coalescedStarts, distinctRanges, distinctThresholds, rollupRunStarts, rollupWindowCounts, sumParts } from './read.js';
+import type { EdgePart, HourPart, PartCount, RollupReadBackend, StartsQuery } from './read.js';
 
 type Row = Record<string, unknown>;
 
@@ -26,7 +28,8 @@ const TABLES: readonly string[] = [
   `CREATE TABLE IF NOT EXISTS {db}.rollup_marks (inserted_ns Int64, job String, run_id String, end_ns Int64, terminal UInt8)
    ENGINE = MergeTree PARTITION BY toYYYYMMDD(toDateTime(intDiv(inserted_ns, 1000000000))) ORDER BY inserted_ns`,
   `CREATE TABLE IF NOT EXISTS {db}.rollup_minute (job String, minute_ns Int64, version Int64,
-     end_ns Array(Int64), outcome Array(UInt8), latency_ns Array(Int64), has_latency Array(UInt8), attempts Array(UInt32), ran Array(UInt8))
+     end_ns Array(Int64), outcome Array(UInt8), latency_ns Array(Int64), has_latency Array(UInt8), attempts Array(UInt32), ran Array(UInt8),
+     start_ns Array(Int64), has_start Array(UInt8))
    ENGINE = ReplacingMergeTree(version) PARTITION BY toYYYYMMDD(toDateTime(intDiv(minute_ns, 1000000000))) ORDER BY (job, minute_ns)`,
   `CREATE TABLE IF NOT EXISTS {db}.rollup_hour (job String, hour_ns Int64, version Int64,
      succeeded UInt64, failed UInt64, timed_out UInt64, cancelled UInt64, skipped UInt64, other UInt64, attempts UInt64,
@@ -69,13 +72,36 @@ export class ClickHouseRollups implements RollupReadBackend {
   /** Creates the rollup tables and builds them for a store that has none yet (reporting each day built). */
   async migrate(onProgress?: (done: number, total: number) => void): Promise<void> {
     for (const t of TABLES) await this.host.command(t.replaceAll('{db}', this.db), 'create rollup table');
-    const built = await this.host.select(`SELECT value FROM ${this.db}.rollup_state WHERE key = 'built'`, 'rollup state');
-    if (built.length > 0) return;
-    // Marks from now on are applied by refreshes; the build covers what is stored.
+    const database = quoteString(this.db.slice(1, -1));
+    const cols = await this.host.select(`SELECT name FROM system.columns WHERE database = ${database} AND table = 'rollup_minute'`, 'rollup minute columns');
+    // Format 1 had no run starts (18.16 has no ADD COLUMN IF NOT EXISTS).
+    if (!cols.some((c) => c['name'] === 'start_ns')) {
+      await this.host.command(`ALTER TABLE ${this.db}.rollup_minute ADD COLUMN start_ns Array(Int64), ADD COLUMN has_start Array(UInt8)`, 'add rollup run starts');
+    }
+    const [state] = await this.host.select(
+      `SELECT countIf(key = 'built') AS built, maxIf(value, key = 'format') AS format FROM ${this.db}.rollup_state`,
+      'rollup state',
+    );
+    const built = Number(state?.['built'] ?? 0) > 0;
+    if (built && Number(state?.['format'] ?? 0) >= ROLLUP_FORMAT) return;
+    // Marks from now on are applied by refreshes; the build covers what is stored. A rebuild of an older
+    // format writes every bucket with runs again, at a higher version.
     const startNs = BigInt(Date.now()) * 1_000_000n;
-    await this.host.command(`INSERT INTO ${this.db}.rollup_state VALUES ('marks', ${startNs - MARK_MARGIN_NS})`, 'rollup state');
+    if (!built) await this.host.command(`INSERT INTO ${this.db}.rollup_state VALUES ('marks', ${startNs - MARK_MARGIN_NS})`, 'rollup state');
     await buildRollups(this, onProgress);
-    await this.host.command(`INSERT INTO ${this.db}.rollup_state VALUES ('built', ${startNs})`, 'rollup state');
+    if (built) {
+      // Minute buckets the rebuild did not write (no stored run ends in them now) still have the old format: write them empty.
+      const stale = await this.host.select(
+        `SELECT job, minute_ns FROM (
+           SELECT job, minute_ns, argMax(length(end_ns), version) AS ne, argMax(length(start_ns), version) AS ns
+           FROM ${this.db}.rollup_minute GROUP BY job, minute_ns
+         ) WHERE ne != ns`,
+        'old-format minute buckets',
+      );
+      const minutes = stale.map((r) => ({ job: String(r['job']), minuteNs: big(r['minute_ns']), runs: [] }));
+      if (minutes.length > 0) await this.writeBuckets(minutes, [], BigInt(Date.now()) * 1_000_000n);
+    }
+    await this.host.command(`INSERT INTO ${this.db}.rollup_state VALUES ('built', ${startNs}), ('format', ${ROLLUP_FORMAT})`, 'rollup state');
   }
 
   /** Records a mark per job row; call after the rows are stored. */
@@ -92,6 +118,29 @@ export class ClickHouseRollups implements RollupReadBackend {
 
   windowCountsMany(queries: readonly WindowCountsQuery[]): Promise<WindowCount[][] | null> {
     return rollupWindowCounts(this, queries);
+  }
+
+  /** {@link Store.runStarts} from the minute buckets; null when they cannot answer. */
+  runStarts(query: StartsQuery): Promise<number[] | null> {
+    return rollupRunStarts(this, query);
+  }
+
+  async startsOf(query: StartsQuery): Promise<number[]> {
+    const cond = isGlob(query.jobs) ? `job LIKE ${quoteString(globToLike(query.jobs))}` : `job = ${quoteString(query.jobs)}`;
+    const outcome = query.which === 'succeeded' ? 'o = 0' : 'o != 4';
+    // A run ends no earlier than it starts: its minute bucket starts at most a minute before its start.
+    const starts = `SELECT intDiv(st, 1000000) AS s FROM (
+           SELECT argMax(start_ns, version) AS sa, argMax(has_start, version) AS ha, argMax(outcome, version) AS oc
+           FROM ${this.db}.rollup_minute WHERE minute_ns >= ${query.fromNs - 60_000_000_000n} AND ${cond}
+           GROUP BY job, minute_ns
+         ) ARRAY JOIN sa AS st, ha AS h, oc AS o
+         WHERE h = 1 AND ${outcome} AND st >= ${query.fromNs} AND st < ${query.toNs}`;
+    if (query.coalesceMillis === undefined) return (await this.host.select(`${starts} ORDER BY s`, 'rollup run starts')).map((r) => Number(r['s']));
+    const rows = await this.host.select(
+      `SELECT min(s) AS lo, max(s) AS hi FROM (${starts}) GROUP BY intDiv(s, ${Math.trunc(query.coalesceMillis)}) ORDER BY lo`,
+      'rollup run starts',
+    );
+    return coalescedStarts(rows);
   }
 
   /** Drops the minute and mark partitions (days) before `beforeNs`, and hour partitions (months) wholly before it. */
@@ -182,19 +231,21 @@ export class ClickHouseRollups implements RollupReadBackend {
   async minuteRuns(jobs: readonly string[], fromNs: bigint, toNs: bigint): Promise<RunFact[]> {
     if (jobs.length === 0) return [];
     const rows = await this.host.select(
-      `SELECT job, t, o, l, h, a, r FROM (
+      `SELECT job, t, o, l, h, a, r, st, hs FROM (
          SELECT job, argMax(end_ns, version) AS e, argMax(outcome, version) AS oc, argMax(latency_ns, version) AS lat,
-           argMax(has_latency, version) AS hl, argMax(attempts, version) AS at, argMax(ran, version) AS rn
+           argMax(has_latency, version) AS hl, argMax(attempts, version) AS at, argMax(ran, version) AS rn,
+           argMax(start_ns, version) AS sa, argMax(has_start, version) AS ha
          FROM ${this.db}.rollup_minute
          WHERE minute_ns >= ${fromNs} AND minute_ns < ${toNs} AND job IN (${jobs.map(quoteString).join(', ')})
          GROUP BY job, minute_ns
-       ) ARRAY JOIN e AS t, oc AS o, lat AS l, hl AS h, at AS a, rn AS r`,
+       ) ARRAY JOIN e AS t, oc AS o, lat AS l, hl AS h, at AS a, rn AS r, sa AS st, ha AS hs`,
       'rollup minute runs',
     );
     return rows.map((r) => ({
       job: String(r['job']),
       runId: '',
       runEndNs: big(r['t']),
+      startNs: Number(r['hs']) === 1 ? big(r['st']) : null,
       outcome: OUTCOME_CODES[Number(r['o'])] ?? 'other',
       latencyNs: Number(r['h']) === 1 ? big(r['l']) : null,
       attempts: Number(r['a']),
@@ -210,12 +261,13 @@ export class ClickHouseRollups implements RollupReadBackend {
         body +=
           `${tsv(m.job)}\t${m.minuteNs}\t${version}\t${arr(rs.map((r) => r.runEndNs))}\t${arr(rs.map((r) => outcomeCode(r.outcome)))}\t` +
           `${arr(rs.map((r) => r.latencyNs ?? 0n))}\t${arr(rs.map((r) => (r.latencyNs === null ? 0 : 1)))}\t` +
-          `${arr(rs.map((r) => Math.max(0, Math.min(4_294_967_295, Math.trunc(r.attempts)))))}\t${arr(rs.map((r) => (r.ran ? 1 : 0)))}\n`;
+          `${arr(rs.map((r) => Math.max(0, Math.min(4_294_967_295, Math.trunc(r.attempts)))))}\t${arr(rs.map((r) => (r.ran ? 1 : 0)))}\t` +
+          `${arr(rs.map((r) => r.startNs ?? 0n))}\t${arr(rs.map((r) => (r.startNs === null ? 0 : 1)))}\n`;
       }
       await this.host.insertTsv(
         'rollup_minute',
         body,
-        ['job', 'minute_ns', 'version', 'end_ns', 'outcome', 'latency_ns', 'has_latency', 'attempts', 'ran'],
+        ['job', 'minute_ns', 'version', 'end_ns', 'outcome', 'latency_ns', 'has_latency', 'attempts', 'ran', 'start_ns', 'has_start'],
         `insert of ${minutes.length} minute buckets`,
       );
     }

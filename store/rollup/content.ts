@@ -16,6 +16,8 @@ export interface RunFact {
   runId: string;
   /** Final outcome time, Unix ns. */
   runEndNs: bigint;
+  /** Run start (the earliest start of its run and attempt rows), Unix ns; null when the run has none. */
+  startNs: bigint | null;
   outcome: string;
   /** Last attempt end minus run start, ns; null when the run has no start. */
   latencyNs: bigint | null;

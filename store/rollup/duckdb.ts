@@ -8,12 +8,15 @@ import { StoreError, errorMessage } from '../../contracts/index.js';
 import type { JobRow } from '../derive/index.js';
 import type { WindowCount, WindowCountsQuery } from '../types.js';
 import type { NsRange } from './buckets.js';
+import { globToLike, isGlob } from '../_sql.js';
+import type { JobSelector } from '../types.js';
+import { ROLLUP_FORMAT } from './buckets.js';
 import { OUTCOME_CODES, outcomeCode } from './content.js';
 import type { HourContent, RegisteredThreshold, RunFact } from './content.js';
 import { buildRollups, refreshRollups } from './maintain.js';
 import type { MinuteContent, RefreshResult, RollupMark } from './maintain.js';
-import { distinctRanges, distinctThresholds, rollupWindowCounts, sumParts } from './read.js';
-import type { EdgePart, HourPart, PartCount, RollupReadBackend } from './read.js';
+import { coalescedStarts, distinctRanges, distinctThresholds, rollupRunStarts, rollupWindowCounts, sumParts } from './read.js';
+import type { EdgePart, HourPart, PartCount, RollupReadBackend, StartsQuery } from './read.js';
 
 /** Rollup tables; created by the store's migrate, idempotently. */
 const TABLES: readonly string[] = [
@@ -21,7 +24,9 @@ const TABLES: readonly string[] = [
   // One row per run that a minute bucket holds.
   `CREATE TABLE IF NOT EXISTS rollup_minute_runs (
     job VARCHAR NOT NULL, minute_ns BIGINT NOT NULL, end_ns BIGINT NOT NULL, outcome UTINYINT NOT NULL,
-    latency_ns BIGINT, attempts INTEGER NOT NULL, ran BOOLEAN NOT NULL)`,
+    latency_ns BIGINT, attempts INTEGER NOT NULL, ran BOOLEAN NOT NULL, start_ns BIGINT)`,
+  // Format 1 had no run starts: added, then filled by the rebuild that migrate runs for a format below ROLLUP_FORMAT.
+  `ALTER TABLE rollup_minute_runs ADD COLUMN IF NOT EXISTS start_ns BIGINT`,
   `CREATE TABLE IF NOT EXISTS rollup_hour (
     job VARCHAR NOT NULL, hour_ns BIGINT NOT NULL, succeeded BIGINT NOT NULL, failed BIGINT NOT NULL, timed_out BIGINT NOT NULL,
     cancelled BIGINT NOT NULL, skipped BIGINT NOT NULL, other BIGINT NOT NULL, attempts BIGINT NOT NULL)`,
@@ -70,14 +75,25 @@ export class DuckDbRollups implements RollupReadBackend {
    * rollups yet, builds them (reporting each day built).
    */
   async migrate(onProgress?: (done: number, total: number) => void): Promise<void> {
-    const built = await this.host.exclusive(async (conn) => {
+    const state = await this.host.exclusive(async (conn) => {
       for (const t of TABLES) await conn.run(t);
-      return (await this.rows(conn, `SELECT value FROM rollup_state WHERE key = 'built'`)).length > 0;
+      const [r] = await this.rows(
+        conn,
+        `SELECT count(*) FILTER (WHERE key = 'built') AS built, coalesce(max(value) FILTER (WHERE key = 'format'), 1) AS format FROM rollup_state`,
+      );
+      return { built: Number(r?.['built'] ?? 0) > 0, format: Number(r?.['format'] ?? 1) };
     });
-    if (built) return;
+    if (state.built && state.format >= ROLLUP_FORMAT) return;
+    if (state.built) {
+      // Buckets of an older format lack columns: rebuild them all from the job rows.
+      await this.host.exclusive(async (conn) => {
+        for (const t of ['rollup_minute_runs', 'rollup_hour', 'rollup_hour_good', 'rollup_hour_sketch']) await conn.run(`DELETE FROM ${t}`);
+      });
+    }
     await buildRollups(this, onProgress);
     await this.host.exclusive(async (conn) => {
-      await conn.run(`INSERT INTO rollup_state VALUES ('built', ${BigInt(Date.now())})`);
+      await conn.run(`DELETE FROM rollup_state WHERE key IN ('built', 'format')`);
+      await conn.run(`INSERT INTO rollup_state VALUES ('built', ${BigInt(Date.now())}), ('format', ${ROLLUP_FORMAT})`);
     });
   }
 
@@ -144,6 +160,22 @@ export class DuckDbRollups implements RollupReadBackend {
   /** {@link Store.windowCountsMany} from the rollups; null when they cannot answer. */
   windowCountsMany(queries: readonly WindowCountsQuery[]): Promise<WindowCount[][] | null> {
     return rollupWindowCounts(this, queries);
+  }
+
+  /** {@link Store.runStarts} from the minute buckets; null when they cannot answer. */
+  runStarts(query: StartsQuery): Promise<number[] | null> {
+    return rollupRunStarts(this, query);
+  }
+
+  async startsOf(query: StartsQuery): Promise<number[]> {
+    const cond = jobCondition(query.jobs);
+    const outcome = query.which === 'succeeded' ? 'outcome = 0' : 'outcome <> 4';
+    // A run ends no earlier than it starts: its minute bucket starts at most a minute before its start.
+    const starts = `SELECT start_ns // 1000000 AS s FROM rollup_minute_runs
+         WHERE minute_ns >= ${query.fromNs - 60_000_000_000n} AND ${cond} AND ${outcome}
+           AND start_ns >= ${query.fromNs} AND start_ns < ${query.toNs}`;
+    if (query.coalesceMillis === undefined) return (await this.read(`${starts} ORDER BY s`)).map((r) => Number(r['s']));
+    return coalescedStarts(await this.read(`SELECT min(s) AS lo, max(s) AS hi FROM (${starts}) GROUP BY s // ${Math.trunc(query.coalesceMillis)} ORDER BY lo`));
   }
 
   /**
@@ -220,13 +252,14 @@ export class DuckDbRollups implements RollupReadBackend {
   async minuteRuns(jobs: readonly string[], fromNs: bigint, toNs: bigint): Promise<RunFact[]> {
     if (jobs.length === 0) return [];
     const rows = await this.read(
-      `SELECT job, end_ns, outcome, latency_ns, attempts, ran FROM rollup_minute_runs
+      `SELECT job, end_ns, start_ns, outcome, latency_ns, attempts, ran FROM rollup_minute_runs
        WHERE minute_ns >= ${fromNs} AND minute_ns < ${toNs} AND job IN (${jobs.map(lit).join(', ')})`,
     );
     return rows.map((r) => ({
       job: String(r['job']),
       runId: '',
       runEndNs: big(r['end_ns']),
+      startNs: r['start_ns'] === null || r['start_ns'] === undefined ? null : big(r['start_ns']),
       outcome: OUTCOME_CODES[Number(r['outcome'])] ?? 'other',
       latencyNs: r['latency_ns'] === null || r['latency_ns'] === undefined ? null : big(r['latency_ns']),
       attempts: Number(r['attempts']),
@@ -259,6 +292,8 @@ export class DuckDbRollups implements RollupReadBackend {
                 else a.appendBigInt(r.latencyNs);
                 a.appendInteger(Math.min(2_147_483_647, Math.trunc(r.attempts)));
                 a.appendBoolean(r.ran);
+                if (r.startNs === null) a.appendNull();
+                else a.appendBigInt(r.startNs);
               });
         });
         await append(conn, 'rollup_hour', (a) => {
@@ -337,6 +372,11 @@ export class DuckDbRollups implements RollupReadBackend {
       GROUP BY r.job, rr.rid, th.t`;
     return sumParts(parts, await this.read(sql), rangeOf, thresholds);
   }
+}
+
+/** A job selector as a condition on `job` (a glob through LIKE, backslash its escape). */
+function jobCondition(selector: JobSelector): string {
+  return isGlob(selector) ? `job LIKE ${lit(globToLike(selector))} ESCAPE '\\'` : `job = ${lit(selector)}`;
 }
 
 function row(a: DuckDBAppender, fill: () => unknown): void {

@@ -1,5 +1,5 @@
 /** Incremental rollups of derived runs: bucket hierarchy, bucket contents, latency sketch, maintenance. */
-export { HOUR_NS, MINUTE_NS, bucketOf, ceilDiv, coverWindow, floorDiv } from './buckets.js';
+export { HOUR_NS, MINUTE_NS, ROLLUP_FORMAT, bucketOf, ceilDiv, coverWindow, floorDiv } from './buckets.js';
 export type { NsRange, WindowCover } from './buckets.js';
 export {
   OTHER_OUTCOME_CODE,
@@ -18,5 +18,5 @@ export { SKETCH_RELATIVE_ACCURACY, SKETCH_ZERO_KEY, sketchAdd, sketchKey, sketch
 export type { Sketch } from './sketch.js';
 export { PREVIOUS_ROW_LOOKBACK_NS, buildRollups, clusterStarts, rebuildHours, recomputeMinutes, refreshRollups } from './maintain.js';
 export type { MinuteContent, RefreshResult, RollupBackend, RollupMark } from './maintain.js';
-export { ensureThresholds, rollupCanAnswer, rollupWindowCounts } from './read.js';
-export type { EdgePart, HourPart, PartCount, RollupReadBackend } from './read.js';
+export { coalescedStarts, ensureThresholds, rollupCanAnswer, rollupRunStarts, rollupWindowCounts } from './read.js';
+export type { EdgePart, HourPart, PartCount, RollupReadBackend, StartsQuery } from './read.js';

@@ -39,8 +39,20 @@ export interface PartCount {
   missing: number;
 }
 
+/** Run starts in `[fromNs, toNs)` of the selected jobs, as {@link Store.runStarts} returns them. */
+export interface StartsQuery {
+  jobs: JobSelector;
+  fromNs: bigint;
+  toNs: bigint;
+  which: 'succeeded' | 'any';
+  /** Interval width, ms, an integer of at least 1: each interval's starts come back as its earliest and latest. Undefined: every start. */
+  coalesceMillis?: number | undefined;
+}
+
 /** What reading windows needs from a store, besides maintenance. */
 export interface RollupReadBackend extends RollupBackend {
+  /** Start times (ms, ascending) of the finished runs the minute buckets keep, as {@link StartsQuery} says. */
+  startsOf(query: StartsQuery): Promise<number[]>;
   countHours(parts: readonly HourPart[]): Promise<Map<number, PartCount>>;
   countEdges(parts: readonly EdgePart[]): Promise<Map<number, PartCount>>;
   /** Adds thresholds to the registry (idempotent). */
@@ -117,6 +129,32 @@ export async function rollupWindowCounts(backend: RollupReadBackend, queries: re
     if (!target) continue;
     target.good = (hc?.good ?? 0) + (ec?.good ?? 0);
     target.total = (hc?.total ?? 0) + (ec?.total ?? 0);
+  }
+  return out;
+}
+
+/**
+ * {@link Store.runStarts} from the minute buckets (which keep every finished
+ * run's start), after applying pending marks. Null when the rollups cannot
+ * answer: an instant before the latest stored row start (the raw path then
+ * ignores the rows that start after it).
+ */
+export async function rollupRunStarts(backend: RollupReadBackend, query: StartsQuery): Promise<number[] | null> {
+  await refreshRollups(backend);
+  const latest = await backend.latestStartNs();
+  if (latest !== null && query.toNs < latest) return null;
+  if (query.toNs <= query.fromNs) return [];
+  return backend.startsOf(query);
+}
+
+/** Ascending starts from per-interval `lo`/`hi` rows, ordered by `lo` (intervals do not overlap). */
+export function coalescedStarts(rows: readonly Record<string, unknown>[]): number[] {
+  const out: number[] = [];
+  for (const r of rows) {
+    const lo = Number(r['lo']);
+    const hi = Number(r['hi']);
+    out.push(lo);
+    if (hi !== lo) out.push(hi);
   }
   return out;
 }

@@ -8,6 +8,7 @@
 import { afterEach, describe, expect, it } from 'vitest';
 import { ATTR_ATTEMPT_NUMBER } from '../../contracts/index.js';
 import type { SpanRecord } from '../../contracts/index.js';
+import { evaluateSlos, parseConfig, toSloJson } from '../../analyzer/slo/index.js';
 import type { GoodRunCriterion, Store, WindowCountsQuery } from '../../store/index.js';
 import { runSpans } from '../support/spans.js';
 
@@ -16,6 +17,8 @@ export interface RollupConformanceOptions {
   open(rollups: boolean): Promise<Store>;
   /** Makes inserted rows visible to queries, if the store needs it. */
   settle?(store: Store): Promise<void>;
+  /** Turns a store's rollups into those of format 1 (minute buckets without run starts), as an older release left them. */
+  toFormat1(store: Store): Promise<void>;
 }
 
 const MIN = 60_000;
@@ -82,6 +85,18 @@ function mix(seed: number): SpanRecord[][] {
   return [...batches, later];
 }
 
+/** Freshness SLOs over the mix's jobs: ticks every few minutes to hourly, windows that start inside and before the runs. */
+const FRESHNESS = parseConfig(
+  [
+    'slos:',
+    '  - { name: f-a, job: a, sli: freshness, objective: 0.9, window: 30d, freshness: { cron: "*/7 * * * *", timezone: UTC, grace: 3m } }',
+    '  - { name: f-b, job: b, sli: freshness, objective: 0.9, window: 1d, freshness: { cron: "0 * * * *", timezone: UTC, grace: 30m } }',
+    '  - { name: f-etl, job: "etl-*", sli: freshness, objective: 0.9, window: 3d, freshness: { cron: "*/20 * * * * *", timezone: UTC, grace: 1s } }',
+    '  - { name: f-all, job: "*", sli: freshness, objective: 0.9, window: 30d, freshness: { cron: "*/2 * * * *", timezone: Europe/Berlin, grace: 90s } }',
+    '  - { name: f-none, job: none, sli: freshness, objective: 0.9, window: 30d, freshness: { cron: "0 * * * *", timezone: UTC, grace: 30m } }',
+  ].join('\n') + '\n',
+).slos;
+
 function queries(thresholds: readonly number[], endMillis: number): WindowCountsQuery[] {
   const criteria: GoodRunCriterion[] = [{ kind: 'success' }, ...thresholds.map((t) => ({ kind: 'latency' as const, thresholdMillis: t }))];
   return SELECTORS.flatMap((jobs) => criteria.map((criterion) => ({ jobs, criterion, endMillis, windowsMillis: WINDOWS })));
@@ -111,6 +126,22 @@ export function defineRollupConformance(name: string, options: RollupConformance
     qs.forEach((q, i) => expect(got[i], `${what}: ${q.jobs} ${JSON.stringify(q.criterion)} at ${q.endMillis}`).toEqual(want[i]));
   };
 
+  const sameFreshness = async (rolled: Store, raw: Store, at: number, what: string): Promise<void> => {
+    for (const jobs of SELECTORS) {
+      for (const which of ['succeeded', 'any'] as const) {
+        for (const range of [{ fromMillis: at - 5 * DAY, toMillis: at + 1 }, { fromMillis: at - DAY - 17 * MIN - 3, toMillis: at + 1 }]) {
+          for (const options of [{}, { coalesceMillis: 3 * MIN }, { coalesceMillis: 0 }]) {
+            const why = `${what}: runStarts ${jobs} ${which} ${JSON.stringify(range)} ${JSON.stringify(options)}`;
+            expect(await rolled.runStarts(jobs, range, which, options), why).toEqual(await raw.runStarts(jobs, range, which, options));
+          }
+        }
+      }
+    }
+    const got = (await evaluateSlos(rolled, FRESHNESS, at)).map(toSloJson);
+    const want = (await evaluateSlos(raw, FRESHNESS, at)).map(toSloJson);
+    expect(got, `${what}: freshness SLOs`).toEqual(want);
+  };
+
   describe(`${name}: rollups equal the raw path`, () => {
     it.each([1, 2, 3])('seeded mix %i: every SLI kind, selector and window, after every batch and after a replay', async (seed) => {
       const rolled = await open(true);
@@ -120,12 +151,16 @@ export function defineRollupConformance(name: string, options: RollupConformance
         await insertBoth(rolled, raw, batch);
         await same(rolled, raw, queries([300, 1000], T), `seed ${seed} batch ${i}`);
         await same(rolled, raw, queries([300], T + 1), `seed ${seed} batch ${i} (+1 ms)`);
+        await sameFreshness(rolled, raw, T, `seed ${seed} batch ${i}`);
       }
       const some = await rolled.windowCountsMany(queries([], T));
       expect(some.flat().some((c) => c.total > 0)).toBe(true);
       // An ingest replay (everything again, in another order).
       await insertBoth(rolled, raw, batches.flat().reverse());
       await same(rolled, raw, queries([300, 1000], T), `seed ${seed} replay`);
+      await sameFreshness(rolled, raw, T, `seed ${seed} replay`);
+      const evals = await evaluateSlos(rolled, FRESHNESS, T);
+      expect(evals.some((e) => e.good > 0) && evals.some((e) => e.good < e.total)).toBe(true);
     }, 240_000);
 
     it('a changed latency threshold gives the raw answer at once', async () => {
@@ -136,11 +171,23 @@ export function defineRollupConformance(name: string, options: RollupConformance
       await same(rolled, raw, queries([450, 299.5], T), 'thresholds changed to 450 and 299.5');
     }, 120_000);
 
+    it('rollups of format 1 (no run starts) are rebuilt by migrate, and then answer run starts and freshness SLOs as the raw path', async () => {
+      const rolled = await open(true);
+      const raw = await open(false);
+      for (const batch of mix(5)) await insertBoth(rolled, raw, batch);
+      await options.toFormat1(rolled);
+      await rolled.migrate();
+      await same(rolled, raw, queries([300], T), 'after the rebuild');
+      await sameFreshness(rolled, raw, T, 'after the rebuild');
+      expect((await rolled.runStarts('*', { fromMillis: T - 5 * DAY, toMillis: T + 1 }, 'any')).length).toBeGreaterThan(0);
+    }, 240_000);
+
     it('an evaluation before the latest stored row counts raw runs, and so gives the raw answer', async () => {
       const rolled = await open(true);
       const raw = await open(false);
       for (const batch of mix(4)) await insertBoth(rolled, raw, batch);
       await same(rolled, raw, queries([300], T - 2 * DAY - 7), 'two days before T');
+      await sameFreshness(rolled, raw, T - 2 * DAY - 7, 'two days before T');
     }, 120_000);
   });
 }

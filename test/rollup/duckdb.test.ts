@@ -7,4 +7,9 @@ defineRollupConformance('DuckDB', {
     await store.migrate();
     return store;
   },
+  async toFormat1(store) {
+    const d = store as DuckDbStore;
+    await d.query('ALTER TABLE rollup_minute_runs DROP COLUMN start_ns');
+    await d.query(`DELETE FROM rollup_state WHERE key = 'format'`);
+  },
 });

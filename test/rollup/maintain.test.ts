@@ -43,7 +43,7 @@ class FakeBackend implements RollupBackend {
     for (const rows of byRun.values()) {
       const last = rows.filter((r) => r.terminal).sort((a, b) => (a.endNs < b.endNs ? 1 : a.endNs > b.endNs ? -1 : 0))[0];
       if (!last) continue;
-      out.push({ job: last.job, runId: last.runId, runEndNs: last.endNs, outcome: last.outcome, latencyNs: last.latencyNs, attempts: rows.length, ran: true });
+      out.push({ job: last.job, runId: last.runId, runEndNs: last.endNs, startNs: last.latencyNs === null ? null : last.endNs - last.latencyNs, outcome: last.outcome, latencyNs: last.latencyNs, attempts: rows.length, ran: true });
     }
     return out;
   }
@@ -130,7 +130,7 @@ describe('selectors and thresholds', () => {
   });
 
   it('an hour without the asked threshold but with successes cannot answer', () => {
-    const h = hourContent('j', T, [{ job: 'j', runId: '1', runEndNs: T + 1n, outcome: 'succeeded', latencyNs: 5n, attempts: 1, ran: true }], []);
+    const h = hourContent('j', T, [{ job: 'j', runId: '1', runEndNs: T + 1n, startNs: T - 4n, outcome: 'succeeded', latencyNs: 5n, attempts: 1, ran: true }], []);
     expect(countFromParts({ kind: 'latency', thresholdMillis: 1 }, [h], [])).toBeNull();
     expect(countFromParts({ kind: 'success' }, [h], [])).toEqual({ good: 1, total: 1 });
   });

@@ -56,6 +56,40 @@ describe('judging ticks', () => {
   });
 });
 
+describe('coalesced starts', () => {
+  // What a store returns for RunStartsOptions.coalesceMillis: each interval's earliest and latest start.
+  const coalesce = (starts: readonly number[], width: number): number[] => {
+    const byInterval = new Map<number, { lo: number; hi: number }>();
+    for (const s of starts) {
+      const k = Math.floor(s / width);
+      const e = byInterval.get(k);
+      if (!e) byInterval.set(k, { lo: s, hi: s });
+      else byInterval.set(k, { lo: Math.min(e.lo, s), hi: Math.max(e.hi, s) });
+    }
+    return [...byInterval.values()].sort((a, b) => a.lo - b.lo).flatMap((e) => (e.lo === e.hi ? [e.lo] : [e.lo, e.hi]));
+  };
+  let seed = 7;
+  const rnd = (): number => (seed = (seed * 1_103_515_245 + 12_345) % 2 ** 31) / 2 ** 31;
+
+  it.each([1, 999, 1_000, 60_000, 1_800_000])('judges every tick as all starts do, for a grace of %i ms and random starts, dense and sparse', (grace) => {
+    for (let trial = 0; trial < 40; trial++) {
+      const span = 6 * HOUR;
+      const n = Math.floor(rnd() * (trial % 2 === 0 ? 2_000 : 40));
+      const starts = Array.from({ length: n }, () => Math.floor(rnd() * span)).sort((a, b) => a - b);
+      const step = [1_000, 60_000, 7 * MINUTE][trial % 3] as number;
+      const ticks = Array.from({ length: Math.floor(span / step) }, (_, i) => i * step + (trial % 5 === 0 ? 0 : 1_000 * (trial % 3)));
+      const coalesced = coalesce(starts, Math.max(1, Math.floor(grace)));
+      expect(coalesced.length).toBeLessThanOrEqual(starts.length);
+      expect(judgeTicks(ticks, coalesced, grace, span + grace)).toEqual(judgeTicks(ticks, starts, grace, span + grace));
+    }
+  });
+
+  it('keeps a few starts per grace period of a dense job', () => {
+    const starts = Array.from({ length: 10_000 }, (_, i) => i * 2_600);
+    expect(coalesce(starts, 30 * MINUTE).length).toBeLessThanOrEqual(2 * Math.ceil((10_000 * 2_600) / (30 * MINUTE)) + 2);
+  });
+});
+
 describe('schedules across DST', () => {
   it('Europe/Berlin spring forward: 02:00 does not exist on 2026-03-29 and runs at 03:00 CEST', () => {
     const ticks = scheduleTicks({ cron: '0 2 * * *', timezone: 'Europe/Berlin' }, Date.UTC(2026, 2, 27), Date.UTC(2026, 2, 30, 12));

@@ -73,6 +73,12 @@ export function defineClickHouseServerSuite(options: ClickHouseServerSuiteOption
       await store.migrate();
       return store;
     },
+    async toFormat1(store) {
+      const db = (store as ClickHouseStore).jobRowsTable.replace(/\.job_rows$/, '');
+      await exec(`ALTER TABLE ${db}.rollup_minute DROP COLUMN start_ns, DROP COLUMN has_start`);
+      await exec(`TRUNCATE TABLE ${db}.rollup_state`);
+      await exec(`INSERT INTO ${db}.rollup_state VALUES ('built', 1)`);
+    },
   });
 
   it('openStore opens clickhouse: URLs and migrates; migrating again is a no-op', async () => {
