@@ -48,7 +48,7 @@ import { STORED_SPAN_COLUMNS, spanFromStored } from './_backfill.js';
 import type { StoredSpan } from './_backfill.js';
 import { redact } from './url.js';
 import { ClickHouseRollups } from './rollup/clickhouse.js';
-import { coalescedStarts } from './rollup/index.js';
+import { coalescedStarts, seriesByJob, seriesRollupQuery } from './rollup/index.js';
 import type { NsRange, RunFact } from './rollup/index.js';
 
 /**
@@ -733,6 +733,8 @@ export class ClickHouseStore implements Store {
   }
 
   async timeSeries(query: TimeSeriesQuery): Promise<SeriesPoint[]> {
+    const rolled = await this.readRollups?.series(seriesRollupQuery(query, false), query.where);
+    if (rolled) return rolled.map((r) => toSeriesPoint(r));
     const bucket = nanosLiteral(query.bucketMillis);
     const good = this.goodCondition(query.criterion ?? { kind: 'success' });
     const sql = `
@@ -770,6 +772,8 @@ export class ClickHouseStore implements Store {
 
   /** {@link timeSeries} of every selected job in one scan. */
   async timeSeriesByJob(query: TimeSeriesQuery): Promise<JobSeries[]> {
+    const rolled = await this.readRollups?.series(seriesRollupQuery(query, true), query.where);
+    if (rolled) return seriesByJob(rolled, toSeriesPoint).sort((a, b) => compareStrings(a.job, b.job));
     const bucket = nanosLiteral(query.bucketMillis);
     const good = this.goodCondition(query.criterion ?? { kind: 'success' });
     const sql = `

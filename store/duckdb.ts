@@ -8,7 +8,7 @@ import type { LifecycleEventRecord, SpanRecord } from '../contracts/index.js';
 import { toSpanRow } from './rows.js';
 import type { SpanRow } from './rows.js';
 import { DuckDbRollups } from './rollup/duckdb.js';
-import { coalescedStarts } from './rollup/index.js';
+import { coalescedStarts, seriesByJob, seriesRollupQuery } from './rollup/index.js';
 import type { NsRange, RunFact } from './rollup/index.js';
 import { deriveSpan } from './derive/index.js';
 import type { JobRow } from './derive/index.js';
@@ -692,6 +692,8 @@ export class DuckDbStore implements Store {
   }
 
   async timeSeries(query: TimeSeriesQuery): Promise<SeriesPoint[]> {
+    const rolled = await this.readRollups?.series(seriesRollupQuery(query, false), query.where);
+    if (rolled) return rolled.map((r) => toSeriesPoint(r));
     const p = new Params();
     const { cte, where } = this.inRange(query, p);
     const bucket = nanosLiteral(query.bucketMillis);
@@ -730,6 +732,8 @@ export class DuckDbStore implements Store {
 
   /** {@link timeSeries} grouped by job as well as by bucket: one scan for all selected jobs. */
   async timeSeriesByJob(query: TimeSeriesQuery): Promise<JobSeries[]> {
+    const rolled = await this.readRollups?.series(seriesRollupQuery(query, true), query.where);
+    if (rolled) return seriesByJob(rolled, toSeriesPoint).sort((a, b) => compareStrings(a.job, b.job));
     const p = new Params();
     const { cte, where } = this.inRange(query, p);
     const bucket = nanosLiteral(query.bucketMillis);

@@ -8,18 +8,18 @@
  * applied from a watermark (the newest applied mark's insert time, minus a
  * margin for inserts that became visible late).
  */
-import { quoteString } from '../_clickhouse.js';
+import { interpolatedQuantileSql, quoteString } from '../_clickhouse.js';
 import { globToLike, isGlob } from '../_sql.js';
-import { ROLLUP_FORMAT } from './buckets.js';
-import type { WindowCount, WindowCountsQuery } from '../types.js';
+import { MINUTE_NS, ROLLUP_FORMAT, ceilDiv, floorDiv } from './buckets.js';
+import type { DimensionFilter, WindowCount, WindowCountsQuery } from '../types.js';
 import type { JobRow } from '../derive/index.js';
 import type { NsRange } from './buckets.js';
 import { OUTCOME_CODES, outcomeCode } from './content.js';
 import type { HourContent, RegisteredThreshold, RunFact } from './content.js';
 import { buildRollups, refreshRollups } from './maintain.js';
 import type { MinuteContent, RefreshResult, RollupMark } from './maintain.js';
-import { coalescedStarts, distinctRanges, distinctThresholds, rollupRunStarts, rollupWindowCounts, sumParts } from './read.js';
-import type { EdgePart, HourPart, PartCount, RollupReadBackend, StartsQuery } from './read.js';
+import { coalescedStarts, distinctRanges, distinctThresholds, rollupRunStarts, rollupSeries, rollupWindowCounts, sumParts } from './read.js';
+import type { EdgePart, HourPart, PartCount, RollupReadBackend, SeriesRollupQuery, StartsQuery } from './read.js';
 
 type Row = Record<string, unknown>;
 
@@ -141,6 +141,38 @@ export class ClickHouseRollups implements RollupReadBackend {
       'rollup run starts',
     );
     return coalescedStarts(rows);
+  }
+
+  /** Time series rows from the minute buckets; null when they cannot answer. */
+  series(query: SeriesRollupQuery, where: DimensionFilter | undefined): Promise<Row[] | null> {
+    return rollupSeries(this, query, where);
+  }
+
+  seriesOf(q: SeriesRollupQuery): Promise<Row[]> {
+    const good = q.thresholdNs === null ? 'o = 0' : `o = 0 AND h = 1 AND l <= ${q.thresholdNs}`;
+    const cond = isGlob(q.jobs) ? `job LIKE ${quoteString(globToLike(q.jobs))}` : `job = ${quoteString(q.jobs)}`;
+    const job = q.byJob ? 'job, ' : '';
+    // The same columns and arithmetic as the raw path's series query, over the kept runs instead of derived ones.
+    return this.host.select(
+      `SELECT ${job}bucket_ns, runs, succeeded, good,
+         ${interpolatedQuantileSql('lat', 0.5)} AS p50, ${interpolatedQuantileSql('lat', 0.95)} AS p95, ${interpolatedQuantileSql('lat', 0.99)} AS p99
+       FROM (
+         SELECT ${job}intDiv(te - 1, ${q.bucketNs}) * ${q.bucketNs} AS bucket_ns,
+           count() AS runs, countIf(o = 0) AS succeeded, countIf(${good}) AS good,
+           arraySort(groupArrayIf(l / 1e6, r = 1)) AS lat
+         FROM (
+           SELECT job, argMax(end_ns, version) AS e, argMax(outcome, version) AS oc, argMax(latency_ns, version) AS lt,
+             argMax(has_latency, version) AS hl, argMax(ran, version) AS rn
+           FROM ${this.db}.rollup_minute
+           WHERE minute_ns >= ${floorDiv(q.fromNs, MINUTE_NS) * MINUTE_NS} AND minute_ns < ${ceilDiv(q.toNs, MINUTE_NS) * MINUTE_NS} AND ${cond}
+           GROUP BY job, minute_ns
+         ) ARRAY JOIN e AS te, oc AS o, lt AS l, hl AS h, rn AS r
+         WHERE te > ${q.fromNs} AND te <= ${q.toNs} AND o IN (0, 1, 2)
+         GROUP BY ${job}bucket_ns
+       )
+       ORDER BY ${job}bucket_ns`,
+      'rollup time series',
+    );
   }
 
   /** Drops the minute and mark partitions (days) before `beforeNs`, and hour partitions (months) wholly before it. */

@@ -9,14 +9,14 @@ import type { JobRow } from '../derive/index.js';
 import type { WindowCount, WindowCountsQuery } from '../types.js';
 import type { NsRange } from './buckets.js';
 import { globToLike, isGlob } from '../_sql.js';
-import type { JobSelector } from '../types.js';
-import { ROLLUP_FORMAT } from './buckets.js';
+import type { DimensionFilter, JobSelector } from '../types.js';
+import { MINUTE_NS, ROLLUP_FORMAT, ceilDiv, floorDiv } from './buckets.js';
 import { OUTCOME_CODES, outcomeCode } from './content.js';
 import type { HourContent, RegisteredThreshold, RunFact } from './content.js';
 import { buildRollups, refreshRollups } from './maintain.js';
 import type { MinuteContent, RefreshResult, RollupMark } from './maintain.js';
-import { coalescedStarts, distinctRanges, distinctThresholds, rollupRunStarts, rollupWindowCounts, sumParts } from './read.js';
-import type { EdgePart, HourPart, PartCount, RollupReadBackend, StartsQuery } from './read.js';
+import { coalescedStarts, distinctRanges, distinctThresholds, rollupRunStarts, rollupSeries, rollupWindowCounts, sumParts } from './read.js';
+import type { EdgePart, HourPart, PartCount, RollupReadBackend, SeriesRollupQuery, StartsQuery } from './read.js';
 
 /** Rollup tables; created by the store's migrate, idempotently. */
 const TABLES: readonly string[] = [
@@ -176,6 +176,29 @@ export class DuckDbRollups implements RollupReadBackend {
            AND start_ns >= ${query.fromNs} AND start_ns < ${query.toNs}`;
     if (query.coalesceMillis === undefined) return (await this.read(`${starts} ORDER BY s`)).map((r) => Number(r['s']));
     return coalescedStarts(await this.read(`SELECT min(s) AS lo, max(s) AS hi FROM (${starts}) GROUP BY s // ${Math.trunc(query.coalesceMillis)} ORDER BY lo`));
+  }
+
+  /** Time series rows from the minute buckets; null when they cannot answer. */
+  series(query: SeriesRollupQuery, where: DimensionFilter | undefined): Promise<Record<string, unknown>[] | null> {
+    return rollupSeries(this, query, where);
+  }
+
+  seriesOf(q: SeriesRollupQuery): Promise<Record<string, unknown>[]> {
+    const good = q.thresholdNs === null ? 'outcome = 0' : `outcome = 0 AND latency_ns <= ${q.thresholdNs}`;
+    const job = q.byJob ? 'job, ' : '';
+    // The same columns and arithmetic as the raw path's series query, over the kept runs instead of derived ones.
+    return this.read(
+      `SELECT ${job}((end_ns - 1) // ${q.bucketNs}) * ${q.bucketNs} AS bucket_ns,
+         count(*) AS runs,
+         count(*) FILTER (WHERE outcome = 0) AS succeeded,
+         count(*) FILTER (WHERE ${good}) AS good,
+         quantile_cont(latency_ns / 1e6, [0.5, 0.95, 0.99]) FILTER (WHERE ran) AS latency
+       FROM rollup_minute_runs
+       WHERE minute_ns >= ${floorDiv(q.fromNs, MINUTE_NS) * MINUTE_NS} AND minute_ns < ${ceilDiv(q.toNs, MINUTE_NS) * MINUTE_NS}
+         AND end_ns > ${q.fromNs} AND end_ns <= ${q.toNs} AND outcome IN (0, 1, 2) AND ${jobCondition(q.jobs)}
+       GROUP BY ${job}bucket_ns
+       ORDER BY ${job}bucket_ns`,
+    );
   }
 
   /**

@@ -4,7 +4,8 @@
  * (see {@link coverWindow}), so the answer is exact and reads a few thousand
  * rows per job whatever the number of stored runs.
  */
-import type { JobSelector, WindowCount, WindowCountsQuery } from '../types.js';
+import { nanosLiteral } from '../_sql.js';
+import type { DimensionFilter, JobSelector, TimeSeriesQuery, WindowCount, WindowCountsQuery } from '../types.js';
 import { coverWindow } from './buckets.js';
 import { criterionThresholdNs, selectorMatcher } from './content.js';
 import type { RegisteredThreshold } from './content.js';
@@ -49,8 +50,25 @@ export interface StartsQuery {
   coalesceMillis?: number | undefined;
 }
 
+/** A time series read from the minute buckets: runs that end in `(fromNs, toNs]`, bucketed by `bucketNs`. */
+export interface SeriesRollupQuery {
+  jobs: JobSelector;
+  fromNs: bigint;
+  toNs: bigint;
+  bucketNs: bigint;
+  /** Null for the success criterion. */
+  thresholdNs: bigint | null;
+  /** Group by job as well as by bucket. */
+  byJob: boolean;
+}
+
 /** What reading windows needs from a store, besides maintenance. */
 export interface RollupReadBackend extends RollupBackend {
+  /**
+   * Rows of a time series from the runs the minute buckets keep, in the
+   * store's own row shape for a series point (`job` when `byJob`).
+   */
+  seriesOf(query: SeriesRollupQuery): Promise<Record<string, unknown>[]>;
   /** Start times (ms, ascending) of the finished runs the minute buckets keep, as {@link StartsQuery} says. */
   startsOf(query: StartsQuery): Promise<number[]>;
   countHours(parts: readonly HourPart[]): Promise<Map<number, PartCount>>;
@@ -145,6 +163,40 @@ export async function rollupRunStarts(backend: RollupReadBackend, query: StartsQ
   if (latest !== null && query.toNs < latest) return null;
   if (query.toNs <= query.fromNs) return [];
   return backend.startsOf(query);
+}
+
+/**
+ * A time series ({@link Store.timeSeries}, {@link Store.timeSeriesByJob}) from
+ * the runs the minute buckets keep (end time, outcome, latency): the same
+ * runs the raw path derives, so the same counts and percentiles, without
+ * deriving runs from job rows. Null when the rollups cannot answer (a
+ * dimension filter, or a range that ends before the latest stored row start).
+ */
+export async function rollupSeries(backend: RollupReadBackend, query: SeriesRollupQuery, where: DimensionFilter | undefined): Promise<Record<string, unknown>[] | null> {
+  if (where !== undefined && Object.keys(where).length > 0) return null;
+  await refreshRollups(backend);
+  const latest = await backend.latestStartNs();
+  if (latest !== null && query.toNs < latest) return null;
+  if (query.toNs <= query.fromNs) return [];
+  return backend.seriesOf(query);
+}
+
+/** The rollup form of a time series query. */
+export function seriesRollupQuery(query: TimeSeriesQuery, byJob: boolean): SeriesRollupQuery {
+  const ns = (ms: number): bigint => BigInt(nanosLiteral(ms));
+  return { jobs: query.jobs, fromNs: ns(query.fromMillis), toNs: ns(query.toMillis), bucketNs: ns(query.bucketMillis), thresholdNs: criterionThresholdNs(query.criterion ?? { kind: 'success' }), byJob };
+}
+
+/** Series rows (with `job`) grouped into one series per job, in the order the jobs first appear. */
+export function seriesByJob<P>(rows: readonly Record<string, unknown>[], toPoint: (r: Record<string, unknown>) => P): { job: string; points: P[] }[] {
+  const byJob = new Map<string, P[]>();
+  for (const r of rows) {
+    const job = String(r['job']);
+    let points = byJob.get(job);
+    if (!points) byJob.set(job, (points = []));
+    points.push(toPoint(r));
+  }
+  return [...byJob].map(([job, points]) => ({ job, points }));
 }
 
 /** Ascending starts from per-interval `lo`/`hi` rows, ordered by `lo` (intervals do not overlap). */

@@ -2,11 +2,13 @@
  * The scale-out path with the real CLI and real services: OTLP/HTTP protobuf
  * into `jobslo collector --bus kafka`, `jobslo ingest` into ClickHouse, and
  * `jobslo analyze` on ClickHouse equal to the embedded DuckDB path for the
- * same requests; then the same with the ingest killed (SIGKILL) mid-stream.
+ * same requests; then the same with the ingest killed (SIGKILL) mid-stream,
+ * whose rolled-up numbers must equal those of a clean load.
  */
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { analyze } from '../../analyzer/index.js';
 import { StoreSink, startCollector } from '../../collector/index.js';
+import { ATTR_JOB_NAME } from '../../contracts/index.js';
 import type { SpanRecord } from '../../contracts/index.js';
 import type { WindowCountsQuery } from '../../store/index.js';
 import { DuckDbStore } from '../../store/duckdb.js';
@@ -40,6 +42,33 @@ async function duckDbPath(reqs: SpanRecord[][]): Promise<{ analysis: unknown; co
     return { analysis: await analyze(store, RANGE), counts: await store.windowCountsMany(WINDOW_QUERIES) };
   } finally {
     await collector.close();
+  }
+}
+
+/**
+ * The rolled-up numbers of two stores are equal: window counts (success and
+ * latency), freshness run starts and time series, read after every stored run
+ * (so from the rollups, not the raw path), for each job and all of them.
+ */
+async function expectSameRollups(got: ClickHouseStore, want: ClickHouseStore, jobs: readonly string[]): Promise<void> {
+  const at = RANGE.toMillis + 6 * 3_600_000;
+  const selectors = [...jobs, '*'];
+  const queries = selectors.flatMap((j) =>
+    [{ kind: 'success' as const }, { kind: 'latency' as const, thresholdMillis: 2_500 }].map((criterion) => ({
+      jobs: j,
+      criterion,
+      endMillis: at,
+      windowsMillis: [300_000, 3_600_000, 6 * 3_600_000, 86_400_000, 3 * 86_400_000],
+    })),
+  );
+  const counts = await got.windowCountsMany(queries);
+  expect(counts).toEqual(await want.windowCountsMany(queries));
+  expect(counts.flat().some((c) => c.total > 0)).toBe(true);
+  for (const j of selectors) {
+    const range = { fromMillis: RANGE.fromMillis - 3 * 3_600_000, toMillis: at + 1 };
+    expect(await got.runStarts(j, range, 'succeeded', { coalesceMillis: 600_000 }), `run starts of ${j}`).toEqual(await want.runStarts(j, range, 'succeeded', { coalesceMillis: 600_000 }));
+    const series = { jobs: j, fromMillis: range.fromMillis, toMillis: at, bucketMillis: 3_600_000 };
+    expect(await got.timeSeries(series), `time series of ${j}`).toEqual(await want.timeSeries(series));
   }
 }
 
@@ -161,6 +190,10 @@ describe.skipIf(!up)('OTLP -> jobslo collector --bus kafka -> Kafka -> jobslo in
       if (killedAt + 10 >= reqs.length) ingest = startIngest(s);
       await waitFor('all spans in ClickHouse after the restart', async () => (await distinctSpans(s.db)) === want, 90_000, 250);
       const store = await ClickHouseStore.open({ url: clickhouseUrl(), database: s.db });
+      // A clean load of the same requests, once each, into a database of its own.
+      const cleanDb = uniqueDatabase();
+      databases.push(cleanDb);
+      const cleanCh = await ClickHouseStore.open({ url: clickhouseUrl(), database: cleanDb });
       try {
         const clean = await duckDbPath(reqs);
         expect(await analyze(store, RANGE)).toEqual(clean.analysis);
@@ -173,8 +206,13 @@ describe.skipIf(!up)('OTLP -> jobslo collector --bus kafka -> Kafka -> jobslo in
         const rows = Number((await clickhouseExec(`SELECT count() FROM ${s.db}.spans FORMAT TSV`)).trim());
         // Redelivered copies (stored before the kill, committed after) are allowed, never missing spans.
         expect(rows).toBeGreaterThanOrEqual(want);
+        store.useRollups(true);
+        await cleanCh.migrate();
+        for (const r of reqs) await cleanCh.insertSpans(r);
+        await expectSameRollups(store, cleanCh, [...new Set(spans.map((x) => String(x.attributes[ATTR_JOB_NAME] ?? '')))].filter((j) => j !== ''));
       } finally {
         await store.close();
+        await cleanCh.close();
       }
       expect(await ingest.kill('SIGTERM')).toBe(0);
     },
