@@ -140,7 +140,7 @@ async function seedSql(url, seedStore, from, to) {
       SELECT DATE '1970-01-01' + CAST((${c.start} + ${c.lat}) // 86400000000000 AS INTEGER), 'jobslo', ${c.job}, 'run-' || CAST(i AS VARCHAR), '${role}', ${attempt},
         ${c.start}, ${c.start} + ${c.lat}, CASE WHEN ${c.failed} THEN 'failed' ELSE 'succeeded' END, ${terminal}, ${runAttempts},
         CASE WHEN ${c.failed} THEN '1' ELSE '' END, ${exit}, '', NULL, NULL, NULL, NULL, false, lpad(printf('%x', i + 1), 32, '0'), lpad(printf('%x', ${spanId}), 16, '0'),
-        ['service.name'], ['bench'], 0
+        chr(30) || 'service.name' || chr(31) || 'bench' || chr(30), 0
       FROM range(${from}, ${to}) t(i)`;
     await seedStore.query(`INSERT INTO job_rows ${row('run', 0, true, 1, 'NULL::INTEGER', '2 * i + 1')} UNION ALL ${row('attempt', 1, false, 0, `CASE WHEN ${c.failed} THEN 1 ELSE 0 END`, '2 * i + 2')}`);
     return;

@@ -2,7 +2,7 @@
 // (overview, on-call page, one page per job) for 1,000 jobs over 30 days.
 //
 //   npx tsc -p tsconfig.build.json
-//   node bench/report.mjs [--jobs 1000] [--days 30] [--rounds 3] [--store-path .jobslo/bench-report.duckdb] [--fresh] [--per-job]
+//   node bench/report.mjs [--jobs 1000] [--days 30] [--rounds 3] [--store-path .jobslo/bench-report.duckdb] [--fresh] [--per-job] [--raw]
 //
 // Seeds a DuckDB file once (reused while --jobs/--days match; --fresh
 // rebuilds it) with the window and the previous period of the same length:
@@ -14,7 +14,10 @@
 // renderReportSite (templates and SVG, all in memory), and the median of the
 // rounds for each and for their sum. --per-job hides the store's optional
 // per-job batch queries, to time the fallback a store without them gets
-// (three queries per job).
+// (three queries per job). --raw also collects, in every round and in
+// alternating order, with the store's rollups switched off for reads
+// (`useRollups(false)`: every query from raw runs), checks that both collect
+// the same data and prints both medians and the median per-round ratio.
 import { Buffer } from 'node:buffer';
 import console from 'node:console';
 import { existsSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
@@ -45,6 +48,7 @@ const { values } = parseArgs({
     'store-path': { type: 'string', default: '.jobslo/bench-report.duckdb' },
     fresh: { type: 'boolean', default: false },
     'per-job': { type: 'boolean', default: false },
+    raw: { type: 'boolean', default: false },
   },
 });
 const JOBS = Number(values.jobs);
@@ -185,23 +189,45 @@ const store = values['per-job']
   : opened;
 const collect = [];
 const render = [];
+const rawCollect = [];
+const ratios = [];
 let pages = 0;
-try {
-  for (let r = 0; r < ROUNDS; r++) {
+const collectWith = async (rollups) => {
+  opened.useRollups(rollups);
+  try {
     const t0 = performance.now();
     const data = await collectReportData(store, { range: RANGE, version: 'bench', generatedAt: new Date(END) });
+    return { ms: performance.now() - t0, data };
+  } finally {
+    opened.useRollups(true);
+  }
+};
+try {
+  for (let r = 0; r < ROUNDS; r++) {
+    let raw;
+    if (values.raw && r % 2 === 1) raw = await collectWith(false);
+    const { ms, data } = await collectWith(true);
+    if (values.raw && r % 2 === 0) raw = await collectWith(false);
     const t1 = performance.now();
     const site = renderReportSite(data);
     const t2 = performance.now();
     pages = site.size;
     const bytes = [...site.values()].reduce((s, h) => s + Buffer.byteLength(h), 0);
-    collect.push(t1 - t0);
+    collect.push(ms);
     render.push(t2 - t1);
-    console.log(`round ${r + 1}: collect ${((t1 - t0) / 1000).toFixed(2)} s, render ${((t2 - t1) / 1000).toFixed(2)} s, ${pages} pages, ${(bytes / 1e6).toFixed(1)} MB`);
+    let rawNote = '';
+    if (raw) {
+      if (JSON.stringify(raw.data) !== JSON.stringify(data)) throw new Error(`round ${r + 1}: the report data from rollups and from raw runs differ`);
+      rawCollect.push(raw.ms);
+      ratios.push(raw.ms / ms);
+      rawNote = `; raw collect ${(raw.ms / 1000).toFixed(2)} s (${ratios.at(-1).toFixed(2)}x), same data`;
+    }
+    console.log(`round ${r + 1}: collect ${(ms / 1000).toFixed(2)} s, render ${((t2 - t1) / 1000).toFixed(2)} s, ${pages} pages, ${(bytes / 1e6).toFixed(1)} MB${rawNote}`);
   }
 } finally {
   await opened.close();
 }
+if (values.raw) console.log(`median raw collect ${(median(rawCollect) / 1000).toFixed(2)} s; median per-round ratio raw / rollups ${median(ratios).toFixed(2)}x`);
 const total = collect.map((c, i) => c + render[i]);
 console.log(
   `median of ${ROUNDS}: collect ${(median(collect) / 1000).toFixed(2)} s + render ${(median(render) / 1000).toFixed(2)} s = ${(median(total) / 1000).toFixed(2)} s ` +
