@@ -22,9 +22,10 @@
  *   {@link OUTCOME_STATUS}, then {@link IngestPipeline.finish}.
  */
 import { DecodeError, errorMessage, noopLogger } from '../contracts/index.js';
-import type { LifecycleEventRecord, Logger } from '../contracts/index.js';
+import type { LifecycleEventRecord, Logger, SpanRecord } from '../contracts/index.js';
 import { lifecycleFromJson } from '../contracts/index.js';
 import { decodeTraceRequestJson, decodeTraceRequestProto, quoteLongIntegers } from './otlp/index.js';
+import { derivationWarnings } from '../store/derive/index.js';
 import type { SinkResult, SpanSink } from './sink.js';
 import { RejectionTally, TelemetryValidator } from './validate.js';
 import type { ValidationOptions } from './validate.js';
@@ -325,7 +326,7 @@ export class IngestPipeline {
       // The bus may forward the received bytes only when they hold exactly the spans to store.
       const raw = format === 'proto' && rejectedCount === 0 ? body : undefined;
       const result: SinkResult = spans.length > 0 ? await this.sink.write(spans, raw) : { kind: 'accepted' };
-      return this.combine(result, spans.length, rejectedCount, reasons);
+      return withWarnings(this.combine(result, spans.length, rejectedCount, reasons), spans);
     } catch (err) {
       this.logger.error('unexpected collector error', { error: errorMessage(err) });
       return { kind: 'internal', message: `internal error: ${errorMessage(err)}` };
@@ -414,3 +415,17 @@ export class IngestPipeline {
   }
 }
 
+/**
+ * Tells the sender about stored spans that look like job telemetry but form
+ * no run (a job name without a run id, say): OTLP partial success with the
+ * warning, `rejected_spans` unchanged (0 when nothing was rejected), as the
+ * OTLP spec allows. Only spans that were stored are checked.
+ */
+function withWarnings(outcome: ExportOutcome, stored: readonly SpanRecord[]): ExportOutcome {
+  if (outcome.kind !== 'accepted' && outcome.kind !== 'partial') return outcome;
+  if (outcome.kind === 'partial' && outcome.accepted === 0) return outcome;
+  const w = derivationWarnings(stored);
+  if (w.spans === 0) return outcome;
+  if (outcome.kind === 'accepted') return { kind: 'partial', accepted: outcome.accepted, rejected: 0, message: w.message };
+  return { ...outcome, message: [outcome.message, w.message].filter((m) => m !== '').join('; ') };
+}

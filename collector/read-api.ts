@@ -283,6 +283,7 @@ export class ReadApi {
       listRunsByJob: 1,
       runDistributions: 1,
       openRuns: 2,
+      unformedSpans: 1,
     };
     if (args.length !== arity[method]) throw new BadRequest(400, `${method} takes ${arity[method]} argument(s), got ${args.length}`);
     const [a0, a1, a2] = args;
@@ -294,6 +295,7 @@ export class ReadApi {
       }
       case 'jobNames':
       case 'queueDepths':
+      case 'unformedSpans':
         this.range(a0, 'args[0]');
         return;
       case 'windowCounts':

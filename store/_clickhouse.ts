@@ -164,29 +164,50 @@ export function encodeSpansTsvChunks(spans: readonly SpanRecord[], receivedNs: b
  * in chunks of the same number of spans. The job rows are also pushed to
  * `collect` when given (the rollups mark them).
  */
-export function encodeSpansAndJobRows(spans: readonly SpanRecord[], receivedNs: bigint, rowsPerChunk = 1_000, collect?: JobRow[]): { spans: Buffer[]; jobRows: Buffer[]; jobRowCount: number } {
+export function encodeSpansAndJobRows(
+  spans: readonly SpanRecord[],
+  receivedNs: bigint,
+  rowsPerChunk = 1_000,
+  collect?: JobRow[],
+): { spans: Buffer[]; jobRows: Buffer[]; jobRowCount: number; unformed: Buffer[]; unformedCount: number } {
   const received = receivedNs.toString();
   const chunks: Buffer[] = [];
   const jobChunks: Buffer[] = [];
+  let unformedText = '';
   let jobRowCount = 0;
+  let unformedCount = 0;
   for (let i = 0; i < spans.length; i += rowsPerChunk) {
     let text = '';
     let jobText = '';
     const end = Math.min(spans.length, i + rowsPerChunk);
     for (let j = i; j < end; j++) {
       const span = spans[j] as SpanRecord;
-      const derived = deriveSpan(span).rows;
+      const d = deriveSpan(span);
+      const derived = d.rows;
       text += spanTsvLine(span, received, derived);
       for (const row of derived) {
         jobText += jobRowTsvLine(row, received);
         jobRowCount++;
         collect?.push(row);
       }
+      if (d.warning !== undefined) {
+        unformedText += unformedTsvLine(span, d.profile ?? '', d.missing ?? '', received);
+        unformedCount++;
+      }
     }
     chunks.push(Buffer.from(text, 'utf8'));
     if (jobText !== '') jobChunks.push(Buffer.from(jobText, 'utf8'));
   }
-  return { spans: chunks, jobRows: jobChunks, jobRowCount };
+  return { spans: chunks, jobRows: jobChunks, jobRowCount, unformed: unformedText === '' ? [] : [Buffer.from(unformedText, 'utf8')], unformedCount };
+}
+
+/** Columns of `unformed_spans` in the order {@link unformedTsvLine} writes them. */
+export const UNFORMED_COLUMNS = ['profile', 'missing', 'trace_id', 'span_id', 'end_ns', 'received_ns'] as const;
+
+/** One `unformed_spans` row: a span that looks like job telemetry but forms no run. */
+export function unformedTsvLine(span: SpanRecord, profile: string, missing: string, received: string): string {
+  const end = span.endTimeUnixNano < span.startTimeUnixNano ? span.startTimeUnixNano : span.endTimeUnixNano;
+  return tsvString(profile) + '\t' + tsvString(missing) + '\t' + tsvString(span.traceId) + '\t' + tsvString(span.spanId) + '\t' + clampInt64(end).toString() + '\t' + received + '\n';
 }
 
 /** Columns of `job_rows` in the order {@link encodeJobRowsTsv} writes them. */

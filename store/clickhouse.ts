@@ -25,6 +25,7 @@ import type {
   Store,
   TimeRange,
   TimeSeriesQuery,
+  UnformedSpans,
   WindowCount,
   WindowCountsQuery,
   MigrateOptions,
@@ -34,6 +35,7 @@ import {
   JOB_ROW_COLUMNS,
   LIFECYCLE_COLUMNS,
   SPAN_COLUMNS,
+  UNFORMED_COLUMNS,
   encodeJobRowsTsv,
   encodeLifecycleTsv,
   encodeSpansAndJobRows,
@@ -41,8 +43,9 @@ import {
   quoteIdentifier,
   quoteString,
   toStoreError,
+  unformedTsvLine,
 } from './_clickhouse.js';
-import { deriveSpan } from './derive/index.js';
+import { checkSpan, deriveSpan } from './derive/index.js';
 import type { JobRow } from './derive/index.js';
 import { STORED_SPAN_COLUMNS, spanFromStored } from './_backfill.js';
 import type { StoredSpan } from './_backfill.js';
@@ -154,10 +157,28 @@ const MIGRATIONS: readonly (readonly string[])[] = [
     PARTITION BY toYYYYMMDD(toDateTime(intDiv(end_ns, 1000000000)))
     ORDER BY (job, run_id, role, span_id, trace_id)`,
   ],
+  [
+    // Spans that look like job telemetry but form no run (store/derive
+    // warnings), filled from the stored spans by backfillUnformedSpans.
+    // Partitions are UTC days of the span's end; the sorting key identifies a
+    // span for ReplacingMergeTree (queries count distinct spans regardless).
+    `CREATE TABLE IF NOT EXISTS {db}.unformed_spans (
+      profile String,
+      missing String,
+      trace_id String,
+      span_id String,
+      end_ns Int64,
+      received_ns Int64
+    ) ENGINE = ReplacingMergeTree
+    PARTITION BY toYYYYMMDD(toDateTime(intDiv(end_ns, 1000000000)))
+    ORDER BY (profile, missing, trace_id, span_id)`,
+  ],
 ];
 
 /** Migrations (1-based versions) after which job rows are re-derived from the stored spans. */
 const BACKFILL_AFTER = new Set([3]);
+/** Migrations after which the unformed spans are found again in the stored spans. */
+const BACKFILL_UNFORMED_AFTER = new Set([4]);
 const BACKFILL_BATCH = 10_000;
 
 /** What a runs subquery selects besides the job selector. */
@@ -352,6 +373,7 @@ export class ClickHouseStore implements Store {
         await this.command(statement.replaceAll('{db}', this.db), `migration ${v + 1}`);
       }
       if (BACKFILL_AFTER.has(v + 1)) await this.backfillJobRows();
+      if (BACKFILL_UNFORMED_AFTER.has(v + 1)) await this.backfillUnformedSpans();
       await this.command(`INSERT INTO ${this.db}.jobslo_migrations (version, applied_at) VALUES (${v + 1}, now())`, `record migration ${v + 1}`);
     }
   }
@@ -396,6 +418,44 @@ export class ClickHouseStore implements Store {
     }
   }
 
+  /** Finds the unformed spans among the stored spans, a partition at a time (not atomic; copies are harmless). */
+  private async backfillUnformedSpans(): Promise<void> {
+    const database = this.db.slice(1, -1);
+    const parts = await this.select(
+      `SELECT DISTINCT partition_id FROM system.parts WHERE database = ${quoteString(database)} AND table = 'spans' AND active`,
+      'partition list query',
+    );
+    for (const id of parts.map((r) => String(r['partition_id'])).filter((i) => /^\d{8}$/.test(i)).sort()) {
+      let text = '';
+      let count = 0;
+      const flush = async (): Promise<void> => {
+        if (count === 0) return;
+        await this.insertTsv('unformed_spans', [Buffer.from(text, 'utf8')], UNFORMED_COLUMNS, `insert of ${count} unformed spans`);
+        text = '';
+        count = 0;
+      };
+      const result = await this.client.query({
+        query: `SELECT ${STORED_SPAN_COLUMNS}, received_ns FROM ${this.db}.spans WHERE toYYYYMMDD(toDateTime(intDiv(end_ns, 1000000000))) = ${numberLiteral(Number(id))}`,
+        format: 'JSONEachRow',
+      });
+      try {
+        for await (const batch of result.stream<StoredSpan & { received_ns: string }>()) {
+          for (const line of batch) {
+            const stored = line.json();
+            const span = spanFromStored(stored);
+            const d = checkSpan(span);
+            if (d.warning === undefined) continue;
+            text += unformedTsvLine(span, d.profile ?? '', d.missing ?? '', String(stored.received_ns));
+            if (++count >= BACKFILL_BATCH) await flush();
+          }
+        }
+      } catch (err) {
+        throw toStoreError(err, this.where, `finding the unformed spans of partition ${id}`);
+      }
+      await flush();
+    }
+  }
+
   private async insertJobRows(rows: readonly JobRow[], receivedNs: bigint): Promise<void> {
     const body = Buffer.from(encodeJobRowsTsv(rows, receivedNs), 'utf8');
     await this.insertTsv('job_rows', [body], JOB_ROW_COLUMNS, `insert of ${rows.length} job rows`);
@@ -423,6 +483,7 @@ export class ClickHouseStore implements Store {
       const body = encodeSpansAndJobRows(chunk, receivedNs, undefined, rows);
       await this.insertTsv('spans', body.spans, SPAN_COLUMNS, `insert of ${chunk.length} spans`);
       if (body.jobRowCount > 0) await this.insertTsv('job_rows', body.jobRows, JOB_ROW_COLUMNS, `insert of ${body.jobRowCount} job rows`);
+      if (body.unformedCount > 0) await this.insertTsv('unformed_spans', body.unformed, UNFORMED_COLUMNS, `insert of ${body.unformedCount} unformed spans`);
       if (rows) await this.rollups?.mark(rows, receivedNs);
     }
   }
@@ -868,6 +929,18 @@ export class ClickHouseStore implements Store {
     return (await this.select(sql, 'job names query')).map((r) => String(r['job'])).sort(compareStrings);
   }
 
+  async unformedSpans(range: TimeRange): Promise<UnformedSpans[]> {
+    const rows = await this.select(
+      `SELECT profile, missing, uniqExact(trace_id, span_id) AS n FROM ${this.db}.unformed_spans
+       WHERE end_ns > ${nanosLiteral(range.fromMillis)} AND end_ns <= ${nanosLiteral(range.toMillis)}
+       GROUP BY profile, missing`,
+      'unformed spans query',
+    );
+    return rows
+      .map((r) => ({ profile: String(r['profile']), missing: String(r['missing']), spans: Number(r['n']) }))
+      .sort((a, b) => compareStrings(a.profile, b.profile) || compareStrings(a.missing, b.missing));
+  }
+
   /**
    * Drops the day partitions whose spans all ended before the UTC day of
    * `olderThanMillis`, found in `system.parts`, with `ALTER TABLE ... DROP
@@ -901,6 +974,13 @@ export class ClickHouseStore implements Store {
     );
     for (const id of lifecycle.map((r) => String(r['partition_id'])).filter((i) => /^\d{8}$/.test(i) && Number(i) < cutoffId)) {
       await this.command(`ALTER TABLE ${this.db}.lifecycle_events DROP PARTITION ID ${quoteString(id)}`, `drop lifecycle partition ${id}`);
+    }
+    const unformed = await this.select(
+      `SELECT DISTINCT partition_id FROM system.parts WHERE database = ${quoteString(database)} AND table = 'unformed_spans' AND active`,
+      'unformed spans partition list query',
+    );
+    for (const id of unformed.map((r) => String(r['partition_id'])).filter((i) => /^\d{8}$/.test(i) && Number(i) < cutoffId)) {
+      await this.command(`ALTER TABLE ${this.db}.unformed_spans DROP PARTITION ID ${quoteString(id)}`, `drop unformed spans partition ${id}`);
     }
     const rollupPartitions = (await this.rollups?.dropBefore(BigInt(rawDayMillis) * 1_000_000n, BigInt(hourDayMillis) * 1_000_000n)) ?? 0;
     return { rawDays: old.length, rollupPartitions };

@@ -10,7 +10,7 @@ import type { SpanRow } from './rows.js';
 import { DuckDbRollups } from './rollup/duckdb.js';
 import { coalescedStarts, seriesByJob, seriesRollupQuery } from './rollup/index.js';
 import type { NsRange, RunFact } from './rollup/index.js';
-import { deriveSpan } from './derive/index.js';
+import { checkSpan, deriveSpan } from './derive/index.js';
 import type { JobRow } from './derive/index.js';
 import { STORED_SPAN_COLUMNS, spanFromStored } from './_backfill.js';
 import { compareStrings, retentionCutoffs } from './_common.js';
@@ -37,6 +37,7 @@ import type {
   Store,
   TimeRange,
   TimeSeriesQuery,
+  UnformedSpans,
   WindowCount,
   WindowCountsQuery,
 } from './types.js';
@@ -142,10 +143,24 @@ const MIGRATIONS: readonly string[] = [
     dims VARCHAR NOT NULL,
     received_ns BIGINT NOT NULL
   )`,
+  // Spans that look like job telemetry but form no run (store/derive
+  // warnings), one row per delivery; \`day\` is the UTC day of the span's end.
+  // Filled from the stored spans by backfillUnformedSpans.
+  `CREATE TABLE IF NOT EXISTS unformed_spans (
+    day DATE NOT NULL,
+    end_ns BIGINT NOT NULL,
+    profile VARCHAR NOT NULL,
+    missing VARCHAR NOT NULL,
+    trace_id VARCHAR NOT NULL,
+    span_id VARCHAR NOT NULL,
+    received_ns BIGINT NOT NULL
+  )`,
 ];
 
 /** Migrations (1-based versions) after which job rows are re-derived from the stored spans. */
 const BACKFILL_AFTER = new Set([4]);
+/** Migrations after which the unformed spans are found again in the stored spans. */
+const BACKFILL_UNFORMED_AFTER = new Set([5]);
 const BACKFILL_BATCH = 10_000;
 const INT32_MAX = 2_147_483_647;
 
@@ -292,6 +307,7 @@ export class DuckDbStore implements Store {
         try {
           await this.conn.run(MIGRATIONS[v] as string);
           if (BACKFILL_AFTER.has(v + 1)) await this.backfillJobRows();
+          if (BACKFILL_UNFORMED_AFTER.has(v + 1)) await this.backfillUnformedSpans();
           await this.conn.run(`INSERT INTO jobslo_migrations VALUES (${v + 1}, now())`);
           await this.conn.run('COMMIT');
         } catch (cause) {
@@ -323,6 +339,28 @@ export class DuckDbStore implements Store {
       } finally {
         appender.closeSync();
       }
+    }
+  }
+
+  /** Finds the unformed spans among every stored span (inside the migration's transaction). */
+  private async backfillUnformedSpans(): Promise<void> {
+    await this.conn.run('DELETE FROM unformed_spans');
+    const r = await this.conn.runAndReadAll('SELECT coalesce(max(rowid), -1) AS m FROM spans');
+    const maxRowId = Number(r.getRowObjects()[0]?.['m'] ?? -1);
+    for (let from = 0; from <= maxRowId; from += BACKFILL_BATCH) {
+      const batch = await this.conn.runAndReadAll(
+        `SELECT ${STORED_SPAN_COLUMNS}, received_ns FROM spans WHERE rowid >= ${from} AND rowid < ${from + BACKFILL_BATCH}`,
+      );
+      const found: { span: SpanRecord; missing: Unformed; receivedNs: bigint }[] = [];
+      for (const stored of batch.getRowObjectsJS() as unknown as (StoredSpan & { received_ns: bigint })[]) {
+        const span = spanFromStored(stored);
+        const d = checkSpan(span);
+        if (d.warning !== undefined) found.push({ span, missing: { profile: d.profile ?? '', missing: d.missing ?? '' }, receivedNs: BigInt(stored.received_ns) });
+      }
+      if (found.length === 0) continue;
+      await this.appendNow(this.conn, 'unformed_spans', `${found.length} unformed spans`, (appender) => {
+        for (const f of found) appendUnformed(appender, f.span, f.missing, f.receivedNs);
+      });
     }
   }
 
@@ -361,11 +399,13 @@ export class DuckDbStore implements Store {
     const receivedNs = BigInt(Date.now()) * 1_000_000n;
     const rows: SpanRow[] = new Array<SpanRow>(spans.length);
     const jobRows: JobRow[] = [];
+    let unformed: { span: SpanRecord; missing: Unformed }[] | undefined;
     for (let i = 0; i < spans.length; i++) {
       const span = spans[i] as SpanRecord;
-      const derived = deriveSpan(span).rows;
-      for (const row of derived) jobRows.push(row);
-      rows[i] = toSpanRow(span, derived[0]);
+      const d = deriveSpan(span);
+      for (const row of d.rows) jobRows.push(row);
+      rows[i] = toSpanRow(span, d.rows[0]);
+      if (d.warning !== undefined) (unformed ??= []).push({ span, missing: { profile: d.profile ?? '', missing: d.missing ?? '' } });
     }
     const firstMark = jobRows.length > 0 ? this.rollups?.reserve(jobRows.length) : undefined;
     await this.serial(async () => {
@@ -379,6 +419,12 @@ export class DuckDbStore implements Store {
             for (const row of jobRows) appendJobRow(appender, row, receivedNs);
           });
           if (firstMark !== undefined) await this.rollups?.writeMarks(this.conn, jobRows, firstMark);
+        }
+        if (unformed !== undefined) {
+          const list = unformed;
+          await this.appendNow(this.conn, 'unformed_spans', `${list.length} unformed spans`, (appender) => {
+            for (const u of list) appendUnformed(appender, u.span, u.missing, receivedNs);
+          });
         }
         await this.conn.run('COMMIT');
       } catch (err) {
@@ -831,6 +877,16 @@ export class DuckDbStore implements Store {
     return (await this.query(sql, p.values)).map((r) => String(r['job'])).sort(compareStrings);
   }
 
+  async unformedSpans(range: TimeRange): Promise<UnformedSpans[]> {
+    const rows = await this.query(`
+      SELECT profile, missing, count(DISTINCT trace_id || '/' || span_id) AS n FROM unformed_spans
+      WHERE end_ns > ${nanosLiteral(range.fromMillis)} AND end_ns <= ${nanosLiteral(range.toMillis)}
+      GROUP BY profile, missing`);
+    return rows
+      .map((r) => ({ profile: String(r['profile']), missing: String(r['missing']), spans: Number(r['n']) }))
+      .sort((a, b) => compareStrings(a.profile, b.profile) || compareStrings(a.missing, b.missing));
+  }
+
   async dropBefore(olderThanMillis: number, options: DropBeforeOptions = {}): Promise<DropResult> {
     const { rawDayMillis, hourDayMillis } = retentionCutoffs(olderThanMillis, options);
     // Hour buckets that outlive the raw rows must hold every run first: apply pending marks while the rows exist.
@@ -840,6 +896,7 @@ export class DuckDbStore implements Store {
     await this.query(`DELETE FROM spans WHERE day < DATE '1970-01-01' + ${numberLiteral(day)}`);
     await this.query(`DELETE FROM lifecycle_events WHERE day < DATE '1970-01-01' + ${numberLiteral(day)}`);
     await this.query(`DELETE FROM job_rows WHERE day < DATE '1970-01-01' + ${numberLiteral(day)}`);
+    await this.query(`DELETE FROM unformed_spans WHERE day < DATE '1970-01-01' + ${numberLiteral(day)}`);
     const rollupPartitions = (await this.rollups?.dropBefore(BigInt(day) * NANOS_PER_DAY, BigInt(hourDayMillis / 86_400_000) * NANOS_PER_DAY)) ?? 0;
     return { rawDays: Number(rows[0]?.['n'] ?? 0), rollupPartitions };
   }
@@ -985,6 +1042,25 @@ function appendJobRow(appender: DuckDBAppender, r: JobRow, receivedNs: bigint): 
   appender.appendVarchar(r.traceId);
   appender.appendVarchar(r.spanId);
   appender.appendVarchar(dimsText(r.dimKeys, r.dimValues));
+  appender.appendBigInt(receivedNs);
+  appender.endRow();
+}
+
+/** Why a span forms no run: the profile that claimed it and the attribute it lacks. */
+interface Unformed {
+  profile: string;
+  missing: string;
+}
+
+/** Appends one `unformed_spans` row (columns in table order). */
+function appendUnformed(appender: DuckDBAppender, span: SpanRecord, u: Unformed, receivedNs: bigint): void {
+  const end = span.endTimeUnixNano < span.startTimeUnixNano ? span.startTimeUnixNano : span.endTimeUnixNano;
+  appender.appendDate(dateValue(Number(end / NANOS_PER_DAY)));
+  appender.appendBigInt(end);
+  appender.appendVarchar(u.profile);
+  appender.appendVarchar(u.missing);
+  appender.appendVarchar(span.traceId);
+  appender.appendVarchar(span.spanId);
   appender.appendBigInt(receivedNs);
   appender.endRow();
 }

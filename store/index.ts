@@ -49,6 +49,7 @@ export type {
   QueueDepth,
   OpenRun,
   JobSeries,
+  UnformedSpans,
   ListRunsByJobQuery,
   RunDistributionQuery,
   RunDistribution,

@@ -15,12 +15,13 @@ import type {
   RunReaderHandle,
   TimeRange,
   TimeSeriesQuery,
+  UnformedSpans,
   WindowCount,
   WindowCountsQuery,
 } from './types.js';
 
 /** Store methods a collector answers over `POST /api/v1/store` for readers of its DuckDB file. */
-export const REMOTE_READ_METHODS = ['jobAggregates', 'windowCounts', 'windowCountsMany', 'timeSeries', 'listRuns', 'runStarts', 'jobNames', 'queueDepths', 'timeSeriesByJob', 'listRunsByJob', 'runDistributions', 'openRuns'] as const;
+export const REMOTE_READ_METHODS = ['jobAggregates', 'windowCounts', 'windowCountsMany', 'timeSeries', 'listRuns', 'runStarts', 'jobNames', 'queueDepths', 'timeSeriesByJob', 'listRunsByJob', 'runDistributions', 'openRuns', 'unformedSpans'] as const;
 export type RemoteReadMethod = (typeof REMOTE_READ_METHODS)[number];
 
 /**
@@ -111,6 +112,10 @@ export class RemoteStore implements RunReaderHandle {
 
   jobNames(range: TimeRange): Promise<string[]> {
     return this.call('jobNames', [range]);
+  }
+
+  unformedSpans(range: TimeRange): Promise<UnformedSpans[]> {
+    return this.call('unformedSpans', [range]);
   }
 
   async close(): Promise<void> {}

@@ -318,6 +318,22 @@ export interface RunReader extends StoreIdentity {
   openRuns(jobs: JobSelector, range: TimeRange): Promise<OpenRun[]>;
   /** Names of jobs with any run in the range, sorted. */
   jobNames(range: TimeRange): Promise<string[]>;
+  /**
+   * Stored spans that look like job telemetry but form no run (a job name
+   * without a run id, say: see store/derive), with an end time in the range,
+   * by profile and missing attribute; each span counted once however often
+   * it was delivered. Sorted by profile, then attribute.
+   */
+  unformedSpans(range: TimeRange): Promise<UnformedSpans[]>;
+}
+
+/** Spans that cannot form a run for one reason (see {@link RunReader.unformedSpans}). */
+export interface UnformedSpans {
+  /** The profile that claimed them (`jobslo`, `celery`, `k8s`, ...). */
+  profile: string;
+  /** The attribute they lack (`jobslo.run.id`, `k8s.job.uid`, ...). */
+  missing: string;
+  spans: number;
 }
 
 /** The write role: what the collector's sinks and `jobslo ingest` take. */

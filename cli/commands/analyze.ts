@@ -8,6 +8,7 @@ import type { Command } from '../command.js';
 import { withScheduleMonitors } from '../_monitors.js';
 import { STORE_HELP, timeRange } from '../_options.js';
 import { openExistingStore } from '../_store.js';
+import type { UnformedSpans } from '../../store/index.js';
 
 export const analyzeCommand: Command = {
   name: 'analyze',
@@ -40,7 +41,11 @@ ${STORE_HELP}
                        "error_budget_remaining","burn_rates",...}] (docs/slos.md),
                       "monitors":[{"name","job","status","last_success",
                        "next_expected","missed_in_a_row",...}] (docs/monitors.md)
-                      and "unmatched":[{"kind","name","job","suggestions"}]
+                      and "unmatched":[{"kind","name","job","suggestions"}];
+                      always "unformed_spans":{"spans","by_reason":[{"profile",
+                       "missing","spans"}]}: stored spans of the window that
+                       look like job telemetry but form no run (a job name
+                       without a run id, say), whatever --where says
 ${CONFIG_HELP}; SLOs are
                       evaluated at the end of the window when it exists
   -h, --help          show this help
@@ -71,7 +76,8 @@ ${CONFIG_HELP}; SLOs are
     const config = loaded ? await withScheduleMonitors(loaded, ctx) : undefined;
     const store = await openExistingStore(storeFor(values.store, ctx, config), ctx);
     try {
-      const result = await analyze(store, range, { where, ...(groupBy === undefined ? {} : { groupBy }) });
+      const [result, unformed] = await Promise.all([analyze(store, range, { where, ...(groupBy === undefined ? {} : { groupBy }) }), store.unformedSpans(range)]);
+      const unformedTotal = unformed.reduce((n, u) => n + u.spans, 0);
       const at = range.toMillis;
       const slos = config ? await evaluateSlos(store, config.slos, at) : undefined;
       const monitors = config ? await evaluateMonitors(store, config.monitors, at) : undefined;
@@ -79,11 +85,13 @@ ${CONFIG_HELP}; SLOs are
       for (const u of unmatched) ctx.err(`jobslo analyze: warning: ${describeUnmatched(u)}\n`);
       if (values.format === 'json') {
         const extra = slos && monitors ? { slos: slos.map(toSloJson), monitors: monitors.map(toMonitorJson), unmatched: unmatched.map((u) => ({ kind: u.kind, name: u.name, job: u.job, suggestions: u.suggestions })) } : {};
-        ctx.out(`${JSON.stringify({ ...result, ...extra }, null, 2)}\n`);
+        const unformedJson = { spans: unformedTotal, by_reason: unformed.map((u) => ({ profile: u.profile, missing: u.missing, spans: u.spans })) };
+        ctx.out(`${JSON.stringify({ ...result, ...extra, unformed_spans: unformedJson }, null, 2)}\n`);
       } else {
         let text = formatTable(result);
         if (slos && config && (config.slos.length > 0 || config.monitors.length === 0)) text += `\n${formatSloTable(slos)}`;
         if (monitors && monitors.length > 0) text += `\n${formatMonitorTable(monitors)}`;
+        if (unformedTotal > 0) text += `\n${formatUnformed(unformed, unformedTotal)}`;
         ctx.out(text);
       }
       return unmatched.length > 0 ? 1 : 0;
@@ -92,6 +100,15 @@ ${CONFIG_HELP}; SLOs are
     }
   },
 };
+
+/**
+ * One line on the spans that look like job telemetry but form no run:
+ * `12 spans in this window look like job telemetry but form no run: 12 jobslo spans without jobslo.run.id`.
+ */
+export function formatUnformed(unformed: readonly UnformedSpans[], total: number): string {
+  const reasons = unformed.map((u) => `${u.spans} ${u.profile} span${u.spans === 1 ? '' : 's'} without ${u.missing}`).join(', ');
+  return `${total} span${total === 1 ? '' : 's'} in this window ${total === 1 ? 'looks' : 'look'} like job telemetry but form${total === 1 ? 's' : ''} no run: ${reasons} (see docs/instrument.md)\n`;
+}
 
 /**
  * `--where KEY=VALUE` flags as a filter: split at the first `=`, the key

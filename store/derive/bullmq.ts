@@ -1,8 +1,7 @@
 /** Profile `bullmq`: spans of BullMQ's telemetry (bullmq-otel). */
 import { ATTR_BULLMQ_ATTEMPTS_MADE, ATTR_BULLMQ_JOB_ID, ATTR_BULLMQ_JOB_NAME, ATTR_BULLMQ_QUEUE_NAME, ATTR_BULLMQ_QUEUE_OPERATION, RunOutcome } from '../../contracts/index.js';
 import type { SpanRecord } from '../../contracts/index.js';
-import { makeRow } from './_row.js';
-import type { Dims } from './_profile.js';
+import type { Dims, MakeRow } from './_profile.js';
 import { int, str } from './_values.js';
 import type { Derivation } from './types.js';
 
@@ -36,7 +35,7 @@ function queueOf(span: SpanRecord, op: string, jobName: string): string {
  * `delay` and `complete` children add nothing. The PRODUCER `add` span is
  * never a run: it gives the queued time.
  */
-export function bullmqProfile(span: SpanRecord, dims: Dims): Derivation | undefined {
+export function bullmqProfile(span: SpanRecord, dims: Dims, make: MakeRow): Derivation | undefined {
   const a = span.attributes;
   const jobId = str(a[ATTR_BULLMQ_JOB_ID]);
   if (jobId === '') return undefined;
@@ -45,20 +44,20 @@ export function bullmqProfile(span: SpanRecord, dims: Dims): Derivation | undefi
   const name = str(a[ATTR_BULLMQ_JOB_NAME]);
   const queue = queueOf(span, op, name);
   if (queue === '') {
-    return { rows: [], profile: 'bullmq', warning: `BullMQ span "${span.name}" has no ${ATTR_BULLMQ_QUEUE_NAME}: it cannot form a run` };
+    return { rows: [], profile: 'bullmq', missing: ATTR_BULLMQ_QUEUE_NAME, warning: `BullMQ span "${span.name}" has no ${ATTR_BULLMQ_QUEUE_NAME}: it cannot form a run` };
   }
   const job = name !== '' ? `${queue}/${name}` : queue;
   const runId = `${queue}/${jobId}`;
   if (op === 'add') {
-    return { profile: 'bullmq', rows: [makeRow(span, { profile: 'bullmq', job, runId, role: 'enqueue', queuedNs: span.startTimeUnixNano }, dims())] };
+    return { profile: 'bullmq', rows: [make(span, { profile: 'bullmq', job, runId, role: 'enqueue', queuedNs: span.startTimeUnixNano }, dims)] };
   }
   if (op === 'fail') {
-    return { profile: 'bullmq', rows: [makeRow(span, { profile: 'bullmq', job, runId, role: 'run', outcome: RunOutcome.Failed, terminal: true }, dims())] };
+    return { profile: 'bullmq', rows: [make(span, { profile: 'bullmq', job, runId, role: 'run', outcome: RunOutcome.Failed, terminal: true }, dims)] };
   }
   const completed = span.events.some((e) => e.name === 'job completed');
   const attempt = Math.max(1, int(a[ATTR_BULLMQ_ATTEMPTS_MADE]) ?? 1);
   return {
     profile: 'bullmq',
-    rows: [makeRow(span, { profile: 'bullmq', job, runId, role: 'attempt', attempt, outcome: completed ? RunOutcome.Succeeded : RunOutcome.Failed, terminal: completed }, dims())],
+    rows: [make(span, { profile: 'bullmq', job, runId, role: 'attempt', attempt, outcome: completed ? RunOutcome.Succeeded : RunOutcome.Failed, terminal: completed }, dims)],
   };
 }

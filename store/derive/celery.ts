@@ -8,8 +8,8 @@ import {
   RunOutcome,
 } from '../../contracts/index.js';
 import type { SpanRecord } from '../../contracts/index.js';
-import { lastException, makeRow, outcomeFromStatus } from './_row.js';
-import type { Dims } from './_profile.js';
+import { lastException, outcomeFromStatus } from './_row.js';
+import type { Dims, MakeRow } from './_profile.js';
 import { int, str } from './_values.js';
 import type { Derivation } from './types.js';
 
@@ -35,7 +35,7 @@ const STATES: Readonly<Record<string, { outcome: RunOutcome; terminal: boolean }
  * a time-limit exception makes it `timed_out`. An `apply_async` span (PRODUCER)
  * is never a run: it gives the run's queued time (its start).
  */
-export function celeryProfile(span: SpanRecord, dims: Dims): Derivation | undefined {
+export function celeryProfile(span: SpanRecord, dims: Dims, make: MakeRow): Derivation | undefined {
   const a = span.attributes;
   const action = str(a[ATTR_CELERY_ACTION]);
   const task = str(a[ATTR_CELERY_TASK_NAME]);
@@ -46,15 +46,15 @@ export function celeryProfile(span: SpanRecord, dims: Dims): Derivation | undefi
   const runId = str(a[ATTR_MESSAGING_MESSAGE_ID]);
   if (task === '' || runId === '') {
     const missing = task === '' ? ATTR_CELERY_TASK_NAME : ATTR_MESSAGING_MESSAGE_ID;
-    return { rows: [], profile: 'celery', warning: `Celery span "${span.name}" has no ${missing}: it cannot form a run` };
+    return { rows: [], profile: 'celery', missing, warning: `Celery span "${span.name}" has no ${missing}: it cannot form a run` };
   }
   if (isEnqueue) {
-    return { profile: 'celery', rows: [makeRow(span, { profile: 'celery', job: task, runId, role: 'enqueue', queuedNs: span.startTimeUnixNano }, dims())] };
+    return { profile: 'celery', rows: [make(span, { profile: 'celery', job: task, runId, role: 'enqueue', queuedNs: span.startTimeUnixNano }, dims)] };
   }
   const state = STATES[str(a[ATTR_CELERY_STATE]).toUpperCase()];
   let outcome: string = state?.outcome ?? outcomeFromStatus(span);
   const terminal = state?.terminal ?? true;
   if (outcome === RunOutcome.Failed && TIME_LIMIT_EXCEPTIONS.test(lastException(span, 'exception.type'))) outcome = RunOutcome.TimedOut;
   const attempt = (int(a[ATTR_CELERY_RETRIES]) ?? 0) + 1;
-  return { profile: 'celery', rows: [makeRow(span, { profile: 'celery', job: task, runId, role: 'attempt', attempt, outcome, terminal }, dims())] };
+  return { profile: 'celery', rows: [make(span, { profile: 'celery', job: task, runId, role: 'attempt', attempt, outcome, terminal }, dims)] };
 }

@@ -9,8 +9,8 @@ import {
   RunOutcome,
 } from '../../contracts/index.js';
 import type { SpanRecord } from '../../contracts/index.js';
-import { makeRow, outcomeFromStatus } from './_row.js';
-import type { Dims } from './_profile.js';
+import { outcomeFromStatus } from './_row.js';
+import type { Dims, MakeRow } from './_profile.js';
 import { pick, str } from './_values.js';
 import type { Derivation } from './types.js';
 
@@ -39,7 +39,7 @@ function outcomeOf(span: SpanRecord, result: string): string {
  * result ({@link CICD_RESULT_OUTCOMES}), else the span status. Other spans of
  * a pipeline (steps) give no row.
  */
-export function cicdProfile(span: SpanRecord, dims: Dims): Derivation | undefined {
+export function cicdProfile(span: SpanRecord, dims: Dims, make: MakeRow): Derivation | undefined {
   const pipeline = str(pick(span, ATTR_CICD_PIPELINE_NAME));
   const pipelineRun = str(pick(span, ATTR_CICD_PIPELINE_RUN_ID));
   const a = span.attributes;
@@ -52,16 +52,16 @@ export function cicdProfile(span: SpanRecord, dims: Dims): Derivation | undefine
     const runId = str(pick(span, ATTR_CICD_PIPELINE_TASK_RUN_ID)) || (pipelineRun !== '' && task !== '' ? `${pipelineRun}/${task}` : '');
     if (job === '' || runId === '') {
       const missing = job === '' ? ATTR_CICD_PIPELINE_TASK_NAME : `${ATTR_CICD_PIPELINE_TASK_RUN_ID} (or ${ATTR_CICD_PIPELINE_RUN_ID})`;
-      return { rows: [], profile: 'cicd', warning: `CI/CD task span "${span.name}" has no ${missing}: it cannot form a run` };
+      return { rows: [], profile: 'cicd', missing: job === '' ? ATTR_CICD_PIPELINE_TASK_NAME : ATTR_CICD_PIPELINE_TASK_RUN_ID, warning: `CI/CD task span "${span.name}" has no ${missing}: it cannot form a run` };
     }
     const outcome = outcomeOf(span, str(a[ATTR_CICD_PIPELINE_TASK_RUN_RESULT]));
-    return { profile: 'cicd', rows: [makeRow(span, { profile: 'cicd', job, runId, role: 'run_attempt', outcome, terminal: true, resources: true }, dims())] };
+    return { profile: 'cicd', rows: [make(span, { profile: 'cicd', job, runId, role: 'run_attempt', outcome, terminal: true, resources: true }, dims)] };
   }
   if (!root && a[ATTR_CICD_PIPELINE_RESULT] === undefined) return { rows: [], profile: 'cicd' };
   if (pipeline === '' || pipelineRun === '') {
     const missing = pipeline === '' ? ATTR_CICD_PIPELINE_NAME : ATTR_CICD_PIPELINE_RUN_ID;
-    return { rows: [], profile: 'cicd', warning: `CI/CD pipeline span "${span.name}" has no ${missing}: it cannot form a run` };
+    return { rows: [], profile: 'cicd', missing, warning: `CI/CD pipeline span "${span.name}" has no ${missing}: it cannot form a run` };
   }
   const outcome = outcomeOf(span, str(pick(span, ATTR_CICD_PIPELINE_RESULT)));
-  return { profile: 'cicd', rows: [makeRow(span, { profile: 'cicd', job: pipeline, runId: pipelineRun, role: 'run_attempt', outcome, terminal: true, resources: true }, dims())] };
+  return { profile: 'cicd', rows: [make(span, { profile: 'cicd', job: pipeline, runId: pipelineRun, role: 'run_attempt', outcome, terminal: true, resources: true }, dims)] };
 }

@@ -10,10 +10,10 @@ import { cicdProfile } from './cicd.js';
 import { jobsloProfile } from './jobslo.js';
 import { k8sProfile } from './k8s.js';
 import { messagingProfile } from './messaging.js';
-import { dimensionsOf } from './_row.js';
+import { dimensionsOf, makeRow } from './_row.js';
 import type { Dimensions } from './_row.js';
-import type { Profile } from './_profile.js';
-import type { Derivation, ProfileName } from './types.js';
+import type { MakeRow, Profile } from './_profile.js';
+import type { Derivation, JobRow, ProfileName } from './types.js';
 
 export { RowRole } from './types.js';
 export type { Derivation, JobRow, ProfileName } from './types.js';
@@ -44,6 +44,8 @@ export const PROFILE_ORDER: readonly ProfileName[] = PROFILES.map(([name]) => na
 
 const NONE: Derivation = { rows: [] };
 
+const buildRow: MakeRow = (span, fields, dims) => makeRow(span, fields, dims());
+
 /**
  * The job rows of one span (none for most spans), the profile that claimed
  * it, and a warning when it looks like job telemetry but cannot form a run.
@@ -52,7 +54,49 @@ export function deriveSpan(span: SpanRecord): Derivation {
   let dims: Dimensions | undefined;
   const lazyDims = (): Dimensions => (dims ??= dimensionsOf(span));
   for (const [, profile] of PROFILES) {
-    const d = profile(span, lazyDims);
+    const d = profile(span, lazyDims, buildRow);
+    if (d !== undefined) return d;
+  }
+  return NONE;
+}
+
+// The check builds no rows: every profile decides whether a span can form a run before building its row.
+const PLACEHOLDER: JobRow = Object.freeze({
+  profile: 'jobslo',
+  job: '',
+  runId: '',
+  role: 'run',
+  attempt: 0,
+  startNs: 0n,
+  endNs: 0n,
+  outcome: '',
+  terminal: false,
+  runAttempts: 0,
+  errorType: '',
+  exitCode: null,
+  message: '',
+  queuedNs: null,
+  cost: null,
+  cpuSeconds: null,
+  maxRssBytes: null,
+  deadLettered: false,
+  traceId: '',
+  spanId: '',
+  dimKeys: [],
+  dimValues: [],
+});
+const noRow: MakeRow = () => PLACEHOLDER;
+const NO_DIMS: Dimensions = { keys: [], values: [] };
+const noDims = (): Dimensions => NO_DIMS;
+
+/**
+ * {@link deriveSpan} without building rows: the claiming profile and the
+ * warning only. A fraction of the cost of deriving, for a receiver that must
+ * answer with the warnings while the store derives the rows.
+ */
+export function checkSpan(span: SpanRecord): Pick<Derivation, 'profile' | 'warning' | 'missing'> {
+  for (const [, profile] of PROFILES) {
+    const d = profile(span, noDims, noRow);
     if (d !== undefined) return d;
   }
   return NONE;
@@ -62,24 +106,32 @@ export function deriveSpan(span: SpanRecord): Derivation {
 export interface DerivationWarnings {
   /** How many spans. */
   spans: number;
-  /** One line naming the first such span's missing attribute and the count, for an OTLP partial success `error_message`; `''` when none. */
+  /**
+   * One line for an OTLP partial success `error_message`: how many, by
+   * profile and missing attribute, and the first such span's warning; `''`
+   * when none.
+   */
   message: string;
 }
 
 /**
  * The derivation warnings of a batch, for a receiver's response (OTLP partial
- * success with `rejected_spans` 0). Derives every span, so call it only where
- * the cost of a second derivation is acceptable.
+ * success with `rejected_spans` 0). Uses {@link checkSpan}: no rows are built.
  */
 export function derivationWarnings(spans: readonly SpanRecord[]): DerivationWarnings {
   let count = 0;
   let first = '';
+  let byReason: Map<string, number> | undefined;
   for (const span of spans) {
-    const w = deriveSpan(span).warning;
-    if (w === undefined) continue;
-    if (count === 0) first = w;
+    const d = checkSpan(span);
+    if (d.warning === undefined) continue;
+    if (count === 0) first = d.warning;
     count++;
+    const reason = `${d.profile ?? ''} spans without ${d.missing ?? 'a run id'}`;
+    byReason ??= new Map();
+    byReason.set(reason, (byReason.get(reason) ?? 0) + 1);
   }
-  if (count === 0) return { spans: 0, message: '' };
-  return { spans: count, message: count === 1 ? `1 span stored but not counted: ${first}` : `${count} spans stored but not counted; the first: ${first}` };
+  if (count === 0 || byReason === undefined) return { spans: 0, message: '' };
+  const reasons = [...byReason].map(([reason, n]) => `${n} ${reason}`).join(', ');
+  return { spans: count, message: `${count === 1 ? '1 span' : `${count} spans`} stored but not counted as runs (${reasons}); the first: ${first}` };
 }

@@ -17,8 +17,8 @@ import {
   SpanType,
 } from '../../contracts/index.js';
 import type { SpanRecord } from '../../contracts/index.js';
-import { makeRow, outcomeFromStatus } from './_row.js';
-import type { Dims } from './_profile.js';
+import { outcomeFromStatus } from './_row.js';
+import type { Dims, MakeRow } from './_profile.js';
 import { int, nanos, pick, str } from './_values.js';
 import type { Derivation } from './types.js';
 
@@ -33,7 +33,7 @@ const OUTCOMES = new Set<string>(Object.values(RunOutcome));
  * run when it is a root span. A run span without `jobslo.run.attempts` is also
  * its own attempt (single-span run) when no attempt span arrives.
  */
-export function jobsloProfile(span: SpanRecord, dims: Dims): Derivation | undefined {
+export function jobsloProfile(span: SpanRecord, dims: Dims, make: MakeRow): Derivation | undefined {
   const a = span.attributes;
   const own = a[ATTR_JOB_NAME] !== undefined || a[ATTR_RUN_ID] !== undefined || a[ATTR_SPAN_TYPE] !== undefined || a[ATTR_ATTEMPT_NUMBER] !== undefined;
   const root = span.parentSpanId === '';
@@ -46,12 +46,12 @@ export function jobsloProfile(span: SpanRecord, dims: Dims): Derivation | undefi
   const runId = str(pick(span, ATTR_RUN_ID) ?? pick(span, ATTR_CICD_PIPELINE_RUN_ID) ?? pick(span, ATTR_K8S_JOB_UID));
   if (job === '' || runId === '') {
     const missing = job === '' ? `${ATTR_JOB_NAME} (or ${ATTR_CICD_PIPELINE_NAME}, ${ATTR_K8S_JOB_NAME})` : `${ATTR_RUN_ID} (or ${ATTR_CICD_PIPELINE_RUN_ID}, ${ATTR_K8S_JOB_UID})`;
-    return { rows: [], profile: 'jobslo', warning: `${type} span "${span.name}" has jobslo attributes but no ${missing}: it cannot form a run` };
+    return { rows: [], profile: 'jobslo', missing: job === '' ? ATTR_JOB_NAME : ATTR_RUN_ID, warning: `${type} span "${span.name}" has jobslo attributes but no ${missing}: it cannot form a run` };
   }
   if (type === SpanType.Attempt) {
     const declared = str(a[ATTR_ATTEMPT_OUTCOME]);
     const outcome = declared !== '' ? declared : outcomeFromStatus(span);
-    return { profile: 'jobslo', rows: [makeRow(span, { profile: 'jobslo', job, runId, role: 'attempt', attempt: attemptNo, outcome }, dims())] };
+    return { profile: 'jobslo', rows: [make(span, { profile: 'jobslo', job, runId, role: 'attempt', attempt: attemptNo, outcome }, dims)] };
   }
   let outcome = str(a[ATTR_RUN_OUTCOME]);
   if (!OUTCOMES.has(outcome)) outcome = outcomeFromStatus(span);
@@ -64,10 +64,10 @@ export function jobsloProfile(span: SpanRecord, dims: Dims): Derivation | undefi
   return {
     profile: 'jobslo',
     rows: [
-      makeRow(
+      make(
         span,
         { profile: 'jobslo', job, runId, role: reported === null ? 'run_attempt' : 'run', outcome, terminal: true, runAttempts: reported ?? 0, queuedNs, resources: true },
-        dims(),
+        dims,
       ),
     ],
   };

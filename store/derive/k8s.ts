@@ -1,8 +1,8 @@
 /** Profile `k8s`: processes of Kubernetes Jobs, identified by resource attributes. */
 import { ATTR_K8S_CRONJOB_NAME, ATTR_K8S_JOB_NAME, ATTR_K8S_JOB_UID } from '../../contracts/index.js';
 import type { SpanRecord } from '../../contracts/index.js';
-import { makeRow, outcomeFromStatus } from './_row.js';
-import type { Dims } from './_profile.js';
+import { outcomeFromStatus } from './_row.js';
+import type { Dims, MakeRow } from './_profile.js';
 import { pick, str } from './_values.js';
 import type { Derivation } from './types.js';
 
@@ -13,14 +13,14 @@ import type { Derivation } from './types.js';
  * `k8s.job.name`. Every attempt may end the run and the latest gives the
  * outcome, from the span status. Child spans give nothing.
  */
-export function k8sProfile(span: SpanRecord, dims: Dims): Derivation | undefined {
+export function k8sProfile(span: SpanRecord, dims: Dims, make: MakeRow): Derivation | undefined {
   if (span.parentSpanId !== '') return undefined;
   const name = str(pick(span, ATTR_K8S_JOB_NAME));
   if (name === '') return undefined;
   const job = str(pick(span, ATTR_K8S_CRONJOB_NAME)) || name;
   const runId = str(pick(span, ATTR_K8S_JOB_UID));
   if (runId === '') {
-    return { rows: [], profile: 'k8s', warning: `span "${span.name}" of Kubernetes Job "${name}" has no ${ATTR_K8S_JOB_UID}: it cannot form a run` };
+    return { rows: [], profile: 'k8s', missing: ATTR_K8S_JOB_UID, warning: `span "${span.name}" of Kubernetes Job "${name}" has no ${ATTR_K8S_JOB_UID}: it cannot form a run` };
   }
-  return { profile: 'k8s', rows: [makeRow(span, { profile: 'k8s', job, runId, role: 'attempt', outcome: outcomeFromStatus(span), terminal: true, resources: true }, dims())] };
+  return { profile: 'k8s', rows: [make(span, { profile: 'k8s', job, runId, role: 'attempt', outcome: outcomeFromStatus(span), terminal: true, resources: true }, dims)] };
 }

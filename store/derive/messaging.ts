@@ -7,8 +7,8 @@ import {
   ATTR_MESSAGING_OPERATION_TYPE,
 } from '../../contracts/index.js';
 import type { SpanRecord } from '../../contracts/index.js';
-import { makeRow, outcomeFromStatus } from './_row.js';
-import type { Dims } from './_profile.js';
+import { outcomeFromStatus } from './_row.js';
+import type { Dims, MakeRow } from './_profile.js';
 import { str } from './_values.js';
 import type { Derivation } from './types.js';
 
@@ -24,7 +24,7 @@ const ENQUEUE_OPERATIONS = new Set(['create', 'send', 'publish']);
  * and `publish` spans give the run's queued time; `receive` and `settle`
  * spans give nothing.
  */
-export function messagingProfile(span: SpanRecord, dims: Dims): Derivation | undefined {
+export function messagingProfile(span: SpanRecord, dims: Dims, make: MakeRow): Derivation | undefined {
   const a = span.attributes;
   const op = str(a[ATTR_MESSAGING_OPERATION_TYPE] ?? a[ATTR_MESSAGING_OPERATION_OLD]);
   if (op === '') return undefined;
@@ -35,10 +35,10 @@ export function messagingProfile(span: SpanRecord, dims: Dims): Derivation | und
   if (job === '' || runId === '') {
     if (!isProcess) return { rows: [], profile: 'messaging' };
     const missing = job === '' ? `${ATTR_MESSAGING_DESTINATION_NAME} (or ${ATTR_MESSAGING_DESTINATION_OLD})` : ATTR_MESSAGING_MESSAGE_ID;
-    return { rows: [], profile: 'messaging', warning: `messaging process span "${span.name}" has no ${missing}: it cannot form a run` };
+    return { rows: [], profile: 'messaging', missing: job === '' ? ATTR_MESSAGING_DESTINATION_NAME : ATTR_MESSAGING_MESSAGE_ID, warning: `messaging process span "${span.name}" has no ${missing}: it cannot form a run` };
   }
   if (!isProcess) {
-    return { profile: 'messaging', rows: [makeRow(span, { profile: 'messaging', job, runId, role: 'enqueue', queuedNs: span.startTimeUnixNano }, dims())] };
+    return { profile: 'messaging', rows: [make(span, { profile: 'messaging', job, runId, role: 'enqueue', queuedNs: span.startTimeUnixNano }, dims)] };
   }
-  return { profile: 'messaging', rows: [makeRow(span, { profile: 'messaging', job, runId, role: 'attempt', outcome: outcomeFromStatus(span), terminal: true }, dims())] };
+  return { profile: 'messaging', rows: [make(span, { profile: 'messaging', job, runId, role: 'attempt', outcome: outcomeFromStatus(span), terminal: true }, dims)] };
 }

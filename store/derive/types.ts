@@ -79,4 +79,10 @@ export interface Derivation {
    * which attribute is missing. The span is still stored.
    */
   warning?: string;
+  /**
+   * With {@link warning}: the attribute whose absence keeps the span from
+   * forming a run (`jobslo.run.id`, `k8s.job.uid`, ...), a stable key to
+   * count such spans by.
+   */
+  missing?: string;
 }

@@ -431,18 +431,40 @@ export function defineStoreConformance(name: string, options: ConformanceOptions
     });
   });
 
+  describe(`${name}: spans that look like job telemetry but form no run`, () => {
+    it('counts them in the window their end falls in, by profile and missing attribute, each once however often delivered; they count as no run', async () => {
+      const s = await fresh();
+      const noRunId = span({ name: 'nightly', startMillis: T0, durationMillis: 10, attributes: { 'jobslo.job.name': 'nightly', 'jobslo.span.type': 'run' } });
+      const noUid = span({ name: 'pod', startMillis: T0 + 5, resource: { 'k8s.job.name': 'backup' } });
+      const celeryNoId = span({ name: 'run/tasks.a', kind: 5, startMillis: T0, attributes: { 'celery.action': 'run', 'celery.task_name': 'tasks.a' } });
+      const late = span({ startMillis: RANGE.toMillis + 1, attributes: { 'jobslo.job.name': 'nightly', 'jobslo.span.type': 'run' } });
+      await insert(s, [...ok('good', T0, 20), noRunId, noUid, late]);
+      await insert(s, [noRunId, celeryNoId]);
+      expect(await s.unformedSpans(RANGE)).toEqual([
+        { profile: 'celery', missing: 'messaging.message.id', spans: 1 },
+        { profile: 'jobslo', missing: 'jobslo.run.id', spans: 1 },
+        { profile: 'k8s', missing: 'k8s.job.uid', spans: 1 },
+      ]);
+      expect(await s.unformedSpans({ fromMillis: RANGE.toMillis, toMillis: RANGE.toMillis + HOUR })).toEqual([{ profile: 'jobslo', missing: 'jobslo.run.id', spans: 1 }]);
+      expect((await s.jobAggregates(RANGE)).map((a) => [a.job, a.runs])).toEqual([['good', 1]]);
+    });
+  });
+
   describe(`${name}: migration of a store that holds spans but no job rows`, () => {
     it('re-derives the job rows from the stored spans: every answer is the same', async (ctx) => {
       if (!options.forgetJobRows) return ctx.skip();
       const s = await fresh();
-      await insert(s, [...flaky(T0), ...failed('m', T0 + 1_000, 2), ...ok('m', T0 + 2_000, 30)]);
+      const noRunId = span({ startMillis: T0, attributes: { 'jobslo.job.name': 'nightly', 'jobslo.span.type': 'run' } });
+      await insert(s, [...flaky(T0), ...failed('m', T0 + 1_000, 2), ...ok('m', T0 + 2_000, 30), noRunId]);
       const want = await s.jobAggregates(RANGE);
       await options.forgetJobRows(s);
       await options.settle?.(s);
       expect(await s.jobAggregates(RANGE)).toEqual([]);
+      expect(await s.unformedSpans(RANGE)).toEqual([]);
       await s.migrate();
       await options.settle?.(s);
       expect(await s.jobAggregates(RANGE)).toEqual(want);
+      expect(await s.unformedSpans(RANGE)).toEqual([{ profile: 'jobslo', missing: 'jobslo.run.id', spans: 1 }]);
       expect(want.map((a) => [a.job, a.runs])).toEqual([
         ['flaky', 1],
         ['m', 2],

@@ -1,6 +1,6 @@
 /** The span-to-run derivation, one profile at a time: pure functions, no store. */
 import { describe, expect, it } from 'vitest';
-import { CICD_RESULT_OUTCOMES, PROFILE_ORDER, deriveSpan, derivationWarnings, dimensionsOf } from '../../store/derive/index.js';
+import { CICD_RESULT_OUTCOMES, PROFILE_ORDER, checkSpan, deriveSpan, derivationWarnings, dimensionsOf } from '../../store/derive/index.js';
 import type { JobRow } from '../../store/derive/index.js';
 import type { SpanRecord } from '../../contracts/index.js';
 import { runSpans } from '../support/spans.js';
@@ -27,6 +27,10 @@ function check(s: SpanRecord, want: Want | null, warning?: RegExp): void {
   }
   if (warning) expect(d.warning).toMatch(warning);
   else expect(d.warning).toBeUndefined();
+  // A warning always names the missing attribute, and the row-less check agrees with the derivation.
+  expect(d.missing !== undefined).toBe(d.warning !== undefined);
+  const c = checkSpan(s);
+  expect([c.profile, c.warning, c.missing]).toEqual([d.profile, d.warning, d.missing]);
 }
 
 describe('profile jobslo', () => {
@@ -214,7 +218,20 @@ describe('derivation warnings', () => {
   it('counts the spans that look like job telemetry but cannot form a run and names the first missing attribute', () => {
     const bad = span({ startMillis: T0, attributes: { 'jobslo.job.name': 'j', 'jobslo.span.type': 'run' } });
     const good = runSpans({ job: 'j', startMillis: T0, outcome: 'succeeded', attempts: [] });
-    expect(derivationWarnings([...good, bad, bad])).toEqual({ spans: 2, message: expect.stringMatching(/^2 spans stored but not counted; the first: .*jobslo\.run\.id/) });
+    const k8s = span({ startMillis: T0, resource: { 'k8s.job.name': 'nightly' } });
+    expect(derivationWarnings([...good, bad, k8s, bad])).toEqual({
+      spans: 3,
+      message: expect.stringMatching(/^3 spans stored but not counted as runs \(2 jobslo spans without jobslo\.run\.id, 1 k8s spans without k8s\.job\.uid\); the first: .*jobslo\.run\.id/),
+    });
+    expect(derivationWarnings([bad]).message).toMatch(/^1 span stored but not counted as runs \(1 jobslo spans without jobslo\.run\.id\)/);
     expect(derivationWarnings(good)).toEqual({ spans: 0, message: '' });
+  });
+
+  it('the row-less check agrees with the derivation on the recorded spans of real frameworks', () => {
+    for (const s of [...recordedSpans(CELERY_FIXTURE), ...recordedSpans(BULLMQ_FIXTURE)]) {
+      const d = deriveSpan(s);
+      const c = checkSpan(s);
+      expect([c.profile, c.warning, c.missing]).toEqual([d.profile, d.warning, d.missing]);
+    }
   });
 });

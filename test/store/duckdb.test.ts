@@ -10,6 +10,7 @@ defineStoreConformance('DuckDB', {
   async forgetJobRows(store) {
     const duck = store as DuckDbStore;
     await duck.query('DELETE FROM job_rows');
+    await duck.query('DELETE FROM unformed_spans');
     await duck.query('DELETE FROM jobslo_migrations WHERE version >= 3');
   },
 });

@@ -61,6 +61,7 @@ export function defineClickHouseServerSuite(options: ClickHouseServerSuiteOption
     async forgetJobRows(store) {
       const ch = store as ClickHouseStore;
       await exec(`TRUNCATE TABLE ${ch.jobRowsTable}`);
+      await exec(`TRUNCATE TABLE ${ch.spansTable.replace(/\.spans$/, '.unformed_spans')}`);
       await exec(`DROP TABLE ${ch.spansTable.replace(/\.spans$/, '.jobslo_migrations')}`);
     },
     // Same interpolation as DuckDB's quantile_cont, computed by ClickHouse: exact up to float rounding.
@@ -89,7 +90,7 @@ export function defineClickHouseServerSuite(options: ClickHouseServerSuiteOption
       expect(store.kind).toBe('clickhouse');
       await store.migrate();
       const versions = await exec(`SELECT version FROM ${db}.jobslo_migrations ORDER BY version FORMAT TSV`);
-      expect(versions.trim().split('\n')).toEqual(['1', '2', '3']);
+      expect(versions.trim().split('\n')).toEqual(['1', '2', '3', '4']);
       const engine = await exec(`SELECT engine FROM system.tables WHERE database = '${db}' AND name = 'spans' FORMAT TSV`);
       expect(engine.trim()).toBe('ReplacingMergeTree');
     } finally {
