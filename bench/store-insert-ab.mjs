@@ -37,7 +37,8 @@ function build(total) {
 import { performance } from 'node:perf_hooks';
 const [before, after] = [process.argv[2], process.argv[3]];
 const N = Number(process.argv[4] ?? 20000), ROUNDS = Number(process.argv[5] ?? 10);
-const mods = await Promise.all([before, after].map(async (d) => ({ store: await import(`${d}/store/index.js`), ch: await import(`${d}/store/_clickhouse.js`) })));
+// store/duckdb.js holds DuckDbStore in every tree (store/index.js stopped exporting it).
+const mods = await Promise.all([before, after].map(async (d) => ({ store: await import(`${d}/store/duckdb.js`), ch: await import(`${d}/store/_clickhouse.js`) })));
 const spans = build(N);
 const med = (a) => { const s = [...a].sort((x, y) => x - y); return s[Math.floor(s.length / 2)]; };
 const duck = [[], []], enc = [[], []];

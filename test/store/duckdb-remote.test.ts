@@ -33,6 +33,7 @@ defineStoreConformance('DuckDB read through the collector (RemoteStore)', {
   async forgetJobRows(store) {
     const duck = store as DuckDbStore;
     await duck.query('DELETE FROM job_rows');
+    await duck.query('DELETE FROM unformed_spans');
     await duck.query('DELETE FROM jobslo_migrations WHERE version >= 3');
   },
 });
