@@ -1,13 +1,15 @@
 /**
  * The read API of a real `jobslo collector --store duckdb:FILE` (store on its
  * own thread): a read still running after --read-timeout is stopped and
- * answered 503, a write sent meanwhile is stored, and reads work again.
+ * answered 503, a write sent meanwhile is stored, and reads work again; the
+ * thread's exporter metrics are served on /metrics.
  */
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { encodeTraceRequestProto } from '../../collector/otlp/index.js';
+import { parsePromText, promValue } from '../support/prom-text.js';
 import { runSpans } from '../support/spans.js';
 import { buildCli, spawnCli, waitFor } from './_util.js';
 import type { CliProcess } from './_util.js';
@@ -61,5 +63,10 @@ describe('collector read API: --read-timeout through the store thread', () => {
       100,
     );
     expect(names).toEqual(['before', 'during']);
+    // The store thread's exporter metrics are served with the receiver's.
+    const spansPerWrite = runSpans({ job: 'x', startMillis: T0, outcome: 'succeeded', attempts: [{ startOffsetMillis: 0, durationMillis: 5, outcome: 'succeeded' }] }).length;
+    const samples = parsePromText(await (await fetch(`${url}/metrics`)).text());
+    expect(promValue(samples, 'jobslo_exporter_sent_items_total', { exporter: 'store', signal: 'spans' })).toBe(2 * spansPerWrite);
+    expect(promValue(samples, 'jobslo_receiver_accepted_spans_total', { transport: 'http' })).toBe(2 * spansPerWrite);
   }, 120_000);
 });
