@@ -310,11 +310,14 @@ describe('jobslo schedule', () => {
     writeFileSync(join(dir, 's.yaml'), 'queue: every-second\njobs:\n  - {name: sec, cron: "* * * * * *", command: "echo tick >> marker"}\n');
     const p = schedule(['--file', 's.yaml', '--endpoint', capture.url, '--state-dir', join(dir, 'state')]);
     const lines = (): number => (existsSync(join(dir, 'marker')) ? readFileSync(join(dir, 'marker'), 'utf8').split('\n').length - 1 : 0);
-    expect(await waitFor(() => lines() >= 2, 10_000)).toBe(true);
+    const succeeded = () => runs().filter((s) => s.attributes[ATTR_JOB_NAME] === 'sec' && s.attributes[ATTR_RUN_OUTCOME] === 'succeeded');
+    // Two runs finished and exported (the marker alone is written before a run ends).
+    expect(await waitFor(() => succeeded().length >= 2, 30_000)).toBe(true);
+    expect(lines()).toBeGreaterThanOrEqual(2);
     p.child.kill('SIGTERM');
     const r = await p.done;
     expect(r.code).toBe(143);
-    const done = runs().filter((s) => s.attributes[ATTR_JOB_NAME] === 'sec' && s.attributes[ATTR_RUN_OUTCOME] === 'succeeded');
+    const done = succeeded();
     expect(done.length).toBeGreaterThanOrEqual(2);
     for (const s of done) {
       expect(s.attributes[ATTR_QUEUE_NAME]).toBe('every-second');
@@ -322,5 +325,5 @@ describe('jobslo schedule', () => {
       expect(queuedNs % 1_000_000_000n).toBe(0n); // the tick, on a whole second
       expect(s.startNanos >= queuedNs).toBe(true);
     }
-  });
+  }, 60_000);
 });
