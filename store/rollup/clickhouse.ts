@@ -255,9 +255,9 @@ export class ClickHouseRollups implements RollupReadBackend {
     return { loNs: big(r['lo']) - 1n, hiNs: big(r['hi']) };
   }
 
-  async latestStartNs(): Promise<bigint | null> {
-    const [r] = await this.host.select(`SELECT count() AS n, max(start_ns) AS m FROM ${this.db}.job_rows`, 'latest job row start');
-    return !r || Number(r['n']) === 0 ? null : big(r['m']);
+  async rowStartsAfter(ns: bigint): Promise<boolean> {
+    const rows = await this.host.select(`SELECT 1 AS x FROM ${this.db}.job_rows WHERE end_ns > ${ns} AND start_ns > ${ns} LIMIT 1`, 'job rows after the instant');
+    return rows.length > 0;
   }
 
   async minuteRuns(jobs: readonly string[], fromNs: bigint, toNs: bigint): Promise<RunFact[]> {

@@ -267,9 +267,8 @@ export class DuckDbRollups implements RollupReadBackend {
     return { loNs: big(r['lo']) - 1n, hiNs: big(r['hi']) };
   }
 
-  async latestStartNs(): Promise<bigint | null> {
-    const [r] = await this.read('SELECT max(start_ns) AS m FROM job_rows');
-    return r === undefined || r['m'] === null || r['m'] === undefined ? null : big(r['m']);
+  async rowStartsAfter(ns: bigint): Promise<boolean> {
+    return (await this.read(`SELECT 1 AS x FROM job_rows WHERE end_ns > ${ns} AND start_ns > ${ns} LIMIT 1`)).length > 0;
   }
 
   async minuteRuns(jobs: readonly string[], fromNs: bigint, toNs: bigint): Promise<RunFact[]> {

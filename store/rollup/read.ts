@@ -75,8 +75,12 @@ export interface RollupReadBackend extends RollupBackend {
   countEdges(parts: readonly EdgePart[]): Promise<Map<number, PartCount>>;
   /** Adds thresholds to the registry (idempotent). */
   registerThresholds(thresholds: readonly RegisteredThreshold[]): Promise<void>;
-  /** The latest start of any stored job row, Unix ns; null without rows. */
-  latestStartNs(): Promise<bigint | null>;
+  /**
+   * True when some stored job row starts after `ns`. Cheap: such a row also
+   * ends after `ns` (a row ends no earlier than it starts), so only rows that
+   * end after it are read, which the stores' time order prunes to the newest.
+   */
+  rowStartsAfter(ns: bigint): Promise<boolean>;
   /** Jobs with hour buckets, and the range of their hour starts. */
   rolledJobs(): Promise<{ jobs: string[]; fromNs: bigint; toNs: bigint }>;
 }
@@ -119,8 +123,11 @@ export async function rollupWindowCounts(backend: RollupReadBackend, queries: re
   if (!queries.every(rollupCanAnswer)) return null;
   await refreshRollups(backend);
   // The raw path at T ignores rows that start after T; buckets hold them. Count raw runs for such a T (an evaluation in the past).
-  const latest = await backend.latestStartNs();
-  if (latest !== null && queries.some((q) => BigInt(Math.trunc(q.endMillis)) * 1_000_000n < latest)) return null;
+  const earliestEnd = queries.reduce<bigint | null>((m, q) => {
+    const e = BigInt(Math.trunc(q.endMillis)) * 1_000_000n;
+    return m === null || e < m ? e : m;
+  }, null);
+  if (earliestEnd !== null && (await backend.rowStartsAfter(earliestEnd))) return null;
   await ensureThresholds(backend, queries);
   const hours: HourPart[] = [];
   const edges: EdgePart[] = [];
@@ -159,8 +166,7 @@ export async function rollupWindowCounts(backend: RollupReadBackend, queries: re
  */
 export async function rollupRunStarts(backend: RollupReadBackend, query: StartsQuery): Promise<number[] | null> {
   await refreshRollups(backend);
-  const latest = await backend.latestStartNs();
-  if (latest !== null && query.toNs < latest) return null;
+  if (await backend.rowStartsAfter(query.toNs)) return null;
   if (query.toNs <= query.fromNs) return [];
   return backend.startsOf(query);
 }
@@ -175,8 +181,7 @@ export async function rollupRunStarts(backend: RollupReadBackend, query: StartsQ
 export async function rollupSeries(backend: RollupReadBackend, query: SeriesRollupQuery, where: DimensionFilter | undefined): Promise<Record<string, unknown>[] | null> {
   if (where !== undefined && Object.keys(where).length > 0) return null;
   await refreshRollups(backend);
-  const latest = await backend.latestStartNs();
-  if (latest !== null && query.toNs < latest) return null;
+  if (await backend.rowStartsAfter(query.toNs)) return null;
   if (query.toNs <= query.fromNs) return [];
   return backend.seriesOf(query);
 }
