@@ -33,13 +33,17 @@ const WINDOW_QUERIES: WindowCountsQuery[] = ['*', 'billing', 'etl-*', "quote'job
 );
 
 /** What the embedded path computes for these requests: HTTP into a collector writing DuckDB in-process. */
-async function duckDbPath(reqs: SpanRecord[][]): Promise<{ analysis: unknown; counts: unknown }> {
+async function duckDbPath(reqs: SpanRecord[][]): Promise<{ analysis: unknown; printed: unknown; counts: unknown }> {
   const store = await DuckDbStore.open({ path: ':memory:' });
   await store.migrate();
   const collector = await startCollector({ sink: new StoreSink(store), port: 0 });
   try {
     for (const r of reqs) expect((await postSpans(collector.url, r)).status).toBe(200);
-    return { analysis: await analyze(store, RANGE), counts: await store.windowCountsMany(WINDOW_QUERIES) };
+    // As `jobslo analyze --format json` prints it: the analysis and the unformed spans of the window.
+    const unformed = await store.unformedSpans(RANGE);
+    const analysis = await analyze(store, RANGE);
+    const printed = { ...analysis, unformed_spans: { spans: unformed.reduce((n, u) => n + u.spans, 0), by_reason: unformed } };
+    return { analysis, printed, counts: await store.windowCountsMany(WINDOW_QUERIES) };
   } finally {
     await collector.close();
   }
@@ -157,7 +161,7 @@ describe.skipIf(!up)('OTLP -> jobslo collector --bus kafka -> Kafka -> jobslo in
 
       const res = await runCli(['analyze', '--store', s.store, '--since', '24h', '--until', UNTIL, '--format', 'json']);
       expect(res.code, res.output).toBe(0);
-      expect(JSON.parse(res.stdout)).toEqual((await duckDbPath(reqs)).analysis);
+      expect(JSON.parse(res.stdout)).toEqual((await duckDbPath(reqs)).printed);
 
       // SIGTERM: the ingest finishes, commits and exits 0.
       expect(await ingest.kill('SIGTERM')).toBe(0);
