@@ -4,7 +4,7 @@
  * process using one backend never loads the other.
  */
 import { ConfigError } from '../contracts/index.js';
-import type { DropBeforeOptions } from './types.js';
+import type { DropBeforeOptions, UnformedSpans } from './types.js';
 
 const DAY_MILLIS = 86_400_000;
 
@@ -31,4 +31,11 @@ export function retentionCutoffs(olderThanMillis: number, options: DropBeforeOpt
 /** Byte-order string comparison, the same in every store and locale. */
 export function compareStrings(a: string, b: string): number {
   return a < b ? -1 : a > b ? 1 : 0;
+}
+
+/** Rows of `profile`, `missing`, `n` as {@link UnformedSpans}, by profile then missing attribute. */
+export function toUnformedSpans(rows: readonly Record<string, unknown>[]): UnformedSpans[] {
+  return rows
+    .map((r) => ({ profile: String(r['profile']), missing: String(r['missing']), spans: Number(r['n']) }))
+    .sort((a, b) => compareStrings(a.profile, b.profile) || compareStrings(a.missing, b.missing));
 }

@@ -3,7 +3,7 @@ import { createClient } from '@clickhouse/client';
 import type { ClickHouseClient, Logger as ClientLogger, LogParams, ErrorLogParams, WarnLogParams } from '@clickhouse/client';
 import { ConfigError, StoreError, noopLogger } from '../contracts/index.js';
 import type { LifecycleEventRecord, Logger, SpanRecord } from '../contracts/index.js';
-import { compareStrings, retentionCutoffs } from './_common.js';
+import { compareStrings, retentionCutoffs, toUnformedSpans } from './_common.js';
 import type {
   DimensionFilter,
   DropBeforeOptions,
@@ -936,9 +936,7 @@ export class ClickHouseStore implements Store {
        GROUP BY profile, missing`,
       'unformed spans query',
     );
-    return rows
-      .map((r) => ({ profile: String(r['profile']), missing: String(r['missing']), spans: Number(r['n']) }))
-      .sort((a, b) => compareStrings(a.profile, b.profile) || compareStrings(a.missing, b.missing));
+    return toUnformedSpans(rows);
   }
 
   /**

@@ -13,7 +13,7 @@ import type { NsRange, RunFact } from './rollup/index.js';
 import { checkSpan, deriveSpan } from './derive/index.js';
 import type { JobRow } from './derive/index.js';
 import { STORED_SPAN_COLUMNS, spanFromStored } from './_backfill.js';
-import { compareStrings, retentionCutoffs } from './_common.js';
+import { compareStrings, retentionCutoffs, toUnformedSpans } from './_common.js';
 import type { StoredSpan } from './_backfill.js';
 import type {
   DimensionFilter,
@@ -882,9 +882,7 @@ export class DuckDbStore implements Store {
       SELECT profile, missing, count(DISTINCT trace_id || '/' || span_id) AS n FROM unformed_spans
       WHERE end_ns > ${nanosLiteral(range.fromMillis)} AND end_ns <= ${nanosLiteral(range.toMillis)}
       GROUP BY profile, missing`);
-    return rows
-      .map((r) => ({ profile: String(r['profile']), missing: String(r['missing']), spans: Number(r['n']) }))
-      .sort((a, b) => compareStrings(a.profile, b.profile) || compareStrings(a.missing, b.missing));
+    return toUnformedSpans(rows);
   }
 
   async dropBefore(olderThanMillis: number, options: DropBeforeOptions = {}): Promise<DropResult> {

@@ -103,12 +103,9 @@ async function migrated(store: Store, options: MigrateOptions): Promise<Store> {
  */
 export async function openStore(value: string, env: NodeJS.ProcessEnv = process.env, options: MigrateOptions = {}): Promise<Store> {
   const url = parseStoreUrl(value);
-  let store: Store;
-  try {
-    store = await openBackend(url, env);
-  } catch (err) {
-    const locked = lockedBy(url, err);
-    if (!locked) throw err;
+  const opened = await openOrLocked(url, env);
+  if ('locked' in opened) {
+    const { locked, err } = opened;
     throw new StoreError(
       'JOBSLO_ERR_STORE_LOCKED',
       `the DuckDB file ${locked.path} is held by the collector at ${locked.owner.url} (pid ${locked.owner.pid}); this command writes or migrates, which only that collector can do: ` +
@@ -116,7 +113,7 @@ export async function openStore(value: string, env: NodeJS.ProcessEnv = process.
       { cause: err },
     );
   }
-  return migrated(store, options);
+  return migrated(opened.store, options);
 }
 
 /**
@@ -129,14 +126,19 @@ export async function openStore(value: string, env: NodeJS.ProcessEnv = process.
  */
 export async function openRunReader(value: string, env: NodeJS.ProcessEnv = process.env, options: MigrateOptions = {}): Promise<RunReaderHandle> {
   const url = parseStoreUrl(value);
-  let store: Store;
+  const opened = await openOrLocked(url, env);
+  // DuckDB allows one process per file: read through the collector that holds it.
+  if ('locked' in opened) return new RemoteStore(opened.locked.owner.url, `duckdb:${opened.locked.path}`, undefined, opened.locked.owner.token);
+  return migrated(opened.store, options);
+}
+
+/** The store the URL names, or the collector holding its DuckDB file (any other failure is thrown). */
+async function openOrLocked(url: StoreUrl, env: NodeJS.ProcessEnv): Promise<{ store: Store } | { locked: { path: string; owner: StoreOwner }; err: unknown }> {
   try {
-    store = await openBackend(url, env);
+    return { store: await openBackend(url, env) };
   } catch (err) {
-    // DuckDB allows one process per file: read through the collector that holds it.
     const locked = lockedBy(url, err);
     if (!locked) throw err;
-    return new RemoteStore(locked.owner.url, `duckdb:${locked.path}`, undefined, locked.owner.token);
+    return { locked, err };
   }
-  return migrated(store, options);
 }
