@@ -384,56 +384,51 @@ export class ClickHouseStore implements Store {
    * copies it then writes are harmless (idempotent aggregates, merges).
    */
   private async backfillJobRows(): Promise<void> {
-    const database = this.db.slice(1, -1);
-    const parts = await this.select(
-      `SELECT DISTINCT partition_id FROM system.parts WHERE database = ${quoteString(database)} AND table = 'spans' AND active`,
-      'partition list query',
-    );
-    for (const id of parts.map((r) => String(r['partition_id'])).filter((i) => /^\d{8}$/.test(i)).sort()) {
-      let rows: JobRow[] = [];
-      let received = 0n;
-      const flush = async (): Promise<void> => {
-        if (rows.length === 0) return;
-        await this.insertJobRows(rows, received);
-        rows = [];
-      };
-      const result = await this.client.query({
-        query: `SELECT ${STORED_SPAN_COLUMNS}, received_ns FROM ${this.db}.spans WHERE toYYYYMMDD(toDateTime(intDiv(end_ns, 1000000000))) = ${numberLiteral(Number(id))}`,
-        format: 'JSONEachRow',
-      });
-      try {
-        for await (const batch of result.stream<StoredSpan & { received_ns: string }>()) {
-          for (const line of batch) {
-            const stored = line.json();
-            const r = BigInt(String(stored.received_ns));
-            if (r > received) received = r;
-            for (const row of deriveSpan(spanFromStored(stored)).rows) rows.push(row);
-            if (rows.length >= BACKFILL_BATCH) await flush();
-          }
-        }
-      } catch (err) {
-        throw toStoreError(err, this.where, `re-deriving the job rows of partition ${id}`);
-      }
-      await flush();
-    }
+    let rows: JobRow[] = [];
+    let received = 0n;
+    const flush = async (): Promise<void> => {
+      if (rows.length === 0) return;
+      await this.insertJobRows(rows, received);
+      rows = [];
+    };
+    await this.scanStoredSpans('re-deriving the job rows', flush, async (stored, span) => {
+      const r = BigInt(String(stored.received_ns));
+      if (r > received) received = r;
+      for (const row of deriveSpan(span).rows) rows.push(row);
+      if (rows.length >= BACKFILL_BATCH) await flush();
+    });
   }
 
   /** Finds the unformed spans among the stored spans, a partition at a time (not atomic; copies are harmless). */
   private async backfillUnformedSpans(): Promise<void> {
+    let text = '';
+    let count = 0;
+    const flush = async (): Promise<void> => {
+      if (count === 0) return;
+      await this.insertTsv('unformed_spans', [Buffer.from(text, 'utf8')], UNFORMED_COLUMNS, `insert of ${count} unformed spans`);
+      text = '';
+      count = 0;
+    };
+    await this.scanStoredSpans('finding the unformed spans', flush, async (stored, span) => {
+      const d = checkSpan(span);
+      if (d.warning === undefined) return;
+      text += unformedTsvLine(span, d.profile ?? '', d.missing ?? '', String(stored.received_ns));
+      if (++count >= BACKFILL_BATCH) await flush();
+    });
+  }
+
+  /** Streams every stored span, a day partition at a time, calling `flush` after each partition. */
+  private async scanStoredSpans(
+    doing: string,
+    flush: () => Promise<void>,
+    onSpan: (stored: StoredSpan & { received_ns: string }, span: SpanRecord) => Promise<void>,
+  ): Promise<void> {
     const database = this.db.slice(1, -1);
     const parts = await this.select(
       `SELECT DISTINCT partition_id FROM system.parts WHERE database = ${quoteString(database)} AND table = 'spans' AND active`,
       'partition list query',
     );
     for (const id of parts.map((r) => String(r['partition_id'])).filter((i) => /^\d{8}$/.test(i)).sort()) {
-      let text = '';
-      let count = 0;
-      const flush = async (): Promise<void> => {
-        if (count === 0) return;
-        await this.insertTsv('unformed_spans', [Buffer.from(text, 'utf8')], UNFORMED_COLUMNS, `insert of ${count} unformed spans`);
-        text = '';
-        count = 0;
-      };
       const result = await this.client.query({
         query: `SELECT ${STORED_SPAN_COLUMNS}, received_ns FROM ${this.db}.spans WHERE toYYYYMMDD(toDateTime(intDiv(end_ns, 1000000000))) = ${numberLiteral(Number(id))}`,
         format: 'JSONEachRow',
@@ -442,15 +437,11 @@ export class ClickHouseStore implements Store {
         for await (const batch of result.stream<StoredSpan & { received_ns: string }>()) {
           for (const line of batch) {
             const stored = line.json();
-            const span = spanFromStored(stored);
-            const d = checkSpan(span);
-            if (d.warning === undefined) continue;
-            text += unformedTsvLine(span, d.profile ?? '', d.missing ?? '', String(stored.received_ns));
-            if (++count >= BACKFILL_BATCH) await flush();
+            await onSpan(stored, spanFromStored(stored));
           }
         }
       } catch (err) {
-        throw toStoreError(err, this.where, `finding the unformed spans of partition ${id}`);
+        throw toStoreError(err, this.where, `${doing} of partition ${id}`);
       }
       await flush();
     }
