@@ -11,6 +11,7 @@ import { ProtoReader } from '../../collector/otlp/internal/proto-reader.js';
 import type { SpanRecord } from '../../contracts/index.js';
 import { DuckDbStore } from '../../store/duckdb.js';
 import { ExportResultCode, exportSpans, recordSdkRuns } from '../support/sdk-runs.js';
+import { partialSuccess } from '../support/otlp-response.js';
 import { runSpans } from '../support/spans.js';
 
 const T0 = Date.UTC(2026, 10, 1, 12);
@@ -105,29 +106,6 @@ function retryDelayMillis(trailers: Metadata | undefined): number | undefined {
   return millis;
 }
 
-/** `partial_success` of an ExportTraceServiceResponse: rejected count and message. */
-function partial(response: Buffer | undefined): { rejected: number; message: string } {
-  const out = { rejected: 0, message: '' };
-  if (!response) return out;
-  const r = new ProtoReader(response);
-  while (r.pos < r.limit) {
-    const tag = r.tag();
-    if (tag !== 0x0a) {
-      r.skip(tag);
-      continue;
-    }
-    const outer = r.enter();
-    while (r.pos < r.limit) {
-      const t = r.tag();
-      if (t === 0x08) out.rejected = Number(r.int64());
-      else if (t === 0x12) out.message = r.string();
-      else r.skip(t);
-    }
-    r.leave(outer);
-  }
-  return out;
-}
-
 describe('OTLP/gRPC receiver: the OpenTelemetry JS gRPC exporter into DuckDB', () => {
   for (const compression of ['none', 'gzip'] as const) {
     it(`stores exactly the runs sent (${compression})`, async () => {
@@ -145,7 +123,7 @@ describe('OTLP/gRPC receiver: the OpenTelemetry JS gRPC exporter into DuckDB', (
     const spans = await recordSdkRuns({ job: 'sdk-poison', runs: 50, startMillis: T0, runAttributes: (i) => (i === 17 ? { 'jobslo.run.attempts': 2 ** 31 } : {}) });
     const a = await call(encodeTraceRequestProto(toRecords(spans)));
     expect(a.code).toBe(status.OK);
-    expect(partial(a.response)).toEqual({ rejected: 1, message: expect.stringMatching(/jobslo\.run\.attempts outside 0\.\.2147483647/) as unknown });
+    expect(partialSuccess(a.response)).toEqual({ rejected: 1, message: expect.stringMatching(/jobslo\.run\.attempts outside 0\.\.2147483647/) as unknown });
     // The good runs, and run 17's attempt (its run span was rejected), are stored.
     const [agg] = await store.jobAggregates(RANGE);
     expect(agg?.runs).toBe(49);

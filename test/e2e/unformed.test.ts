@@ -13,11 +13,11 @@ import type { ServiceError } from '@grpc/grpc-js';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { TRACE_EXPORT_PATH } from '../../collector/index.js';
 import { encodeTraceRequestProto } from '../../collector/otlp/index.js';
-import { ProtoReader } from '../../collector/otlp/internal/proto-reader.js';
 import type { SpanRecord } from '../../contracts/index.js';
 import { buildCli } from '../executor/helpers/build.js';
 import type { BuiltCli } from '../executor/helpers/build.js';
 import { span } from '../support/native-spans.js';
+import { partialSuccess } from '../support/otlp-response.js';
 import { runJobslo } from '../support/jobslo.js';
 import { killManaged, killManagedAfterEach, spawnManaged } from '../support/processes.js';
 import { runSpans } from '../support/spans.js';
@@ -36,28 +36,6 @@ afterAll(() => {
   cli?.remove();
   rmSync(dir, { recursive: true, force: true });
 });
-
-/** `partial_success` of an ExportTraceServiceResponse (protobuf): rejected count and message. */
-function partialSuccess(response: Uint8Array): { rejected: number; message: string } {
-  const out = { rejected: 0, message: '' };
-  const r = new ProtoReader(response);
-  while (r.pos < r.limit) {
-    const tag = r.tag();
-    if (tag !== 0x0a) {
-      r.skip(tag);
-      continue;
-    }
-    const outer = r.enter();
-    while (r.pos < r.limit) {
-      const t = r.tag();
-      if (t === 0x08) out.rejected = Number(r.int64());
-      else if (t === 0x12) out.message = r.string();
-      else r.skip(t);
-    }
-    r.leave(outer);
-  }
-  return out;
-}
 
 function grpcExport(address: string, body: Uint8Array): Promise<{ code: number; response?: Buffer }> {
   const client = new Client(address, credentials.createInsecure());
@@ -100,7 +78,7 @@ describe('spans that form no run: told to the sender, counted by jobslo analyze'
 
     const grpc = await grpcExport(grpcAddress, encodeTraceRequestProto([noRunId()]));
     expect(grpc.code).toBe(status.OK);
-    expect(partialSuccess(grpc.response ?? new Uint8Array())).toEqual({ rejected: 0, message: expect.stringMatching(/^1 span stored but not counted as runs \(1 jobslo spans without jobslo\.run\.id\)/) });
+    expect(partialSuccess(grpc.response)).toEqual({ rejected: 0, message: expect.stringMatching(/^1 span stored but not counted as runs \(1 jobslo spans without jobslo\.run\.id\)/) });
 
     // One span refused by validation and one warned about: the message says both.
     const backwards = { ...noRunId(), endTimeUnixNano: BigInt(t - 1) * 1_000_000n };
