@@ -82,7 +82,8 @@ ${SECURITY_HELP}
                       who can reach the ports may send telemetry
   --read-port PORT    port of the read API's own 127.0.0.1 listener, used when
                       --host is not loopback or TLS is on (default 0: any free
-                      port, recorded in the owner file)
+                      port, recorded in the owner file); DuckDB stores only:
+                      on ClickHouse there is no read API
   --read-timeout DUR  time budget of one read API query once it runs (default
                       10s): past it the query is interrupted and answered
                       503, so a write waits behind a read at most this long
@@ -248,6 +249,14 @@ ${VALIDATION_HELP}
       leaveCluster();
       return 0;
     }
+    const storeUrl = parseStoreUrl(storeValue(values.store, ctx));
+    // The read API serves the readers of a DuckDB file, which only this process can open; ClickHouse is read directly.
+    const readThrough = storeUrl.kind === 'duckdb';
+    if (!readThrough) {
+      for (const flag of ['read-port', 'read-timeout'] as const) {
+        if (values[flag] !== undefined) throw new ConfigError(`--${flag}`, 'only applies with a DuckDB store (the read API serves the DuckDB file this process holds)');
+      }
+    }
     // The store, decoding and validation run on a thread of their own, so this one always answers at once.
     const store = await startStoreThread({ store: storeValue(values.store, ctx), env: ctx.env, validation: receiver.validation, logger: ctx.logger });
     // Readers of the DuckDB file on this machine get a token through the owner
@@ -259,14 +268,12 @@ ${VALIDATION_HELP}
     const ownReadListener = !isLoopback(values.host) || security.tls !== undefined;
     const running = await serve(store.sink, {
       exporter: store.exporter,
-      readStore: store.reads,
-      readLimits: { maxReadMillis },
+      ...(readThrough ? { readStore: store.reads, readLimits: { maxReadMillis } } : {}),
       metricsPeers: async () => [await store.metricsSnapshot()],
-      ...(ownReadListener ? { readListener: { host: '127.0.0.1', port: readPort } } : {}),
-      ...(localToken !== undefined ? { auth: security.auth.withTokens('read', [localToken]) } : {}),
+      ...(readThrough && ownReadListener ? { readListener: { host: '127.0.0.1', port: readPort } } : {}),
+      ...(readThrough && localToken !== undefined ? { auth: security.auth.withTokens('read', [localToken]) } : {}),
       describe: { store: store.location },
     });
-    const storeUrl = parseStoreUrl(storeValue(values.store, ctx));
     // Other jobslo commands read a DuckDB file this process holds through us.
     if (storeUrl.kind === 'duckdb') writeOwnerFile(storeUrl.path, running.readUrl ?? running.url, localToken);
     await untilSignal();
