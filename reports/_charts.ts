@@ -10,7 +10,7 @@
  * No inline `style` attributes: the page's CSP allows only its own stylesheet.
  */
 import { escapeXml, stripControl } from './_escape.js';
-import { formatTick } from './_format.js';
+import { formatTick, localeNumber } from './_format.js';
 
 /** One point of a series; `y: null` is a gap. */
 export interface ChartPoint {
@@ -277,14 +277,14 @@ export function histogramChart(o: HistogramOptions): string {
   const top = Math.max(maxCount, ticks[ticks.length - 1] ?? maxCount);
   const sy = (v: number): number => box.top + box.height - (v / top) * box.height;
   let out = open(o.id, height, o.title, o.desc, 'histogram');
-  out += yAxis(box, ticks, sy, (v) => v.toLocaleString('en-US'), o.yLabel);
+  out += yAxis(box, ticks, sy, (v) => localeNumber(v), o.yLabel);
   const n = Math.max(1, o.bins.length);
   const bw = box.width / n;
   out += '<g class="bars">';
   o.bins.forEach((b, i) => {
     const x = box.left + i * bw;
     const y = sy(b.count);
-    const label = `${o.formatX(b.from)} to ${o.formatX(b.to)}: ${b.count.toLocaleString('en-US')}`;
+    const label = `${o.formatX(b.from)} to ${o.formatX(b.to)}: ${localeNumber(b.count)}`;
     out += `<rect class="bar${b.muted ? ' muted' : ''}" x="${n1(x + 1)}" y="${n1(y)}" width="${n1(Math.max(1, bw - 2))}" height="${n1(box.top + box.height - y)}"><title>${text(label)}</title></rect>`;
   });
   out += '</g><g class="axis x-axis">';

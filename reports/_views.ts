@@ -27,6 +27,7 @@ import {
   formatRate,
   formatTime,
   formatWindow,
+  localeNumber,
 } from './_format.js';
 import type { Delta } from './_format.js';
 import { selectorMatches as selects } from '../analyzer/monitors/index.js';
@@ -554,7 +555,7 @@ function durationAxis(maxMillis: number): { unit: string; div: number } {
   return { unit: 'ms', div: 1 };
 }
 
-const trimNumber = (v: number): string => Number(v.toPrecision(4)).toLocaleString('en-US', { maximumFractionDigits: 3 });
+const trimNumber = (v: number): string => localeNumber(Number(v.toPrecision(4)));
 
 export function jobView(d: ReportData, j: JobSlis, detail: ReportJobDetail | undefined, paths: SitePaths): Record<string, unknown> {
   const ids = new Ids();
