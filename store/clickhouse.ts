@@ -461,9 +461,11 @@ export class ClickHouseStore implements Store {
   }
 
   /**
-   * Inserts the spans and then their job rows (derived once, here). A failure
-   * between the two leaves spans without job rows; the caller's retry of the
-   * batch stores both (copies are harmless).
+   * Inserts the spans, their job rows (derived once, here) and their unformed
+   * spans as three concurrent INSERTs, and the rollup marks once the job rows
+   * are stored (a refresh must never see a mark before its rows). A failure
+   * of any leaves the others stored; the caller's retry of the batch stores
+   * all (copies are harmless).
    */
   async insertSpans(spans: readonly SpanRecord[]): Promise<void> {
     if (spans.length === 0) return;
@@ -472,10 +474,19 @@ export class ClickHouseStore implements Store {
       const chunk = spans.slice(i, i + this.maxRowsPerInsert);
       const rows: JobRow[] | undefined = this.rollups ? [] : undefined;
       const body = encodeSpansAndJobRows(chunk, receivedNs, undefined, rows);
-      await this.insertTsv('spans', body.spans, SPAN_COLUMNS, `insert of ${chunk.length} spans`);
-      if (body.jobRowCount > 0) await this.insertTsv('job_rows', body.jobRows, JOB_ROW_COLUMNS, `insert of ${body.jobRowCount} job rows`);
-      if (body.unformedCount > 0) await this.insertTsv('unformed_spans', body.unformed, UNFORMED_COLUMNS, `insert of ${body.unformedCount} unformed spans`);
-      if (rows) await this.rollups?.mark(rows, receivedNs);
+      const inserts = [this.insertTsv('spans', body.spans, SPAN_COLUMNS, `insert of ${chunk.length} spans`)];
+      if (body.jobRowCount > 0 || rows) {
+        inserts.push(
+          (async () => {
+            if (body.jobRowCount > 0) await this.insertTsv('job_rows', body.jobRows, JOB_ROW_COLUMNS, `insert of ${body.jobRowCount} job rows`);
+            if (rows) await this.rollups?.mark(rows, receivedNs);
+          })(),
+        );
+      }
+      if (body.unformedCount > 0) inserts.push(this.insertTsv('unformed_spans', body.unformed, UNFORMED_COLUMNS, `insert of ${body.unformedCount} unformed spans`));
+      // Every insert settles before the batch fails, so no write is left running behind the caller's retry.
+      const failed = (await Promise.allSettled(inserts)).find((r) => r.status === 'rejected');
+      if (failed) throw failed.reason;
     }
   }
 
