@@ -1,8 +1,10 @@
 import { AsyncLocalStorage } from 'node:async_hooks';
 import { mkdirSync } from 'node:fs';
 import { dirname, resolve } from 'node:path';
-import { DuckDBInstance, dateValue } from '@duckdb/node-api';
-import type { DuckDBAppender, DuckDBConnection } from '@duckdb/node-api';
+import { BIGINT, BOOLEAN, DATE, DOUBLE, DuckDBInstance, INTEGER, UTINYINT, VARCHAR, dateValue } from '@duckdb/node-api';
+import type { DuckDBAppender, DuckDBConnection, DuckDBDateValue } from '@duckdb/node-api';
+import { appendChunks } from './_duckdb_chunks.js';
+import type { ChunkColumn } from './_duckdb_chunks.js';
 import { StoreError, errorMessage } from '../contracts/index.js';
 import type { LifecycleEventRecord, SpanRecord } from '../contracts/index.js';
 import { toSpanRow } from './rows.js';
@@ -334,7 +336,7 @@ export class DuckDbStore implements Store {
       if (rows.length === 0) continue;
       const appender = await this.conn.createAppender('job_rows');
       try {
-        for (const { row, receivedNs } of rows) appendJobRow(appender, row, receivedNs);
+        appendChunks(appender, JOB_ROW_COLUMNS, rows);
         appender.flushSync();
       } finally {
         appender.closeSync();
@@ -359,7 +361,7 @@ export class DuckDbStore implements Store {
       }
       if (found.length === 0) continue;
       await this.appendNow(this.conn, 'unformed_spans', `${found.length} unformed spans`, (appender) => {
-        for (const f of found) appendUnformed(appender, f.span, f.missing, f.receivedNs);
+        appendChunks(appender, UNFORMED_COLUMNS, found);
       });
     }
   }
@@ -397,33 +399,33 @@ export class DuckDbStore implements Store {
     await this.rollups?.ready();
     // One synchronous step from here to serial(): marks are committed in the order of their numbers.
     const receivedNs = BigInt(Date.now()) * 1_000_000n;
-    const rows: SpanRow[] = new Array<SpanRow>(spans.length);
-    const jobRows: JobRow[] = [];
-    let unformed: { span: SpanRecord; missing: Unformed }[] | undefined;
+    const rows = new Array<SpanInsert>(spans.length);
+    const jobRows: JobRowInsert[] = [];
+    let unformed: UnformedInsert[] | undefined;
     for (let i = 0; i < spans.length; i++) {
       const span = spans[i] as SpanRecord;
       const d = deriveSpan(span);
-      for (const row of d.rows) jobRows.push(row);
-      rows[i] = toSpanRow(span, d.rows[0]);
-      if (d.warning !== undefined) (unformed ??= []).push({ span, missing: { profile: d.profile ?? '', missing: d.missing ?? '' } });
+      for (const row of d.rows) jobRows.push({ row, receivedNs });
+      rows[i] = { row: toSpanRow(span, d.rows[0]), receivedNs };
+      if (d.warning !== undefined) (unformed ??= []).push({ span, missing: { profile: d.profile ?? '', missing: d.missing ?? '' }, receivedNs });
     }
     const firstMark = jobRows.length > 0 ? this.rollups?.reserve(jobRows.length) : undefined;
     await this.serial(async () => {
       await this.conn.run('BEGIN TRANSACTION');
       try {
         await this.appendNow(this.conn, 'spans', `${spans.length} spans`, (appender) => {
-          for (const row of rows) appendSpanRow(appender, row, receivedNs);
+          appendChunks(appender, SPAN_COLUMNS, rows);
         });
         if (jobRows.length > 0) {
           await this.appendNow(this.conn, 'job_rows', `${jobRows.length} job rows`, (appender) => {
-            for (const row of jobRows) appendJobRow(appender, row, receivedNs);
+            appendChunks(appender, JOB_ROW_COLUMNS, jobRows);
           });
-          if (firstMark !== undefined) await this.rollups?.writeMarks(this.conn, jobRows, firstMark);
+          if (firstMark !== undefined) await this.rollups?.writeMarks(this.conn, jobRows.map((j) => j.row), firstMark);
         }
         if (unformed !== undefined) {
           const list = unformed;
           await this.appendNow(this.conn, 'unformed_spans', `${list.length} unformed spans`, (appender) => {
-            for (const u of list) appendUnformed(appender, u.span, u.missing, receivedNs);
+            appendChunks(appender, UNFORMED_COLUMNS, list);
           });
         }
         await this.conn.run('COMMIT');
@@ -960,40 +962,45 @@ function toRunSummary(r: Record<string, unknown>): RunSummary {
 }
 
 /** Appends one `spans` row (columns in table order). */
-function appendSpanRow(appender: DuckDBAppender, r: SpanRow, receivedNs: bigint): void {
-  appender.appendDate(dateValue(Number(r.startNs / NANOS_PER_DAY)));
-  appender.appendVarchar(r.traceId);
-  appender.appendVarchar(r.spanId);
-  appender.appendVarchar(r.parentSpanId);
-  appender.appendVarchar(r.name);
-  appender.appendUTinyInt(r.kind & 0xff);
-  appender.appendBigInt(r.startNs);
-  appender.appendBigInt(r.endNs);
-  appender.appendUTinyInt(r.statusCode & 0xff);
-  appender.appendVarchar(r.statusMessage);
-  appender.appendVarchar(r.serviceName);
-  appender.appendVarchar(r.job);
-  appender.appendVarchar(r.runId);
-  appender.appendVarchar(r.spanType);
-  appender.appendInteger(r.attempt);
-  appender.appendVarchar(r.outcome);
-  appender.appendInteger(r.runAttempts);
-  appender.appendVarchar(r.errorType);
-  if (r.exitCode === null) appender.appendNull();
-  else appender.appendInteger(r.exitCode);
-  for (const v of [r.cost, r.cpuSeconds, r.maxRssBytes]) {
-    if (v === null) appender.appendNull();
-    else appender.appendDouble(v);
-  }
-  if (r.queuedNs === null) appender.appendNull();
-  else appender.appendBigInt(r.queuedNs);
-  appender.appendBoolean(r.deadLettered);
-  appender.appendVarchar(r.attributes);
-  appender.appendVarchar(r.resourceAttributes);
-  appender.appendVarchar(r.events);
-  appender.appendBigInt(receivedNs);
-  appender.endRow();
+const dayOf = (ns: bigint): DuckDBDateValue => dateValue(Number(ns / NANOS_PER_DAY));
+
+/** A `spans` row as appended: the span row and when the insert received it. */
+interface SpanInsert {
+  row: SpanRow;
+  receivedNs: bigint;
 }
+
+/** The `spans` columns in table order. */
+const SPAN_COLUMNS: readonly ChunkColumn<SpanInsert>[] = [
+  { type: DATE, value: (s) => dayOf(s.row.startNs) },
+  { type: VARCHAR, value: (s) => s.row.traceId },
+  { type: VARCHAR, value: (s) => s.row.spanId },
+  { type: VARCHAR, value: (s) => s.row.parentSpanId },
+  { type: VARCHAR, value: (s) => s.row.name },
+  { type: UTINYINT, value: (s) => s.row.kind & 0xff },
+  { type: BIGINT, value: (s) => s.row.startNs },
+  { type: BIGINT, value: (s) => s.row.endNs },
+  { type: UTINYINT, value: (s) => s.row.statusCode & 0xff },
+  { type: VARCHAR, value: (s) => s.row.statusMessage },
+  { type: VARCHAR, value: (s) => s.row.serviceName },
+  { type: VARCHAR, value: (s) => s.row.job },
+  { type: VARCHAR, value: (s) => s.row.runId },
+  { type: VARCHAR, value: (s) => s.row.spanType },
+  { type: INTEGER, value: (s) => clampInt32(s.row.attempt) },
+  { type: VARCHAR, value: (s) => s.row.outcome },
+  { type: INTEGER, value: (s) => clampInt32(s.row.runAttempts) },
+  { type: VARCHAR, value: (s) => s.row.errorType },
+  { type: INTEGER, value: (s) => int32OrNull(s.row.exitCode) },
+  { type: DOUBLE, value: (s) => s.row.cost },
+  { type: DOUBLE, value: (s) => s.row.cpuSeconds },
+  { type: DOUBLE, value: (s) => s.row.maxRssBytes },
+  { type: BIGINT, value: (s) => s.row.queuedNs },
+  { type: BOOLEAN, value: (s) => s.row.deadLettered },
+  { type: VARCHAR, value: (s) => s.row.attributes },
+  { type: VARCHAR, value: (s) => s.row.resourceAttributes },
+  { type: VARCHAR, value: (s) => s.row.events },
+  { type: BIGINT, value: (s) => s.receivedNs },
+];
 
 // Dimension arrays are shared by the rows of one resource: encode each once.
 const dimsTexts = new WeakMap<readonly string[], string>();
@@ -1013,36 +1020,43 @@ function clampInt32(n: number): number {
   return n > INT32_MAX ? INT32_MAX : n < -INT32_MAX - 1 ? -INT32_MAX - 1 : Math.trunc(n);
 }
 
-/** Appends one `job_rows` row (columns in table order). */
-function appendJobRow(appender: DuckDBAppender, r: JobRow, receivedNs: bigint): void {
-  appender.appendDate(dateValue(Number(r.endNs / NANOS_PER_DAY)));
-  appender.appendVarchar(r.profile);
-  appender.appendVarchar(r.job);
-  appender.appendVarchar(r.runId);
-  appender.appendVarchar(r.role);
-  appender.appendInteger(clampInt32(r.attempt));
-  appender.appendBigInt(r.startNs);
-  appender.appendBigInt(r.endNs);
-  appender.appendVarchar(r.outcome);
-  appender.appendBoolean(r.terminal);
-  appender.appendInteger(clampInt32(r.runAttempts));
-  appender.appendVarchar(r.errorType);
-  if (r.exitCode === null || r.exitCode > INT32_MAX || r.exitCode < -INT32_MAX - 1) appender.appendNull();
-  else appender.appendInteger(r.exitCode);
-  appender.appendVarchar(r.message);
-  if (r.queuedNs === null) appender.appendNull();
-  else appender.appendBigInt(r.queuedNs);
-  for (const v of [r.cost, r.cpuSeconds, r.maxRssBytes]) {
-    if (v === null) appender.appendNull();
-    else appender.appendDouble(v);
-  }
-  appender.appendBoolean(r.deadLettered);
-  appender.appendVarchar(r.traceId);
-  appender.appendVarchar(r.spanId);
-  appender.appendVarchar(dimsText(r.dimKeys, r.dimValues));
-  appender.appendBigInt(receivedNs);
-  appender.endRow();
+/** An exit code as INTEGER: null when absent or out of its range. */
+function int32OrNull(n: number | null): number | null {
+  return n === null || !(n <= INT32_MAX && n >= -INT32_MAX - 1) ? null : Math.trunc(n);
 }
+
+/** A `job_rows` row as appended. */
+interface JobRowInsert {
+  row: JobRow;
+  receivedNs: bigint;
+}
+
+/** The `job_rows` columns in table order. */
+const JOB_ROW_COLUMNS: readonly ChunkColumn<JobRowInsert>[] = [
+  { type: DATE, value: (j) => dayOf(j.row.endNs) },
+  { type: VARCHAR, value: (j) => j.row.profile },
+  { type: VARCHAR, value: (j) => j.row.job },
+  { type: VARCHAR, value: (j) => j.row.runId },
+  { type: VARCHAR, value: (j) => j.row.role },
+  { type: INTEGER, value: (j) => clampInt32(j.row.attempt) },
+  { type: BIGINT, value: (j) => j.row.startNs },
+  { type: BIGINT, value: (j) => j.row.endNs },
+  { type: VARCHAR, value: (j) => j.row.outcome },
+  { type: BOOLEAN, value: (j) => j.row.terminal },
+  { type: INTEGER, value: (j) => clampInt32(j.row.runAttempts) },
+  { type: VARCHAR, value: (j) => j.row.errorType },
+  { type: INTEGER, value: (j) => int32OrNull(j.row.exitCode) },
+  { type: VARCHAR, value: (j) => j.row.message },
+  { type: BIGINT, value: (j) => j.row.queuedNs },
+  { type: DOUBLE, value: (j) => j.row.cost },
+  { type: DOUBLE, value: (j) => j.row.cpuSeconds },
+  { type: DOUBLE, value: (j) => j.row.maxRssBytes },
+  { type: BOOLEAN, value: (j) => j.row.deadLettered },
+  { type: VARCHAR, value: (j) => j.row.traceId },
+  { type: VARCHAR, value: (j) => j.row.spanId },
+  { type: VARCHAR, value: (j) => dimsText(j.row.dimKeys, j.row.dimValues) },
+  { type: BIGINT, value: (j) => j.receivedNs },
+];
 
 /** Why a span forms no run: the profile that claimed it and the attribute it lacks. */
 interface Unformed {
@@ -1050,15 +1064,22 @@ interface Unformed {
   missing: string;
 }
 
-/** Appends one `unformed_spans` row (columns in table order). */
-function appendUnformed(appender: DuckDBAppender, span: SpanRecord, u: Unformed, receivedNs: bigint): void {
-  const end = span.endTimeUnixNano < span.startTimeUnixNano ? span.startTimeUnixNano : span.endTimeUnixNano;
-  appender.appendDate(dateValue(Number(end / NANOS_PER_DAY)));
-  appender.appendBigInt(end);
-  appender.appendVarchar(u.profile);
-  appender.appendVarchar(u.missing);
-  appender.appendVarchar(span.traceId);
-  appender.appendVarchar(span.spanId);
-  appender.appendBigInt(receivedNs);
-  appender.endRow();
+/** An `unformed_spans` row as appended. */
+interface UnformedInsert {
+  span: SpanRecord;
+  missing: Unformed;
+  receivedNs: bigint;
 }
+
+const endOf = (span: SpanRecord): bigint => (span.endTimeUnixNano < span.startTimeUnixNano ? span.startTimeUnixNano : span.endTimeUnixNano);
+
+/** The `unformed_spans` columns in table order. */
+const UNFORMED_COLUMNS: readonly ChunkColumn<UnformedInsert>[] = [
+  { type: DATE, value: (u) => dayOf(endOf(u.span)) },
+  { type: BIGINT, value: (u) => endOf(u.span) },
+  { type: VARCHAR, value: (u) => u.missing.profile },
+  { type: VARCHAR, value: (u) => u.missing.missing },
+  { type: VARCHAR, value: (u) => u.span.traceId },
+  { type: VARCHAR, value: (u) => u.span.spanId },
+  { type: BIGINT, value: (u) => u.receivedNs },
+];

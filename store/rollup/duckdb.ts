@@ -3,7 +3,10 @@
  * transaction (delete then insert), so a reader never sees half a bucket;
  * marks are deleted in the same transaction as the buckets they produced.
  */
+import { BIGINT, BOOLEAN, VARCHAR } from '@duckdb/node-api';
 import type { DuckDBAppender, DuckDBConnection } from '@duckdb/node-api';
+import { appendChunks } from '../_duckdb_chunks.js';
+import type { ChunkColumn } from '../_duckdb_chunks.js';
 import { StoreError, errorMessage } from '../../contracts/index.js';
 import type { JobRow } from '../derive/index.js';
 import type { WindowCount, WindowCountsQuery } from '../types.js';
@@ -44,6 +47,15 @@ export interface DuckDbRollupHost {
   /** The raw run derivation of these jobs (null: all) for runs with a final outcome in the range. */
   runFacts(jobs: readonly string[] | null, range: NsRange): Promise<RunFact[]>;
 }
+
+/** The `rollup_marks` columns in table order. */
+const MARK_COLUMNS: readonly ChunkColumn<{ seq: bigint; r: JobRow }>[] = [
+  { type: BIGINT, value: (m) => m.seq },
+  { type: VARCHAR, value: (m) => m.r.job },
+  { type: VARCHAR, value: (m) => m.r.runId },
+  { type: BIGINT, value: (m) => m.r.endNs },
+  { type: BOOLEAN, value: (m) => m.r.terminal },
+];
 
 const big = (v: unknown): bigint => (typeof v === 'bigint' ? v : BigInt(String(v)));
 
@@ -135,15 +147,8 @@ export class DuckDbRollups implements RollupReadBackend {
     if (rows.length === 0) return;
     const appender = await conn.createAppender('rollup_marks');
     try {
-      let seq = first;
-      for (const r of rows) {
-        appender.appendBigInt(seq++);
-        appender.appendVarchar(r.job);
-        appender.appendVarchar(r.runId);
-        appender.appendBigInt(r.endNs);
-        appender.appendBoolean(r.terminal);
-        appender.endRow();
-      }
+      const marks = rows.map((r, i) => ({ seq: first + BigInt(i), r }));
+      appendChunks(appender, MARK_COLUMNS, marks);
       appender.flushSync();
     } catch (cause) {
       throw new StoreError('JOBSLO_ERR_STORE_QUERY', `cannot record rollup marks: ${errorMessage(cause)}`, { cause });
