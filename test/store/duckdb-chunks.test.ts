@@ -54,8 +54,7 @@ describe('DuckDB column-wise inserts', () => {
 
     const spanRows = await store.query(
       `SELECT strftime(day, '%Y-%m-%d') AS day, trace_id, span_id, parent_span_id, name, kind, start_ns, end_ns, status_code, status_message, service_name,
-              job, run_id, span_type, attempt, outcome, run_attempts, error_type, exit_code, cost, cpu_seconds, max_rss_bytes, queued_ns, dead_lettered,
-              attributes, resource_attributes, events FROM spans ORDER BY span_id`,
+              job, run_id, span_type, attributes, resource_attributes, events FROM spans ORDER BY span_id`,
     );
     const expectedSpans = spans
       .map((s) => {
@@ -75,16 +74,6 @@ describe('DuckDB column-wise inserts', () => {
           job: r.job,
           run_id: r.runId,
           span_type: r.spanType,
-          attempt: r.attempt,
-          outcome: r.outcome,
-          run_attempts: r.runAttempts,
-          error_type: r.errorType,
-          exit_code: r.exitCode,
-          cost: r.cost,
-          cpu_seconds: r.cpuSeconds,
-          max_rss_bytes: r.maxRssBytes,
-          queued_ns: r.queuedNs === null ? null : r.queuedNs.toString(),
-          dead_lettered: r.deadLettered,
           attributes: r.attributes,
           resource_attributes: r.resourceAttributes,
           events: r.events,
@@ -92,8 +81,6 @@ describe('DuckDB column-wise inserts', () => {
       })
       .sort((a, b) => (a.span_id < b.span_id ? -1 : 1));
     expect(spanRows.map((r) => Object.fromEntries(Object.entries(r).map(([k, v]) => [k, plain(v)])))).toEqual(expectedSpans);
-    expect(expectedSpans.some((s) => s.exit_code === null) && expectedSpans.some((s) => s.exit_code !== null)).toBe(true);
-    expect(expectedSpans.some((s) => s.queued_ns !== null) && expectedSpans.some((s) => s.cost === null)).toBe(true);
 
     const jobRows = await store.query(
       `SELECT strftime(day, '%Y-%m-%d') AS day, profile, job, run_id, role, attempt, start_ns, end_ns, outcome, terminal, run_attempts, error_type, exit_code,
@@ -126,6 +113,8 @@ describe('DuckDB column-wise inserts', () => {
       }))
       .sort((a, b) => (a.span_id < b.span_id ? -1 : a.span_id > b.span_id ? 1 : a.role < b.role ? -1 : 1));
     expect(expectedRows.length).toBeGreaterThan(2049);
+    expect(expectedRows.some((r) => r.exit_code === null) && expectedRows.some((r) => r.exit_code !== null)).toBe(true);
+    expect(expectedRows.some((r) => r.queued_ns !== null) && expectedRows.some((r) => r.cost === null) && expectedRows.some((r) => r.cost !== null)).toBe(true);
     expect(jobRows.map((r) => Object.fromEntries(Object.entries(r).map(([k, v]) => [k, plain(v)])))).toEqual(expectedRows);
     expect(new Set(expectedRows.map((r) => r.day)).size).toBe(2);
 
@@ -135,5 +124,30 @@ describe('DuckDB column-wise inserts', () => {
     const unformed = await store.query('SELECT span_id, profile, missing FROM unformed_spans ORDER BY span_id');
     expect(unformed.map((u) => u['span_id'])).toEqual([0, 1, 2, 3, 4].map((i) => `unformed${i}`.padEnd(16, '0')));
     expect(unformed.every((u) => u['profile'] === 'jobslo' && u['missing'] !== '')).toBe(true);
+  });
+
+  it('migration 6 drops the job values that spans carried beside job_rows from an existing store, keeping its spans and runs', async () => {
+    store = await DuckDbStore.open({ path: ':memory:' });
+    await store.migrate();
+    const spans = fixture().slice(0, 300);
+    await store.insertSpans(spans);
+    const range = { fromMillis: Date.UTC(2026, 10, 30), toMillis: Date.UTC(2026, 11, 2) };
+    const runsBefore = await store.listRuns({ ...range, jobs: '*', limit: 1000 });
+    // A store as migration 5 left it: the job values still in spans.
+    await store.query('DELETE FROM jobslo_migrations WHERE version = 6');
+    for (const c of ['attempt INTEGER', 'outcome VARCHAR', 'run_attempts INTEGER', 'error_type VARCHAR', 'exit_code INTEGER', 'cost DOUBLE', 'cpu_seconds DOUBLE', 'max_rss_bytes DOUBLE', 'queued_ns BIGINT', 'dead_lettered BOOLEAN']) {
+      await store.query(`ALTER TABLE spans ADD COLUMN ${c}`);
+    }
+    await store.migrate();
+    const cols = await store.query(`SELECT column_name FROM duckdb_columns() WHERE table_name = 'spans' ORDER BY column_index`);
+    expect(cols.map((c) => c['column_name'])).toEqual([
+      'day', 'trace_id', 'span_id', 'parent_span_id', 'name', 'kind', 'start_ns', 'end_ns', 'status_code', 'status_message', 'service_name',
+      'job', 'run_id', 'span_type', 'attributes', 'resource_attributes', 'events', 'received_ns',
+    ]);
+    expect(await store.query('SELECT count(*) AS n FROM spans')).toEqual([{ n: BigInt(spans.length) }]);
+    expect(await store.listRuns({ ...range, jobs: '*', limit: 1000 })).toEqual(runsBefore);
+    expect(runsBefore.length).toBeGreaterThan(100);
+    await store.insertSpans(fixture().slice(0, 10));
+    expect(await store.query('SELECT count(*) AS n FROM spans')).toEqual([{ n: BigInt(spans.length + 10) }]);
   });
 });
