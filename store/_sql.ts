@@ -129,6 +129,13 @@ export function jobAggregateFromRow(r: Record<string, unknown>, failureModes: Re
   };
 }
 
+/** Failure modes counted, keys in byte order (so every store and path gives them in one order). */
+export function modeCounts(modes: readonly string[] | null | undefined): Record<string, number> {
+  const counts = new Map<string, number>();
+  for (const m of modes ?? []) counts.set(m, (counts.get(m) ?? 0) + 1);
+  return Object.fromEntries([...counts].sort((a, b) => (a[0] < b[0] ? -1 : a[0] > b[0] ? 1 : 0)));
+}
+
 /** A stable text key of a dimension filter (keys sorted), to group queries that share one. */
 export function whereKey(where: DimensionFilter | undefined): string {
   if (!where) return '';

@@ -30,7 +30,7 @@ import type {
   WindowCountsQuery,
   MigrateOptions,
 } from './types.js';
-import { COUNTED_SQL_LIST, EXEC_ROLES_SQL, MAX_OPEN_RUNS, RUN_LOOKBACK_NANOS, TERMINAL_EVENTS_SQL_LIST, RUN_ROLES_SQL, coalesceWidth, globToLike, groupByEnd, jobAggregateFromRow, isGlob, nanosLiteral, numberLiteral, thresholdNanos, whereKey } from './_sql.js';
+import { COUNTED_SQL_LIST, EXEC_ROLES_SQL, MAX_OPEN_RUNS, RUN_LOOKBACK_NANOS, TERMINAL_EVENTS_SQL_LIST, RUN_ROLES_SQL, coalesceWidth, globToLike, groupByEnd, jobAggregateFromRow, isGlob, modeCounts, nanosLiteral, numberLiteral, thresholdNanos, whereKey } from './_sql.js';
 import {
   JOB_ROW_COLUMNS,
   LIFECYCLE_COLUMNS,
@@ -185,6 +185,8 @@ const BACKFILL_BATCH = 10_000;
 interface RunsSelection {
   where?: DimensionFilter | undefined;
   groupBy?: string | undefined;
+  /** A query of (job, run_id): only these runs are derived (their rows alone are read and grouped). */
+  only?: string | undefined;
 }
 
 /** Options of {@link ClickHouseStore}. */
@@ -343,7 +345,8 @@ export class ClickHouseStore implements Store {
     const ms = (ns: bigint): number => Number(ns / 1_000_000n);
     // Rows that start up to the look-back after the range still shape its runs.
     const rows = await this.select(
-      `SELECT job, run_id, run_end_ns, first_start_ns, outcome, last_end_ns - first_start_ns AS latency_ns, attempts, ran
+      `SELECT job, run_id, run_end_ns, first_start_ns, outcome, last_end_ns - first_start_ns AS latency_ns, attempts, ran,
+         dead_lettered, queued_ns, cost, cpu_seconds, max_rss_bytes, error_type
        FROM ${this.runsSubquery({ fromMillis: ms(range.loNs), toMillis: ms(range.hiNs + RUN_LOOKBACK_NANOS) }, cond)}
        WHERE run_end_ns > ${range.loNs} AND run_end_ns <= ${range.hiNs}`,
       'rollup run derivation',
@@ -357,6 +360,12 @@ export class ClickHouseStore implements Store {
       latencyNs: r['latency_ns'] === null || r['latency_ns'] === undefined ? null : BigInt(String(r['latency_ns'])),
       attempts: Number(r['attempts']),
       ran: r['ran'] === true || Number(r['ran']) === 1,
+      deadLettered: r['dead_lettered'] === true || Number(r['dead_lettered']) === 1,
+      queuedNs: r['queued_ns'] === null || r['queued_ns'] === undefined ? null : BigInt(String(r['queued_ns'])),
+      cost: numOrNull(r['cost']),
+      cpuSeconds: numOrNull(r['cpu_seconds']),
+      maxRssBytes: numOrNull(r['max_rss_bytes']),
+      errorType: String(r['error_type'] ?? ''),
     }));
   }
 
@@ -545,6 +554,17 @@ export class ClickHouseStore implements Store {
           SELECT job, run_id FROM ${this.db}.job_rows
           WHERE terminal = 1 AND end_ns > ${to} - ${RUN_LOOKBACK_NANOS} - ${RUN_LOOKBACK_NANOS}
         )`;
+    // Queue intervals of finished runs from the minute buckets when they hold
+    // the runs the raw path reads (rows from the look-back before the range).
+    const rollups = this.readRollups;
+    const rolled =
+      rollups && (await rollups.readable(BigInt(from) - BigInt(RUN_LOOKBACK_NANOS), BigInt(to), undefined)) ? rollups.queueIntervalsSql(BigInt(from), BigInt(to)) : null;
+    const runIntervals =
+      rolled ??
+      `SELECT job, toInt64(assumeNotNull(queued_ns)) AS s, toInt64(first_start_ns) AS e, toUInt8(0) AS pending
+          FROM ${this.runsSubquery(range, "job != ''")}
+          WHERE queued_ns IS NOT NULL AND first_start_ns > assumeNotNull(queued_ns)
+            AND first_start_ns > ${from} AND assumeNotNull(queued_ns) <= ${to}`;
     // Max depth: +1 when a run is queued, -1 when it starts, summed in time
     // order (a start sorts before a queue at the same instant).
     const sql = `
@@ -555,10 +575,7 @@ export class ClickHouseStore implements Store {
         SELECT job, arrayJoin([(greatest(s, toInt64(${from})), toInt8(1)), (e, toInt8(-1))]) AS step,
           if(pending = 1 AND tupleElement(step, 2) = 1, 1, 0) AS pending_start
         FROM (
-          SELECT job, toInt64(assumeNotNull(queued_ns)) AS s, toInt64(first_start_ns) AS e, toUInt8(0) AS pending
-          FROM ${this.runsSubquery(range, "job != ''")}
-          WHERE queued_ns IS NOT NULL AND first_start_ns > assumeNotNull(queued_ns)
-            AND first_start_ns > ${from} AND assumeNotNull(queued_ns) <= ${to}
+          ${runIntervals}
           UNION ALL
           SELECT job, toInt64(q) AS s, toInt64(${to}) AS e, toUInt8(1) AS pending FROM (${pending})
         )
@@ -628,6 +645,7 @@ export class ClickHouseStore implements Store {
     const rowColumns = `job, run_id, role, attempt, start_ns, end_ns, outcome, terminal, run_attempts, span_id${
       lean ? '' : ', trace_id, dead_lettered, error_type, exit_code, message, queued_ns, cost, cpu_seconds, max_rss_bytes'
     }${sel.where !== undefined || sel.groupBy !== undefined ? ', dim_keys, dim_values' : ''}`;
+    const only = sel.only === undefined ? '' : ` AND (job, run_id) IN (${sel.only})`;
     return `(
       SELECT ${columns}
       FROM (
@@ -635,10 +653,10 @@ export class ClickHouseStore implements Store {
           ${core}${lean ? '' : rest}${group}
         FROM (
           SELECT ${rowColumns} FROM ${this.db}.job_rows
-          WHERE end_ns > ${cutoff} AND start_ns <= ${to} AND ${jobFilter}
+          WHERE end_ns > ${cutoff} AND start_ns <= ${to} AND ${jobFilter}${only}
           UNION ALL
           SELECT ${rowColumns} FROM ${this.db}.job_rows
-          WHERE end_ns <= ${cutoff} AND ${jobFilter} AND (job, run_id) IN (
+          WHERE end_ns <= ${cutoff} AND ${jobFilter}${only} AND (job, run_id) IN (
             SELECT job, run_id FROM ${this.db}.job_rows
             WHERE terminal = 1 AND end_ns > ${from} AND end_ns <= ${to} AND ${jobFilter}
               AND ((role IN ${RUN_ROLES_SQL} AND start_ns <= ${cutoff}) OR (role = 'attempt' AND attempt != 1))
@@ -661,6 +679,14 @@ export class ClickHouseStore implements Store {
   }
 
   async jobAggregates(query: JobAggregatesQuery): Promise<JobAggregate[]> {
+    const rollups = this.readRollups;
+    const fromNs = BigInt(nanosLiteral(query.fromMillis));
+    const toNs = BigInt(nanosLiteral(query.toMillis));
+    if (rollups && query.groupBy === undefined && (await rollups.readable(fromNs, toNs, query.where))) {
+      return (await rollups.aggregateRows(fromNs, toNs))
+        .map((r) => jobAggregateFromRow(r, modeCounts((r['modes'] as string[] | null) ?? [])))
+        .sort((a, b) => compareStrings(a.job, b.job));
+    }
     const counted = `outcome IN (${COUNTED_SQL_LIST})`;
     const failed = `outcome IN ('failed', 'timed_out')`;
     const queued = `queued_ns IS NOT NULL AND ran`;
@@ -704,7 +730,8 @@ export class ClickHouseStore implements Store {
       .map((r) => {
         const modes: Record<string, number> = {};
         for (const pair of (r['mode_counts'] as [string, string | number][] | null) ?? []) modes[String(pair[0])] = Number(pair[1]);
-        const agg = jobAggregateFromRow(r, modes);
+        // Byte order of modes, as every path gives them.
+        const agg = jobAggregateFromRow(r, Object.fromEntries(Object.entries(modes).sort((x, y) => compareStrings(x[0], y[0]))));
         return grouped ? { ...agg, group: String(r['grp'] ?? '') } : agg;
       })
       .sort((a, b) => compareStrings(a.job, b.job) || compareStrings(a.group ?? '', b.group ?? ''));
@@ -820,13 +847,28 @@ export class ClickHouseStore implements Store {
     return rows.map((r) => toSeriesPoint(r));
   }
 
+  /**
+   * For a run list from the rollups: the query of the (job, run_id) the list
+   * keeps, picked from the minute buckets, so that only those runs are
+   * derived from the raw rows; undefined when the rollups cannot answer.
+   */
+  private async listSelection(query: ListRunsByJobQuery, perJob: boolean): Promise<string | undefined> {
+    const rollups = this.readRollups;
+    const fromNs = BigInt(nanosLiteral(query.fromMillis));
+    const toNs = BigInt(nanosLiteral(query.toMillis));
+    if (!rollups || !(await rollups.readable(fromNs, toNs, query.where))) return undefined;
+    const limit = Math.max(1, Math.min(10_000, Math.trunc(query.limitPerJob)));
+    return rollups.selectionSql({ jobs: query.jobs, fromNs, toNs, failed: query.filter === 'failed', slowest: query.order === 'slowest', limit, perJob });
+  }
+
   async listRuns(query: ListRunsQuery): Promise<RunSummary[]> {
     const limit = Math.max(1, Math.min(10_000, Math.trunc(query.limit ?? 20)));
+    const only = await this.listSelection({ ...query, limitPerJob: limit }, false);
     const filter = query.filter === 'failed' ? `AND outcome IN ('failed', 'timed_out')` : '';
-    const order = query.order === 'slowest' ? 'last_end_ns - first_start_ns DESC, run_end_ns DESC, run_id' : 'run_end_ns DESC, run_id';
+    const order = query.order === 'slowest' ? 'last_end_ns - first_start_ns DESC, run_end_ns DESC, run_id, job' : 'run_end_ns DESC, run_id, job';
     const sql = `
       SELECT ${RUN_SUMMARY_COLUMNS}
-      FROM ${this.runsSubquery(query, this.jobCondition(query.jobs), false, { where: query.where })}
+      FROM ${this.runsSubquery(query, this.jobCondition(query.jobs), false, { where: query.where, only })}
       WHERE ${ClickHouseStore.inRange(query)} ${filter}
       ORDER BY ${order}
       LIMIT ${numberLiteral(limit)}`;
@@ -867,12 +909,13 @@ export class ClickHouseStore implements Store {
 
   /** {@link listRuns} with the limit applied per job (`LIMIT n BY job`: 18.16 has no window functions). */
   async listRunsByJob(query: ListRunsByJobQuery): Promise<RunSummary[]> {
+    const only = await this.listSelection(query, true);
     const limit = Math.max(1, Math.min(10_000, Math.trunc(query.limitPerJob)));
     const filter = query.filter === 'failed' ? `AND outcome IN ('failed', 'timed_out')` : '';
     const order = query.order === 'slowest' ? 'last_end_ns - first_start_ns DESC, run_end_ns DESC, run_id' : 'run_end_ns DESC, run_id';
     const sql = `
       SELECT ${RUN_SUMMARY_COLUMNS}
-      FROM ${this.runsSubquery(query, this.jobCondition(query.jobs), false, { where: query.where })}
+      FROM ${this.runsSubquery(query, this.jobCondition(query.jobs), false, { where: query.where, only })}
       WHERE ${ClickHouseStore.inRange(query)} ${filter}
       ORDER BY job, ${order}
       LIMIT ${numberLiteral(limit)} BY job`;
@@ -888,15 +931,19 @@ export class ClickHouseStore implements Store {
     }
     // The number of edges at or below the latency, as a sum of comparisons (an
     // arrayCount lambda cannot see the subquery's columns in 18.16).
-    const lat = '(last_end_ns - first_start_ns) / 1e6';
-    const bin = edges.length === 0 ? '0' : edges.map((e) => `(${lat} >= ${numberLiteral(e)})`).join(' + ');
+    const binOf = (lat: string): string => (edges.length === 0 ? '0' : edges.map((e) => `(${lat} >= ${numberLiteral(e)})`).join(' + '));
+    const bin = binOf('(last_end_ns - first_start_ns) / 1e6');
+    const rollups = this.readRollups;
+    const fromNs = BigInt(nanosLiteral(query.fromMillis));
+    const toNs = BigInt(nanosLiteral(query.toMillis));
+    const rolled = rollups && (await rollups.readable(fromNs, toNs, query.where)) ? await rollups.distributionRows(query.jobs, fromNs, toNs, binOf('lat')) : null;
     const sql = `
       SELECT job, ${bin} AS bin, attempts, count() AS n
       FROM ${this.runsSubquery(query, this.jobCondition(query.jobs), false, { where: query.where })}
       WHERE outcome IN (${COUNTED_SQL_LIST}) AND ${ClickHouseStore.inRange(query)}
       GROUP BY job, bin, attempts`;
     const byJob = new Map<string, RunDistribution>();
-    for (const r of await this.select(sql, 'run distribution query')) {
+    for (const r of rolled ?? (await this.select(sql, 'run distribution query'))) {
       const job = String(r['job']);
       let d = byJob.get(job);
       if (!d) byJob.set(job, (d = { job, latencyCounts: new Array<number>(edges.length + 1).fill(0), attempts: {} }));

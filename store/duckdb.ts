@@ -10,6 +10,7 @@ import type { LifecycleEventRecord, SpanRecord } from '../contracts/index.js';
 import { toSpanRow } from './rows.js';
 import type { SpanRow } from './rows.js';
 import { DuckDbRollups } from './rollup/duckdb.js';
+import { rowObjects } from './_duckdb.js';
 import { coalescedStarts, seriesByJob, seriesRollupQuery } from './rollup/index.js';
 import type { NsRange, RunFact } from './rollup/index.js';
 import { checkSpan, deriveSpan } from './derive/index.js';
@@ -43,7 +44,7 @@ import type {
   WindowCount,
   WindowCountsQuery,
 } from './types.js';
-import { COUNTED_SQL_LIST, EXEC_ROLES_SQL, MAX_OPEN_RUNS, RUN_LOOKBACK_NANOS, TERMINAL_EVENTS_SQL_LIST, RUN_ROLES_SQL, coalesceWidth, globToLike, groupByEnd, isGlob, jobAggregateFromRow, nanosLiteral, numberLiteral, thresholdNanos, whereKey } from './_sql.js';
+import { COUNTED_SQL_LIST, EXEC_ROLES_SQL, MAX_OPEN_RUNS, RUN_LOOKBACK_NANOS, TERMINAL_EVENTS_SQL_LIST, RUN_ROLES_SQL, coalesceWidth, globToLike, groupByEnd, isGlob, jobAggregateFromRow, modeCounts, nanosLiteral, numberLiteral, thresholdNanos, whereKey } from './_sql.js';
 
 /** Ordered, append-only schema migrations. Never edit a published one. */
 const MIGRATIONS: readonly string[] = [
@@ -187,6 +188,8 @@ class Params {
 interface RunsSelection {
   where?: DimensionFilter | undefined;
   groupBy?: string | undefined;
+  /** A query of (job, run_id): only these runs are derived (their rows alone are read and grouped). */
+  only?: string | undefined;
 }
 
 const NANOS_PER_DAY = 86_400_000_000_000n;
@@ -451,17 +454,25 @@ export class DuckDbStore implements Store {
     // Rows that start up to the look-back after the range still shape its runs (a retry scheduled later un-finishes one).
     const sql = `
       WITH ${this.runsCte({ fromMillis: ms(range.loNs), toMillis: ms(range.hiNs + RUN_LOOKBACK_NANOS) }, cond, p)}
-      SELECT job, run_id, run_end_ns, first_start_ns, outcome, last_end_ns - first_start_ns AS latency_ns, attempts, ran FROM runs
+      SELECT job, run_id, run_end_ns, first_start_ns, outcome, last_end_ns - first_start_ns AS latency_ns, attempts, ran,
+        dead_lettered, queued_ns, cost, cpu_seconds, max_rss_bytes, error_type FROM runs
       WHERE run_end_ns > ${range.loNs} AND run_end_ns <= ${range.hiNs}`;
+    const bigOrNull = (v: unknown): bigint | null => (v === null || v === undefined ? null : BigInt(v as bigint));
     return (await this.query(sql, p.values)).map((r) => ({
       job: String(r['job']),
       runId: String(r['run_id']),
       runEndNs: BigInt(r['run_end_ns'] as bigint),
-      startNs: r['first_start_ns'] === null || r['first_start_ns'] === undefined ? null : BigInt(r['first_start_ns'] as bigint),
+      startNs: bigOrNull(r['first_start_ns']),
       outcome: String(r['outcome']),
-      latencyNs: r['latency_ns'] === null || r['latency_ns'] === undefined ? null : BigInt(r['latency_ns'] as bigint),
+      latencyNs: bigOrNull(r['latency_ns']),
       attempts: Number(r['attempts']),
       ran: r['ran'] === true,
+      deadLettered: r['dead_lettered'] === true,
+      queuedNs: bigOrNull(r['queued_ns']),
+      cost: numOrNull(r['cost']),
+      cpuSeconds: numOrNull(r['cpu_seconds']),
+      maxRssBytes: numOrNull(r['max_rss_bytes']),
+      errorType: String(r['error_type'] ?? ''),
     }));
   }
 
@@ -508,10 +519,18 @@ export class DuckDbStore implements Store {
     const from = nanosLiteral(range.fromMillis);
     const to = nanosLiteral(range.toMillis);
     const p = new Params();
+    // Queue intervals of finished runs from the minute buckets when they hold
+    // the runs the raw path reads (rows from the look-back before the range).
+    const rollups = this.readRollups;
+    const rolled = rollups && (await rollups.readable(BigInt(from) - BigInt(RUN_LOOKBACK_NANOS), BigInt(to), undefined)) ? rollups.queueIntervalsSql(BigInt(from), BigInt(to)) : null;
+    const runIntervals =
+      rolled ??
+      `SELECT job, queued_ns AS s, first_start_ns AS e FROM runs
+        WHERE queued_ns IS NOT NULL AND first_start_ns > queued_ns AND first_start_ns > ${from} AND queued_ns <= ${to}`;
     // Pending: queued (live lifecycle event) within the lookback before the
     // range's end, with no later transition and no final outcome yet.
     const sql = `
-      WITH ${this.runsCte(range, "job <> ''", p)},
+      WITH ${rolled === null ? `${this.runsCte(range, "job <> ''", p)},` : ''}
       pending AS (
         SELECT job, run_id, min(time_ns) AS queued_ns
         FROM lifecycle_events
@@ -524,8 +543,7 @@ export class DuckDbStore implements Store {
         WHERE NOT EXISTS (SELECT 1 FROM job_rows s WHERE s.run_id = p.run_id AND s.terminal AND s.job = p.job)
       ),
       intervals AS (
-        SELECT job, queued_ns AS s, first_start_ns AS e FROM runs
-        WHERE queued_ns IS NOT NULL AND first_start_ns > queued_ns AND first_start_ns > ${from} AND queued_ns <= ${to}
+        ${runIntervals}
         UNION ALL
         SELECT job, queued_ns AS s, ${to} AS e FROM pending_open
       ),
@@ -567,6 +585,7 @@ export class DuckDbStore implements Store {
     const dim = (key: string): string => `max(split_part(split_part(dims, chr(30) || ${p.add(key)} || chr(31), 2), chr(30), 1))`;
     const having = Object.entries(sel.where ?? {}).map(([k, v]) => ` AND ${dim(k)} = ${p.add(v)}`).join('');
     const group = sel.groupBy !== undefined ? `,\n          ${dim(sel.groupBy)} AS grp` : '';
+    const only = (t: string): string => (sel.only === undefined ? '' : ` SEMI JOIN (${sel.only}) only_runs ON ${t}.job = only_runs.job AND ${t}.run_id = only_runs.run_id`);
     return `runs AS (
         SELECT job, run_id,
           arg_max(trace_id, ${last}) FILTER (WHERE terminal) AS trace_id,
@@ -590,10 +609,10 @@ export class DuckDbStore implements Store {
           max(cpu_seconds) AS cpu_seconds,
           max(max_rss_bytes) AS max_rss_bytes${group}
         FROM (
-          SELECT * FROM job_rows
+          SELECT job_rows.* FROM job_rows${only('job_rows')}
           WHERE end_ns > ${cutoff} AND start_ns <= ${to} AND ${jobFilter}
           UNION ALL
-          SELECT r.* FROM job_rows r SEMI JOIN (
+          SELECT r.* FROM job_rows r${only('r')} SEMI JOIN (
             SELECT job, run_id FROM job_rows
             WHERE terminal AND end_ns > ${from} AND end_ns <= ${to} AND ${jobFilter}
               AND ((role IN ${RUN_ROLES_SQL} AND start_ns <= ${cutoff}) OR (role = 'attempt' AND attempt <> 1))
@@ -613,6 +632,10 @@ export class DuckDbStore implements Store {
   async jobAggregates(query: JobAggregatesQuery): Promise<JobAggregate[]> {
     const from = nanosLiteral(query.fromMillis);
     const to = nanosLiteral(query.toMillis);
+    const rollups = this.readRollups;
+    if (rollups && query.groupBy === undefined && (await rollups.readable(BigInt(from), BigInt(to), query.where))) {
+      return (await rollups.aggregateRows(BigInt(from), BigInt(to))).map((r) => jobAggregateFromRow(r, modeCounts(JSON.parse(String(r['modes'] ?? 'null')) as string[] | null))).sort((a, b) => compareStrings(a.job, b.job));
+    }
     const counted = `outcome IN (${COUNTED_SQL_LIST})`;
     const grouped = query.groupBy !== undefined;
     const p = new Params();
@@ -647,9 +670,7 @@ export class DuckDbStore implements Store {
     const rows = await this.query(sql, p.values);
     return rows
       .map((r) => {
-        const modes: Record<string, number> = {};
-        for (const m of (JSON.parse(String(r['modes'] ?? 'null')) as string[] | null) ?? []) modes[m] = (modes[m] ?? 0) + 1;
-        const agg = jobAggregateFromRow(r, modes);
+        const agg = jobAggregateFromRow(r, modeCounts(JSON.parse(String(r['modes'] ?? 'null')) as string[] | null));
         return grouped ? { ...agg, group: String(r['grp'] ?? '') } : agg;
       })
       .sort((a, b) => compareStrings(a.job, b.job) || compareStrings(a.group ?? '', b.group ?? ''));
@@ -768,12 +789,28 @@ export class DuckDbStore implements Store {
     return rows.map((r) => toSeriesPoint(r));
   }
 
+  /**
+   * For a run list from the rollups: the query of the (job, run_id) the list
+   * keeps, picked from the minute buckets, so that only those runs are
+   * derived from the raw rows; undefined when the rollups cannot answer.
+   */
+  private async listSelection(query: ListRunsByJobQuery, perJob: boolean): Promise<string | undefined> {
+    const rollups = this.readRollups;
+    const fromNs = BigInt(nanosLiteral(query.fromMillis));
+    const toNs = BigInt(nanosLiteral(query.toMillis));
+    if (!rollups || !(await rollups.readable(fromNs, toNs, query.where))) return undefined;
+    const limit = Math.max(1, Math.min(10_000, Math.trunc(query.limitPerJob)));
+    return rollups.selectionSql({ jobs: query.jobs, fromNs, toNs, failed: query.filter === 'failed', slowest: query.order === 'slowest', limit, perJob });
+  }
+
   async listRuns(query: ListRunsQuery): Promise<RunSummary[]> {
-    const p = new Params();
-    const { cte, where } = this.inRange(query, p);
     const limit = Math.max(1, Math.min(10_000, Math.trunc(query.limit ?? 20)));
+    const only = await this.listSelection({ ...query, limitPerJob: limit }, false);
+    const p = new Params();
+    const cte = this.runsCte(query, this.jobCondition(query.jobs, p), p, { where: query.where, only });
+    const where = `run_end_ns > ${nanosLiteral(query.fromMillis)} AND run_end_ns <= ${nanosLiteral(query.toMillis)}`;
     const filter = query.filter === 'failed' ? `AND outcome IN ('failed', 'timed_out')` : '';
-    const order = query.order === 'slowest' ? 'last_end_ns - first_start_ns DESC, run_end_ns DESC, run_id' : 'run_end_ns DESC, run_id';
+    const order = query.order === 'slowest' ? 'last_end_ns - first_start_ns DESC, run_end_ns DESC, run_id, job' : 'run_end_ns DESC, run_id, job';
     const sql = `
       WITH ${cte}
       SELECT job, run_id, trace_id, span_id, outcome, first_start_ns, last_end_ns, attempts, error_type, exit_code, message, dead_lettered
@@ -816,8 +853,10 @@ export class DuckDbStore implements Store {
 
   /** {@link listRuns} with the limit applied per job (a window function), for all selected jobs at once. */
   async listRunsByJob(query: ListRunsByJobQuery): Promise<RunSummary[]> {
+    const only = await this.listSelection(query, true);
     const p = new Params();
-    const { cte, where } = this.inRange(query, p);
+    const cte = this.runsCte(query, this.jobCondition(query.jobs, p), p, { where: query.where, only });
+    const where = `run_end_ns > ${nanosLiteral(query.fromMillis)} AND run_end_ns <= ${nanosLiteral(query.toMillis)}`;
     const limit = Math.max(1, Math.min(10_000, Math.trunc(query.limitPerJob)));
     const filter = query.filter === 'failed' ? `AND outcome IN ('failed', 'timed_out')` : '';
     const order = query.order === 'slowest' ? 'last_end_ns - first_start_ns DESC, run_end_ns DESC, run_id' : 'run_end_ns DESC, run_id';
@@ -839,17 +878,27 @@ export class DuckDbStore implements Store {
     for (let i = 1; i < edges.length; i++) {
       if (!((edges[i] as number) > (edges[i - 1] as number))) throw new RangeError('latencyEdgesMillis must be ascending');
     }
-    const p = new Params();
-    const { cte, where } = this.inRange(query, p);
-    const bin = edges.length === 0 ? '0' : `len(list_filter([${edges.map((e) => numberLiteral(e)).join(', ')}]::DOUBLE[], e -> e <= (last_end_ns - first_start_ns) / 1e6))`;
-    const sql = `
-      WITH ${cte}
-      SELECT job, ${bin} AS bin, attempts, count(*) AS n
-      FROM runs
-      WHERE outcome IN (${COUNTED_SQL_LIST}) AND ${where}
-      GROUP BY ALL`;
+    const edgesSql = edges.length === 0 ? '' : `[${edges.map((e) => numberLiteral(e)).join(', ')}]::DOUBLE[]`;
+    const fromNs = BigInt(nanosLiteral(query.fromMillis));
+    const toNs = BigInt(nanosLiteral(query.toMillis));
+    const rollups = this.readRollups;
+    let rows: Record<string, unknown>[];
+    if (rollups && (await rollups.readable(fromNs, toNs, query.where))) rows = await rollups.distributionRows(query.jobs, fromNs, toNs, edges.map((e) => numberLiteral(e)));
+    else {
+      const p = new Params();
+      const { cte, where } = this.inRange(query, p);
+      const bin = edgesSql === '' ? '0' : `len(list_filter(${edgesSql}, e -> e <= (last_end_ns - first_start_ns) / 1e6))`;
+      rows = await this.query(
+        `WITH ${cte}
+         SELECT job, ${bin} AS bin, attempts, count(*) AS n
+         FROM runs
+         WHERE outcome IN (${COUNTED_SQL_LIST}) AND ${where}
+         GROUP BY ALL`,
+        p.values,
+      );
+    }
     const byJob = new Map<string, RunDistribution>();
-    for (const r of await this.query(sql, p.values)) {
+    for (const r of rows) {
       const job = String(r['job']);
       let d = byJob.get(job);
       if (!d) byJob.set(job, (d = { job, latencyCounts: new Array<number>(edges.length + 1).fill(0), attempts: {} }));
@@ -912,8 +961,7 @@ export class DuckDbStore implements Store {
   async query(sql: string, params: string[] = []): Promise<Record<string, unknown>[]> {
     return this.serial(async () => {
       try {
-        const reader = await this.conn.runAndReadAll(sql, params);
-        return reader.getRowObjectsJS() as Record<string, unknown>[];
+        return rowObjects(await this.conn.runAndReadAll(sql, params));
       } catch (cause) {
         throw new StoreError('JOBSLO_ERR_STORE_QUERY', `DuckDB query failed: ${errorMessage(cause)}`, { cause });
       }

@@ -8,9 +8,11 @@
 
 /**
  * Version of the bucket contents. A store whose rollups were built with an
- * older one rebuilds them at migrate (2: minute buckets keep run starts).
+ * older one rebuilds them at migrate (2: minute buckets keep run starts; 3:
+ * they also keep run ids, dead-lettering, queued time, cost, CPU, peak RSS
+ * and error type, for per-job aggregates and run lists).
  */
-export const ROLLUP_FORMAT = 2;
+export const ROLLUP_FORMAT = 3;
 
 /** Width of a minute bucket, ns. */
 export const MINUTE_NS = 60_000_000_000n;

@@ -11,17 +11,28 @@
 import { interpolatedQuantileSql, quoteString } from '../_clickhouse.js';
 import { globToLike, isGlob } from '../_sql.js';
 import { MINUTE_NS, ROLLUP_FORMAT, ceilDiv, floorDiv } from './buckets.js';
-import type { DimensionFilter, WindowCount, WindowCountsQuery } from '../types.js';
+import type { DimensionFilter, JobSelector, WindowCount, WindowCountsQuery } from '../types.js';
 import type { JobRow } from '../derive/index.js';
 import type { NsRange } from './buckets.js';
 import { OUTCOME_CODES, outcomeCode } from './content.js';
 import type { HourContent, RegisteredThreshold, RunFact } from './content.js';
 import { buildRollups, refreshRollups } from './maintain.js';
 import type { MinuteContent, RefreshResult, RollupMark } from './maintain.js';
-import { coalescedStarts, distinctRanges, distinctThresholds, rollupRunStarts, rollupSeries, rollupWindowCounts, sumParts } from './read.js';
+import { coalescedStarts, distinctRanges, distinctThresholds, rollupRunStarts, rollupRunsReadable, rollupSeries, rollupWindowCounts, sumParts } from './read.js';
 import type { EdgePart, HourPart, PartCount, RollupReadBackend, SeriesRollupQuery, StartsQuery } from './read.js';
 
 type Row = Record<string, unknown>;
+
+/** Minute-bucket columns of format 3 (per-job aggregates and run lists), one element per run. */
+const EXTRA_MINUTE_COLUMNS = [
+  'run_id Array(String)',
+  'dead_lettered Array(UInt8)',
+  'queued_ns Array(Nullable(Int64))',
+  'cost Array(Nullable(Float64))',
+  'cpu_seconds Array(Nullable(Float64))',
+  'max_rss_bytes Array(Nullable(Float64))',
+  'error_type Array(String)',
+];
 
 /** Rollup tables, `{db}` replaced by the quoted database. */
 const TABLES: readonly string[] = [
@@ -29,7 +40,7 @@ const TABLES: readonly string[] = [
    ENGINE = MergeTree PARTITION BY toYYYYMMDD(toDateTime(intDiv(inserted_ns, 1000000000))) ORDER BY inserted_ns`,
   `CREATE TABLE IF NOT EXISTS {db}.rollup_minute (job String, minute_ns Int64, version Int64,
      end_ns Array(Int64), outcome Array(UInt8), latency_ns Array(Int64), has_latency Array(UInt8), attempts Array(UInt32), ran Array(UInt8),
-     start_ns Array(Int64), has_start Array(UInt8))
+     start_ns Array(Int64), has_start Array(UInt8), ${EXTRA_MINUTE_COLUMNS.join(', ')})
    ENGINE = ReplacingMergeTree(version) PARTITION BY toYYYYMMDD(toDateTime(intDiv(minute_ns, 1000000000))) ORDER BY (job, minute_ns)`,
   `CREATE TABLE IF NOT EXISTS {db}.rollup_hour (job String, hour_ns Int64, version Int64,
      succeeded UInt64, failed UInt64, timed_out UInt64, cancelled UInt64, skipped UInt64, other UInt64, attempts UInt64,
@@ -60,6 +71,13 @@ const TSV: Record<string, string> = { '\\': '\\\\', '\t': '\\t', '\n': '\\n', '\
 const tsv = (s: string): string => s.replace(TSV_G, (c) => TSV[c] as string);
 const arr = (xs: readonly (bigint | number)[]): string => `[${xs.join(',')}]`;
 const i64 = (n: bigint): string => `toInt64(${n})`;
+/** An array of nullable numbers as TSV (`NULL` for null or absent; doubles in full precision). */
+const nullable = (xs: readonly (bigint | number | null | undefined)[]): string =>
+  `[${xs.map((x) => (x === null || x === undefined ? 'NULL' : typeof x === 'number' && !Number.isFinite(x) ? 'NULL' : String(x))).join(',')}]`;
+/** Escapes of a string inside a quoted array element, which is how TSV carries an Array(String) (no second TSV escaping). */
+const QUOTED: Record<string, string> = { '\\': '\\\\', "'": "\\'", '\t': '\\t', '\n': '\\n', '\r': '\\r', '\0': '\\0' };
+/** An array of strings as TSV. */
+const strs = (xs: readonly string[]): string => `[${xs.map((x) => `'${x.replace(/[\\'\t\n\r\0]/g, (c) => QUOTED[c] as string)}'`).join(',')}]`;
 
 /** The ClickHouse side of the rollups. */
 export class ClickHouseRollups implements RollupReadBackend {
@@ -78,6 +96,11 @@ export class ClickHouseRollups implements RollupReadBackend {
     if (!cols.some((c) => c['name'] === 'start_ns')) {
       await this.host.command(`ALTER TABLE ${this.db}.rollup_minute ADD COLUMN start_ns Array(Int64), ADD COLUMN has_start Array(UInt8)`, 'add rollup run starts');
     }
+    // Format 2 had none of the per-run details.
+    const missing = EXTRA_MINUTE_COLUMNS.filter((c) => !cols.some((k) => k['name'] === c.split(' ')[0]));
+    if (missing.length > 0) {
+      await this.host.command(`ALTER TABLE ${this.db}.rollup_minute ${missing.map((c) => `ADD COLUMN ${c}`).join(', ')}`, 'add rollup run details');
+    }
     const [state] = await this.host.select(
       `SELECT countIf(key = 'built') AS built, maxIf(value, key = 'format') AS format FROM ${this.db}.rollup_state`,
       'rollup state',
@@ -93,9 +116,9 @@ export class ClickHouseRollups implements RollupReadBackend {
       // Minute buckets the rebuild did not write (no stored run ends in them now) still have the old format: write them empty.
       const stale = await this.host.select(
         `SELECT job, minute_ns FROM (
-           SELECT job, minute_ns, argMax(length(end_ns), version) AS ne, argMax(length(start_ns), version) AS ns
+           SELECT job, minute_ns, argMax(length(end_ns), version) AS ne, argMax(length(start_ns), version) AS ns, argMax(length(error_type), version) AS nd
            FROM ${this.db}.rollup_minute GROUP BY job, minute_ns
-         ) WHERE ne != ns`,
+         ) WHERE ne != ns OR ne != nd`,
         'old-format minute buckets',
       );
       const minutes = stale.map((r) => ({ job: String(r['job']), minuteNs: big(r['minute_ns']), runs: [] }));
@@ -260,6 +283,122 @@ export class ClickHouseRollups implements RollupReadBackend {
     return rows.length > 0;
   }
 
+  async runsStraddle(fromNs: bigint, toNs: bigint): Promise<boolean> {
+    const rows = await this.host.select(
+      `SELECT 1 AS x FROM ${this.db}.job_rows
+       WHERE end_ns > ${toNs} AND start_ns > ${toNs} AND (job, run_id) IN (
+         SELECT job, run_id FROM ${this.db}.job_rows WHERE end_ns > ${fromNs} AND start_ns <= ${toNs}
+       ) LIMIT 1`,
+      'runs across the instant',
+    );
+    return rows.length > 0;
+  }
+
+  /** True when the minute buckets answer reads of the runs that end in the range (see {@link rollupRunsReadable}). */
+  readable(fromNs: bigint, toNs: bigint, where: DimensionFilter | undefined): Promise<boolean> {
+    return rollupRunsReadable(this, fromNs, toNs, where);
+  }
+
+  /**
+   * The kept runs of the selected jobs that end in `(fromNs, toNs]` (after
+   * `fromNs` for a null `toNs`), one row per run: job, te (end), o (outcome
+   * code), l (latency ns), h (has latency), r (ran), a (attempts), st (start),
+   * rid, dl, q, c, cpu, rss, et.
+   */
+  private keptRuns(jobs: JobSelector, fromNs: bigint, toNs: bigint | null): string {
+    const cond = isGlob(jobs) ? `job LIKE ${quoteString(globToLike(jobs))}` : `job = ${quoteString(jobs)}`;
+    return `(
+      SELECT job, te, o, l, h, r, a, st, rid, dl, q, c, cpu, rss, et FROM (
+        SELECT job, argMax(end_ns, version) AS k_e, argMax(outcome, version) AS k_o, argMax(latency_ns, version) AS k_l,
+          argMax(has_latency, version) AS k_h, argMax(ran, version) AS k_r, argMax(attempts, version) AS k_a, argMax(start_ns, version) AS k_st,
+          argMax(run_id, version) AS k_rid, argMax(dead_lettered, version) AS k_dl, argMax(queued_ns, version) AS k_q, argMax(cost, version) AS k_c,
+          argMax(cpu_seconds, version) AS k_cpu, argMax(max_rss_bytes, version) AS k_rss, argMax(error_type, version) AS k_et
+        FROM ${this.db}.rollup_minute
+        WHERE minute_ns >= ${floorDiv(fromNs, MINUTE_NS) * MINUTE_NS}${toNs === null ? '' : ` AND minute_ns < ${ceilDiv(toNs, MINUTE_NS) * MINUTE_NS}`} AND ${cond}
+        GROUP BY job, minute_ns
+      ) ARRAY JOIN k_e AS te, k_o AS o, k_l AS l, k_h AS h, k_r AS r, k_a AS a, k_st AS st, k_rid AS rid, k_dl AS dl, k_q AS q, k_c AS c,
+        k_cpu AS cpu, k_rss AS rss, k_et AS et
+      WHERE te > ${fromNs}${toNs === null ? '' : ` AND te <= ${toNs}`}
+    )`;
+  }
+
+  /**
+   * Queue intervals (job, s = queued, e = first start) of the kept runs queued
+   * at or before `toNs` and started in `(fromNs, toNs]`, as the raw queue depth
+   * query takes them from derived runs.
+   */
+  queueIntervalsSql(fromNs: bigint, toNs: bigint): string {
+    return `SELECT job, toInt64(assumeNotNull(q)) AS s, toInt64(st) AS e, toUInt8(0) AS pending FROM ${this.keptRuns('*', fromNs, null)}
+      WHERE q IS NOT NULL AND st > assumeNotNull(q) AND st > ${fromNs} AND st <= ${toNs} AND assumeNotNull(q) <= ${toNs}`;
+  }
+
+  /**
+   * Per-job aggregate rows of the kept runs that end in `(fromNs, toNs]`: the
+   * raw path's columns and arithmetic (see the store's jobAggregates), over
+   * kept runs instead of derived ones.
+   */
+  aggregateRows(fromNs: bigint, toNs: bigint): Promise<Row[]> {
+    const counted = 'o IN (0, 1, 2)';
+    const queued = 'q IS NOT NULL AND r = 1';
+    return this.host.select(
+      `SELECT job, runs, succeeded, failed, timed_out, cancelled, skipped, n_dead_lettered,
+         ${interpolatedQuantileSql('lat', 0.5)} AS latency_p50,
+         ${interpolatedQuantileSql('lat', 0.95)} AS latency_p95,
+         ${interpolatedQuantileSql('lat', 0.99)} AS latency_p99,
+         retries,
+         ${interpolatedQuantileSql('qd', 0.5)} AS queue_p50,
+         ${interpolatedQuantileSql('qd', 0.95)} AS queue_p95,
+         queued_runs, cost_total, costed_runs, cpu_total, cpu_runs,
+         ${interpolatedQuantileSql('rssv', 0.95)} AS rss_p95,
+         modes
+       FROM (
+         SELECT job,
+           countIf(${counted}) AS runs,
+           countIf(o = 0) AS succeeded,
+           countIf(o = 1 OR o = 2) AS failed,
+           countIf(o = 2) AS timed_out,
+           countIf(o = 3) AS cancelled,
+           countIf(o = 4) AS skipped,
+           countIf(dl = 1 AND ${counted}) AS n_dead_lettered,
+           arraySort(groupArrayIf(l / 1e6, ${counted} AND r = 1)) AS lat,
+           sumIf(toInt64(a) - 1, ${counted}) AS retries,
+           arraySort(groupArrayIf(greatest(st - assumeNotNull(q), 0) / 1e6, ${queued})) AS qd,
+           countIf(${queued}) AS queued_runs,
+           sum(if(${counted}, c, NULL)) AS cost_total,
+           count(if(${counted}, c, NULL)) AS costed_runs,
+           sum(if(${counted}, cpu, NULL)) AS cpu_total,
+           count(if(${counted}, cpu, NULL)) AS cpu_runs,
+           arraySort(groupArrayIf(assumeNotNull(rss), ${counted} AND rss IS NOT NULL)) AS rssv,
+           groupArrayIf(multiIf(et != '', et, o = 2, 'timeout', 'failed'), o = 1 OR o = 2) AS modes
+         FROM ${this.keptRuns('*', fromNs, toNs)}
+         GROUP BY job
+       )`,
+      'rollup job aggregates',
+    );
+  }
+
+  /** Latency bin, attempts and count rows of the kept counted runs of the selected jobs that end in `(fromNs, toNs]`; `binSql` bins `lat` (ms). */
+  distributionRows(jobs: JobSelector, fromNs: bigint, toNs: bigint, binSql: string): Promise<Row[]> {
+    return this.host.select(
+      `SELECT job, ${binSql} AS bin, a AS attempts, count() AS n
+       FROM (SELECT job, l / 1e6 AS lat, a, o FROM ${this.keptRuns(jobs, fromNs, toNs)})
+       WHERE o IN (0, 1, 2)
+       GROUP BY job, bin, attempts`,
+      'rollup run distributions',
+    );
+  }
+
+  /**
+   * A query of the (job, run_id) of the kept runs a run list keeps, in the raw
+   * list's order (latest: by end, newest first; slowest: by latency, longest
+   * first, then by end; run id, then job, break ties), `limit` per job or in all.
+   */
+  selectionSql(q: { jobs: JobSelector; fromNs: bigint; toNs: bigint; failed: boolean; slowest: boolean; limit: number; perJob: boolean }): string {
+    const order = q.slowest ? 'l DESC, te DESC, rid, job' : 'te DESC, rid, job';
+    return `SELECT job, rid AS run_id FROM ${this.keptRuns(q.jobs, q.fromNs, q.toNs)}${q.failed ? ' WHERE o = 1 OR o = 2' : ''}
+      ORDER BY ${q.perJob ? `job, ${order} LIMIT ${q.limit} BY job` : `${order} LIMIT ${q.limit}`}`;
+  }
+
   async minuteRuns(jobs: readonly string[], fromNs: bigint, toNs: bigint): Promise<RunFact[]> {
     if (jobs.length === 0) return [];
     const rows = await this.host.select(
@@ -294,12 +433,15 @@ export class ClickHouseRollups implements RollupReadBackend {
           `${tsv(m.job)}\t${m.minuteNs}\t${version}\t${arr(rs.map((r) => r.runEndNs))}\t${arr(rs.map((r) => outcomeCode(r.outcome)))}\t` +
           `${arr(rs.map((r) => r.latencyNs ?? 0n))}\t${arr(rs.map((r) => (r.latencyNs === null ? 0 : 1)))}\t` +
           `${arr(rs.map((r) => Math.max(0, Math.min(4_294_967_295, Math.trunc(r.attempts)))))}\t${arr(rs.map((r) => (r.ran ? 1 : 0)))}\t` +
-          `${arr(rs.map((r) => r.startNs ?? 0n))}\t${arr(rs.map((r) => (r.startNs === null ? 0 : 1)))}\n`;
+          `${arr(rs.map((r) => r.startNs ?? 0n))}\t${arr(rs.map((r) => (r.startNs === null ? 0 : 1)))}\t` +
+          `${strs(rs.map((r) => r.runId))}\t${arr(rs.map((r) => (r.deadLettered === true ? 1 : 0)))}\t${nullable(rs.map((r) => r.queuedNs))}\t` +
+          `${nullable(rs.map((r) => r.cost))}\t${nullable(rs.map((r) => r.cpuSeconds))}\t${nullable(rs.map((r) => r.maxRssBytes))}\t` +
+          `${strs(rs.map((r) => r.errorType ?? ''))}\n`;
       }
       await this.host.insertTsv(
         'rollup_minute',
         body,
-        ['job', 'minute_ns', 'version', 'end_ns', 'outcome', 'latency_ns', 'has_latency', 'attempts', 'ran', 'start_ns', 'has_start'],
+        ['job', 'minute_ns', 'version', 'end_ns', 'outcome', 'latency_ns', 'has_latency', 'attempts', 'ran', 'start_ns', 'has_start', ...EXTRA_MINUTE_COLUMNS.map((c) => c.split(' ')[0] as string)],
         `insert of ${minutes.length} minute buckets`,
       );
     }

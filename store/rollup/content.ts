@@ -24,6 +24,23 @@ export interface RunFact {
   attempts: number;
   /** False for a run that never started an attempt (it has no latency percentile). */
   ran: boolean;
+  /*
+   * What per-job aggregates and run lists read besides the above. Present on
+   * facts from the run derivation (which minute buckets are written from);
+   * facts read back for hour rebuilds may leave them out.
+   */
+  /** True when any of the run's rows says it went to a dead-letter queue. */
+  deadLettered?: boolean;
+  /** Earliest queued time of the run, Unix ns; null when none was reported. */
+  queuedNs?: bigint | null;
+  /** The run's `jobslo.cost.amount`; null when none was reported. */
+  cost?: number | null;
+  /** The run's CPU seconds; null when none were reported. */
+  cpuSeconds?: number | null;
+  /** The run's peak RSS, bytes; null when none was reported. */
+  maxRssBytes?: number | null;
+  /** The run's `error.type` (its run row's, else its last attempt's); `''` when none. */
+  errorType?: string;
 }
 
 /** Outcome codes as minute buckets store them; the first three are counted. */

@@ -12,24 +12,25 @@ import type { JobRow } from '../derive/index.js';
 import type { WindowCount, WindowCountsQuery } from '../types.js';
 import type { NsRange } from './buckets.js';
 import { globToLike, isGlob } from '../_sql.js';
+import { rowObjects } from '../_duckdb.js';
 import type { DimensionFilter, JobSelector } from '../types.js';
 import { MINUTE_NS, ROLLUP_FORMAT, ceilDiv, floorDiv } from './buckets.js';
 import { OUTCOME_CODES, outcomeCode } from './content.js';
 import type { HourContent, RegisteredThreshold, RunFact } from './content.js';
 import { buildRollups, refreshRollups } from './maintain.js';
 import type { MinuteContent, RefreshResult, RollupMark } from './maintain.js';
-import { coalescedStarts, distinctRanges, distinctThresholds, rollupRunStarts, rollupSeries, rollupWindowCounts, sumParts } from './read.js';
+import { coalescedStarts, distinctRanges, distinctThresholds, rollupRunStarts, rollupRunsReadable, rollupSeries, rollupWindowCounts, sumParts } from './read.js';
 import type { EdgePart, HourPart, PartCount, RollupReadBackend, SeriesRollupQuery, StartsQuery } from './read.js';
 
 /** Rollup tables; created by the store's migrate, idempotently. */
 const TABLES: readonly string[] = [
   `CREATE TABLE IF NOT EXISTS rollup_marks (seq BIGINT NOT NULL, job VARCHAR NOT NULL, run_id VARCHAR NOT NULL, end_ns BIGINT NOT NULL, terminal BOOLEAN NOT NULL)`,
-  // One row per run that a minute bucket holds.
+  // One row per run that a minute bucket holds. Formats 1 and 2 lacked columns: the rebuild that migrate runs for a
+  // format below ROLLUP_FORMAT creates the table anew (the appender writes columns in this order).
   `CREATE TABLE IF NOT EXISTS rollup_minute_runs (
     job VARCHAR NOT NULL, minute_ns BIGINT NOT NULL, end_ns BIGINT NOT NULL, outcome UTINYINT NOT NULL,
-    latency_ns BIGINT, attempts INTEGER NOT NULL, ran BOOLEAN NOT NULL, start_ns BIGINT)`,
-  // Format 1 had no run starts: added, then filled by the rebuild that migrate runs for a format below ROLLUP_FORMAT.
-  `ALTER TABLE rollup_minute_runs ADD COLUMN IF NOT EXISTS start_ns BIGINT`,
+    latency_ns BIGINT, attempts INTEGER NOT NULL, ran BOOLEAN NOT NULL, start_ns BIGINT,
+    run_id VARCHAR, dead_lettered BOOLEAN, queued_ns BIGINT, cost DOUBLE, cpu_seconds DOUBLE, max_rss_bytes DOUBLE, error_type VARCHAR)`,
   `CREATE TABLE IF NOT EXISTS rollup_hour (
     job VARCHAR NOT NULL, hour_ns BIGINT NOT NULL, succeeded BIGINT NOT NULL, failed BIGINT NOT NULL, timed_out BIGINT NOT NULL,
     cancelled BIGINT NOT NULL, skipped BIGINT NOT NULL, other BIGINT NOT NULL, attempts BIGINT NOT NULL)`,
@@ -72,7 +73,7 @@ export class DuckDbRollups implements RollupReadBackend {
 
   private async rows(conn: DuckDBConnection, sql: string): Promise<Record<string, unknown>[]> {
     try {
-      return (await conn.runAndReadAll(sql)).getRowObjectsJS() as Record<string, unknown>[];
+      return rowObjects(await conn.runAndReadAll(sql));
     } catch (cause) {
       throw new StoreError('JOBSLO_ERR_STORE_QUERY', `DuckDB rollup query failed: ${errorMessage(cause)}`, { cause });
     }
@@ -99,7 +100,9 @@ export class DuckDbRollups implements RollupReadBackend {
     if (state.built) {
       // Buckets of an older format lack columns: rebuild them all from the job rows.
       await this.host.exclusive(async (conn) => {
-        for (const t of ['rollup_minute_runs', 'rollup_hour', 'rollup_hour_good', 'rollup_hour_sketch']) await conn.run(`DELETE FROM ${t}`);
+        await conn.run('DROP TABLE rollup_minute_runs');
+        await conn.run(TABLES[1] as string);
+        for (const t of ['rollup_hour', 'rollup_hour_good', 'rollup_hour_sketch']) await conn.run(`DELETE FROM ${t}`);
       });
     }
     await buildRollups(this, onProgress);
@@ -276,6 +279,102 @@ export class DuckDbRollups implements RollupReadBackend {
     return (await this.read(`SELECT 1 AS x FROM job_rows WHERE end_ns > ${ns} AND start_ns > ${ns} LIMIT 1`)).length > 0;
   }
 
+  async runsStraddle(fromNs: bigint, toNs: bigint): Promise<boolean> {
+    const rows = await this.read(
+      `SELECT 1 AS x FROM job_rows a SEMI JOIN (
+         SELECT job, run_id FROM job_rows WHERE end_ns > ${fromNs} AND start_ns <= ${toNs}
+       ) b ON a.job = b.job AND a.run_id = b.run_id
+       WHERE a.end_ns > ${toNs} AND a.start_ns > ${toNs} LIMIT 1`,
+    );
+    return rows.length > 0;
+  }
+
+  /** True when the minute buckets answer reads of the runs that end in the range (see {@link rollupRunsReadable}). */
+  readable(fromNs: bigint, toNs: bigint, where: DimensionFilter | undefined): Promise<boolean> {
+    return rollupRunsReadable(this, fromNs, toNs, where);
+  }
+
+  /**
+   * Queue intervals (job, s = queued, e = first start) of the kept runs queued
+   * at or before `toNs` and started in `(fromNs, toNs]`, as the raw queue depth
+   * query takes them from derived runs.
+   */
+  queueIntervalsSql(fromNs: bigint, toNs: bigint): string {
+    return `SELECT job, queued_ns AS s, start_ns AS e FROM rollup_minute_runs
+      WHERE minute_ns >= ${floorDiv(fromNs, MINUTE_NS) * MINUTE_NS} AND queued_ns IS NOT NULL AND start_ns > queued_ns
+        AND start_ns > ${fromNs} AND start_ns <= ${toNs} AND queued_ns <= ${toNs}`;
+  }
+
+  /**
+   * Per-job aggregate rows of the runs the minute buckets keep that end in
+   * `(fromNs, toNs]`: the raw path's columns and arithmetic (see the store's
+   * jobAggregates), over kept runs instead of derived ones.
+   */
+  aggregateRows(fromNs: bigint, toNs: bigint): Promise<Record<string, unknown>[]> {
+    const counted = 'outcome IN (0, 1, 2)';
+    return this.read(
+      `SELECT *, latency[1] AS latency_p50, latency[2] AS latency_p95, latency[3] AS latency_p99,
+         queue_delay[1] AS queue_p50, queue_delay[2] AS queue_p95
+       FROM (
+         SELECT job,
+           count(*) FILTER (WHERE ${counted}) AS runs,
+           count(*) FILTER (WHERE outcome = 0) AS succeeded,
+           count(*) FILTER (WHERE outcome IN (1, 2)) AS failed,
+           count(*) FILTER (WHERE outcome = 2) AS timed_out,
+           count(*) FILTER (WHERE outcome = 3) AS cancelled,
+           count(*) FILTER (WHERE outcome = 4) AS skipped,
+           count(*) FILTER (WHERE dead_lettered AND ${counted}) AS n_dead_lettered,
+           quantile_cont(latency_ns / 1e6, [0.5, 0.95, 0.99]) FILTER (WHERE ${counted} AND ran) AS latency,
+           coalesce(sum(attempts - 1) FILTER (WHERE ${counted}), 0) AS retries,
+           quantile_cont(greatest(start_ns - queued_ns, 0) / 1e6, [0.5, 0.95]) FILTER (WHERE queued_ns IS NOT NULL AND ran) AS queue_delay,
+           count(*) FILTER (WHERE queued_ns IS NOT NULL AND ran) AS queued_runs,
+           sum(cost) FILTER (WHERE ${counted}) AS cost_total,
+           count(cost) FILTER (WHERE ${counted}) AS costed_runs,
+           sum(cpu_seconds) FILTER (WHERE ${counted}) AS cpu_total,
+           count(cpu_seconds) FILTER (WHERE ${counted}) AS cpu_runs,
+           quantile_cont(max_rss_bytes, 0.95) FILTER (WHERE ${counted}) AS rss_p95,
+           to_json(list(CASE WHEN error_type <> '' THEN error_type WHEN outcome = 2 THEN 'timeout' ELSE 'failed' END)
+             FILTER (WHERE outcome IN (1, 2))) AS modes
+         FROM rollup_minute_runs
+         WHERE ${minuteRange(fromNs, toNs)}
+         GROUP BY job
+       )`,
+    );
+  }
+
+  /**
+   * Latency bin (how many of the ascending `edgesSql`, DOUBLE literals, are at
+   * or below the latency in ms; 0 without one), attempts and count rows of the
+   * kept counted runs of the selected jobs that end in `(fromNs, toNs]`.
+   */
+  distributionRows(jobs: JobSelector, fromNs: bigint, toNs: bigint, edgesSql: readonly string[]): Promise<Record<string, unknown>[]> {
+    const where = `${minuteRange(fromNs, toNs)} AND outcome IN (0, 1, 2) AND ${jobCondition(jobs)}`;
+    if (edgesSql.length === 0) return this.read(`SELECT job, 0 AS bin, attempts, count(*) AS n FROM rollup_minute_runs WHERE ${where} GROUP BY ALL`);
+    // Bins as ranges [edge i-1, edge i), joined on the latency (a range join, not a list scan per run).
+    const bounds = ["'-inf'::DOUBLE", ...edgesSql.map((e) => `${e}::DOUBLE`), "'inf'::DOUBLE"];
+    const bins = bounds.slice(0, -1).map((lo, i) => `(${i}, ${lo}, ${bounds[i + 1] as string})`);
+    return this.read(
+      `WITH bins(bin, lo, hi) AS (VALUES ${bins.join(', ')})
+       SELECT r.job, b.bin, r.attempts, count(*) AS n
+       FROM (SELECT job, attempts, coalesce(latency_ns / 1e6, '-inf'::DOUBLE) AS lat FROM rollup_minute_runs WHERE ${where}) r
+       JOIN bins b ON r.lat >= b.lo AND r.lat < b.hi
+       GROUP BY ALL`,
+    );
+  }
+
+  /**
+   * A query of the (job, run_id) of the kept runs a run list keeps, in the raw
+   * list's order (latest: by end, newest first; slowest: by latency, longest
+   * first, then by end; run id, then job, break ties), `limit` per job or in all.
+   */
+  selectionSql(q: { jobs: JobSelector; fromNs: bigint; toNs: bigint; failed: boolean; slowest: boolean; limit: number; perJob: boolean }): string {
+    const order = q.slowest ? 'latency_ns DESC NULLS LAST, end_ns DESC, run_id, job' : 'end_ns DESC, run_id, job';
+    const cond = `${minuteRange(q.fromNs, q.toNs)} AND ${jobCondition(q.jobs)}${q.failed ? ' AND outcome IN (1, 2)' : ''}`;
+    return q.perJob
+      ? `SELECT job, run_id FROM rollup_minute_runs WHERE ${cond} QUALIFY row_number() OVER (PARTITION BY job ORDER BY ${order}) <= ${q.limit}`
+      : `SELECT job, run_id FROM rollup_minute_runs WHERE ${cond} ORDER BY ${order} LIMIT ${q.limit}`;
+  }
+
   async minuteRuns(jobs: readonly string[], fromNs: bigint, toNs: bigint): Promise<RunFact[]> {
     if (jobs.length === 0) return [];
     const rows = await this.read(
@@ -321,6 +420,15 @@ export class DuckDbRollups implements RollupReadBackend {
                 a.appendBoolean(r.ran);
                 if (r.startNs === null) a.appendNull();
                 else a.appendBigInt(r.startNs);
+                a.appendVarchar(r.runId);
+                a.appendBoolean(r.deadLettered ?? false);
+                if (r.queuedNs === null || r.queuedNs === undefined) a.appendNull();
+                else a.appendBigInt(r.queuedNs);
+                for (const v of [r.cost, r.cpuSeconds, r.maxRssBytes]) {
+                  if (v === null || v === undefined) a.appendNull();
+                  else a.appendDouble(v);
+                }
+                a.appendVarchar(r.errorType ?? '');
               });
         });
         await append(conn, 'rollup_hour', (a) => {
@@ -399,6 +507,11 @@ export class DuckDbRollups implements RollupReadBackend {
       GROUP BY r.job, rr.rid, th.t`;
     return sumParts(parts, await this.read(sql), rangeOf, thresholds);
   }
+}
+
+/** The kept runs that end in `(fromNs, toNs]`, through the minute buckets that can hold them. */
+function minuteRange(fromNs: bigint, toNs: bigint): string {
+  return `minute_ns >= ${floorDiv(fromNs, MINUTE_NS) * MINUTE_NS} AND minute_ns < ${ceilDiv(toNs, MINUTE_NS) * MINUTE_NS} AND end_ns > ${fromNs} AND end_ns <= ${toNs}`;
 }
 
 /** A job selector as a condition on `job` (a glob through LIKE, backslash its escape). */

@@ -81,6 +81,8 @@ export interface RollupReadBackend extends RollupBackend {
    * end after it are read, which the stores' time order prunes to the newest.
    */
   rowStartsAfter(ns: bigint): Promise<boolean>;
+  /** True when some run has a row that starts at or before `toNs` and ends after `fromNs`, and a row that starts after `toNs`. */
+  runsStraddle(fromNs: bigint, toNs: bigint): Promise<boolean>;
   /** Jobs with hour buckets, and the range of their hour starts. */
   rolledJobs(): Promise<{ jobs: string[]; fromNs: bigint; toNs: bigint }>;
 }
@@ -184,6 +186,24 @@ export async function rollupSeries(backend: RollupReadBackend, query: SeriesRoll
   if (await backend.rowStartsAfter(query.toNs)) return null;
   if (query.toNs <= query.fromNs) return [];
   return backend.seriesOf(query);
+}
+
+/**
+ * True when the minute buckets give exactly the runs the raw derivation gives
+ * for final outcomes in `(fromNs, toNs]` (so per-job aggregates, run
+ * distributions and run lists can read them): no dimension filter, pending
+ * marks applied, and no run with rows on both sides of `toNs`: one that
+ * starts at or before it (and ends after `fromNs`) and one that starts after
+ * it (the raw path at `toNs` leaves the later rows out; the buckets hold the
+ * run as all its rows make it). The last check is one cheap query when no row
+ * starts after `toNs` (a window ending now), else a join of the rows after
+ * `toNs` with the range's rows.
+ */
+export async function rollupRunsReadable(backend: RollupReadBackend, fromNs: bigint, toNs: bigint, where: DimensionFilter | undefined): Promise<boolean> {
+  if (where !== undefined && Object.keys(where).length > 0) return false;
+  await refreshRollups(backend);
+  if (!(await backend.rowStartsAfter(toNs))) return true;
+  return !(await backend.runsStraddle(fromNs, toNs));
 }
 
 /** The rollup form of a time series query. */

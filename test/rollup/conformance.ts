@@ -4,13 +4,16 @@
  * random batches with duplicates, attempts delivered hours after their run,
  * final attempts that move a run to a later hour, runs ending exactly on
  * window edges, and a full replay; every window count, run start list,
- * freshness evaluation and time series must be equal.
+ * freshness evaluation, time series, per-job aggregate, run distribution, run
+ * list and queue depth must be equal (sums of costs and CPU seconds to 1e-9
+ * relative: the stores add them up in no fixed order).
  */
 import { afterEach, describe, expect, it } from 'vitest';
-import { ATTR_ATTEMPT_NUMBER } from '../../contracts/index.js';
+import { ATTR_ATTEMPT_NUMBER, ATTR_COST_AMOUNT, ATTR_CPU_SECONDS, ATTR_ERROR_TYPE, ATTR_MAX_RSS_BYTES, ATTR_QUEUED_TIME_UNIX_NANO } from '../../contracts/index.js';
 import type { SpanRecord } from '../../contracts/index.js';
 import { evaluateSlos, parseConfig, toSloJson } from '../../analyzer/slo/index.js';
-import type { GoodRunCriterion, Store, WindowCountsQuery } from '../../store/index.js';
+import type { GoodRunCriterion, JobAggregate, Store, TimeRange, WindowCountsQuery } from '../../store/index.js';
+import { LATENCY_EDGES_MILLIS } from '../../reports/collect.js';
 import { runSpans } from '../support/spans.js';
 
 export interface RollupConformanceOptions {
@@ -38,6 +41,8 @@ function rng(seed: number): () => number {
 /** A seeded mix of runs over four days before T, as delivery batches. */
 function mix(seed: number): SpanRecord[][] {
   const rnd = rng(seed);
+  // Run details from their own sequence, so the runs are those of earlier releases of this test.
+  const more = rng(seed + 1_000);
   const jobs = ['a', 'b', 'etl-1', 'etl-2'];
   const outcomes = ['succeeded', 'succeeded', 'succeeded', 'failed', 'timed_out', 'cancelled', 'skipped'] as const;
   const batches: SpanRecord[][] = [[], [], [], []];
@@ -50,10 +55,18 @@ function mix(seed: number): SpanRecord[][] {
     const edge = rnd() < 0.15 ? (WINDOWS[Math.floor(rnd() * WINDOWS.length)] as number) * (rnd() < 0.2 ? 0 : 1) : null;
     const endMillis = edge !== null ? T - edge : T - Math.floor(rnd() * 4 * DAY) - 1;
     const attemptOutcome = outcome === 'succeeded' ? 'succeeded' : outcome === 'timed_out' ? 'timed_out' : 'failed';
+    const details = {
+      ...(more() < 0.5 ? { [ATTR_COST_AMOUNT]: Math.round(more() * 1e6) / 1e3, [ATTR_CPU_SECONDS]: more() * 10 } : {}),
+      ...(more() < 0.5 ? { [ATTR_QUEUED_TIME_UNIX_NANO]: String(BigInt(endMillis - durationMillis - Math.floor(more() * 90 * MIN)) * 1_000_000n) } : {}),
+      ...(more() < 0.4 ? { [ATTR_MAX_RSS_BYTES]: Math.floor(more() * 1e9) } : {}),
+      ...(outcome === 'failed' && more() < 0.6 ? { [ATTR_ERROR_TYPE]: more() < 0.5 ? 'OOMKilled' : '137' } : {}),
+    };
     const spans = runSpans({
       job,
       startMillis: endMillis - durationMillis,
       outcome,
+      ...(more() < 0.1 ? { deadLettered: true } : {}),
+      extraAttributes: details,
       attempts: outcome === 'skipped' ? [] : [{ startOffsetMillis: 0, durationMillis, outcome: attemptOutcome, exitCode: attemptOutcome === 'succeeded' ? 0 : 1 }],
     });
     const b = batches[Math.floor(rnd() * batches.length)] as SpanRecord[];
@@ -159,6 +172,41 @@ export function defineRollupConformance(name: string, options: RollupConformance
     }
   };
 
+  /** Float sums to 1e-9 relative (no fixed order of addition), everything else exactly. */
+  const comparable = (a: JobAggregate): JobAggregate => {
+    const near = (v: number | null): number | null => (v === null ? null : Number(v.toPrecision(9)));
+    return { ...a, costTotal: near(a.costTotal), cpuSecondsTotal: near(a.cpuSecondsTotal) };
+  };
+  const sameReads = async (rolled: Store, raw: Store, at: number, what: string): Promise<void> => {
+    const ranges: TimeRange[] = [
+      { fromMillis: at - 5 * DAY, toMillis: at },
+      { fromMillis: at - DAY - 17 * MIN - 3, toMillis: at + 1 },
+      { fromMillis: at - 3 * DAY, toMillis: at - 2 * DAY - 7 },
+    ];
+    for (const range of ranges) {
+      const why = `${what}: ${JSON.stringify(range)}`;
+      const aggregates = await rolled.jobAggregates(range);
+      expect(aggregates.map(comparable), `${why}: jobAggregates`).toEqual((await raw.jobAggregates(range)).map(comparable));
+      expect(await rolled.queueDepths(range), `${why}: queueDepths`).toEqual(await raw.queueDepths(range));
+      for (const jobs of ['*', 'etl-*', 'a', 'none']) {
+        for (const latencyEdgesMillis of [LATENCY_EDGES_MILLIS, [100, 500, 1000], []]) {
+          const q = { jobs, ...range, latencyEdgesMillis };
+          expect(await rolled.runDistributions(q), `${why}: runDistributions ${jobs} ${latencyEdgesMillis.length}`).toEqual(await raw.runDistributions(q));
+        }
+        for (const filter of ['all', 'failed'] as const) {
+          for (const order of ['latest', 'slowest'] as const) {
+            const q = { jobs, ...range, filter, order };
+            expect(await rolled.listRuns({ ...q, limit: 7 }), `${why}: listRuns ${JSON.stringify(q)}`).toEqual(await raw.listRuns({ ...q, limit: 7 }));
+            expect(await rolled.listRunsByJob({ ...q, limitPerJob: 3 }), `${why}: listRunsByJob ${JSON.stringify(q)}`).toEqual(await raw.listRunsByJob({ ...q, limitPerJob: 3 }));
+          }
+        }
+      }
+      if (range === ranges[0]) {
+        expect(aggregates.some((a) => a.costTotal !== null && a.queuedRuns > 0 && a.deadLettered > 0 && Object.keys(a.failureModes).length > 1), `${why}: details`).toBe(true);
+      }
+    }
+  };
+
   describe(`${name}: rollups equal the raw path`, () => {
     it.each([1, 2, 3])('seeded mix %i: every SLI kind, selector and window, after every batch and after a replay', async (seed) => {
       const rolled = await open(true);
@@ -177,6 +225,7 @@ export function defineRollupConformance(name: string, options: RollupConformance
       await same(rolled, raw, queries([300, 1000], T), `seed ${seed} replay`);
       await sameFreshness(rolled, raw, T, `seed ${seed} replay`);
       await sameSeries(rolled, raw, T, `seed ${seed} replay`);
+      await sameReads(rolled, raw, T, `seed ${seed} replay`);
       expect((await rolled.timeSeries({ jobs: '*', fromMillis: T - 5 * DAY, toMillis: T, bucketMillis: HOUR })).length).toBeGreaterThan(10);
       const evals = await evaluateSlos(rolled, FRESHNESS, T);
       expect(evals.some((e) => e.good > 0) && evals.some((e) => e.good < e.total)).toBe(true);
@@ -198,6 +247,7 @@ export function defineRollupConformance(name: string, options: RollupConformance
       await rolled.migrate();
       await same(rolled, raw, queries([300], T), 'after the rebuild');
       await sameFreshness(rolled, raw, T, 'after the rebuild');
+      await sameReads(rolled, raw, T, 'after the rebuild');
       expect((await rolled.runStarts('*', { fromMillis: T - 5 * DAY, toMillis: T + 1 }, 'any')).length).toBeGreaterThan(0);
     }, 240_000);
 
@@ -208,6 +258,7 @@ export function defineRollupConformance(name: string, options: RollupConformance
       await same(rolled, raw, queries([300], T - 2 * DAY - 7), 'two days before T');
       await sameFreshness(rolled, raw, T - 2 * DAY - 7, 'two days before T');
       await sameSeries(rolled, raw, T - 2 * DAY - 7, 'two days before T');
+      await sameReads(rolled, raw, T - 2 * DAY - 7, 'two days before T');
     }, 120_000);
   });
 }

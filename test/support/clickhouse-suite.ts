@@ -63,6 +63,8 @@ export function defineClickHouseServerSuite(options: ClickHouseServerSuiteOption
       await exec(`TRUNCATE TABLE ${ch.jobRowsTable}`);
       await exec(`TRUNCATE TABLE ${ch.spansTable.replace(/\.spans$/, '.unformed_spans')}`);
       await exec(`DROP TABLE ${ch.spansTable.replace(/\.spans$/, '.jobslo_migrations')}`);
+      // A release before job rows had no rollups either.
+      for (const t of ['rollup_minute', 'rollup_hour', 'rollup_marks', 'rollup_state']) await exec(`TRUNCATE TABLE ${ch.spansTable.replace(/\.spans$/, `.${t}`)}`);
     },
     // Same interpolation as DuckDB's quantile_cont, computed by ClickHouse: exact up to float rounding.
     latencyTolerance: 0,
