@@ -3,9 +3,11 @@
 //
 //   npx tsc -p tsconfig.build.json
 //   node bench/report.mjs [--jobs 1000] [--days 30] [--rounds 3] [--store-path .jobslo/bench-report.duckdb] [--fresh] [--per-job] [--raw]
+//   node bench/report.mjs --store clickhouse:http://127.0.0.1:8123/bench_report_1000 [...]
 //
-// Seeds a DuckDB file once (reused while --jobs/--days match; --fresh
-// rebuilds it) with the window and the previous period of the same length:
+// Seeds a DuckDB file (or, with --store clickhouse:URL/DATABASE, a ClickHouse
+// database) once (reused while --jobs/--days match; --fresh rebuilds it) with
+// the window and the previous period of the same length:
 // job i runs every 30m, 1h, 2h, 6h, 12h or 24h (i mod 6), ~450 runs per job
 // per 30 days, a run span and an attempt span each (a retry attempt on 3% of
 // runs), 2% failed with an error type and message, costs and queue times on
@@ -20,11 +22,13 @@
 // the same data and prints both medians and the median per-round ratio.
 import { Buffer } from 'node:buffer';
 import console from 'node:console';
-import { existsSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { dirname } from 'node:path';
 import { performance } from 'node:perf_hooks';
 import process from 'node:process';
 import { parseArgs } from 'node:util';
 import { DuckDbStore } from '../dist/store/duckdb.js';
+import { ClickHouseStore } from '../dist/store/clickhouse.js';
 import { collectReportData, renderReportSite } from '../dist/reports/index.js';
 import {
   ATTR_ATTEMPT_NUMBER,
@@ -46,6 +50,7 @@ const { values } = parseArgs({
     days: { type: 'string', default: '30' },
     rounds: { type: 'string', default: '3' },
     'store-path': { type: 'string', default: '.jobslo/bench-report.duckdb' },
+    store: { type: 'string' },
     fresh: { type: 'boolean', default: false },
     'per-job': { type: 'boolean', default: false },
     raw: { type: 'boolean', default: false },
@@ -55,6 +60,13 @@ const JOBS = Number(values.jobs);
 const DAYS = Number(values.days);
 const ROUNDS = Number(values.rounds);
 const PATH = values['store-path'];
+const CH = values.store === undefined ? null : /^clickhouse:(https?:\/\/[^/]+)\/([A-Za-z_][A-Za-z0-9_]*)$/.exec(values.store);
+if (values.store !== undefined && CH === null) throw new Error(`--store ${values.store}: expected clickhouse:http://HOST:PORT/DATABASE`);
+/** Opens the benchmark's store; rollup maintenance off while seeding. */
+const openBenchStore = (rollups) =>
+  CH ? ClickHouseStore.open({ url: CH[1], database: CH[2], rollups, requestTimeoutMillis: 600_000 }) : DuckDbStore.open({ path: PATH, rollups });
+/** Where the seeding's parameters are kept, to reuse the store while they match. */
+const META = CH ? `.jobslo/bench-report-${CH[2]}.meta.json` : `${PATH}.meta.json`;
 const DAY = 86_400_000;
 const PERIODS = [30, 60, 120, 360, 720, 1440].map((m) => m * 60_000);
 const INSERT_BATCH = 50_000;
@@ -146,15 +158,19 @@ function* jobSpans(j) {
 }
 
 async function seed() {
-  const meta = `${PATH}.meta.json`;
+  const meta = META;
   const want = JSON.stringify({ jobs: JOBS, days: DAYS, end: END, version: 2 });
-  if (!values.fresh && existsSync(PATH) && existsSync(meta) && readFileSync(meta, 'utf8') === want) {
-    console.log(`reusing ${PATH} (${want})`);
+  if (!values.fresh && (CH || existsSync(PATH)) && existsSync(meta) && readFileSync(meta, 'utf8') === want) {
+    console.log(`reusing ${values.store ?? PATH} (${want})`);
     return;
   }
-  for (const p of [PATH, `${PATH}.wal`, meta]) rmSync(p, { force: true });
+  for (const p of CH ? [meta] : [PATH, `${PATH}.wal`, meta]) rmSync(p, { force: true });
+  if (CH) {
+    const r = await globalThis.fetch(`${CH[1]}/`, { method: 'POST', body: `DROP DATABASE IF EXISTS ${CH[2]}` });
+    if (!r.ok) throw new Error(`cannot drop ${CH[2]}: ${await r.text()}`);
+  }
   // Without rollup maintenance: the migrate below builds the rollups from the stored job rows.
-  const store = await DuckDbStore.open({ path: PATH, rollups: false });
+  const store = await openBenchStore(false);
   await store.migrate();
   const t0 = performance.now();
   let batch = [];
@@ -172,6 +188,7 @@ async function seed() {
   await store.insertSpans(batch);
   total += batch.length;
   await store.close();
+  mkdirSync(dirname(meta), { recursive: true });
   writeFileSync(meta, want);
   const s = (performance.now() - t0) / 1000;
   console.log(`seeded ${total.toLocaleString('en-US')} spans for ${JOBS} jobs over ${2 * DAYS} days in ${s.toFixed(1)} s (${Math.round(total / s).toLocaleString('en-US')} spans/s)`);
@@ -183,7 +200,7 @@ const median = (xs) => {
 };
 
 await seed();
-const opened = await DuckDbStore.open({ path: PATH });
+const opened = await openBenchStore(true);
 {
   const t0 = performance.now();
   await opened.migrate();
@@ -237,5 +254,5 @@ if (values.raw) console.log(`median raw collect ${(median(rawCollect) / 1000).to
 const total = collect.map((c, i) => c + render[i]);
 console.log(
   `median of ${ROUNDS}: collect ${(median(collect) / 1000).toFixed(2)} s + render ${(median(render) / 1000).toFixed(2)} s = ${(median(total) / 1000).toFixed(2)} s ` +
-    `for ${pages} pages (${JOBS} jobs, ${DAYS}-day window${values['per-job'] ? ', per-job queries' : ''}); ${process.version}`,
+    `for ${pages} pages (${JOBS} jobs, ${DAYS}-day window${values['per-job'] ? ', per-job queries' : ''}; ${opened.kind}); ${process.version}`,
 );

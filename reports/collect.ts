@@ -1,7 +1,7 @@
 import { analyze } from '../analyzer/index.js';
 import type { JobSlis } from '../analyzer/index.js';
 import { COUNTED_OUTCOMES, ConfigError } from '../contracts/index.js';
-import type { DimensionFilter, RunSummary, SeriesPoint, RunReader, TimeRange } from '../store/index.js';
+import type { DimensionFilter, RunDistribution, RunSummary, SeriesPoint, RunReader, TimeRange } from '../store/index.js';
 import type { LatencyHistogram, ReportCheckInput, ReportData, ReportFreshnessInput, ReportJobDetail, ReportSloData, ReportSloInput } from './model.js';
 
 /** Options of {@link collectReportData}. */
@@ -246,21 +246,49 @@ type Limits = Required<Pick<CollectReportOptions, 'failuresPerJob' | 'slowestPer
 
 const isCounted = (r: RunSummary): boolean => COUNTED.has(r.outcome);
 
+/** The batch queries of the job pages that do not depend on the jobs' figures. */
+interface JobBatches {
+  failures: RunSummary[];
+  slowest: RunSummary[];
+  distributions: RunDistribution[];
+}
+
+/** Starts the run lists and histograms of every job (two scans for the lists, one for the histograms). */
+function jobBatches(store: RunReader, window: TimeRange & { where?: DimensionFilter }, o: Limits): Thunks<JobBatches> {
+  return {
+    failures: () => store.listRunsByJob({ jobs: '*', ...window, filter: 'failed', order: 'latest', limitPerJob: o.failuresPerJob }),
+    // A few extra, as cancelled and skipped runs are dropped from the slowest list.
+    slowest: () => store.listRunsByJob({ jobs: '*', ...window, order: 'slowest', limitPerJob: o.slowestPerJob + 5 }),
+    distributions: () => store.runDistributions({ jobs: '*', ...window, latencyEdgesMillis: LATENCY_EDGES_MILLIS }),
+  };
+}
+
+type Thunks<T> = { [K in keyof T]: () => Promise<T[K]> };
+
+/** Runs named queries, `limit` at a time. */
+async function allLimit<T extends Record<string, unknown>>(thunks: Thunks<T>, limit: number): Promise<T> {
+  const keys = Object.keys(thunks) as (keyof T & string)[];
+  const values = await mapLimit(keys, limit, (k) => thunks[k]() as Promise<unknown>);
+  return Object.fromEntries(keys.map((k, i) => [k, values[i]])) as T;
+}
+
 /**
  * Per-job detail of every job with the store's batch queries: one scan per
  * distinct bucket width for the series, two for the run lists and one for
  * the histograms, whatever the number of jobs. Exact per job, glob
  * characters in names included.
  */
-async function collectJobsBatched(store: RunReader, jobs: readonly JobSlis[], window: TimeRange & { where?: DimensionFilter }, o: Limits): Promise<ReportJobDetail[]> {
+async function collectJobsBatched(store: RunReader, jobs: readonly JobSlis[], window: TimeRange & { where?: DimensionFilter }, o: Limits, batches: JobBatches, concurrency: number): Promise<ReportJobDetail[]> {
   const span = window.toMillis - window.fromMillis;
   const bucketOf = new Map(jobs.map((j) => [j.job, chooseBucketMillis(span, j.runs)]));
   const series = new Map<string, SeriesPoint[]>();
-  for (const bucketMillis of new Set(bucketOf.values())) {
-    for (const s of await store.timeSeriesByJob({ jobs: '*', ...window, bucketMillis })) {
+  const widths = [...new Set(bucketOf.values())];
+  const byWidth = await mapLimit(widths, concurrency, (bucketMillis) => store.timeSeriesByJob({ jobs: '*', ...window, bucketMillis }));
+  widths.forEach((bucketMillis, i) => {
+    for (const s of byWidth[i] ?? []) {
       if (bucketOf.get(s.job) === bucketMillis) series.set(s.job, s.points);
     }
-  }
+  });
   const group = (runs: readonly RunSummary[]): Map<string, RunSummary[]> => {
     const out = new Map<string, RunSummary[]>();
     for (const r of runs) {
@@ -270,10 +298,9 @@ async function collectJobsBatched(store: RunReader, jobs: readonly JobSlis[], wi
     }
     return out;
   };
-  const failures = group(await store.listRunsByJob({ jobs: '*', ...window, filter: 'failed', order: 'latest', limitPerJob: o.failuresPerJob }));
-  // A few extra, as cancelled and skipped runs are dropped from the slowest list.
-  const slowest = group((await store.listRunsByJob({ jobs: '*', ...window, order: 'slowest', limitPerJob: o.slowestPerJob + 5 })).filter(isCounted));
-  const dist = new Map((await store.runDistributions({ jobs: '*', ...window, latencyEdgesMillis: LATENCY_EDGES_MILLIS })).map((d) => [d.job, d]));
+  const failures = group(batches.failures);
+  const slowest = group(batches.slowest.filter(isCounted));
+  const dist = new Map(batches.distributions.map((d) => [d.job, d]));
   return jobs.map((j) => ({
     job: j.job,
     bucketMillis: bucketOf.get(j.job) as number,
@@ -316,11 +343,20 @@ export async function collectReportData(store: RunReader, options: CollectReport
   const where = options.where !== undefined && Object.keys(options.where).length > 0 ? { where: options.where } : {};
   // The job queries read `where` from the window they are given.
   const filtered = { ...window, ...where };
-  const analysis = await analyze(store, window, where);
-  const previous = await analyze(store, previousWindow, where);
-  const details = await collectJobsBatched(store, analysis.jobs, filtered, limits);
-  const latestFailures = await store.listRuns({ jobs: '*', ...filtered, filter: 'failed', order: 'latest', limit: options.latestFailures ?? 50 });
-  const [latest] = await store.listRuns({ jobs: '*', ...filtered, order: 'latest', limit: 1 });
+  // Independent queries at once (a store that runs one at a time queues them; a server runs them in parallel).
+  const first = await allLimit(
+    {
+      analysis: () => analyze(store, window, where),
+      previous: () => analyze(store, previousWindow, where),
+      ...jobBatches(store, filtered, limits),
+      latestFailures: () => store.listRuns({ jobs: '*', ...filtered, filter: 'failed', order: 'latest', limit: options.latestFailures ?? 50 }),
+      latest: () => store.listRuns({ jobs: '*', ...filtered, order: 'latest', limit: 1 }),
+    },
+    concurrency,
+  );
+  const { analysis, previous, latestFailures } = first;
+  const [latest] = first.latest;
+  const details = await collectJobsBatched(store, analysis.jobs, filtered, limits, first, concurrency);
   const jobsBeforeWindow = analysis.jobs.length === 0 ? (await store.jobNames({ fromMillis: 0, toMillis: window.fromMillis })).length : 0;
   const slos = options.slos ? await mapLimit(options.slos, concurrency, (s) => collectSlo(store, s, window)) : null;
   return {
