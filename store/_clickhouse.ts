@@ -7,6 +7,7 @@
 import { StoreError, errorMessage } from '../contracts/index.js';
 import type { LifecycleEventRecord, SpanRecord } from '../contracts/index.js';
 import { toSpanRow } from './rows.js';
+import { int32Column, int64Column } from './_common.js';
 import { deriveSpan } from './derive/index.js';
 import type { JobRow } from './derive/index.js';
 
@@ -108,14 +109,6 @@ function tsvString(s: string): string {
   return TSV_SPECIAL.test(s) ? s.replace(TSV_SPECIAL_G, (ch) => TSV_ESCAPES[ch] as string) : s;
 }
 
-function clampInt64(n: bigint): bigint {
-  return n > INT64_MAX ? INT64_MAX : n < INT64_MIN ? INT64_MIN : n;
-}
-
-function int32(n: number): string {
-  return String(n > INT32_MAX ? INT32_MAX : n < INT32_MIN ? INT32_MIN : Math.trunc(n));
-}
-
 function nullableFloat(n: number | null): string {
   return n === null || !Number.isFinite(n) ? '\\N' : String(n);
 }
@@ -207,7 +200,7 @@ export const UNFORMED_COLUMNS = ['profile', 'missing', 'trace_id', 'span_id', 'e
 /** One `unformed_spans` row: a span that looks like job telemetry but forms no run. */
 export function unformedTsvLine(span: SpanRecord, profile: string, missing: string, received: string): string {
   const end = span.endTimeUnixNano < span.startTimeUnixNano ? span.startTimeUnixNano : span.endTimeUnixNano;
-  return tsvString(profile) + '\t' + tsvString(missing) + '\t' + tsvString(span.traceId) + '\t' + tsvString(span.spanId) + '\t' + clampInt64(end).toString() + '\t' + received + '\n';
+  return tsvString(profile) + '\t' + tsvString(missing) + '\t' + tsvString(span.traceId) + '\t' + tsvString(span.spanId) + '\t' + int64Column(end, 'end_ns').toString() + '\t' + received + '\n';
 }
 
 /** Columns of `job_rows` in the order {@link encodeJobRowsTsv} writes them. */
@@ -267,12 +260,12 @@ function jobRowTsvLine(r: JobRow, received: string): string {
     '\t' + tsvString(r.job) +
     '\t' + tsvString(r.runId) +
     '\t' + r.role +
-    '\t' + int32(r.attempt) +
-    '\t' + clampInt64(r.startNs).toString() +
-    '\t' + clampInt64(r.endNs).toString() +
+    '\t' + int32Column(r.attempt, 'attempt') +
+    '\t' + int64Column(r.startNs, 'start_ns').toString() +
+    '\t' + int64Column(r.endNs, 'end_ns').toString() +
     '\t' + tsvString(r.outcome) +
     '\t' + (r.terminal ? '1' : '0') +
-    '\t' + int32(r.runAttempts) +
+    '\t' + int32Column(r.runAttempts, 'run_attempts') +
     '\t' + tsvString(r.errorType) +
     '\t' + exit +
     '\t' + tsvString(r.message) +
@@ -301,17 +294,17 @@ function spanTsvLine(span: SpanRecord, received: string, derived: readonly JobRo
     '\t' + tsvString(r.parentSpanId) +
     '\t' + tsvString(r.name) +
     '\t' + String(r.kind & 0xff) +
-    '\t' + clampInt64(r.startNs).toString() +
-    '\t' + clampInt64(r.endNs).toString() +
+    '\t' + int64Column(r.startNs, 'start_ns').toString() +
+    '\t' + int64Column(r.endNs, 'end_ns').toString() +
     '\t' + String(r.statusCode & 0xff) +
     '\t' + tsvString(r.statusMessage) +
     '\t' + tsvString(r.serviceName) +
     '\t' + tsvString(r.job) +
     '\t' + tsvString(r.runId) +
     '\t' + r.spanType +
-    '\t' + int32(r.attempt) +
+    '\t' + int32Column(r.attempt, 'attempt') +
     '\t' + tsvString(r.outcome) +
-    '\t' + int32(r.runAttempts) +
+    '\t' + int32Column(r.runAttempts, 'run_attempts') +
     '\t' + tsvString(r.errorType) +
     '\t' + exit +
     '\t' + nullableFloat(r.cost) +
@@ -441,7 +434,7 @@ export function encodeLifecycleTsv(events: readonly LifecycleEventRecord[], rece
       '\t' + tsvString(e.type) +
       '\t' + tsvString(e.job) +
       '\t' + tsvString(e.runId) +
-      '\t' + (e.timeUnixNano > INT64_MAX ? INT64_MAX : e.timeUnixNano).toString() +
+      '\t' + int64Column(e.timeUnixNano, 'time_ns').toString() +
       '\t' + attempt +
       '\t' + tsvString(JSON.stringify(e.attributes)) +
       '\t' + received +

@@ -3,10 +3,35 @@
  * module (store/duckdb.ts, store/clickhouse.ts) or its driver, so that a
  * process using one backend never loads the other.
  */
-import { ConfigError } from '../contracts/index.js';
+import { ConfigError, StoreError } from '../contracts/index.js';
 import type { DropBeforeOptions, UnformedSpans } from './types.js';
 
 const DAY_MILLIS = 86_400_000;
+const INT32_MIN = -2_147_483_648;
+const INT32_MAX = 2_147_483_647;
+const INT64_MIN = -(2n ** 63n);
+const INT64_MAX = 2n ** 63n - 1n;
+
+/**
+ * `n` (truncated) for a 32-bit integer column. A value outside it is refused,
+ * never clamped: the collector validates values before they get here, so
+ * this only guards writes that skipped validation.
+ * @throws {StoreError} JOBSLO_ERR_STORE_QUERY naming the column and the value
+ */
+export function int32Column(n: number, column: string): number {
+  if (n >= INT32_MIN && n <= INT32_MAX) return Math.trunc(n);
+  throw new StoreError('JOBSLO_ERR_STORE_QUERY', `${column} ${n} does not fit a 32-bit integer column`);
+}
+
+/**
+ * `n` for a 64-bit integer column; a value outside it is refused, never clamped.
+ * @throws {StoreError} JOBSLO_ERR_STORE_QUERY naming the column and the value
+ */
+export function int64Column(n: bigint, column: string): bigint {
+  if (n >= INT64_MIN && n <= INT64_MAX) return n;
+  throw new StoreError('JOBSLO_ERR_STORE_QUERY', `${column} ${n} does not fit a 64-bit integer column`);
+}
+
 
 /** The start of the UTC day of `millis`, Unix ms. */
 export function utcDayStartMillis(millis: number): number {

@@ -16,7 +16,7 @@ import type { NsRange, RunFact } from './rollup/index.js';
 import { checkSpan, deriveSpan } from './derive/index.js';
 import type { JobRow } from './derive/index.js';
 import { STORED_SPAN_COLUMNS, spanFromStored } from './_backfill.js';
-import { compareStrings, retentionCutoffs, toUnformedSpans } from './_common.js';
+import { compareStrings, int32Column, retentionCutoffs, toUnformedSpans } from './_common.js';
 import type { StoredSpan } from './_backfill.js';
 import type {
   DimensionFilter,
@@ -392,7 +392,7 @@ export class DuckDbStore implements Store {
       write(appender);
       appender.flushSync();
     } catch (cause) {
-      throw new StoreError('JOBSLO_ERR_STORE_QUERY', `insert of ${what} into DuckDB failed`, { cause });
+      throw new StoreError('JOBSLO_ERR_STORE_QUERY', `insert of ${what} into DuckDB failed: ${errorMessage(cause)}`, { cause });
     } finally {
       appender.closeSync();
     }
@@ -1061,10 +1061,6 @@ function dimsText(keys: readonly string[], values: readonly string[]): string {
   return text;
 }
 
-function clampInt32(n: number): number {
-  return n > INT32_MAX ? INT32_MAX : n < -INT32_MAX - 1 ? -INT32_MAX - 1 : Math.trunc(n);
-}
-
 /** An exit code as INTEGER: null when absent or out of its range. */
 function int32OrNull(n: number | null): number | null {
   return n === null || !(n <= INT32_MAX && n >= -INT32_MAX - 1) ? null : Math.trunc(n);
@@ -1083,12 +1079,12 @@ const JOB_ROW_COLUMNS: readonly ChunkColumn<JobRowInsert>[] = [
   { type: VARCHAR, value: (j) => j.row.job },
   { type: VARCHAR, value: (j) => j.row.runId },
   { type: VARCHAR, value: (j) => j.row.role },
-  { type: INTEGER, value: (j) => clampInt32(j.row.attempt) },
+  { type: INTEGER, value: (j) => int32Column(j.row.attempt, 'attempt') },
   { type: BIGINT, value: (j) => j.row.startNs },
   { type: BIGINT, value: (j) => j.row.endNs },
   { type: VARCHAR, value: (j) => j.row.outcome },
   { type: BOOLEAN, value: (j) => j.row.terminal },
-  { type: INTEGER, value: (j) => clampInt32(j.row.runAttempts) },
+  { type: INTEGER, value: (j) => int32Column(j.row.runAttempts, 'run_attempts') },
   { type: VARCHAR, value: (j) => j.row.errorType },
   { type: INTEGER, value: (j) => int32OrNull(j.row.exitCode) },
   { type: VARCHAR, value: (j) => j.row.message },

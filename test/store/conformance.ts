@@ -518,6 +518,16 @@ export function defineStoreConformance(name: string, options: ConformanceOptions
     });
   });
 
+    it('refuses a value its integer columns cannot hold (never clamps it): the insert fails with JOBSLO_ERR_STORE_QUERY and stores nothing of it', async () => {
+      const s = await fresh();
+      await insert(s, ok('kept', T0, 5));
+      const [run, ...attempts] = ok('huge', T0, 5);
+      const bad = [{ ...(run as SpanRecord), attributes: { ...(run as SpanRecord).attributes, 'jobslo.run.attempts': 2 ** 40 } }, ...attempts];
+      await expect(s.insertSpans(bad)).rejects.toMatchObject({ code: 'JOBSLO_ERR_STORE_QUERY', message: expect.stringContaining('run_attempts') });
+      await options.settle?.(s);
+      expect((await s.jobAggregates(RANGE)).map((a) => [a.job, a.runs, a.retries])).toEqual([['kept', 1, 0]]);
+    });
+
   describe(`${name}: SLO queries`, () => {
     it('counts good and total runs per window, with globs and latency thresholds', async () => {
       const s = await fresh();

@@ -11,6 +11,7 @@ import { DuckDbStore } from '../../store/duckdb.js';
 import { REMOTE_READ_METHODS, RemoteStore } from '../../store/index.js';
 import type { Store } from '../../store/index.js';
 import { defineStoreConformance } from './conformance.js';
+import { forgetDuckDbJobRows } from '../support/duckdb-store.js';
 
 const READS = new Set<PropertyKey>(REMOTE_READ_METHODS);
 
@@ -30,12 +31,8 @@ defineStoreConformance('DuckDB read through the collector (RemoteStore)', {
       },
     }) as Store;
   },
-  async forgetJobRows(store) {
-    const duck = store as DuckDbStore;
-    await duck.query('DELETE FROM job_rows');
-    await duck.query('DELETE FROM unformed_spans');
-    await duck.query('DELETE FROM jobslo_migrations WHERE version >= 3');
-  },
+  // Writes and maintenance go to the store itself (the proxy's target).
+  forgetJobRows: (store) => forgetDuckDbJobRows(store as DuckDbStore),
 });
 
 describe('RemoteStore', () => {
