@@ -4,7 +4,7 @@
 //   npx tsc -p tsconfig.build.json
 //   node bench/analyze.mjs [--store duckdb:PATH|clickhouse:http://HOST:8123/DB]
 //                          [--runs 1000000] [--jobs 100] [--rounds 5] [--no-seed]
-//                          [--per-slo] [--raw] [--seed-sql]
+//                          [--per-slo] [--raw] [--seed-sql] [--disable-tier 1d]
 //
 // Seeds the store (unless --no-seed) with --runs runs (a run span and one
 // attempt span each) spread evenly over the 30 days before now, across --jobs
@@ -30,6 +30,11 @@
 // both medians and their ratio. Seeding goes through a store opened without
 // rollup maintenance; the timed `migrate` that follows builds the rollups
 // from the stored job rows, as `jobslo migrate` does for an existing store.
+//
+// --disable-tier LONG (repeatable) switches a default tier off in every SLO
+// (`alerting.default_tiers.LONG.enabled: false`): `--disable-tier 1d` gives
+// the three tiers (1h, 6h, 3d) of releases before the 1d/2h ticket tier, so
+// an older tree can be compared on the same work.
 //
 // --seed-sql seeds straight into the store: the same runs' job rows (a run
 // row and an attempt row each, exactly as the derivation makes them from the
@@ -64,6 +69,7 @@ const { values } = parseArgs({
     'per-slo': { type: 'boolean', default: false },
     raw: { type: 'boolean', default: false },
     'seed-sql': { type: 'boolean', default: false },
+    'disable-tier': { type: 'string', multiple: true, default: [] },
   },
 });
 const RUNS = Number(values.runs);
@@ -169,6 +175,10 @@ function configText() {
     lines.push(`  - name: slo-${j}`, `    job: ${jobName(j)}`, `    sli: ${kind}`, '    objective: 0.99', '    window: 30d');
     if (kind === 'latency') lines.push('    latency: { threshold: 60s }');
     if (kind === 'freshness') lines.push('    freshness: { cron: "0 * * * *", timezone: UTC, grace: 30m }');
+    if (values['disable-tier'].length > 0) {
+      lines.push('    alerting:', '      default_tiers:');
+      for (const long of values['disable-tier']) lines.push(`        ${long}: { enabled: false }`);
+    }
   }
   return lines.join('\n') + '\n';
 }
