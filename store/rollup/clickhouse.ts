@@ -2,10 +2,9 @@
  * The rollup tables of the ClickHouse store (18.16 and current releases).
  * ClickHouse has no transactions, so every bucket row is a whole bucket with
  * a version: `ReplacingMergeTree(version)` keeps the newest once parts merge,
- * and reads take the newest version of each bucket (see newestBuckets) so
- * they are exact before that. Recomputing a bucket writes the same content
- * again, so repeated or concurrent refreshes (several serve replicas) are
- * harmless. Marks are
+ * and reads take `argMax(..., version)` per bucket so they are exact before
+ * that. Recomputing a bucket writes the same content again, so repeated or
+ * concurrent refreshes (several serve replicas) are harmless. Marks are
  * applied from a watermark (the newest applied mark's insert time, minus a
  * margin for inserts that became visible late).
  */
@@ -153,12 +152,11 @@ export class ClickHouseRollups implements RollupReadBackend {
     const cond = isGlob(query.jobs) ? `job LIKE ${quoteString(globToLike(query.jobs))}` : `job = ${quoteString(query.jobs)}`;
     const outcome = query.which === 'succeeded' ? 'o = 0' : 'o != 4';
     // A run ends no earlier than it starts: its minute bucket starts at most a minute before its start.
-    const starts = `SELECT intDiv(st, 1000000) AS s FROM ${newestBuckets(
-      this.db,
-      'rollup_minute',
-      'start_ns AS sa, has_start AS ha, outcome AS oc',
-      `minute_ns >= ${query.fromNs - 60_000_000_000n} AND ${cond}`,
-    )} ARRAY JOIN sa AS st, ha AS h, oc AS o
+    const starts = `SELECT intDiv(st, 1000000) AS s FROM (
+           SELECT argMax(start_ns, version) AS sa, argMax(has_start, version) AS ha, argMax(outcome, version) AS oc
+           FROM ${this.db}.rollup_minute WHERE minute_ns >= ${query.fromNs - 60_000_000_000n} AND ${cond}
+           GROUP BY job, minute_ns
+         ) ARRAY JOIN sa AS st, ha AS h, oc AS o
          WHERE h = 1 AND ${outcome} AND st >= ${query.fromNs} AND st < ${query.toNs}`;
     if (query.coalesceMillis === undefined) return (await this.host.select(`${starts} ORDER BY s`, 'rollup run starts')).map((r) => Number(r['s']));
     const rows = await this.host.select(
@@ -185,12 +183,13 @@ export class ClickHouseRollups implements RollupReadBackend {
          SELECT ${job}intDiv(te - 1, ${q.bucketNs}) * ${q.bucketNs} AS bucket_ns,
            count() AS runs, countIf(o = 0) AS succeeded, countIf(${good}) AS good,
            arraySort(groupArrayIf(l / 1e6, r = 1)) AS lat
-         FROM ${newestBuckets(
-           this.db,
-           'rollup_minute',
-           'end_ns AS e, outcome AS oc, latency_ns AS lt, has_latency AS hl, ran AS rn',
-           `minute_ns >= ${floorDiv(q.fromNs, MINUTE_NS) * MINUTE_NS} AND minute_ns < ${ceilDiv(q.toNs, MINUTE_NS) * MINUTE_NS} AND ${cond}`,
-         )} ARRAY JOIN e AS te, oc AS o, lt AS l, hl AS h, rn AS r
+         FROM (
+           SELECT job, argMax(end_ns, version) AS e, argMax(outcome, version) AS oc, argMax(latency_ns, version) AS lt,
+             argMax(has_latency, version) AS hl, argMax(ran, version) AS rn
+           FROM ${this.db}.rollup_minute
+           WHERE minute_ns >= ${floorDiv(q.fromNs, MINUTE_NS) * MINUTE_NS} AND minute_ns < ${ceilDiv(q.toNs, MINUTE_NS) * MINUTE_NS} AND ${cond}
+           GROUP BY job, minute_ns
+         ) ARRAY JOIN e AS te, oc AS o, lt AS l, hl AS h, rn AS r
          WHERE te > ${q.fromNs} AND te <= ${q.toNs} AND o IN (0, 1, 2)
          GROUP BY ${job}bucket_ns
        )
@@ -309,13 +308,15 @@ export class ClickHouseRollups implements RollupReadBackend {
   private keptRuns(jobs: JobSelector, fromNs: bigint, toNs: bigint | null): string {
     const cond = isGlob(jobs) ? `job LIKE ${quoteString(globToLike(jobs))}` : `job = ${quoteString(jobs)}`;
     return `(
-      SELECT job, te, o, l, h, r, a, st, rid, dl, q, c, cpu, rss, et FROM ${newestBuckets(
-        this.db,
-        'rollup_minute',
-        `end_ns AS k_e, outcome AS k_o, latency_ns AS k_l, has_latency AS k_h, ran AS k_r, attempts AS k_a, start_ns AS k_st, run_id AS k_rid,
-          dead_lettered AS k_dl, queued_ns AS k_q, cost AS k_c, cpu_seconds AS k_cpu, max_rss_bytes AS k_rss, error_type AS k_et`,
-        `minute_ns >= ${floorDiv(fromNs, MINUTE_NS) * MINUTE_NS}${toNs === null ? '' : ` AND minute_ns < ${ceilDiv(toNs, MINUTE_NS) * MINUTE_NS}`} AND ${cond}`,
-      )} ARRAY JOIN k_e AS te, k_o AS o, k_l AS l, k_h AS h, k_r AS r, k_a AS a, k_st AS st, k_rid AS rid, k_dl AS dl, k_q AS q, k_c AS c,
+      SELECT job, te, o, l, h, r, a, st, rid, dl, q, c, cpu, rss, et FROM (
+        SELECT job, argMax(end_ns, version) AS k_e, argMax(outcome, version) AS k_o, argMax(latency_ns, version) AS k_l,
+          argMax(has_latency, version) AS k_h, argMax(ran, version) AS k_r, argMax(attempts, version) AS k_a, argMax(start_ns, version) AS k_st,
+          argMax(run_id, version) AS k_rid, argMax(dead_lettered, version) AS k_dl, argMax(queued_ns, version) AS k_q, argMax(cost, version) AS k_c,
+          argMax(cpu_seconds, version) AS k_cpu, argMax(max_rss_bytes, version) AS k_rss, argMax(error_type, version) AS k_et
+        FROM ${this.db}.rollup_minute
+        WHERE minute_ns >= ${floorDiv(fromNs, MINUTE_NS) * MINUTE_NS}${toNs === null ? '' : ` AND minute_ns < ${ceilDiv(toNs, MINUTE_NS) * MINUTE_NS}`} AND ${cond}
+        GROUP BY job, minute_ns
+      ) ARRAY JOIN k_e AS te, k_o AS o, k_l AS l, k_h AS h, k_r AS r, k_a AS a, k_st AS st, k_rid AS rid, k_dl AS dl, k_q AS q, k_c AS c,
         k_cpu AS cpu, k_rss AS rss, k_et AS et
       WHERE te > ${fromNs}${toNs === null ? '' : ` AND te <= ${toNs}`}
     )`;
@@ -401,12 +402,14 @@ export class ClickHouseRollups implements RollupReadBackend {
   async minuteRuns(jobs: readonly string[], fromNs: bigint, toNs: bigint): Promise<RunFact[]> {
     if (jobs.length === 0) return [];
     const rows = await this.host.select(
-      `SELECT job, t, o, l, h, a, r, st, hs FROM ${newestBuckets(
-        this.db,
-        'rollup_minute',
-        'end_ns AS e, outcome AS oc, latency_ns AS lat, has_latency AS hl, attempts AS at, ran AS rn, start_ns AS sa, has_start AS ha',
-        `minute_ns >= ${fromNs} AND minute_ns < ${toNs} AND job IN (${jobs.map(quoteString).join(', ')})`,
-      )} ARRAY JOIN e AS t, oc AS o, lat AS l, hl AS h, at AS a, rn AS r, sa AS st, ha AS hs`,
+      `SELECT job, t, o, l, h, a, r, st, hs FROM (
+         SELECT job, argMax(end_ns, version) AS e, argMax(outcome, version) AS oc, argMax(latency_ns, version) AS lat,
+           argMax(has_latency, version) AS hl, argMax(attempts, version) AS at, argMax(ran, version) AS rn,
+           argMax(start_ns, version) AS sa, argMax(has_start, version) AS ha
+         FROM ${this.db}.rollup_minute
+         WHERE minute_ns >= ${fromNs} AND minute_ns < ${toNs} AND job IN (${jobs.map(quoteString).join(', ')})
+         GROUP BY job, minute_ns
+       ) ARRAY JOIN e AS t, oc AS o, lat AS l, hl AS h, at AS a, rn AS r, sa AS st, ha AS hs`,
       'rollup minute runs',
     );
     return rows.map((r) => ({
@@ -498,12 +501,12 @@ export class ClickHouseRollups implements RollupReadBackend {
          SELECT job, h_start, h_succ, h_bad, arrayJoin(${rangeList(ranges)}) AS rr, arrayJoin(${thresholdList(thresholds)}) AS t,
            if(indexOf(h_thr, t) = 0, toUInt64(0), toUInt64(arrayElement(h_good, indexOf(h_thr, t)))) AS gv,
            toUInt64(h_succ > 0 AND indexOf(h_thr, t) = 0) AS mv
-         FROM ${newestBuckets(
-           this.db,
-           'rollup_hour',
-           'hour_ns AS h_start, succeeded AS h_succ, failed + timed_out AS h_bad, thresholds_ns AS h_thr, good AS h_good',
-           `hour_ns >= ${lo} AND hour_ns < ${hi}`,
-         )}
+         FROM (
+           SELECT job, hour_ns AS h_start, argMax(succeeded, version) AS h_succ, argMax(failed, version) + argMax(timed_out, version) AS h_bad,
+             argMax(thresholds_ns, version) AS h_thr, argMax(good, version) AS h_good
+           FROM ${this.db}.rollup_hour WHERE hour_ns >= ${lo} AND hour_ns < ${hi}
+           GROUP BY job, hour_ns
+         )
        )
        WHERE h_start >= tupleElement(rr, 1) AND h_start < tupleElement(rr, 2)
        GROUP BY job, rr, t`,
@@ -519,12 +522,11 @@ export class ClickHouseRollups implements RollupReadBackend {
     const rows = await this.host.select(
       `SELECT job, tupleElement(rr, 3) AS rid, t, countIf(o = 0) AS s, countIf(o = 1 OR o = 2) AS b, sum(toUInt64(o = 0 AND h = 1 AND l <= t)) AS g, toUInt64(0) AS miss FROM (
          SELECT job, te, o, l, h, arrayJoin(${rangeList(ranges)}) AS rr, arrayJoin(${thresholdList(thresholds)}) AS t FROM (
-           SELECT job, te, o, l, h FROM ${newestBuckets(
-             this.db,
-             'rollup_minute',
-             'end_ns AS e, outcome AS oc, latency_ns AS lat, has_latency AS hl',
-             `(${minuteRanges.map(([a, b]) => `(minute_ns >= ${a} AND minute_ns < ${b})`).join(' OR ')})`,
-           )} ARRAY JOIN e AS te, oc AS o, lat AS l, hl AS h
+           SELECT job, te, o, l, h FROM (
+             SELECT job, argMax(end_ns, version) AS e, argMax(outcome, version) AS oc, argMax(latency_ns, version) AS lat, argMax(has_latency, version) AS hl
+             FROM ${this.db}.rollup_minute WHERE ${minuteRanges.map(([a, b]) => `(minute_ns >= ${a} AND minute_ns < ${b})`).join(' OR ')}
+             GROUP BY job, minute_ns
+           ) ARRAY JOIN e AS te, oc AS o, lat AS l, hl AS h
          )
        )
        WHERE te > tupleElement(rr, 1) AND te <= tupleElement(rr, 2)
@@ -533,21 +535,6 @@ export class ClickHouseRollups implements RollupReadBackend {
     );
     return sumParts(parts, rows, rangeOf, thresholds);
   }
-}
-
-/**
- * The newest version of every bucket of `table` that `where` selects, one row
- * per bucket with `job`, `bucket` and `columns`: the set of newest (job,
- * bucket, version) first, then those rows themselves (LIMIT 1 BY: a bucket
- * written twice at one version holds the same content). Cheaper than
- * `argMax(column, version)` per column, whose aggregate states copy every
- * array of every bucket before parts merge.
- */
-function newestBuckets(db: string, table: 'rollup_minute' | 'rollup_hour', columns: string, where: string): string {
-  const bucket = table === 'rollup_minute' ? 'minute_ns' : 'hour_ns';
-  return `(SELECT job, ${bucket}, ${columns} FROM ${db}.${table}
-     WHERE ${where} AND (job, ${bucket}, version) IN (SELECT job, ${bucket}, max(version) FROM ${db}.${table} WHERE ${where} GROUP BY job, ${bucket})
-     LIMIT 1 BY job, ${bucket})`;
 }
 
 function rangeList(ranges: readonly [bigint, bigint][]): string {
