@@ -185,8 +185,6 @@ const BACKFILL_BATCH = 10_000;
 interface RunsSelection {
   where?: DimensionFilter | undefined;
   groupBy?: string | undefined;
-  /** A query of (job, run_id): only these runs are derived (their rows alone are read and grouped). */
-  only?: string | undefined;
 }
 
 /** Options of {@link ClickHouseStore}. */
@@ -645,7 +643,6 @@ export class ClickHouseStore implements Store {
     const rowColumns = `job, run_id, role, attempt, start_ns, end_ns, outcome, terminal, run_attempts, span_id${
       lean ? '' : ', trace_id, dead_lettered, error_type, exit_code, message, queued_ns, cost, cpu_seconds, max_rss_bytes'
     }${sel.where !== undefined || sel.groupBy !== undefined ? ', dim_keys, dim_values' : ''}`;
-    const only = sel.only === undefined ? '' : ` AND (job, run_id) IN (${sel.only})`;
     return `(
       SELECT ${columns}
       FROM (
@@ -653,10 +650,10 @@ export class ClickHouseStore implements Store {
           ${core}${lean ? '' : rest}${group}
         FROM (
           SELECT ${rowColumns} FROM ${this.db}.job_rows
-          WHERE end_ns > ${cutoff} AND start_ns <= ${to} AND ${jobFilter}${only}
+          WHERE end_ns > ${cutoff} AND start_ns <= ${to} AND ${jobFilter}
           UNION ALL
           SELECT ${rowColumns} FROM ${this.db}.job_rows
-          WHERE end_ns <= ${cutoff} AND ${jobFilter}${only} AND (job, run_id) IN (
+          WHERE end_ns <= ${cutoff} AND ${jobFilter} AND (job, run_id) IN (
             SELECT job, run_id FROM ${this.db}.job_rows
             WHERE terminal = 1 AND end_ns > ${from} AND end_ns <= ${to} AND ${jobFilter}
               AND ((role IN ${RUN_ROLES_SQL} AND start_ns <= ${cutoff}) OR (role = 'attempt' AND attempt != 1))
@@ -847,28 +844,17 @@ export class ClickHouseStore implements Store {
     return rows.map((r) => toSeriesPoint(r));
   }
 
-  /**
-   * For a run list from the rollups: the query of the (job, run_id) the list
-   * keeps, picked from the minute buckets, so that only those runs are
-   * derived from the raw rows; undefined when the rollups cannot answer.
-   */
-  private async listSelection(query: ListRunsByJobQuery, perJob: boolean): Promise<string | undefined> {
-    const rollups = this.readRollups;
-    const fromNs = BigInt(nanosLiteral(query.fromMillis));
-    const toNs = BigInt(nanosLiteral(query.toMillis));
-    if (!rollups || !(await rollups.readable(fromNs, toNs, query.where))) return undefined;
-    const limit = Math.max(1, Math.min(10_000, Math.trunc(query.limitPerJob)));
-    return rollups.selectionSql({ jobs: query.jobs, fromNs, toNs, failed: query.filter === 'failed', slowest: query.order === 'slowest', limit, perJob });
-  }
-
+  // Run lists derive the runs of the range from the job rows, bounded by
+  // their LIMIT, on every read path: on ClickHouse 18.16, picking the runs from
+  // the minute buckets first and deriving only those (as the DuckDB store
+  // does) made a report's lists about 3x slower than this (see docs/storage.md).
   async listRuns(query: ListRunsQuery): Promise<RunSummary[]> {
     const limit = Math.max(1, Math.min(10_000, Math.trunc(query.limit ?? 20)));
-    const only = await this.listSelection({ ...query, limitPerJob: limit }, false);
     const filter = query.filter === 'failed' ? `AND outcome IN ('failed', 'timed_out')` : '';
     const order = query.order === 'slowest' ? 'last_end_ns - first_start_ns DESC, run_end_ns DESC, run_id, job' : 'run_end_ns DESC, run_id, job';
     const sql = `
       SELECT ${RUN_SUMMARY_COLUMNS}
-      FROM ${this.runsSubquery(query, this.jobCondition(query.jobs), false, { where: query.where, only })}
+      FROM ${this.runsSubquery(query, this.jobCondition(query.jobs), false, { where: query.where })}
       WHERE ${ClickHouseStore.inRange(query)} ${filter}
       ORDER BY ${order}
       LIMIT ${numberLiteral(limit)}`;
@@ -909,13 +895,12 @@ export class ClickHouseStore implements Store {
 
   /** {@link listRuns} with the limit applied per job (`LIMIT n BY job`: 18.16 has no window functions). */
   async listRunsByJob(query: ListRunsByJobQuery): Promise<RunSummary[]> {
-    const only = await this.listSelection(query, true);
     const limit = Math.max(1, Math.min(10_000, Math.trunc(query.limitPerJob)));
     const filter = query.filter === 'failed' ? `AND outcome IN ('failed', 'timed_out')` : '';
     const order = query.order === 'slowest' ? 'last_end_ns - first_start_ns DESC, run_end_ns DESC, run_id' : 'run_end_ns DESC, run_id';
     const sql = `
       SELECT ${RUN_SUMMARY_COLUMNS}
-      FROM ${this.runsSubquery(query, this.jobCondition(query.jobs), false, { where: query.where, only })}
+      FROM ${this.runsSubquery(query, this.jobCondition(query.jobs), false, { where: query.where })}
       WHERE ${ClickHouseStore.inRange(query)} ${filter}
       ORDER BY job, ${order}
       LIMIT ${numberLiteral(limit)} BY job`;

@@ -65,6 +65,13 @@ export interface ClickHouseRollupHost {
   runFacts(jobs: readonly string[] | null, range: NsRange): Promise<RunFact[]>;
 }
 
+/** The `rollup_minute` array column behind each column of a kept run (see keptRuns). */
+const KEPT_SOURCE = {
+  te: 'end_ns', o: 'outcome', l: 'latency_ns', h: 'has_latency', r: 'ran', a: 'attempts', st: 'start_ns', rid: 'run_id',
+  dl: 'dead_lettered', q: 'queued_ns', c: 'cost', cpu: 'cpu_seconds', rss: 'max_rss_bytes', et: 'error_type',
+} as const;
+type KeptColumn = keyof typeof KEPT_SOURCE;
+
 const big = (v: unknown): bigint => BigInt(String(v));
 const TSV_G = /[\\\t\n\r]/g;
 const TSV: Record<string, string> = { '\\': '\\\\', '\t': '\\t', '\n': '\\n', '\r': '\\r' };
@@ -301,23 +308,22 @@ export class ClickHouseRollups implements RollupReadBackend {
 
   /**
    * The kept runs of the selected jobs that end in `(fromNs, toNs]` (after
-   * `fromNs` for a null `toNs`), one row per run: job, te (end), o (outcome
-   * code), l (latency ns), h (has latency), r (ran), a (attempts), st (start),
-   * rid, dl, q, c, cpu, rss, et.
+   * `fromNs` for a null `toNs`), one row per run: job, te (end) and the
+   * columns asked for of o (outcome code), l (latency ns),
+   * h (has latency), r (ran), a (attempts), st (start), rid, dl, q, c, cpu,
+   * rss, et. Each column is an `argMax` over the bucket's versions, so a
+   * query asks only for those it reads.
    */
-  private keptRuns(jobs: JobSelector, fromNs: bigint, toNs: bigint | null): string {
+  private keptRuns(jobs: JobSelector, fromNs: bigint, toNs: bigint | null, columns: readonly KeptColumn[]): string {
     const cond = isGlob(jobs) ? `job LIKE ${quoteString(globToLike(jobs))}` : `job = ${quoteString(jobs)}`;
+    const cols = ['te' as const, ...columns.filter((c) => c !== 'te')];
     return `(
-      SELECT job, te, o, l, h, r, a, st, rid, dl, q, c, cpu, rss, et FROM (
-        SELECT job, argMax(end_ns, version) AS k_e, argMax(outcome, version) AS k_o, argMax(latency_ns, version) AS k_l,
-          argMax(has_latency, version) AS k_h, argMax(ran, version) AS k_r, argMax(attempts, version) AS k_a, argMax(start_ns, version) AS k_st,
-          argMax(run_id, version) AS k_rid, argMax(dead_lettered, version) AS k_dl, argMax(queued_ns, version) AS k_q, argMax(cost, version) AS k_c,
-          argMax(cpu_seconds, version) AS k_cpu, argMax(max_rss_bytes, version) AS k_rss, argMax(error_type, version) AS k_et
+      SELECT job, ${cols.join(', ')} FROM (
+        SELECT job, ${cols.map((c) => `argMax(${KEPT_SOURCE[c]}, version) AS k_${c}`).join(', ')}
         FROM ${this.db}.rollup_minute
         WHERE minute_ns >= ${floorDiv(fromNs, MINUTE_NS) * MINUTE_NS}${toNs === null ? '' : ` AND minute_ns < ${ceilDiv(toNs, MINUTE_NS) * MINUTE_NS}`} AND ${cond}
         GROUP BY job, minute_ns
-      ) ARRAY JOIN k_e AS te, k_o AS o, k_l AS l, k_h AS h, k_r AS r, k_a AS a, k_st AS st, k_rid AS rid, k_dl AS dl, k_q AS q, k_c AS c,
-        k_cpu AS cpu, k_rss AS rss, k_et AS et
+      ) ARRAY JOIN ${cols.map((c) => `k_${c} AS ${c}`).join(', ')}
       WHERE te > ${fromNs}${toNs === null ? '' : ` AND te <= ${toNs}`}
     )`;
   }
@@ -328,7 +334,7 @@ export class ClickHouseRollups implements RollupReadBackend {
    * query takes them from derived runs.
    */
   queueIntervalsSql(fromNs: bigint, toNs: bigint): string {
-    return `SELECT job, toInt64(assumeNotNull(q)) AS s, toInt64(st) AS e, toUInt8(0) AS pending FROM ${this.keptRuns('*', fromNs, null)}
+    return `SELECT job, toInt64(assumeNotNull(q)) AS s, toInt64(st) AS e, toUInt8(0) AS pending FROM ${this.keptRuns('*', fromNs, null, ['q', 'st'])}
       WHERE q IS NOT NULL AND st > assumeNotNull(q) AND st > ${fromNs} AND st <= ${toNs} AND assumeNotNull(q) <= ${toNs}`;
   }
 
@@ -370,7 +376,7 @@ export class ClickHouseRollups implements RollupReadBackend {
            count(if(${counted}, cpu, NULL)) AS cpu_runs,
            arraySort(groupArrayIf(assumeNotNull(rss), ${counted} AND rss IS NOT NULL)) AS rssv,
            groupArrayIf(multiIf(et != '', et, o = 2, 'timeout', 'failed'), o = 1 OR o = 2) AS modes
-         FROM ${this.keptRuns('*', fromNs, toNs)}
+         FROM ${this.keptRuns('*', fromNs, toNs, ['o', 'l', 'r', 'a', 'st', 'q', 'dl', 'c', 'cpu', 'rss', 'et'])}
          GROUP BY job
        )`,
       'rollup job aggregates',
@@ -381,22 +387,11 @@ export class ClickHouseRollups implements RollupReadBackend {
   distributionRows(jobs: JobSelector, fromNs: bigint, toNs: bigint, binSql: string): Promise<Row[]> {
     return this.host.select(
       `SELECT job, ${binSql} AS bin, a AS attempts, count() AS n
-       FROM (SELECT job, l / 1e6 AS lat, a, o FROM ${this.keptRuns(jobs, fromNs, toNs)})
+       FROM (SELECT job, l / 1e6 AS lat, a, o FROM ${this.keptRuns(jobs, fromNs, toNs, ['l', 'a', 'o'])})
        WHERE o IN (0, 1, 2)
        GROUP BY job, bin, attempts`,
       'rollup run distributions',
     );
-  }
-
-  /**
-   * A query of the (job, run_id) of the kept runs a run list keeps, in the raw
-   * list's order (latest: by end, newest first; slowest: by latency, longest
-   * first, then by end; run id, then job, break ties), `limit` per job or in all.
-   */
-  selectionSql(q: { jobs: JobSelector; fromNs: bigint; toNs: bigint; failed: boolean; slowest: boolean; limit: number; perJob: boolean }): string {
-    const order = q.slowest ? 'l DESC, te DESC, rid, job' : 'te DESC, rid, job';
-    return `SELECT job, rid AS run_id FROM ${this.keptRuns(q.jobs, q.fromNs, q.toNs)}${q.failed ? ' WHERE o = 1 OR o = 2' : ''}
-      ORDER BY ${q.perJob ? `job, ${order} LIMIT ${q.limit} BY job` : `${order} LIMIT ${q.limit}`}`;
   }
 
   async minuteRuns(jobs: readonly string[], fromNs: bigint, toNs: bigint): Promise<RunFact[]> {
