@@ -285,8 +285,10 @@ export class ReadApi {
       openRuns: 2,
       unformedSpans: 1,
     };
-    if (args.length !== arity[method]) throw new BadRequest(400, `${method} takes ${arity[method]} argument(s), got ${args.length}`);
-    const [a0, a1, a2] = args;
+    // runStarts takes its options as an optional fourth argument.
+    const optional = method === 'runStarts' && args.length === arity[method] + 1;
+    if (args.length !== arity[method] && !optional) throw new BadRequest(400, `${method} takes ${arity[method]} argument(s), got ${args.length}`);
+    const [a0, a1, a2, a3] = args;
     switch (method) {
       case 'jobAggregates': {
         const q = this.range(a0, 'args[0]');
@@ -341,6 +343,12 @@ export class ReadApi {
         this.selector(a0, 'args[0]');
         this.range(a1, 'args[1]');
         this.oneOf(a2, ['succeeded', 'any'], 'args[2]', false);
+        if (optional) {
+          if (!isObject(a3)) throw new BadRequest(400, 'args[3]: expected an object of run start options');
+          const c = a3['coalesceMillis'];
+          if (c !== undefined && !(typeof c === 'number' && Number.isFinite(c) && c >= 0)) throw new BadRequest(400, 'args[3].coalesceMillis: expected a non-negative number of ms');
+          this.dimensions(a3, 'args[3]', false);
+        }
         return;
       case 'runDistributions': {
         const q = this.range(a0, 'args[0]');

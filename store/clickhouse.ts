@@ -943,12 +943,12 @@ export class ClickHouseStore implements Store {
 
   async runStarts(jobs: JobSelector, range: TimeRange, which: 'succeeded' | 'any', options: RunStartsOptions = {}): Promise<number[]> {
     const coalesce = coalesceWidth(options);
-    const rolled = await this.readRollups?.runStarts({ jobs, fromNs: BigInt(nanosLiteral(range.fromMillis)), toNs: BigInt(nanosLiteral(range.toMillis)), which, coalesceMillis: coalesce });
+    const rolled = await this.readRollups?.runStarts({ jobs, fromNs: BigInt(nanosLiteral(range.fromMillis)), toNs: BigInt(nanosLiteral(range.toMillis)), which, coalesceMillis: coalesce, where: options.where });
     if (rolled) return rolled;
     // Runs that started in the range end after its start: widen the read range to its end plus a day.
     const starts = `
       SELECT intDiv(first_start_ns, 1000000) AS s
-      FROM ${this.runsSubquery({ fromMillis: range.fromMillis, toMillis: range.toMillis + 86_400_000 }, this.jobCondition(jobs))}
+      FROM ${this.runsSubquery({ fromMillis: range.fromMillis, toMillis: range.toMillis + 86_400_000 }, this.jobCondition(jobs), false, { where: options.where })}
       WHERE first_start_ns >= ${nanosLiteral(range.fromMillis)} AND first_start_ns < ${nanosLiteral(range.toMillis)}
         AND ${which === 'succeeded' ? "outcome = 'succeeded'" : "outcome != 'skipped'"}`;
     if (coalesce === undefined) return (await this.select(`${starts} ORDER BY s`, 'run starts query')).map((r) => Number(r['s']));

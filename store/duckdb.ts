@@ -913,12 +913,12 @@ export class DuckDbStore implements Store {
 
   async runStarts(jobs: JobSelector, range: TimeRange, which: 'succeeded' | 'any', options: RunStartsOptions = {}): Promise<number[]> {
     const coalesce = coalesceWidth(options);
-    const rolled = await this.readRollups?.runStarts({ jobs, fromNs: BigInt(nanosLiteral(range.fromMillis)), toNs: BigInt(nanosLiteral(range.toMillis)), which, coalesceMillis: coalesce });
+    const rolled = await this.readRollups?.runStarts({ jobs, fromNs: BigInt(nanosLiteral(range.fromMillis)), toNs: BigInt(nanosLiteral(range.toMillis)), which, coalesceMillis: coalesce, where: options.where });
     if (rolled) return rolled;
     const p = new Params();
     const cond = this.jobCondition(jobs, p);
     // Runs that started in the range end after its start: widen the CTE's read range to its end plus a day.
-    const cte = `WITH ${this.runsCte({ fromMillis: range.fromMillis, toMillis: range.toMillis + 86_400_000 }, cond, p)}`;
+    const cte = `WITH ${this.runsCte({ fromMillis: range.fromMillis, toMillis: range.toMillis + 86_400_000 }, cond, p, { where: options.where })}`;
     const starts = `SELECT first_start_ns // 1000000 AS s FROM runs
       WHERE first_start_ns >= ${nanosLiteral(range.fromMillis)} AND first_start_ns < ${nanosLiteral(range.toMillis)}
         AND ${which === 'succeeded' ? "outcome = 'succeeded'" : "outcome <> 'skipped'"}`;

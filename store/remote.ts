@@ -10,6 +10,7 @@ import type {
   ListRunsQuery,
   QueueDepth,
   OpenRun,
+  RunStartsOptions,
   RunSummary,
   SeriesPoint,
   RunReaderHandle,
@@ -106,8 +107,10 @@ export class RemoteStore implements RunReaderHandle {
     return this.call('openRuns', [jobs, range]);
   }
 
-  runStarts(jobs: JobSelector, range: TimeRange, which: 'succeeded' | 'any'): Promise<number[]> {
-    return this.call('runStarts', [jobs, range, which]);
+  runStarts(jobs: JobSelector, range: TimeRange, which: 'succeeded' | 'any', options: RunStartsOptions = {}): Promise<number[]> {
+    // Options go only when given, so a collector of an earlier release still answers the plain call.
+    const given = options.coalesceMillis !== undefined || (options.where !== undefined && Object.keys(options.where).length > 0);
+    return this.call('runStarts', given ? [jobs, range, which, options] : [jobs, range, which]);
   }
 
   jobNames(range: TimeRange): Promise<string[]> {

@@ -224,6 +224,12 @@ export interface RunStartsOptions {
    * A store may also ignore it. Undefined: every start.
    */
   coalesceMillis?: number;
+  /**
+   * Only runs with these dimension values (see {@link DimensionFilter}): a
+   * freshness SLO or a job monitor of one environment, say.
+   * @default {} (every run)
+   */
+  where?: DimensionFilter;
 }
 
 /** Options of {@link StoreMaintenance.migrate}. */

@@ -1,7 +1,8 @@
 /**
  * Reads the run facts of monitors from a store: finished runs (run spans)
  * since the last judged tick, and runs that started and have not finished
- * (live `job.started` lifecycle events), when the store can tell.
+ * (live `job.started` lifecycle events), when the store can tell and the
+ * monitor has no `where:` (lifecycle events carry no dimensions).
  */
 import type { RunReader } from '../../store/index.js';
 import { DEFAULT_LOOKBACK_MILLIS } from './machine.js';
@@ -30,9 +31,10 @@ export function factsFromMillis(m: MonitorDefinition, prev: MonitorRecord | unde
 export async function readMonitorFacts(store: RunReader, m: MonitorDefinition, prev: MonitorRecord | undefined, atMillis: number, lookbackMillis = DEFAULT_LOOKBACK_MILLIS): Promise<MonitorFacts> {
   const fromMillis = factsFromMillis(m, prev, atMillis, lookbackMillis);
   // Store windows are (from, to]: a run that ended exactly at `at` is read; one ms before `from` so one that ended exactly at `from` is too.
-  const runs = await store.listRuns({ jobs: m.job, fromMillis: fromMillis - 1, toMillis: atMillis, order: 'latest', limit: MAX_FACT_RUNS });
+  const runs = await store.listRuns({ jobs: m.job, fromMillis: fromMillis - 1, toMillis: atMillis, order: 'latest', limit: MAX_FACT_RUNS, ...(m.where ? { where: m.where } : {}) });
   const finished = runs.map((r) => ({ runId: r.runId, startMillis: r.startMillis, endMillis: r.endMillis, outcome: r.outcome }));
-  const rows = await store.openRuns(m.job, { fromMillis: atMillis - lookbackMillis, toMillis: atMillis });
+  // Live lifecycle events carry no dimensions: a monitor with `where:` cannot tell whose open run it is.
+  const rows = m.where ? [] : await store.openRuns(m.job, { fromMillis: atMillis - lookbackMillis, toMillis: atMillis });
   const open: OpenRunFact[] = rows.map((r) => ({ runId: r.runId, startMillis: r.startMillis }));
   return { fromMillis, finished, open };
 }

@@ -109,10 +109,11 @@ export function monitorNotificationId(monitorName: string, kind: MonitorAlertKin
 
 const iso = (ms: number | null): string => (ms === null ? 'never' : new Date(ms).toISOString());
 
-/** How a monitor's schedule reads in messages: `cron "0 2 * * *" Europe/Berlin, grace 30m`. */
+/** How a monitor's schedule reads in messages: `cron "0 2 * * *" Europe/Berlin, grace 30m` (`, where env=prod` with a `where:`). */
 export function describeSchedule(m: MonitorDefinition): string {
   const s = m.schedule.kind === 'cron' ? `cron "${m.schedule.cron}" ${m.schedule.timezone}` : `every ${formatDurationMillis(m.schedule.periodMillis)}`;
-  return `${s}, grace ${formatDurationMillis(m.graceMillis)}${m.maxRuntimeMillis === undefined ? '' : `, max runtime ${formatDurationMillis(m.maxRuntimeMillis)}`}`;
+  const where = Object.entries(m.where ?? {}).map(([k, v]) => `${k}=${v}`).join(' ');
+  return `${s}, grace ${formatDurationMillis(m.graceMillis)}${m.maxRuntimeMillis === undefined ? '' : `, max runtime ${formatDurationMillis(m.maxRuntimeMillis)}`}${where === '' ? '' : `, where ${where}`}`;
 }
 
 function describe(e: MonitorEvaluation, kind: MonitorAlertKind): { labels: Record<string, string>; annotations: Record<string, string> } {

@@ -26,6 +26,14 @@ export interface MonitorDefinition {
   name: string;
   /** Exact job name or glob (`etl-*`); the runs of every matching job count. */
   job: string;
+  /**
+   * Only runs with these dimension values count (resource or span attributes
+   * such as `deployment.environment.name`). Such a monitor sees a run once
+   * its spans arrive: runs still going (live lifecycle events carry no
+   * dimensions) are not seen, so it has no `maxRuntimeMillis`.
+   * @default every run of the job
+   */
+  where?: Record<string, string>;
   schedule: MonitorSchedule;
   /** How long after a tick a run may start and still be on time. @default 1_800_000 (30m) */
   graceMillis: number;

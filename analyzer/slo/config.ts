@@ -244,9 +244,9 @@ function readJobslo(r: Reader, value: unknown, file: string, env: NodeJS.Process
   return { file, ...(store !== undefined ? { store } : {}), slos, monitors, scheduleFiles, alerts };
 }
 
-const MONITOR_FIELDS = ['name', 'job', 'cron', 'timezone', 'period', 'grace', 'max_runtime', 'start', 'paused'] as const;
+const MONITOR_FIELDS = ['name', 'job', 'where', 'cron', 'timezone', 'period', 'grace', 'max_runtime', 'start', 'paused'] as const;
 
-/** A monitor: `job` and either `cron` (+ `timezone`) or `period`; `grace`, `max_runtime`, `start`, `paused` optional. */
+/** A monitor: `job` and either `cron` (+ `timezone`) or `period`; `where`, `grace`, `max_runtime`, `start`, `paused` optional. */
 function readMonitor(r: Reader, value: unknown, path: Segment[]): MonitorDefinition {
   const m = r.mapping(value, path, MONITOR_FIELDS);
   const job = r.string(m['job'], [...path, 'job']);
@@ -270,7 +270,13 @@ function readMonitor(r: Reader, value: unknown, path: Segment[]): MonitorDefinit
     paused: m['paused'] === undefined ? false : r.boolean(m['paused'], [...path, 'paused']),
     source: 'monitor',
   };
-  if (m['max_runtime'] !== undefined) def.maxRuntimeMillis = r.duration(m['max_runtime'], [...path, 'max_runtime']);
+  const where = m['where'] === undefined ? undefined : readWhere(r, m['where'], [...path, 'where']);
+  if (where !== undefined) def.where = where;
+  if (m['max_runtime'] !== undefined) {
+    // Runs still going are known from live lifecycle events, which carry no resource or span attributes.
+    if (where !== undefined) r.fail([...path, 'max_runtime'], 'cannot be combined with where: (a run still going is known from its live lifecycle events, which carry no dimensions); give max_runtime to a monitor of the job without where:');
+    def.maxRuntimeMillis = r.duration(m['max_runtime'], [...path, 'max_runtime']);
+  }
   if (m['start'] !== undefined) def.startMillis = readStart(r, m['start'], [...path, 'start']);
   return def;
 }
@@ -299,15 +305,17 @@ function readCron(r: Reader, value: unknown, path: Segment[], timezone: string):
 }
 
 /**
- * Explicit monitors, then one per freshness SLO whose job no monitor covers
- * yet (same cron, time zone, grace and start).
+ * Explicit monitors, then one per freshness SLO whose job and `where:` no
+ * monitor covers yet (same cron, time zone, grace, start and `where:`).
  */
 function withImpliedMonitors(monitors: readonly MonitorDefinition[], slos: readonly SloDefinition[]): MonitorDefinition[] {
   const out = [...monitors];
+  const whereText = (w: Record<string, string> | undefined): string => JSON.stringify(Object.entries(w ?? {}).sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0)));
   for (const s of slos) {
     const f = s.freshness;
-    if (s.sli !== 'freshness' || !f || out.some((m) => m.job === s.job || m.name === s.name)) continue;
+    if (s.sli !== 'freshness' || !f || out.some((m) => (m.job === s.job && whereText(m.where) === whereText(s.where)) || m.name === s.name)) continue;
     const def: MonitorDefinition = { name: s.name, job: s.job, schedule: { kind: 'cron', cron: f.cron, timezone: f.timezone }, graceMillis: f.graceMillis, paused: false, source: 'freshness_slo' };
+    if (s.where !== undefined) def.where = s.where;
     if (f.startMillis !== undefined) def.startMillis = f.startMillis;
     out.push(def);
   }
@@ -326,7 +334,6 @@ function readSlo(r: Reader, value: unknown, path: Segment[]): SloDefinition {
   const slo: SloDefinition = { name, job, sli, objective, windowMillis, alerting: { minEvents: 1, tiers: [] }, labels: {}, annotations: {}, source: 'jobslo' };
   if (m['where'] !== undefined) {
     const where = readWhere(r, m['where'], [...path, 'where']);
-    if (sli === 'freshness' && where !== undefined) r.fail([...path, 'where'], 'only applies to sli: success and sli: latency (freshness ticks count runs of the job in every environment)');
     if (where !== undefined) slo.where = where;
   }
   readRouting(r, m, path, slo);
@@ -351,7 +358,7 @@ function readSlo(r: Reader, value: unknown, path: Segment[]): SloDefinition {
 const DIMENSION_KEY = /^[^\s\p{Cc}]{1,255}$/u;
 
 /**
- * `where:` of an SLO: dimension key to exact value (strings; numbers and
+ * `where:` of an SLO or a monitor: dimension key to exact value (strings; numbers and
  * booleans as written). `""` selects runs without the dimension. Undefined
  * for an empty mapping.
  */

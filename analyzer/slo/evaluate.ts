@@ -4,7 +4,7 @@
  * so it gives the same answers on every store.
  */
 import { ConfigError, formatDurationMillis } from '../../contracts/index.js';
-import type { GoodRunCriterion, RunReader, WindowCount } from '../../store/index.js';
+import type { DimensionFilter, GoodRunCriterion, RunReader, WindowCount } from '../../store/index.js';
 import { budgetExhaustedAtMillis, budgetRemaining, burnRate } from './budget.js';
 import type { SloDefinition } from './config.js';
 import { cachedScheduleTicks, countTicks, judgeTicks } from './freshness.js';
@@ -94,13 +94,13 @@ export async function countSloWindows(store: RunReader, slo: SloDefinition, atMi
     const empty = (): WindowCount[] => windowsMillis.map((w) => ({ windowMillis: w, good: 0, total: 0 }));
     if (ticks.length === 0) return empty();
     // Accounting starts at `start:`, else at the first run seen: ticks before the job existed are not missed.
-    const eligibleFrom = f.startMillis ?? (await firstRunSeenMillis(store, slo.job, ticks[0] as number, atMillis));
+    const eligibleFrom = f.startMillis ?? (await firstRunSeenMillis(store, slo.job, ticks[0] as number, atMillis, slo.where));
     if (eligibleFrom === null) return empty();
     const from = f.startMillis !== undefined ? eligibleFrom : eligibleFrom - f.graceMillis;
     ticks = ticks.filter((t) => t >= from);
     if (ticks.length === 0) return empty();
     // A tick only asks whether a start falls in [tick, tick + grace]: starts coalesced per grace answer it alike.
-    const starts = await store.runStarts(slo.job, { fromMillis: ticks[0] as number, toMillis: atMillis + 1 }, 'succeeded', { coalesceMillis: f.graceMillis });
+    const starts = await store.runStarts(slo.job, { fromMillis: ticks[0] as number, toMillis: atMillis + 1 }, 'succeeded', { coalesceMillis: f.graceMillis, ...(slo.where ? { where: slo.where } : {}) });
     return countTicks(judgeTicks(ticks, starts, f.graceMillis, atMillis), atMillis, windowsMillis);
   }
   const criterion: GoodRunCriterion =
@@ -110,15 +110,17 @@ export async function countSloWindows(store: RunReader, slo: SloDefinition, atMi
 }
 
 /**
- * When runs of the selected jobs were first seen, as far as a freshness SLO
- * needs to know: `-Infinity` when some run ended before `fromMillis`, else
- * the first run start in `[fromMillis, atMillis]`, else null (no run yet).
+ * When runs of the selected jobs (with the dimension values of `where`, when
+ * given) were first seen, as far as a freshness SLO needs to know:
+ * `-Infinity` when some run ended before `fromMillis`, else the first run
+ * start in `[fromMillis, atMillis]`, else null (no run yet).
  */
-export async function firstRunSeenMillis(store: RunReader, jobs: string, fromMillis: number, atMillis: number): Promise<number | null> {
-  const before = await store.listRuns({ jobs, fromMillis: 0, toMillis: fromMillis, order: 'latest', limit: 1 });
+export async function firstRunSeenMillis(store: RunReader, jobs: string, fromMillis: number, atMillis: number, where?: DimensionFilter): Promise<number | null> {
+  const dims = where ? { where } : {};
+  const before = await store.listRuns({ jobs, fromMillis: 0, toMillis: fromMillis, order: 'latest', limit: 1, ...dims });
   if (before.length > 0) return -Infinity;
   // Only the first start matters: one interval as wide as the range keeps it.
-  const [first] = await store.runStarts(jobs, { fromMillis, toMillis: atMillis + 1 }, 'any', { coalesceMillis: Math.max(1, atMillis + 1 - fromMillis) });
+  const [first] = await store.runStarts(jobs, { fromMillis, toMillis: atMillis + 1 }, 'any', { coalesceMillis: Math.max(1, atMillis + 1 - fromMillis), ...dims });
   return first ?? null;
 }
 

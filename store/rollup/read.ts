@@ -48,6 +48,8 @@ export interface StartsQuery {
   which: 'succeeded' | 'any';
   /** Interval width, ms, an integer of at least 1: each interval's starts come back as its earliest and latest. Undefined: every start. */
   coalesceMillis?: number | undefined;
+  /** A dimension filter: the rollups (per job) cannot answer it. */
+  where?: DimensionFilter | undefined;
 }
 
 /** A time series read from the minute buckets: runs that end in `(fromNs, toNs]`, bucketed by `bucketNs`. */
@@ -163,10 +165,11 @@ export async function rollupWindowCounts(backend: RollupReadBackend, queries: re
 /**
  * {@link Store.runStarts} from the minute buckets (which keep every finished
  * run's start), after applying pending marks. Null when the rollups cannot
- * answer: an instant before the latest stored row start (the raw path then
- * ignores the rows that start after it).
+ * answer: a dimension filter, or an instant before the latest stored row
+ * start (the raw path then ignores the rows that start after it).
  */
 export async function rollupRunStarts(backend: RollupReadBackend, query: StartsQuery): Promise<number[] | null> {
+  if (query.where !== undefined && Object.keys(query.where).length > 0) return null;
   await refreshRollups(backend);
   if (await backend.rowStartsAfter(query.toNs)) return null;
   if (query.toNs <= query.fromNs) return [];

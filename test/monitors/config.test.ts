@@ -30,7 +30,7 @@ describe('monitors in jobslo.yaml', () => {
     ['monitors:\n  - {job: a, cron: "0 0 31 2 *"}\n', 'monitors[0].cron: "0 0 31 2 *" never fires', '2:20'],
     ['monitors:\n  - {job: a, cron: "0 2 * *"}\n', 'monitors[0].cron: "0 2 * *" has 4 fields; use 5 fields', '2:20'],
     ['monitors:\n  - {job: a, period: 1h, timezone: UTC}\n', 'monitors[0].timezone: only applies with cron', '2:36'],
-    ['monitors:\n  - {job: a, cron: "0 2 * * *", gracee: 1h}\n', 'monitors[0].gracee: unknown field; expected one of name, job, cron, timezone, period, grace, max_runtime, start, paused', '2:41'],
+    ['monitors:\n  - {job: a, cron: "0 2 * * *", gracee: 1h}\n', 'monitors[0].gracee: unknown field; expected one of name, job, where, cron, timezone, period, grace, max_runtime, start, paused', '2:41'],
     ['monitors:\n  - {job: a, cron: "0 2 * * *", start: yesterday}\n', 'monitors[0].start: must be an ISO-8601 date', '2:40'],
     ['monitors:\n  - {job: a, period: 1h}\n  - {job: a, period: 2h}\n', 'monitors[1].name: "a" is used by another monitor', ''],
   ])('rejects %j with the field path and position', (text, message, where) => {

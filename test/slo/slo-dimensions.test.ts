@@ -1,8 +1,9 @@
 /**
- * SLOs selected by dimension (`where:` in jobslo.yaml): a staging failure
- * does not burn the production SLO. Evaluated on a real DuckDB store and, when
- * it is up, on ClickHouse, through both evaluation paths (one SLO, and every
- * SLO in one `windowCountsMany`).
+ * SLOs and monitors selected by dimension (`where:` in jobslo.yaml): a
+ * staging failure does not burn the production SLO, and a job that stopped
+ * running in staging leaves the production freshness SLO and monitor green.
+ * Evaluated on a real DuckDB store and, when it is up, on ClickHouse, through
+ * both evaluation paths (one SLO, and every SLO in one `windowCountsMany`).
  */
 import { randomUUID } from 'node:crypto';
 import { mkdtempSync, rmSync } from 'node:fs';
@@ -12,6 +13,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ConfigError } from '../../contracts/index.js';
 import type { Attributes, SpanRecord } from '../../contracts/index.js';
 import { evaluateSlo, evaluateSlos, parseConfig } from '../../analyzer/slo/index.js';
+import { describeSchedule, evaluateMonitors } from '../../analyzer/monitors/index.js';
 import { DuckDbStore } from '../../store/duckdb.js';
 import { ClickHouseStore } from '../../store/clickhouse.js';
 import type { Store } from '../../store/index.js';
@@ -40,6 +42,71 @@ const spans: SpanRecord[] = [
   ...run('etl', false, staging, 3),
   ...run('etl', false, staging, 4),
 ];
+
+// nightly runs at five past every hour from T0 - 6h to T0 in prod; in staging
+// only at the first two ticks, then it stopped.
+const HOUR = 3_600_000;
+const tick = (k: number): number => T0 - 6 * HOUR + k * HOUR;
+for (let k = 0; k <= 6; k++) {
+  for (const [env, resource] of [['prod', prod], ['staging', staging]] as const) {
+    if (env === 'staging' && k > 1) continue;
+    spans.push(
+      ...runSpans({ job: 'nightly', startMillis: tick(k) + 300_000, outcome: 'succeeded', attempts: [{ startOffsetMillis: 0, durationMillis: 1_000, outcome: 'succeeded' }] }).map((sp) => ({
+        ...sp,
+        resourceAttributes: resource,
+      })),
+    );
+  }
+}
+const START = new Date(tick(0)).toISOString();
+
+const FRESHNESS = `slos:
+  - name: nightly-prod
+    job: nightly
+    where: { deployment.environment.name: prod }
+    sli: freshness
+    freshness: { cron: "0 * * * *", grace: 10m, start: ${START} }
+    objective: 0.9
+    window: 1d
+  - name: nightly-staging
+    job: nightly
+    where: { deployment.environment.name: staging }
+    sli: freshness
+    freshness: { cron: "0 * * * *", grace: 10m, start: ${START} }
+    objective: 0.9
+    window: 1d
+  - name: nightly-all
+    job: nightly
+    sli: freshness
+    freshness: { cron: "0 * * * *", grace: 10m }
+    objective: 0.9
+    window: 1d
+  - name: nightly-staging-first-seen
+    job: nightly
+    where: { deployment.environment.name: staging }
+    sli: freshness
+    freshness: { cron: "0 * * * *", grace: 10m }
+    objective: 0.9
+    window: 1d
+monitors:
+  - name: nightly-prod-check
+    job: nightly
+    where: { deployment.environment.name: prod }
+    cron: "0 * * * *"
+    grace: 10m
+    start: ${START}
+  - name: nightly-staging-check
+    job: nightly
+    where: { deployment.environment.name: staging }
+    cron: "0 * * * *"
+    grace: 10m
+    start: ${START}
+  - name: nightly-check
+    job: nightly
+    cron: "0 * * * *"
+    grace: 10m
+    start: ${START}
+`;
 
 const CONFIG = `slos:
   - name: etl-prod
@@ -99,6 +166,38 @@ function defineStoreCases(name: string, open: () => Promise<Store>): void {
       expect(evals[1]?.tiers.some((t) => t.firing)).toBe(true);
     });
 
+    it('judges freshness ticks from the runs with the dimension values only', async () => {
+      const { slos } = parseConfig(FRESHNESS);
+      // Ticks judged at AT (T0 + 1h, grace 10m): T0 - 6h .. T0, seven of them.
+      const evals = await evaluateSlos(store, slos, AT);
+      expect(evals.map((e) => [e.slo.name, e.good, e.total])).toEqual([
+        ['nightly-prod', 7, 7],
+        ['nightly-staging', 2, 7],
+        ['nightly-all', 7, 7],
+        // Without start:, accounting starts at the first staging run seen.
+        ['nightly-staging-first-seen', 2, 7],
+      ]);
+      for (const slo of slos) {
+        const one = await evaluateSlo(store, slo, AT);
+        expect([slo.name, one.good, one.total]).toEqual([slo.name, evals.find((e) => e.slo.name === slo.name)?.good, evals.find((e) => e.slo.name === slo.name)?.total]);
+      }
+    });
+
+    it('keeps a monitor of one environment up while the same job stopped in another is down', async () => {
+      const { monitors } = parseConfig(FRESHNESS);
+      // Half past T0: the T0 tick's run came, the next tick is not due.
+      const evals = await evaluateMonitors(store, monitors, T0 + 1_800_000);
+      // The freshness SLOs imply no monitor: each job and where: is covered by one above.
+      expect(evals.map((e) => [e.monitor.name, e.status])).toEqual([
+        ['nightly-prod-check', 'up'],
+        ['nightly-staging-check', 'down'],
+        ['nightly-check', 'up'],
+      ]);
+      expect(evals[1]?.lastRun?.startMillis).toBe(tick(1) + 300_000);
+      expect(evals[0]?.lastRun?.startMillis).toBe(tick(6) + 300_000);
+      expect(describeSchedule(monitors[1] as (typeof monitors)[number])).toBe('cron "0 * * * *" UTC, grace 10m, where deployment.environment.name=staging');
+    });
+
     it('gives the same counts one SLO at a time', async () => {
       const { slos } = parseConfig(CONFIG);
       for (const slo of slos) {
@@ -149,11 +248,23 @@ describe('where: in jobslo.yaml', () => {
     ['a null value', slo('    where:\n      deployment.environment.name:\n'), 'slos[0].where.deployment.environment.name', 'must be a string'],
     ['a mapping value', slo('    where:\n      env: { name: prod }\n'), 'slos[0].where.env', 'must be a string (the dimension\'s exact value, e.g. prod), got a mapping (jobslo.yaml:6:12)'],
     ['a key with a space', slo('    where:\n      "deployment environment": prod\n'), 'slos[0].where.deployment environment', 'is not a dimension key'],
-    ['a freshness SLO', slo('    sli: freshness\n    freshness: { cron: "0 2 * * *" }\n    where: { deployment.environment.name: prod }\n'), 'slos[0].where', 'only applies to sli: success and sli: latency'],
   ])('rejects %s, naming %s', (_name, text, path, message) => {
     const err = fail(text);
     expect(err.code).toBe('JOBSLO_ERR_CONFIG');
     expect(err.path).toBe(path);
     expect(err.message).toContain(message);
+  });
+
+  it('takes where: on a freshness SLO and gives its implied monitor the same where:', () => {
+    const { slos, monitors } = parseConfig(slo('    sli: freshness\n    freshness: { cron: "0 2 * * *" }\n    where: { deployment.environment.name: prod }\n'));
+    expect(slos[0]?.where).toEqual({ 'deployment.environment.name': 'prod' });
+    expect(monitors.map((m) => [m.name, m.job, m.where, m.source])).toEqual([['s', 'j', { 'deployment.environment.name': 'prod' }, 'freshness_slo']]);
+  });
+
+  it('refuses max_runtime beside where: on a monitor, naming why', () => {
+    const err = fail('monitors:\n  - job: j\n    cron: "0 2 * * *"\n    where: { deployment.environment.name: prod }\n    max_runtime: 1h\n');
+    expect(err.path).toBe('monitors[0].max_runtime');
+    expect(err.message).toContain('cannot be combined with where:');
+    expect(err.message).toContain('jobslo.yaml:5:18');
   });
 });

@@ -411,6 +411,12 @@ export function defineStoreConformance(name: string, options: ConformanceOptions
       expect((await s.windowCounts(q))[0]).toEqual({ windowMillis: HOUR, good: 3, total: 5 });
       expect(await s.listRuns({ ...RANGE, jobs: 'etl', where: { 'deployment.environment.name': 'staging' } })).toHaveLength(1);
       expect((await s.timeSeries({ ...RANGE, jobs: 'etl', bucketMillis: HOUR, where: prod })).map((p) => p.runs)).toEqual([3]);
+      // Run starts for freshness SLOs and monitors of one environment; '' selects runs without it.
+      expect(await s.runStarts('etl', RANGE, 'succeeded', { where: prod })).toEqual([T0, T0 + 3_000]);
+      expect(await s.runStarts('etl', RANGE, 'any', { where: prod })).toEqual([T0, T0 + 1_000, T0 + 3_000]);
+      expect(await s.runStarts('etl', RANGE, 'any', { where: { 'deployment.environment.name': '' } })).toEqual([T0 + 4_000]);
+      expect(await s.runStarts('etl', RANGE, 'any', { where: { 'deployment.environment.name': 'staging' }, coalesceMillis: HOUR })).toEqual([T0 + 2_000]);
+      expect(await s.runStarts('etl', RANGE, 'any')).toEqual([T0, T0 + 1_000, T0 + 2_000, T0 + 3_000, T0 + 4_000]);
     });
 
     it('groups aggregates by a dimension, runs without it under the empty value', async () => {
