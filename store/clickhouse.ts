@@ -239,6 +239,9 @@ type Row = Record<string, unknown>;
  * per-run aggregates as the DuckDB store (min, max, uniqExact, argMax).
  * Several processes may write to one database at once.
  */
+/** A `latest` run list over a longer range first looks at a suffix of it (see {@link ClickHouseStore.listRuns}). */
+const NARROW_MIN_SPAN_MILLIS = 4 * 3_600_000;
+
 export class ClickHouseStore implements Store {
   readonly kind = 'clickhouse';
   readonly location: string;
@@ -848,8 +851,26 @@ export class ClickHouseStore implements Store {
   // their LIMIT, on every read path: on ClickHouse 18.16, picking the runs from
   // the minute buckets first and deriving only those (as the DuckDB store
   // does) made a report's lists about 3x slower than this (see docs/storage.md).
+  /**
+   * Runs of the range newest first are the newest of a suffix of it once that
+   * suffix holds `limit` of them (every run ending before the suffix is
+   * older): `latest` lists try the last 1/64 of a range longer than
+   * {@link NARROW_MIN_SPAN_MILLIS}, then 8 times as much, then the whole
+   * range, so the report's latest failures over 30 days derive the runs of
+   * about half a day instead of the month.
+   */
   async listRuns(query: ListRunsQuery): Promise<RunSummary[]> {
     const limit = Math.max(1, Math.min(10_000, Math.trunc(query.limit ?? 20)));
+    const span = query.toMillis - query.fromMillis;
+    if (query.order === 'slowest' || span <= NARROW_MIN_SPAN_MILLIS) return this.listRunsIn(query, limit);
+    for (let width = Math.max(3_600_000, Math.ceil(span / 64)); ; width *= 8) {
+      if (width >= span) return this.listRunsIn(query, limit);
+      const runs = await this.listRunsIn({ ...query, fromMillis: query.toMillis - width }, limit);
+      if (runs.length >= limit) return runs;
+    }
+  }
+
+  private async listRunsIn(query: ListRunsQuery, limit: number): Promise<RunSummary[]> {
     const filter = query.filter === 'failed' ? `AND outcome IN ('failed', 'timed_out')` : '';
     const order = query.order === 'slowest' ? 'last_end_ns - first_start_ns DESC, run_end_ns DESC, run_id, job' : 'run_end_ns DESC, run_id, job';
     const sql = `

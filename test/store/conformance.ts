@@ -12,7 +12,7 @@
 import { afterEach, describe, expect, it } from 'vitest';
 import { LifecycleEvent, lifecycleEventId } from '../../contracts/index.js';
 import type { LifecycleEventRecord, SpanRecord } from '../../contracts/index.js';
-import type { Store } from '../../store/index.js';
+import type { RunSummary, Store } from '../../store/index.js';
 import { runSpans } from '../support/spans.js';
 import type { FixtureRun } from '../support/spans.js';
 import { BULLMQ_FIXTURE, CELERY_FIXTURE, bullmqAdd, bullmqProcess, celeryPublish, celeryRun, recordedSpans, span } from '../support/native-spans.js';
@@ -620,6 +620,35 @@ export function defineStoreConformance(name: string, options: ConformanceOptions
       expect(failures[0]?.spanId).toBe(f2[0]?.spanId);
       const slowest = await s.listRuns({ ...RANGE, jobs: 'l', order: 'slowest', limit: 1 });
       expect(slowest.map((r) => r.latencyMillis)).toEqual([900]);
+    });
+
+    it('lists the latest runs of a long range exactly, a run that started days before its end included', async () => {
+      const s = await fresh();
+      const DAY = 86_400_000;
+      const range = { fromMillis: T0 - 10 * DAY, toMillis: T0 + HOUR };
+      // A failed run of two attempts: the first 3 days before the second, which ends at T0 + 20m.
+      const long = runSpans({
+        job: 'n',
+        startMillis: T0 - 3 * DAY,
+        outcome: 'failed',
+        attempts: [
+          { startOffsetMillis: 0, durationMillis: 1_000, outcome: 'failed', exitCode: 2 },
+          { startOffsetMillis: 3 * DAY + 20 * 60_000 - 1_000, durationMillis: 1_000, outcome: 'failed', exitCode: 2 },
+        ],
+      });
+      const failedAt = [T0 - 9 * DAY, T0 - 5 * DAY, T0 - 2 * DAY, T0 - 3 * HOUR, T0 + 10 * 60_000];
+      const oks = Array.from({ length: 20 }, (_, i) => ok('n', T0 - 9.5 * DAY + i * 12 * HOUR, 10));
+      await insert(s, [...long, ...failedAt.flatMap((t) => failed('n', t, 1)), ...oks.flat()]);
+      const failures = (limit: number): Promise<RunSummary[]> => s.listRuns({ ...range, jobs: 'n', filter: 'failed', order: 'latest', limit });
+      const ends = (runs: RunSummary[]): number[] => runs.map((r) => r.endMillis);
+      const [first] = await failures(1);
+      expect([first?.startMillis, first?.endMillis, first?.attempts, first?.exitCode]).toEqual([T0 - 3 * DAY, T0 + 20 * 60_000, 2, 2]);
+      expect(ends(await failures(3))).toEqual([T0 + 20 * 60_000, T0 + 10 * 60_000 + 50, T0 - 3 * HOUR + 50]);
+      expect(ends(await failures(10))).toEqual([T0 + 20 * 60_000, ...[...failedAt].reverse().map((t) => t + 50)]);
+      const all = await s.listRuns({ ...range, jobs: 'n', order: 'latest', limit: 100 });
+      expect(all).toHaveLength(26);
+      expect(await s.listRuns({ ...range, jobs: 'n', order: 'latest', limit: 4 })).toEqual(all.slice(0, 4));
+      expect(await s.listRuns({ ...range, jobs: 'n', order: 'latest', limit: 8 })).toEqual(all.slice(0, 8));
     });
 
     it('returns run start times for freshness and the job names', async () => {
