@@ -15,11 +15,10 @@
 // median of the rounds. The default store is an in-memory DuckDB.
 //
 // The timed work is `evaluateSlos`: one `windowCountsMany` query for all
-// run-based SLOs (success, latency) plus one `runStarts` query per freshness
-// SLO. With --per-slo each round also times the path before that change on
-// the same seeded store — `evaluateSlo` per SLO, 4 in flight, i.e. one
-// `windowCounts` or `runStarts` query per SLO — and the freshness SLOs alone
-// (the part both paths share). The order of the timed paths alternates from
+// run-based SLOs (success, latency) plus one `runStartsMany` query for the
+// freshness SLOs. With --per-slo each round also times `evaluateSlo` per SLO,
+// 4 in flight (one `windowCounts` query or two run starts queries per SLO),
+// on the same seeded store, and the freshness SLOs alone. The order of the timed paths alternates from
 // round to round, the results of both paths are checked to be equal, and the
 // medians and the per-SLO/batched ratio (median of the per-round ratios) are
 // printed.

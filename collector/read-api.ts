@@ -277,6 +277,7 @@ export class ReadApi {
       timeSeries: 1,
       listRuns: 1,
       runStarts: 3,
+      runStartsMany: 1,
       jobNames: 1,
       queueDepths: 1,
       timeSeriesByJob: 1,
@@ -345,10 +346,18 @@ export class ReadApi {
         this.oneOf(a2, ['succeeded', 'any'], 'args[2]', false);
         if (optional) {
           if (!isObject(a3)) throw new BadRequest(400, 'args[3]: expected an object of run start options');
-          const c = a3['coalesceMillis'];
-          if (c !== undefined && !(typeof c === 'number' && Number.isFinite(c) && c >= 0)) throw new BadRequest(400, 'args[3].coalesceMillis: expected a non-negative number of ms');
-          this.dimensions(a3, 'args[3]', false);
+          this.startsOptions(a3, 'args[3]');
         }
+        return;
+      case 'runStartsMany':
+        if (!Array.isArray(a0) || a0.length > this.limits.maxWindows) throw new BadRequest(400, `args[0]: expected an array of at most ${this.limits.maxWindows} run start queries`);
+        a0.forEach((q, i) => {
+          const path = `args[0][${i}]`;
+          const o = this.range(q, path);
+          this.selector(o['jobs'], `${path}.jobs`);
+          this.oneOf(o['which'], ['succeeded', 'any'], `${path}.which`, false);
+          this.startsOptions(o, path);
+        });
         return;
       case 'runDistributions': {
         const q = this.range(a0, 'args[0]');
@@ -364,6 +373,13 @@ export class ReadApi {
         return;
       }
     }
+  }
+
+  /** `coalesceMillis` and `where` of a run starts query. */
+  private startsOptions(o: Json, path: string): void {
+    const c = o['coalesceMillis'];
+    if (c !== undefined && !(typeof c === 'number' && Number.isFinite(c) && c >= 0)) throw new BadRequest(400, `${path}.coalesceMillis: expected a non-negative number of ms`);
+    this.dimensions(o, path, false);
   }
 
   private range(v: unknown, path: string): Json {

@@ -1,5 +1,6 @@
 import { COUNTED_OUTCOMES } from '../contracts/index.js';
-import type { DimensionFilter, JobAggregate, JobSelector, RunStartsOptions } from './types.js';
+import type { DimensionFilter, JobAggregate, JobSelector, RunStartsOptions, RunStartsQuery } from './types.js';
+import type { StartsQuery } from './rollup/read.js';
 
 /**
  * How far before a range's start the run queries read every job row (a
@@ -45,6 +46,11 @@ export function coalesceWidth(options: RunStartsOptions): number | undefined {
   if (w === undefined) return undefined;
   if (!Number.isFinite(w) || w < 0) throw new RangeError(`coalesceMillis must be a finite number of ms >= 0, got ${w}`);
   return Math.max(1, Math.floor(w));
+}
+
+/** A run starts query in the rollups' terms (ns, a validated coalesce width). */
+export function startsQuery(q: RunStartsQuery): StartsQuery {
+  return { jobs: q.jobs, fromNs: BigInt(nanosLiteral(q.fromMillis)), toNs: BigInt(nanosLiteral(q.toMillis)), which: q.which, coalesceMillis: coalesceWidth(q), where: q.where };
 }
 
 /** A finite number as a SQL literal. @throws {RangeError} otherwise */

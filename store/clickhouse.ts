@@ -20,6 +20,7 @@ import type {
   QueueDepth,
   OpenRun,
   RunStartsOptions,
+  RunStartsQuery,
   RunSummary,
   SeriesPoint,
   Store,
@@ -30,7 +31,7 @@ import type {
   WindowCountsQuery,
   MigrateOptions,
 } from './types.js';
-import { COUNTED_SQL_LIST, EXEC_ROLES_SQL, MAX_OPEN_RUNS, RUN_LOOKBACK_NANOS, TERMINAL_EVENTS_SQL_LIST, RUN_ROLES_SQL, coalesceWidth, globToLike, groupByEnd, jobAggregateFromRow, isGlob, modeCounts, nanosLiteral, numberLiteral, thresholdNanos, whereKey } from './_sql.js';
+import { COUNTED_SQL_LIST, EXEC_ROLES_SQL, MAX_OPEN_RUNS, RUN_LOOKBACK_NANOS, TERMINAL_EVENTS_SQL_LIST, RUN_ROLES_SQL, coalesceWidth, globToLike, groupByEnd, jobAggregateFromRow, isGlob, modeCounts, nanosLiteral, numberLiteral, startsQuery, thresholdNanos, whereKey } from './_sql.js';
 import {
   JOB_ROW_COLUMNS,
   LIFECYCLE_COLUMNS,
@@ -963,13 +964,26 @@ export class ClickHouseStore implements Store {
   }
 
   async runStarts(jobs: JobSelector, range: TimeRange, which: 'succeeded' | 'any', options: RunStartsOptions = {}): Promise<number[]> {
-    const coalesce = coalesceWidth(options);
-    const rolled = await this.readRollups?.runStarts({ jobs, fromNs: BigInt(nanosLiteral(range.fromMillis)), toNs: BigInt(nanosLiteral(range.toMillis)), which, coalesceMillis: coalesce, where: options.where });
-    if (rolled) return rolled;
+    const [starts] = await this.runStartsMany([{ ...options, jobs, fromMillis: range.fromMillis, toMillis: range.toMillis, which }]);
+    return starts ?? [];
+  }
+
+  async runStartsMany(queries: readonly RunStartsQuery[]): Promise<number[][]> {
+    const rolled = (await this.readRollups?.runStartsMany(queries.map(startsQuery))) ?? [];
+    const out: number[][] = [];
+    for (const [i, q] of queries.entries()) out.push(rolled[i] ?? (await this.rawRunStarts(q)));
+    return out;
+  }
+
+  /** {@link runStarts} from the runs derived from job rows. */
+  private async rawRunStarts(query: RunStartsQuery): Promise<number[]> {
+    const { jobs, which, where } = query;
+    const range = { fromMillis: query.fromMillis, toMillis: query.toMillis };
+    const coalesce = coalesceWidth(query);
     // Runs that started in the range end after its start: widen the read range to its end plus a day.
     const starts = `
       SELECT intDiv(first_start_ns, 1000000) AS s
-      FROM ${this.runsSubquery({ fromMillis: range.fromMillis, toMillis: range.toMillis + 86_400_000 }, this.jobCondition(jobs), false, { where: options.where })}
+      FROM ${this.runsSubquery({ fromMillis: range.fromMillis, toMillis: range.toMillis + 86_400_000 }, this.jobCondition(jobs), false, { where })}
       WHERE first_start_ns >= ${nanosLiteral(range.fromMillis)} AND first_start_ns < ${nanosLiteral(range.toMillis)}
         AND ${which === 'succeeded' ? "outcome = 'succeeded'" : "outcome != 'skipped'"}`;
     if (coalesce === undefined) return (await this.select(`${starts} ORDER BY s`, 'run starts query')).map((r) => Number(r['s']));

@@ -35,6 +35,7 @@ import type {
   RunDistribution,
   RunDistributionQuery,
   RunStartsOptions,
+  RunStartsQuery,
   RunSummary,
   SeriesPoint,
   Store,
@@ -44,7 +45,7 @@ import type {
   WindowCount,
   WindowCountsQuery,
 } from './types.js';
-import { COUNTED_SQL_LIST, EXEC_ROLES_SQL, MAX_OPEN_RUNS, RUN_LOOKBACK_NANOS, TERMINAL_EVENTS_SQL_LIST, RUN_ROLES_SQL, coalesceWidth, globToLike, groupByEnd, isGlob, jobAggregateFromRow, modeCounts, nanosLiteral, numberLiteral, thresholdNanos, whereKey } from './_sql.js';
+import { COUNTED_SQL_LIST, EXEC_ROLES_SQL, MAX_OPEN_RUNS, RUN_LOOKBACK_NANOS, TERMINAL_EVENTS_SQL_LIST, RUN_ROLES_SQL, coalesceWidth, globToLike, groupByEnd, isGlob, jobAggregateFromRow, modeCounts, nanosLiteral, numberLiteral, startsQuery, thresholdNanos, whereKey } from './_sql.js';
 
 /** Ordered, append-only schema migrations. Never edit a published one. */
 const MIGRATIONS: readonly string[] = [
@@ -912,13 +913,26 @@ export class DuckDbStore implements Store {
   }
 
   async runStarts(jobs: JobSelector, range: TimeRange, which: 'succeeded' | 'any', options: RunStartsOptions = {}): Promise<number[]> {
-    const coalesce = coalesceWidth(options);
-    const rolled = await this.readRollups?.runStarts({ jobs, fromNs: BigInt(nanosLiteral(range.fromMillis)), toNs: BigInt(nanosLiteral(range.toMillis)), which, coalesceMillis: coalesce, where: options.where });
-    if (rolled) return rolled;
+    const [starts] = await this.runStartsMany([{ ...options, jobs, fromMillis: range.fromMillis, toMillis: range.toMillis, which }]);
+    return starts ?? [];
+  }
+
+  async runStartsMany(queries: readonly RunStartsQuery[]): Promise<number[][]> {
+    const rolled = (await this.readRollups?.runStartsMany(queries.map(startsQuery))) ?? [];
+    const out: number[][] = [];
+    for (const [i, q] of queries.entries()) out.push(rolled[i] ?? (await this.rawRunStarts(q)));
+    return out;
+  }
+
+  /** {@link runStarts} from the runs derived from job rows. */
+  private async rawRunStarts(query: RunStartsQuery): Promise<number[]> {
+    const { jobs, which, where } = query;
+    const range = { fromMillis: query.fromMillis, toMillis: query.toMillis };
+    const coalesce = coalesceWidth(query);
     const p = new Params();
     const cond = this.jobCondition(jobs, p);
     // Runs that started in the range end after its start: widen the CTE's read range to its end plus a day.
-    const cte = `WITH ${this.runsCte({ fromMillis: range.fromMillis, toMillis: range.toMillis + 86_400_000 }, cond, p, { where: options.where })}`;
+    const cte = `WITH ${this.runsCte({ fromMillis: range.fromMillis, toMillis: range.toMillis + 86_400_000 }, cond, p, { where })}`;
     const starts = `SELECT first_start_ns // 1000000 AS s FROM runs
       WHERE first_start_ns >= ${nanosLiteral(range.fromMillis)} AND first_start_ns < ${nanosLiteral(range.toMillis)}
         AND ${which === 'succeeded' ? "outcome = 'succeeded'" : "outcome <> 'skipped'"}`;

@@ -60,6 +60,7 @@ export type {
   DropBeforeOptions,
   DropResult,
   RunStartsOptions,
+  RunStartsQuery,
 } from './types.js';
 
 /** The live collector holding the DuckDB file `err` says is locked, if that is what `err` is. */

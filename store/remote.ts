@@ -11,6 +11,7 @@ import type {
   QueueDepth,
   OpenRun,
   RunStartsOptions,
+  RunStartsQuery,
   RunSummary,
   SeriesPoint,
   RunReaderHandle,
@@ -22,7 +23,7 @@ import type {
 } from './types.js';
 
 /** Store methods a collector answers over `POST /api/v1/store` for readers of its DuckDB file. */
-export const REMOTE_READ_METHODS = ['jobAggregates', 'windowCounts', 'windowCountsMany', 'timeSeries', 'listRuns', 'runStarts', 'jobNames', 'queueDepths', 'timeSeriesByJob', 'listRunsByJob', 'runDistributions', 'openRuns', 'unformedSpans'] as const;
+export const REMOTE_READ_METHODS = ['jobAggregates', 'windowCounts', 'windowCountsMany', 'timeSeries', 'listRuns', 'runStarts', 'runStartsMany', 'jobNames', 'queueDepths', 'timeSeriesByJob', 'listRunsByJob', 'runDistributions', 'openRuns', 'unformedSpans'] as const;
 export type RemoteReadMethod = (typeof REMOTE_READ_METHODS)[number];
 
 /**
@@ -111,6 +112,10 @@ export class RemoteStore implements RunReaderHandle {
     // Options go only when given, so a collector of an earlier release still answers the plain call.
     const given = options.coalesceMillis !== undefined || (options.where !== undefined && Object.keys(options.where).length > 0);
     return this.call('runStarts', given ? [jobs, range, which, options] : [jobs, range, which]);
+  }
+
+  runStartsMany(queries: readonly RunStartsQuery[]): Promise<number[][]> {
+    return this.call('runStartsMany', [queries]);
   }
 
   jobNames(range: TimeRange): Promise<string[]> {

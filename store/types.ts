@@ -232,6 +232,12 @@ export interface RunStartsOptions {
   where?: DimensionFilter;
 }
 
+/** One query of {@link RunReader.runStartsMany}: the arguments of {@link RunReader.runStarts} in one object. */
+export interface RunStartsQuery extends TimeRange, RunStartsOptions {
+  jobs: JobSelector;
+  which: 'succeeded' | 'any';
+}
+
 /** Options of {@link StoreMaintenance.migrate}. */
 export interface MigrateOptions {
   /** Called with a one-line progress message while a long step (building rollups) runs. */
@@ -313,6 +319,12 @@ export interface RunReader extends StoreIdentity {
    * only, or any outcome but `skipped`.
    */
   runStarts(jobs: JobSelector, range: TimeRange, which: 'succeeded' | 'any', options?: RunStartsOptions): Promise<number[]>;
+  /**
+   * {@link runStarts} of many queries (the freshness SLOs of an evaluation
+   * cycle): one result per query, in order. A store may read them together
+   * (DuckDB reads the coalesced ones of exact job names in one scan).
+   */
+  runStartsMany(queries: readonly RunStartsQuery[]): Promise<number[][]>;
   /**
    * Runs of the selected jobs that started (a live `job.started` lifecycle
    * event in the range) and had not finished by the range's end: no terminal

@@ -4,9 +4,9 @@
  * so it gives the same answers on every store.
  */
 import { ConfigError, formatDurationMillis } from '../../contracts/index.js';
-import type { DimensionFilter, GoodRunCriterion, RunReader, WindowCount } from '../../store/index.js';
+import type { DimensionFilter, GoodRunCriterion, RunReader, RunStartsQuery, WindowCount } from '../../store/index.js';
 import { budgetExhaustedAtMillis, budgetRemaining, burnRate } from './budget.js';
-import type { SloDefinition } from './config.js';
+import type { FreshnessSpec, SloDefinition } from './config.js';
 import { cachedScheduleTicks, countTicks, judgeTicks } from './freshness.js';
 import type { BurnRateTier } from './tiers.js';
 
@@ -75,11 +75,37 @@ export function sloWindows(slo: SloDefinition): number[] {
 /**
  * Good/total events of an SLO in each window ending at (and including)
  * `atMillis`. Runs are counted by the store (`windowCounts`); freshness ticks
- * are judged here from the succeeded run starts (`runStarts`, coalesced per
- * grace period, which judges every tick as all starts would).
+ * are judged here from the succeeded run starts (see {@link countFreshness}).
  */
 export async function countSloWindows(store: RunReader, slo: SloDefinition, atMillis: number, windowsMillis: readonly number[]): Promise<WindowCount[]> {
-  if (slo.sli === 'freshness') {
+  if (slo.sli === 'freshness') return (await countFreshness(store, [{ slo, windowsMillis }], atMillis))[0] ?? [];
+  const criterion: GoodRunCriterion =
+    slo.sli === 'latency' ? { kind: 'latency', thresholdMillis: slo.latencyThresholdMillis ?? 0 } : { kind: 'success' };
+  // Windows are (at - w, at]: a run that ended at `at` counts.
+  return store.windowCounts({ jobs: slo.job, ...(slo.where ? { where: slo.where } : {}), criterion, endMillis: atMillis, windowsMillis });
+}
+
+/** A freshness SLO's ticks to judge, before the first run seen is known. */
+interface TickPlan {
+  slo: SloDefinition;
+  f: FreshnessSpec;
+  windowsMillis: readonly number[];
+  ticks: number[];
+}
+
+/**
+ * Good/total ticks of freshness SLOs in each of their windows ending at
+ * `atMillis`, one result per item. A tick is good when a succeeded run
+ * started within `[tick, tick + grace]`. Accounting starts at `start:`, else
+ * at the first run seen (the earliest start of a run of any outcome but
+ * skipped, up to `atMillis`): ticks whose grace ended before it are not
+ * missed. The store reads every SLO's run starts in one `runStartsMany` call,
+ * coalesced per grace period (which judges every tick as all starts would):
+ * the succeeded starts from the SLO's first tick, and the first start.
+ */
+export async function countFreshness(store: RunReader, items: readonly { slo: SloDefinition; windowsMillis: readonly number[] }[], atMillis: number): Promise<WindowCount[][]> {
+  const empty = (windowsMillis: readonly number[]): WindowCount[] => windowsMillis.map((w) => ({ windowMillis: w, good: 0, total: 0 }));
+  const plans: (TickPlan | null)[] = items.map(({ slo, windowsMillis }) => {
     const f = slo.freshness;
     if (!f) throw new TypeError(`SLO ${slo.name} has sli freshness without freshness settings`);
     const longest = Math.max(...windowsMillis);
@@ -91,38 +117,47 @@ export async function countSloWindows(store: RunReader, slo: SloDefinition, atMi
       if (err instanceof RangeError) throw new ConfigError(`slo ${slo.name} freshness.cron`, `${err.message}; use a coarser schedule or a shorter window`, { cause: err });
       throw err;
     }
-    const empty = (): WindowCount[] => windowsMillis.map((w) => ({ windowMillis: w, good: 0, total: 0 }));
-    if (ticks.length === 0) return empty();
-    // Accounting starts at `start:`, else at the first run seen: ticks before the job existed are not missed.
-    const eligibleFrom = f.startMillis ?? (await firstRunSeenMillis(store, slo.job, ticks[0] as number, atMillis, slo.where));
-    if (eligibleFrom === null) return empty();
-    const from = f.startMillis !== undefined ? eligibleFrom : eligibleFrom - f.graceMillis;
-    ticks = ticks.filter((t) => t >= from);
-    if (ticks.length === 0) return empty();
-    // A tick only asks whether a start falls in [tick, tick + grace]: starts coalesced per grace answer it alike.
-    const starts = await store.runStarts(slo.job, { fromMillis: ticks[0] as number, toMillis: atMillis + 1 }, 'succeeded', { coalesceMillis: f.graceMillis, ...(slo.where ? { where: slo.where } : {}) });
-    return countTicks(judgeTicks(ticks, starts, f.graceMillis, atMillis), atMillis, windowsMillis);
-  }
-  const criterion: GoodRunCriterion =
-    slo.sli === 'latency' ? { kind: 'latency', thresholdMillis: slo.latencyThresholdMillis ?? 0 } : { kind: 'success' };
-  // Windows are (at - w, at]: a run that ended at `at` counts.
-  return store.windowCounts({ jobs: slo.job, ...(slo.where ? { where: slo.where } : {}), criterion, endMillis: atMillis, windowsMillis });
+    if (f.startMillis !== undefined) {
+      const start = f.startMillis;
+      ticks = ticks.filter((t) => t >= start);
+    }
+    return ticks.length === 0 ? null : { slo, f, windowsMillis, ticks };
+  });
+  // One read of run starts for all SLOs: the succeeded starts from the first tick, and for an SLO
+  // without start: the first start of any outcome. The succeeded starts are read from the first
+  // tick even where ticks before the first run seen are dropped below: a start before a judged
+  // tick never decides it, so the answer for the kept ticks is the same.
+  const queries: RunStartsQuery[] = [];
+  const firstQuery = new Map<number, number>();
+  const succeededQuery = new Map<number, number>();
+  plans.forEach((p, i) => {
+    if (!p) return;
+    if (p.f.startMillis === undefined) {
+      firstQuery.set(i, queries.length);
+      // Only the first start matters: one interval as wide as the range keeps it.
+      queries.push({ jobs: p.slo.job, fromMillis: 0, toMillis: atMillis + 1, which: 'any', coalesceMillis: atMillis + 1, ...dims(p.slo) });
+    }
+    succeededQuery.set(i, queries.length);
+    queries.push({ jobs: p.slo.job, fromMillis: p.ticks[0] as number, toMillis: atMillis + 1, which: 'succeeded', coalesceMillis: p.f.graceMillis, ...dims(p.slo) });
+  });
+  const starts = queries.length > 0 ? await store.runStartsMany(queries) : [];
+  return plans.map((p, i) => {
+    const windowsMillis = items[i]?.windowsMillis ?? [];
+    if (!p) return empty(windowsMillis);
+    let ticks = p.ticks;
+    const fq = firstQuery.get(i);
+    if (fq !== undefined) {
+      const first = starts[fq]?.[0];
+      if (first === undefined) return empty(windowsMillis);
+      // A tick whose grace ends before the first run started is not missed.
+      ticks = ticks.filter((t) => t >= first - p.f.graceMillis);
+      if (ticks.length === 0) return empty(windowsMillis);
+    }
+    return countTicks(judgeTicks(ticks, starts[succeededQuery.get(i) as number] ?? [], p.f.graceMillis, atMillis), atMillis, windowsMillis);
+  });
 }
 
-/**
- * When runs of the selected jobs (with the dimension values of `where`, when
- * given) were first seen, as far as a freshness SLO needs to know:
- * `-Infinity` when some run ended before `fromMillis`, else the first run
- * start in `[fromMillis, atMillis]`, else null (no run yet).
- */
-export async function firstRunSeenMillis(store: RunReader, jobs: string, fromMillis: number, atMillis: number, where?: DimensionFilter): Promise<number | null> {
-  const dims = where ? { where } : {};
-  const before = await store.listRuns({ jobs, fromMillis: 0, toMillis: fromMillis, order: 'latest', limit: 1, ...dims });
-  if (before.length > 0) return -Infinity;
-  // Only the first start matters: one interval as wide as the range keeps it.
-  const [first] = await store.runStarts(jobs, { fromMillis, toMillis: atMillis + 1 }, 'any', { coalesceMillis: Math.max(1, atMillis + 1 - fromMillis), ...dims });
-  return first ?? null;
-}
+const dims = (slo: SloDefinition): { where?: DimensionFilter } => (slo.where ? { where: slo.where } : {});
 
 /** Evaluates one SLO at `atMillis` from its window counts. Pure. */
 export function evaluateFromCounts(slo: SloDefinition, atMillis: number, counts: readonly WindowCount[]): SloEvaluation {
@@ -181,11 +216,10 @@ export async function evaluateSlo(store: RunReader, slo: SloDefinition, atMillis
  * Evaluates every SLO at `atMillis`; results in config order. The run-based
  * SLOs (success, latency) are counted in one store query for all of them
  * (`windowCountsMany`), and one more for those with a `where:` filter;
- * freshness SLOs take one `runStarts` query each, at most `concurrency` in
- * flight.
- * @param concurrency @default 4
+ * the freshness SLOs' run starts in one `runStartsMany` query (see
+ * {@link countFreshness}).
  */
-export async function evaluateSlos(store: RunReader, slos: readonly SloDefinition[], atMillis: number, concurrency = 4): Promise<SloEvaluation[]> {
+export async function evaluateSlos(store: RunReader, slos: readonly SloDefinition[], atMillis: number): Promise<SloEvaluation[]> {
   const out: SloEvaluation[] = new Array<SloEvaluation>(slos.length);
   // SLOs with a dimension filter are counted in a pass of their own: rollups are per job and
   // answer a batch only when no query in it has a filter, so mixing them would send every
@@ -208,14 +242,12 @@ export async function evaluateSlos(store: RunReader, slos: readonly SloDefinitio
     });
   }
   const freshness = slos.map((slo, i) => ({ slo, i })).filter(({ slo }) => slo.sli === 'freshness');
-  let next = 0;
-  const worker = async (): Promise<void> => {
-    while (next < freshness.length) {
-      const { slo, i } = freshness[next++] as { slo: SloDefinition; i: number };
-      out[i] = await evaluateSlo(store, slo, atMillis);
-    }
-  };
-  await Promise.all(Array.from({ length: Math.max(1, Math.min(concurrency, freshness.length)) }, worker));
+  if (freshness.length > 0) {
+    const counts = await countFreshness(store, freshness.map(({ slo }) => ({ slo, windowsMillis: sloWindows(slo) })), atMillis);
+    freshness.forEach(({ slo, i }, j) => {
+      out[i] = evaluateFromCounts(slo, atMillis, counts[j] ?? []);
+    });
+  }
   return out;
 }
 

@@ -18,7 +18,7 @@ import { OUTCOME_CODES, outcomeCode } from './content.js';
 import type { HourContent, RegisteredThreshold, RunFact } from './content.js';
 import { buildRollups, refreshRollups } from './maintain.js';
 import type { MinuteContent, RefreshResult, RollupMark } from './maintain.js';
-import { coalescedStarts, distinctRanges, distinctThresholds, rollupRunStarts, rollupRunsReadable, rollupSeries, rollupWindowCounts, sumParts } from './read.js';
+import { coalescedStarts, distinctRanges, distinctThresholds, rollupRunStartsMany, rollupRunsReadable, rollupSeries, rollupWindowCounts, sumParts } from './read.js';
 import type { EdgePart, HourPart, PartCount, RollupReadBackend, SeriesRollupQuery, StartsQuery } from './read.js';
 
 type Row = Record<string, unknown>;
@@ -150,9 +150,16 @@ export class ClickHouseRollups implements RollupReadBackend {
     return rollupWindowCounts(this, queries);
   }
 
-  /** {@link Store.runStarts} from the minute buckets; null when they cannot answer. */
-  runStarts(query: StartsQuery): Promise<number[] | null> {
-    return rollupRunStarts(this, query);
+  /** {@link Store.runStartsMany} from the minute buckets; null for each query they cannot answer. */
+  runStartsMany(queries: readonly StartsQuery[]): Promise<(number[] | null)[]> {
+    return rollupRunStartsMany(this, queries);
+  }
+
+  /** One read per query: each reads its job's buckets by the sorting key. */
+  async startsOfMany(queries: readonly StartsQuery[]): Promise<number[][]> {
+    const out: number[][] = [];
+    for (const q of queries) out.push(await this.startsOf(q));
+    return out;
   }
 
   async startsOf(query: StartsQuery): Promise<number[]> {

@@ -19,7 +19,7 @@ import { OUTCOME_CODES, outcomeCode } from './content.js';
 import type { HourContent, RegisteredThreshold, RunFact } from './content.js';
 import { buildRollups, refreshRollups } from './maintain.js';
 import type { MinuteContent, RefreshResult, RollupMark } from './maintain.js';
-import { coalescedStarts, distinctRanges, distinctThresholds, rollupRunStarts, rollupRunsReadable, rollupSeries, rollupWindowCounts, sumParts } from './read.js';
+import { coalescedStarts, distinctRanges, distinctThresholds, rollupRunStartsMany, rollupRunsReadable, rollupSeries, rollupWindowCounts, sumParts } from './read.js';
 import type { EdgePart, HourPart, PartCount, RollupReadBackend, SeriesRollupQuery, StartsQuery } from './read.js';
 
 /** Rollup tables; created by the store's migrate, idempotently. */
@@ -170,9 +170,53 @@ export class DuckDbRollups implements RollupReadBackend {
     return rollupWindowCounts(this, queries);
   }
 
-  /** {@link Store.runStarts} from the minute buckets; null when they cannot answer. */
-  runStarts(query: StartsQuery): Promise<number[] | null> {
-    return rollupRunStarts(this, query);
+  /** {@link Store.runStartsMany} from the minute buckets; null for each query they cannot answer. */
+  runStartsMany(queries: readonly StartsQuery[]): Promise<(number[] | null)[]> {
+    return rollupRunStartsMany(this, queries);
+  }
+
+  /**
+   * The coalesced queries of exact job names in one scan of the minute runs
+   * (a join with the queries on the job: the cost of a freshness evaluation
+   * cycle then hardly grows with its SLOs); globs and uncoalesced queries one
+   * read each.
+   */
+  async startsOfMany(queries: readonly StartsQuery[]): Promise<number[][]> {
+    const out: number[][] = queries.map(() => []);
+    const batched: number[] = [];
+    for (const [i, q] of queries.entries()) {
+      if (!isGlob(q.jobs) && q.coalesceMillis !== undefined) batched.push(i);
+      else out[i] = await this.startsOf(q);
+    }
+    if (batched.length === 0) return out;
+    const qs = batched.map((i) => queries[i] as StartsQuery);
+    const fromNs = qs.reduce((m, q) => (q.fromNs < m ? q.fromNs : m), qs[0]?.fromNs ?? 0n);
+    const toNs = qs.reduce((m, q) => (q.toNs > m ? q.toNs : m), 0n);
+    const values = qs.map((q, k) => `(${k}, ${lit(q.jobs)}, ${q.fromNs}::BIGINT, ${q.toNs}::BIGINT, ${q.which === 'succeeded'}, ${Math.trunc(q.coalesceMillis ?? 1)}::BIGINT)`).join(', ');
+    // A run ends no earlier than it starts: its minute bucket starts at most a minute before its start.
+    const rows = await this.read(
+      `SELECT q.k, min(r.start_ns // 1000000) AS lo, max(r.start_ns // 1000000) AS hi
+       FROM (
+         SELECT job, start_ns, outcome FROM rollup_minute_runs
+         WHERE minute_ns >= ${fromNs - 60_000_000_000n} AND job IN (${[...new Set(qs.map((q) => lit(q.jobs)))].join(', ')})
+           AND start_ns >= ${fromNs} AND start_ns < ${toNs} AND outcome <> 4
+       ) r
+       JOIN (VALUES ${values}) q(k, job, from_ns, to_ns, succeeded, width) ON r.job = q.job
+       WHERE r.start_ns >= q.from_ns AND r.start_ns < q.to_ns AND (NOT q.succeeded OR r.outcome = 0)
+       GROUP BY q.k, (r.start_ns // 1000000) // q.width
+       ORDER BY q.k, lo`,
+    );
+    const byQuery = new Map<number, Record<string, unknown>[]>();
+    for (const r of rows) {
+      const k = Number(r['k']);
+      const list = byQuery.get(k);
+      if (list) list.push(r);
+      else byQuery.set(k, [r]);
+    }
+    batched.forEach((i, k) => {
+      out[i] = coalescedStarts(byQuery.get(k) ?? []);
+    });
+    return out;
   }
 
   async startsOf(query: StartsQuery): Promise<number[]> {

@@ -73,6 +73,8 @@ export interface RollupReadBackend extends RollupBackend {
   seriesOf(query: SeriesRollupQuery): Promise<Record<string, unknown>[]>;
   /** Start times (ms, ascending) of the finished runs the minute buckets keep, as {@link StartsQuery} says. */
   startsOf(query: StartsQuery): Promise<number[]>;
+  /** {@link startsOf} of each query (none with a dimension filter), in order; a backend may answer them in one scan. */
+  startsOfMany(queries: readonly StartsQuery[]): Promise<number[][]>;
   countHours(parts: readonly HourPart[]): Promise<Map<number, PartCount>>;
   countEdges(parts: readonly EdgePart[]): Promise<Map<number, PartCount>>;
   /** Adds thresholds to the registry (idempotent). */
@@ -163,17 +165,28 @@ export async function rollupWindowCounts(backend: RollupReadBackend, queries: re
 }
 
 /**
- * {@link Store.runStarts} from the minute buckets (which keep every finished
- * run's start), after applying pending marks. Null when the rollups cannot
- * answer: a dimension filter, or an instant before the latest stored row
- * start (the raw path then ignores the rows that start after it).
+ * {@link Store.runStartsMany} from the minute buckets (which keep every
+ * finished run's start), after applying pending marks; the answerable
+ * queries are read together ({@link RollupReadBackend.startsOfMany}). Null
+ * for each query the rollups cannot answer: a dimension filter, or an
+ * instant before the latest stored row start (the raw path then ignores the
+ * rows that start after it).
  */
-export async function rollupRunStarts(backend: RollupReadBackend, query: StartsQuery): Promise<number[] | null> {
-  if (query.where !== undefined && Object.keys(query.where).length > 0) return null;
+export async function rollupRunStartsMany(backend: RollupReadBackend, queries: readonly StartsQuery[]): Promise<(number[] | null)[]> {
+  const answerable = queries.map((q) => q.where === undefined || Object.keys(q.where).length === 0);
+  if (!answerable.some(Boolean)) return queries.map(() => null);
   await refreshRollups(backend);
-  if (await backend.rowStartsAfter(query.toNs)) return null;
-  if (query.toNs <= query.fromNs) return [];
-  return backend.startsOf(query);
+  const startsAfter = new Map<bigint, boolean>();
+  for (const [i, q] of queries.entries()) {
+    if (!answerable[i]) continue;
+    let after = startsAfter.get(q.toNs);
+    if (after === undefined) startsAfter.set(q.toNs, (after = await backend.rowStartsAfter(q.toNs)));
+    if (after) answerable[i] = false;
+  }
+  const read = queries.filter((q, i) => answerable[i] && q.toNs > q.fromNs);
+  const got = read.length > 0 ? await backend.startsOfMany(read) : [];
+  let k = 0;
+  return queries.map((q, i) => (!answerable[i] ? null : q.toNs <= q.fromNs ? [] : (got[k++] ?? [])));
 }
 
 /**

@@ -1,6 +1,6 @@
 /** Freshness SLIs: scheduled ticks judged against succeeded run starts. */
 import { afterEach, describe, expect, it } from 'vitest';
-import { cachedScheduleTicks, countTicks, evaluateSlo, judgeTicks, parseConfig, scheduleTicks } from '../../analyzer/slo/index.js';
+import { cachedScheduleTicks, countTicks, evaluateSlo, evaluateSlos, judgeTicks, parseConfig, scheduleTicks } from '../../analyzer/slo/index.js';
 import type { SloDefinition } from '../../analyzer/slo/index.js';
 import type { DuckDbStore } from '../../store/duckdb.js';
 import { DAY, HOUR, MINUTE, memoryStore, run } from './helpers.js';
@@ -189,6 +189,22 @@ describe('freshness SLOs on a store', () => {
     await store.insertSpans(run('ghost', day(20, 3), true));
     const first = await evaluateSlo(store, freshnessSlo('ghost'), day(21, 2, 31));
     expect([first.good, first.total]).toEqual([0, 1]);
+  });
+
+  it('counts every tick of the window for a job first seen before it, a run still going at the first tick included', async () => {
+    const store = await fresh();
+    const at = day(10, 3);
+    const firstTick = day(10, 2) - 29 * DAY;
+    // Seen 40 days ago, then silent: every tick of the window is missed.
+    await store.insertSpans(run('gone', day(10, 2, 5) - 40 * DAY, true));
+    // Its only run started an hour before the first tick and ended two hours after it.
+    await store.insertSpans(run('inflight', firstTick - HOUR, true, 3 * HOUR));
+    const evals = await evaluateSlos(store, [freshnessSlo('gone'), freshnessSlo('inflight')], at);
+    expect(evals.map((e) => [e.good, e.total])).toEqual([
+      [0, 30],
+      [0, 30],
+    ]);
+    for (const e of evals) expect([e.good, e.total]).toEqual([(await evaluateSlo(store, e.slo, at)).good, (await evaluateSlo(store, e.slo, at)).total]);
   });
 
   it('with start: every tick after it counts, and a job that never ran has every one of them bad', async () => {

@@ -417,6 +417,18 @@ export function defineStoreConformance(name: string, options: ConformanceOptions
       expect(await s.runStarts('etl', RANGE, 'any', { where: { 'deployment.environment.name': '' } })).toEqual([T0 + 4_000]);
       expect(await s.runStarts('etl', RANGE, 'any', { where: { 'deployment.environment.name': 'staging' }, coalesceMillis: HOUR })).toEqual([T0 + 2_000]);
       expect(await s.runStarts('etl', RANGE, 'any')).toEqual([T0, T0 + 1_000, T0 + 2_000, T0 + 3_000, T0 + 4_000]);
+      // Many in one call: each answered as alone, filters and coalescing included.
+      const many = [
+        { jobs: 'etl', ...RANGE, which: 'succeeded' as const, where: prod },
+        { jobs: 'etl', ...RANGE, which: 'any' as const, coalesceMillis: HOUR },
+        { jobs: 'e*', ...RANGE, which: 'any' as const, coalesceMillis: 1 },
+        { jobs: 'etl', ...RANGE, which: 'any' as const },
+        { jobs: 'etl', fromMillis: T0 + 1, toMillis: T0 + 3_000, which: 'any' as const, coalesceMillis: 10 },
+        { jobs: 'nope', ...RANGE, which: 'any' as const, coalesceMillis: HOUR },
+        { jobs: 'etl', fromMillis: T0, toMillis: T0, which: 'any' as const, coalesceMillis: HOUR },
+      ];
+      expect(await s.runStartsMany(many)).toEqual([[T0, T0 + 3_000], [T0, T0 + 4_000], [T0, T0 + 1_000, T0 + 2_000, T0 + 3_000, T0 + 4_000], [T0, T0 + 1_000, T0 + 2_000, T0 + 3_000, T0 + 4_000], [T0 + 1_000, T0 + 2_000], [], []]);
+      expect(await s.runStartsMany([])).toEqual([]);
     });
 
     it('groups aggregates by a dimension, runs without it under the empty value', async () => {
