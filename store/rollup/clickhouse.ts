@@ -87,6 +87,9 @@ const QUOTED: Record<string, string> = { '\\': '\\\\', "'": "\\'", '\t': '\\t', 
 const strs = (xs: readonly string[]): string => `[${xs.map((x) => `'${x.replace(/[\\'\t\n\r\0]/g, (c) => QUOTED[c] as string)}'`).join(',')}]`;
 
 /** The ClickHouse side of the rollups. */
+/** Coalesced run starts queries per request of {@link ClickHouseRollups.startsOfMany}. */
+const STARTS_PER_REQUEST = 50;
+
 export class ClickHouseRollups implements RollupReadBackend {
   constructor(private readonly host: ClickHouseRollupHost) {}
 
@@ -155,29 +158,60 @@ export class ClickHouseRollups implements RollupReadBackend {
     return rollupRunStartsMany(this, queries);
   }
 
-  /** One read per query: each reads its job's buckets by the sorting key. */
+  /**
+   * The coalesced queries in requests of up to {@link STARTS_PER_REQUEST}, each
+   * a UNION ALL of one read per query (by the sorting key, run in parallel by
+   * the server); uncoalesced queries one request each.
+   */
   async startsOfMany(queries: readonly StartsQuery[]): Promise<number[][]> {
-    const out: number[][] = [];
-    for (const q of queries) out.push(await this.startsOf(q));
+    const out: number[][] = queries.map(() => []);
+    const coalesced: number[] = [];
+    for (const [i, q] of queries.entries()) {
+      if (q.coalesceMillis !== undefined) coalesced.push(i);
+      else out[i] = await this.startsOf(q);
+    }
+    for (let c = 0; c < coalesced.length; c += STARTS_PER_REQUEST) {
+      const chunk = coalesced.slice(c, c + STARTS_PER_REQUEST);
+      const branches = chunk.map((i, k) => {
+        const q = queries[i] as StartsQuery;
+        return `SELECT toUInt32(${k}) AS k, min(s) AS lo, max(s) AS hi FROM (${this.startsSql(q)}) GROUP BY intDiv(s, ${Math.trunc(q.coalesceMillis ?? 1)})`;
+      });
+      const rows = await this.host.select(`SELECT k, lo, hi FROM (${branches.join(' UNION ALL ')}) ORDER BY k, lo`, 'rollup run starts');
+      const byQuery = new Map<number, Row[]>();
+      for (const r of rows) {
+        const k = Number(r['k']);
+        const list = byQuery.get(k);
+        if (list) list.push(r);
+        else byQuery.set(k, [r]);
+      }
+      chunk.forEach((i, k) => {
+        out[i] = coalescedStarts(byQuery.get(k) ?? []);
+      });
+    }
     return out;
   }
 
   async startsOf(query: StartsQuery): Promise<number[]> {
-    const cond = isGlob(query.jobs) ? `job LIKE ${quoteString(globToLike(query.jobs))}` : `job = ${quoteString(query.jobs)}`;
-    const outcome = query.which === 'succeeded' ? 'o = 0' : 'o != 4';
-    // A run ends no earlier than it starts: its minute bucket starts at most a minute before its start.
-    const starts = `SELECT intDiv(st, 1000000) AS s FROM (
-           SELECT argMax(start_ns, version) AS sa, argMax(has_start, version) AS ha, argMax(outcome, version) AS oc
-           FROM ${this.db}.rollup_minute WHERE minute_ns >= ${query.fromNs - 60_000_000_000n} AND ${cond}
-           GROUP BY job, minute_ns
-         ) ARRAY JOIN sa AS st, ha AS h, oc AS o
-         WHERE h = 1 AND ${outcome} AND st >= ${query.fromNs} AND st < ${query.toNs}`;
+    const starts = this.startsSql(query);
     if (query.coalesceMillis === undefined) return (await this.host.select(`${starts} ORDER BY s`, 'rollup run starts')).map((r) => Number(r['s']));
     const rows = await this.host.select(
       `SELECT min(s) AS lo, max(s) AS hi FROM (${starts}) GROUP BY intDiv(s, ${Math.trunc(query.coalesceMillis)}) ORDER BY lo`,
       'rollup run starts',
     );
     return coalescedStarts(rows);
+  }
+
+  /** The run starts (`s`, ms) of a query from the minute buckets, newest bucket versions. */
+  private startsSql(query: StartsQuery): string {
+    const cond = isGlob(query.jobs) ? `job LIKE ${quoteString(globToLike(query.jobs))}` : `job = ${quoteString(query.jobs)}`;
+    const outcome = query.which === 'succeeded' ? 'o = 0' : 'o != 4';
+    // A run ends no earlier than it starts: its minute bucket starts at most a minute before its start.
+    return `SELECT intDiv(st, 1000000) AS s FROM (
+           SELECT argMax(start_ns, version) AS sa, argMax(has_start, version) AS ha, argMax(outcome, version) AS oc
+           FROM ${this.db}.rollup_minute WHERE minute_ns >= ${query.fromNs - 60_000_000_000n} AND ${cond}
+           GROUP BY job, minute_ns
+         ) ARRAY JOIN sa AS st, ha AS h, oc AS o
+         WHERE h = 1 AND ${outcome} AND st >= ${query.fromNs} AND st < ${query.toNs}`;
   }
 
   /** Time series rows from the minute buckets; null when they cannot answer. */
