@@ -8,16 +8,14 @@
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { Client, Metadata, credentials, status } from '@grpc/grpc-js';
-import type { ServiceError } from '@grpc/grpc-js';
+import { status } from '@grpc/grpc-js';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { TRACE_EXPORT_PATH } from '../../collector/index.js';
 import { encodeTraceRequestProto } from '../../collector/otlp/index.js';
 import type { SpanRecord } from '../../contracts/index.js';
 import { buildCli } from '../executor/helpers/build.js';
 import type { BuiltCli } from '../executor/helpers/build.js';
 import { span } from '../support/native-spans.js';
-import { partialSuccess } from '../support/otlp-response.js';
+import { grpcExport, partialSuccess, postProto } from '../support/otlp-response.js';
 import { runJobslo } from '../support/jobslo.js';
 import { killManaged, killManagedAfterEach, spawnManaged } from '../support/processes.js';
 import { runSpans } from '../support/spans.js';
@@ -36,29 +34,6 @@ afterAll(() => {
   cli?.remove();
   rmSync(dir, { recursive: true, force: true });
 });
-
-function grpcExport(address: string, body: Uint8Array): Promise<{ code: number; response?: Buffer }> {
-  const client = new Client(address, credentials.createInsecure());
-  return new Promise((resolve) => {
-    client.makeUnaryRequest(
-      TRACE_EXPORT_PATH,
-      (b: Buffer) => b,
-      (b: Buffer) => b,
-      Buffer.from(body),
-      new Metadata(),
-      {},
-      (err: ServiceError | null, response?: Buffer) => {
-        client.close();
-        resolve(err ? { code: err.code } : { code: status.OK, ...(response ? { response } : {}) });
-      },
-    );
-  });
-}
-
-async function postProto(url: string, spans: readonly SpanRecord[]): Promise<{ status: number; partial: { rejected: number; message: string } }> {
-  const res = await fetch(`${url}/v1/traces`, { method: 'POST', headers: { 'content-type': 'application/x-protobuf' }, body: Buffer.from(encodeTraceRequestProto(spans)) });
-  return { status: res.status, partial: partialSuccess(new Uint8Array(await res.arrayBuffer())) };
-}
 
 describe('spans that form no run: told to the sender, counted by jobslo analyze', () => {
   it('answers HTTP and gRPC with a partial-success warning (0 rejected) and analyze reports how many and why', async () => {

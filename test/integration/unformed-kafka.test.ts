@@ -6,16 +6,14 @@
  * `unformedSpans` counts each once (a redelivered request changes nothing)
  * while the formed runs beside them are counted as runs.
  */
-import { Client, Metadata, credentials, status } from '@grpc/grpc-js';
-import type { ServiceError } from '@grpc/grpc-js';
+import { status } from '@grpc/grpc-js';
 import { afterAll, describe, expect, it } from 'vitest';
-import { IngestPipeline, KafkaSink, TRACE_EXPORT_PATH, startCollector, startGrpcReceiver, startIngest } from '../../collector/index.js';
+import { IngestPipeline, KafkaSink, startCollector, startGrpcReceiver, startIngest } from '../../collector/index.js';
 import { encodeTraceRequestProto } from '../../collector/otlp/index.js';
 import type { SpanRecord } from '../../contracts/index.js';
 import { ClickHouseStore } from '../../store/clickhouse.js';
 import { span } from '../support/native-spans.js';
-import { partialSuccess } from '../support/otlp-response.js';
-import type { PartialSuccess } from '../support/otlp-response.js';
+import { grpcExport, partialSuccess, postProto } from '../support/otlp-response.js';
 import { clickhouseExec, clickhouseUrl, kafkaBrokers, probeClickHouse, probeKafka, requireService } from '../support/services.js';
 import { runSpans } from '../support/spans.js';
 import { captureLogger, cleanupKafka, unique, uniqueDatabase, waitFor } from './_util.js';
@@ -25,29 +23,6 @@ const up = (await requireService('Kafka', () => probeKafka(), SUITE)) && (await 
 
 const T0 = Date.UTC(2026, 10, 1, 12);
 const RANGE = { fromMillis: T0 - 3_600_000, toMillis: T0 + 3_600_000 };
-
-async function postProto(url: string, spans: readonly SpanRecord[]): Promise<{ status: number; partial: PartialSuccess }> {
-  const res = await fetch(`${url}/v1/traces`, { method: 'POST', headers: { 'content-type': 'application/x-protobuf' }, body: Buffer.from(encodeTraceRequestProto(spans)) });
-  return { status: res.status, partial: partialSuccess(new Uint8Array(await res.arrayBuffer())) };
-}
-
-function grpcExport(address: string, spans: readonly SpanRecord[]): Promise<{ code: number; partial: PartialSuccess }> {
-  const client = new Client(address, credentials.createInsecure());
-  return new Promise((resolve) => {
-    client.makeUnaryRequest(
-      TRACE_EXPORT_PATH,
-      (b: Buffer) => b,
-      (b: Buffer) => b,
-      Buffer.from(encodeTraceRequestProto(spans)),
-      new Metadata(),
-      {},
-      (err: ServiceError | null, response?: Buffer) => {
-        client.close();
-        resolve({ code: err ? err.code : status.OK, partial: partialSuccess(response) });
-      },
-    );
-  });
-}
 
 describe.skipIf(!up)('spans that form no run, through Kafka into ClickHouse', () => {
   const brokers = kafkaBrokers();
@@ -86,9 +61,9 @@ describe.skipIf(!up)('spans that form no run, through Kafka into ClickHouse', ()
       // The same request again (an exporter's retry): told again, stored once.
       expect((await postProto(http.url, first)).partial.message).toMatch(/^3 spans stored but not counted as runs/);
 
-      const overGrpc = await grpcExport(grpc.address, [noRunId(3)]);
+      const overGrpc = await grpcExport(grpc.address, encodeTraceRequestProto([noRunId(3)]));
       expect(overGrpc.code).toBe(status.OK);
-      expect(overGrpc.partial).toEqual({ rejected: 0, message: expect.stringMatching(/^1 span stored but not counted as runs \(1 jobslo spans without jobslo\.run\.id\)/) });
+      expect(partialSuccess(overGrpc.response)).toEqual({ rejected: 0, message: expect.stringMatching(/^1 span stored but not counted as runs \(1 jobslo spans without jobslo\.run\.id\)/) });
 
       const want = [
         { profile: 'jobslo', missing: 'jobslo.run.id', spans: 3 },
