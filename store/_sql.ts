@@ -53,6 +53,17 @@ export function startsQuery(q: RunStartsQuery): StartsQuery {
   return { jobs: q.jobs, fromNs: BigInt(nanosLiteral(q.fromMillis)), toNs: BigInt(nanosLiteral(q.toMillis)), which: q.which, coalesceMillis: coalesceWidth(q), where: q.where };
 }
 
+/**
+ * `runStartsMany` of a store: the queries its rollups answer
+ * from them (one call for all), the others one `raw` read each, in order.
+ */
+export async function runStartsFrom(rollups: { runStartsMany(queries: readonly StartsQuery[]): Promise<(number[] | null)[]> } | null, queries: readonly RunStartsQuery[], raw: (query: RunStartsQuery) => Promise<number[]>): Promise<number[][]> {
+  const rolled = (await rollups?.runStartsMany(queries.map(startsQuery))) ?? [];
+  const out: number[][] = [];
+  for (const [i, q] of queries.entries()) out.push(rolled[i] ?? (await raw(q)));
+  return out;
+}
+
 /** A finite number as a SQL literal. @throws {RangeError} otherwise */
 export function numberLiteral(n: number): string {
   if (!Number.isFinite(n)) throw new RangeError(`not a finite number: ${n}`);

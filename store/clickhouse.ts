@@ -31,7 +31,7 @@ import type {
   WindowCountsQuery,
   MigrateOptions,
 } from './types.js';
-import { COUNTED_SQL_LIST, EXEC_ROLES_SQL, MAX_OPEN_RUNS, RUN_LOOKBACK_NANOS, TERMINAL_EVENTS_SQL_LIST, RUN_ROLES_SQL, coalesceWidth, globToLike, groupByEnd, jobAggregateFromRow, isGlob, modeCounts, nanosLiteral, numberLiteral, startsQuery, thresholdNanos, whereKey } from './_sql.js';
+import { COUNTED_SQL_LIST, EXEC_ROLES_SQL, MAX_OPEN_RUNS, RUN_LOOKBACK_NANOS, TERMINAL_EVENTS_SQL_LIST, RUN_ROLES_SQL, coalesceWidth, globToLike, groupByEnd, jobAggregateFromRow, isGlob, modeCounts, nanosLiteral, numberLiteral, runStartsFrom, thresholdNanos, whereKey } from './_sql.js';
 import {
   JOB_ROW_COLUMNS,
   LIFECYCLE_COLUMNS,
@@ -968,11 +968,8 @@ export class ClickHouseStore implements Store {
     return starts ?? [];
   }
 
-  async runStartsMany(queries: readonly RunStartsQuery[]): Promise<number[][]> {
-    const rolled = (await this.readRollups?.runStartsMany(queries.map(startsQuery))) ?? [];
-    const out: number[][] = [];
-    for (const [i, q] of queries.entries()) out.push(rolled[i] ?? (await this.rawRunStarts(q)));
-    return out;
+  runStartsMany(queries: readonly RunStartsQuery[]): Promise<number[][]> {
+    return runStartsFrom(this.readRollups, queries, (q) => this.rawRunStarts(q));
   }
 
   /** {@link runStarts} from the runs derived from job rows. */

@@ -45,7 +45,7 @@ import type {
   WindowCount,
   WindowCountsQuery,
 } from './types.js';
-import { COUNTED_SQL_LIST, EXEC_ROLES_SQL, MAX_OPEN_RUNS, RUN_LOOKBACK_NANOS, TERMINAL_EVENTS_SQL_LIST, RUN_ROLES_SQL, coalesceWidth, globToLike, groupByEnd, isGlob, jobAggregateFromRow, modeCounts, nanosLiteral, numberLiteral, startsQuery, thresholdNanos, whereKey } from './_sql.js';
+import { COUNTED_SQL_LIST, EXEC_ROLES_SQL, MAX_OPEN_RUNS, RUN_LOOKBACK_NANOS, TERMINAL_EVENTS_SQL_LIST, RUN_ROLES_SQL, coalesceWidth, globToLike, groupByEnd, isGlob, jobAggregateFromRow, modeCounts, nanosLiteral, numberLiteral, runStartsFrom, thresholdNanos, whereKey } from './_sql.js';
 
 /** Ordered, append-only schema migrations. Never edit a published one. */
 const MIGRATIONS: readonly string[] = [
@@ -917,11 +917,8 @@ export class DuckDbStore implements Store {
     return starts ?? [];
   }
 
-  async runStartsMany(queries: readonly RunStartsQuery[]): Promise<number[][]> {
-    const rolled = (await this.readRollups?.runStartsMany(queries.map(startsQuery))) ?? [];
-    const out: number[][] = [];
-    for (const [i, q] of queries.entries()) out.push(rolled[i] ?? (await this.rawRunStarts(q)));
-    return out;
+  runStartsMany(queries: readonly RunStartsQuery[]): Promise<number[][]> {
+    return runStartsFrom(this.readRollups, queries, (q) => this.rawRunStarts(q));
   }
 
   /** {@link runStarts} from the runs derived from job rows. */
