@@ -32,6 +32,6 @@ export type {
 } from './types.js';
 export { toMonitorJson, formatMonitorTable } from './format.js';
 export type { MonitorJson } from './format.js';
-export { findUnmatchedSelectors, describeUnmatched, selectorMatches, suggestJobs } from './selectors.js';
+export { findUnmatchedSelectors, describeUnmatched, selectorMatches, suggestJobs, unmatchedJson } from './selectors.js';
 export type { UnmatchedSelector } from './selectors.js';
 export { JobRunMetrics, writeMonitorMetrics, RUN_DURATION_BUCKETS_SECONDS, RUN_SETTLE_MILLIS } from './job-metrics.js';

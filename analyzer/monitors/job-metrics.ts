@@ -164,8 +164,8 @@ export function writeMonitorMetrics(w: MetricsWriter, monitors: readonly Monitor
       w.add('jobslo_monitor_next_expected_timestamp_seconds', 'gauge', 'When the next run of the monitored job is expected (Unix seconds).', { monitor: e.monitor.name, jobslo_job: e.monitor.job }, e.nextExpectedMillis / 1000);
     }
   }
-  w.add('jobslo_config_unmatched_selectors', 'gauge', 'SLOs and monitors whose job selector matches no job that ran in their window (a typo or a renamed job).', {}, unmatched.length);
+  w.add('jobslo_config_unmatched_selectors', 'gauge', 'SLOs and monitors whose job selector matches no job that ran in their window (a typo or a renamed job), or whose where: matches no run of it.', {}, unmatched.length);
   for (const u of unmatched) {
-    w.add('jobslo_config_selector_unmatched', 'gauge', '1 for each SLO or monitor whose job selector matches no job that ran in its window.', { kind: u.kind, name: u.name, jobslo_job: u.job }, 1);
+    w.add('jobslo_config_selector_unmatched', 'gauge', '1 for each SLO or monitor whose job selector matches no job that ran in its window, or whose where: matches no run of it.', { kind: u.kind, name: u.name, jobslo_job: u.job }, 1);
   }
 }

@@ -6,7 +6,7 @@ import { openAlertBackend, runAlertCycle } from '../../analyzer/alerts/index.js'
 import type { AlertBackend } from '../../analyzer/alerts/index.js';
 import { DEFAULT_CONFIG_FILE, configuredStore, formatSloTable, loadConfig, toSloJson } from '../../analyzer/slo/index.js';
 import type { JobsloConfig } from '../../analyzer/slo/index.js';
-import { describeUnmatched, findUnmatchedSelectors, formatMonitorTable, runMonitorCycle, toMonitorJson } from '../../analyzer/monitors/index.js';
+import { describeUnmatched, findUnmatchedSelectors, formatMonitorTable, runMonitorCycle, toMonitorJson, unmatchedJson } from '../../analyzer/monitors/index.js';
 import type { CliContext, Command } from '../command.js';
 import { withScheduleMonitors } from '../_monitors.js';
 import { STORE_HELP, storeValue } from '../_options.js';
@@ -176,7 +176,7 @@ ${EXTERNAL_URL_HELP}
           at: new Date(at).toISOString(),
           slos: result.evaluations.map(toSloJson),
           monitors: monitors.evaluations.map(toMonitorJson),
-          unmatched: unmatched.map((u) => ({ kind: u.kind, name: u.name, job: u.job, suggestions: u.suggestions })),
+          unmatched: unmatched.map(unmatchedJson),
           notifications,
           queued,
           webhooks: hooks,

@@ -2,7 +2,7 @@ import { parseArgs } from 'node:util';
 import { ConfigError } from '../../contracts/index.js';
 import { analyze, formatTable } from '../../analyzer/index.js';
 import { evaluateSlos, formatSloTable, toSloJson } from '../../analyzer/slo/index.js';
-import { describeUnmatched, evaluateMonitors, findUnmatchedSelectors, formatMonitorTable, toMonitorJson } from '../../analyzer/monitors/index.js';
+import { describeUnmatched, evaluateMonitors, findUnmatchedSelectors, formatMonitorTable, toMonitorJson, unmatchedJson } from '../../analyzer/monitors/index.js';
 import { CONFIG_HELP, resolveConfig, storeFor } from './alerts.js';
 import type { Command } from '../command.js';
 import { withScheduleMonitors } from '../_monitors.js';
@@ -41,7 +41,10 @@ ${STORE_HELP}
                        "error_budget_remaining","burn_rates",...}] (docs/slos.md),
                       "monitors":[{"name","job","status","last_success",
                        "next_expected","missed_in_a_row",...}] (docs/monitors.md)
-                      and "unmatched":[{"kind","name","job","suggestions"}];
+                      and "unmatched":[{"kind","name","job","suggestions"}]
+                       (SLOs and monitors whose job matched no job seen, or,
+                       with "where","dimension","values_seen", whose where:
+                       matched no run of it);
                       always "unformed_spans":{"spans","by_reason":[{"profile",
                        "missing","spans"}]}: stored spans of the window that
                        look like job telemetry but form no run (a job name
@@ -84,7 +87,7 @@ ${CONFIG_HELP}; SLOs are
       const unmatched = config ? await findUnmatchedSelectors(store, config, at) : [];
       for (const u of unmatched) ctx.err(`jobslo analyze: warning: ${describeUnmatched(u)}\n`);
       if (values.format === 'json') {
-        const extra = slos && monitors ? { slos: slos.map(toSloJson), monitors: monitors.map(toMonitorJson), unmatched: unmatched.map((u) => ({ kind: u.kind, name: u.name, job: u.job, suggestions: u.suggestions })) } : {};
+        const extra = slos && monitors ? { slos: slos.map(toSloJson), monitors: monitors.map(toMonitorJson), unmatched: unmatched.map(unmatchedJson) } : {};
         const unformedJson = { spans: unformedTotal, by_reason: unformed.map((u) => ({ profile: u.profile, missing: u.missing, spans: u.spans })) };
         ctx.out(`${JSON.stringify({ ...result, ...extra, unformed_spans: unformedJson }, null, 2)}\n`);
       } else {

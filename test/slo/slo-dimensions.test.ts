@@ -13,7 +13,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ConfigError } from '../../contracts/index.js';
 import type { Attributes, SpanRecord } from '../../contracts/index.js';
 import { evaluateSlo, evaluateSlos, parseConfig } from '../../analyzer/slo/index.js';
-import { describeSchedule, evaluateMonitors } from '../../analyzer/monitors/index.js';
+import { describeSchedule, describeUnmatched, evaluateMonitors, findUnmatchedSelectors, unmatchedJson } from '../../analyzer/monitors/index.js';
 import { DuckDbStore } from '../../store/duckdb.js';
 import { ClickHouseStore } from '../../store/clickhouse.js';
 import type { Store } from '../../store/index.js';
@@ -59,6 +59,46 @@ for (let k = 0; k <= 6; k++) {
   }
 }
 const START = new Date(tick(0)).toISOString();
+
+// report: one run of service a in prod, one of service b in staging.
+spans.push(...run('report', true, { 'service.name': 'a', 'deployment.environment.name': 'prod' }, 0), ...run('report', true, { 'service.name': 'b', 'deployment.environment.name': 'staging' }, 1));
+
+const UNMATCHED = `slos:
+  - name: etl-typo
+    job: etl
+    where: { deployment.environment.name: prdo }
+    objective: 0.99
+    window: 1d
+  - name: etl-nowhere
+    job: etl
+    where: { deployment.environment.name: qa }
+    objective: 0.99
+    window: 1d
+  - name: etl-prod
+    job: etl
+    where: { deployment.environment.name: prod }
+    objective: 0.99
+    window: 1d
+  - name: report-mixed
+    job: report
+    where: { service.name: a, deployment.environment.name: staging }
+    objective: 0.99
+    window: 1d
+  - name: glob-typo
+    job: "*"
+    where: { service.name: bilING }
+    objective: 0.99
+    window: 1d
+monitors:
+  - name: nightly-stg
+    job: nightly
+    where: { deployment.environment.name: stagin }
+    cron: "0 * * * *"
+  - name: nightly-typo
+    job: nigthly
+    where: { deployment.environment.name: staging }
+    cron: "0 * * * *"
+`;
 
 const FRESHNESS = `slos:
   - name: nightly-prod
@@ -196,6 +236,29 @@ function defineStoreCases(name: string, open: () => Promise<Store>): void {
       expect(evals[1]?.lastRun?.startMillis).toBe(tick(1) + 300_000);
       expect(evals[0]?.lastRun?.startMillis).toBe(tick(6) + 300_000);
       expect(describeSchedule(monitors[1] as (typeof monitors)[number])).toBe('cron "0 * * * *" UTC, grace 10m, where deployment.environment.name=staging');
+    });
+
+    it('reports a where: that matches no run of its job, with the values seen and the closest one', async () => {
+      const config = parseConfig(UNMATCHED);
+      const unmatched = await findUnmatchedSelectors(store, config, AT);
+      expect(unmatched.map(unmatchedJson)).toEqual([
+        { kind: 'slo', name: 'etl-typo', job: 'etl', where: { 'deployment.environment.name': 'prdo' }, dimension: 'deployment.environment.name', values_seen: ['prod', 'staging'], suggestions: ['prod'] },
+        { kind: 'slo', name: 'etl-nowhere', job: 'etl', where: { 'deployment.environment.name': 'qa' }, dimension: 'deployment.environment.name', values_seen: ['prod', 'staging'], suggestions: [] },
+        { kind: 'slo', name: 'report-mixed', job: 'report', where: { 'service.name': 'a', 'deployment.environment.name': 'staging' }, suggestions: [] },
+        // Values of every job the glob selects; the closest value seen is suggested.
+        { kind: 'slo', name: 'glob-typo', job: '*', where: { 'service.name': 'bilING' }, dimension: 'service.name', values_seen: ['billing', 'a', 'b'], suggestions: ['billing'] },
+        { kind: 'monitor', name: 'nightly-stg', job: 'nightly', where: { 'deployment.environment.name': 'stagin' }, dimension: 'deployment.environment.name', values_seen: ['prod', 'staging'], suggestions: ['staging'] },
+        // A job that matches nothing is reported as such, whatever its where: says.
+        { kind: 'monitor', name: 'nightly-typo', job: 'nigthly', suggestions: ['nightly'] },
+      ]);
+      expect(unmatched.map(describeUnmatched)).toEqual([
+        'SLO "etl-typo": no run of job "etl" in the last 1d has deployment.environment.name: "prdo" (values seen: "prod", "staging"), so its SLI has no data; did you mean deployment.environment.name: "prod"?',
+        'SLO "etl-nowhere": no run of job "etl" in the last 1d has deployment.environment.name: "qa" (values seen: "prod", "staging"), so its SLI has no data',
+        'SLO "report-mixed": no run of job "report" in the last 1d has all of service.name: "a", deployment.environment.name: "staging" (each is seen on its own), so its SLI has no data; check the where: combination',
+        'SLO "glob-typo": no run of job "*" in the last 1d has service.name: "bilING" (values seen: "billing", "a", "b"), so its SLI has no data; did you mean service.name: "billing"?',
+        'monitor "nightly-stg": no run of job "nightly" in the last 35d has deployment.environment.name: "stagin" (values seen: "prod", "staging"), so it stays new (never pages) until one runs; did you mean deployment.environment.name: "staging"?',
+        'monitor "nightly-typo": job "nigthly" matches no job that ran in the last 35d, so it stays new (never pages) until one runs; did you mean "nightly"?',
+      ]);
     });
 
     it('gives the same counts one SLO at a time', async () => {
