@@ -43,7 +43,7 @@ export interface ReadApiLimits {
   maxBodyBytes?: number;
   /** Reads waiting for the store at once; more get 503. @default 16 */
   maxQueuedReads?: number;
-  /** Longest time range or window of a query, ms. @default 31_622_400_000 (366 days) */
+  /** Longest time range or window of a query, ms (run starts asked for the earliest only excepted). @default 31_622_400_000 (366 days) */
   maxRangeMillis?: number;
   /** Windows in one call, all queries of `windowCountsMany` together. @default 10_000 */
   maxWindows?: number;
@@ -342,7 +342,8 @@ export class ReadApi {
         return;
       case 'runStarts':
         this.selector(a0, 'args[0]');
-        this.range(a1, 'args[1]');
+        // The earliest start only (a freshness SLO's first run seen) covers the whole history: one value back.
+        this.range(a1, 'args[1]', optional && isObject(a3) && a3['earliestOnly'] === true);
         this.oneOf(a2, ['succeeded', 'any'], 'args[2]', false);
         if (optional) {
           if (!isObject(a3)) throw new BadRequest(400, 'args[3]: expected an object of run start options');
@@ -353,7 +354,7 @@ export class ReadApi {
         if (!Array.isArray(a0) || a0.length > this.limits.maxWindows) throw new BadRequest(400, `args[0]: expected an array of at most ${this.limits.maxWindows} run start queries`);
         a0.forEach((q, i) => {
           const path = `args[0][${i}]`;
-          const o = this.range(q, path);
+          const o = this.range(q, path, isObject(q) && q['earliestOnly'] === true);
           this.selector(o['jobs'], `${path}.jobs`);
           this.oneOf(o['which'], ['succeeded', 'any'], `${path}.which`, false);
           this.startsOptions(o, path);
@@ -375,19 +376,22 @@ export class ReadApi {
     }
   }
 
-  /** `coalesceMillis` and `where` of a run starts query. */
+  /** `coalesceMillis`, `earliestOnly` and `where` of a run starts query. */
   private startsOptions(o: Json, path: string): void {
     const c = o['coalesceMillis'];
     if (c !== undefined && !(typeof c === 'number' && Number.isFinite(c) && c >= 0)) throw new BadRequest(400, `${path}.coalesceMillis: expected a non-negative number of ms`);
+    const e = o['earliestOnly'];
+    if (e !== undefined && typeof e !== 'boolean') throw new BadRequest(400, `${path}.earliestOnly: expected true or false`);
     this.dimensions(o, path, false);
   }
 
-  private range(v: unknown, path: string): Json {
+  /** A time range; `unbounded` lifts the length limit (for a query that answers one value). */
+  private range(v: unknown, path: string, unbounded = false): Json {
     if (!isObject(v)) throw new BadRequest(400, `${path}: expected an object with fromMillis and toMillis`);
     const from = this.time(v['fromMillis'], `${path}.fromMillis`);
     const to = this.time(v['toMillis'], `${path}.toMillis`);
     if (to < from) throw new BadRequest(400, `${path}: toMillis is before fromMillis`);
-    if (to - from > this.limits.maxRangeMillis) throw new BadRequest(400, `${path}: the range exceeds the limit of ${this.limits.maxRangeMillis} ms`);
+    if (!unbounded && to - from > this.limits.maxRangeMillis) throw new BadRequest(400, `${path}: the range exceeds the limit of ${this.limits.maxRangeMillis} ms`);
     return v;
   }
 

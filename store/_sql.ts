@@ -48,19 +48,41 @@ export function coalesceWidth(options: RunStartsOptions): number | undefined {
   return Math.max(1, Math.floor(w));
 }
 
+/**
+ * A query for the earliest start only as a coalesced one: one interval as
+ * wide as the range's end (every start in the range, all before its end,
+ * falls in the first), whose earliest start is the answer.
+ */
+function asCoalesced(q: RunStartsQuery): RunStartsQuery {
+  return q.earliestOnly === true ? { ...q, coalesceMillis: Math.max(1, q.toMillis) } : q;
+}
+
 /** A run starts query in the rollups' terms (ns, a validated coalesce width). */
-export function startsQuery(q: RunStartsQuery): StartsQuery {
-  return { jobs: q.jobs, fromNs: BigInt(nanosLiteral(q.fromMillis)), toNs: BigInt(nanosLiteral(q.toMillis)), which: q.which, coalesceMillis: coalesceWidth(q), where: q.where };
+export function startsQuery(query: RunStartsQuery): StartsQuery {
+  const q = asCoalesced(query);
+  return {
+    jobs: q.jobs,
+    fromNs: BigInt(nanosLiteral(q.fromMillis)),
+    toNs: BigInt(nanosLiteral(q.toMillis)),
+    which: q.which,
+    coalesceMillis: coalesceWidth(q),
+    where: q.where,
+    ...(q.earliestOnly === true ? { earliestOnly: true } : {}),
+  };
 }
 
 /**
  * `runStartsMany` of a store: the queries its rollups answer
  * from them (one call for all), the others one `raw` read each, in order.
+ * A query for the earliest start only gets a list of at most one.
  */
 export async function runStartsFrom(rollups: { runStartsMany(queries: readonly StartsQuery[]): Promise<(number[] | null)[]> } | null, queries: readonly RunStartsQuery[], raw: (query: RunStartsQuery) => Promise<number[]>): Promise<number[][]> {
   const rolled = (await rollups?.runStartsMany(queries.map(startsQuery))) ?? [];
   const out: number[][] = [];
-  for (const [i, q] of queries.entries()) out.push(rolled[i] ?? (await raw(q)));
+  for (const [i, q] of queries.entries()) {
+    const starts = rolled[i] ?? (await raw(asCoalesced(q)));
+    out.push(q.earliestOnly === true ? starts.slice(0, 1) : starts);
+  }
   return out;
 }
 

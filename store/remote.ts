@@ -110,7 +110,7 @@ export class RemoteStore implements RunReaderHandle {
 
   runStarts(jobs: JobSelector, range: TimeRange, which: 'succeeded' | 'any', options: RunStartsOptions = {}): Promise<number[]> {
     // Options go only when given, so a collector of an earlier release still answers the plain call.
-    const given = options.coalesceMillis !== undefined || (options.where !== undefined && Object.keys(options.where).length > 0);
+    const given = options.coalesceMillis !== undefined || options.earliestOnly !== undefined || (options.where !== undefined && Object.keys(options.where).length > 0);
     return this.call('runStarts', given ? [jobs, range, which, options] : [jobs, range, which]);
   }
 

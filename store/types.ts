@@ -225,6 +225,12 @@ export interface RunStartsOptions {
    */
   coalesceMillis?: number;
   /**
+   * Only the earliest start in the range: a list of at most one start (the
+   * first run seen of a freshness SLO). `coalesceMillis` is then ignored.
+   * @default false
+   */
+  earliestOnly?: boolean;
+  /**
    * Only runs with these dimension values (see {@link DimensionFilter}): a
    * freshness SLO or a job monitor of one environment, say.
    * @default {} (every run)

@@ -101,7 +101,7 @@ interface TickPlan {
  * skipped, up to `atMillis`): ticks whose grace ended before it are not
  * missed. The store reads every SLO's run starts in one `runStartsMany` call,
  * coalesced per grace period (which judges every tick as all starts would):
- * the succeeded starts from the SLO's first tick, and the first start.
+ * the succeeded starts from the SLO's first tick, and the earliest start only.
  */
 export async function countFreshness(store: RunReader, items: readonly { slo: SloDefinition; windowsMillis: readonly number[] }[], atMillis: number): Promise<WindowCount[][]> {
   const empty = (windowsMillis: readonly number[]): WindowCount[] => windowsMillis.map((w) => ({ windowMillis: w, good: 0, total: 0 }));
@@ -134,8 +134,7 @@ export async function countFreshness(store: RunReader, items: readonly { slo: Sl
     if (!p) return;
     if (p.f.startMillis === undefined) {
       firstQuery.set(i, queries.length);
-      // Only the first start matters: one interval as wide as the range keeps it.
-      queries.push({ jobs: p.slo.job, fromMillis: 0, toMillis: atMillis + 1, which: 'any', coalesceMillis: atMillis + 1, ...dims(p.slo) });
+      queries.push({ jobs: p.slo.job, fromMillis: 0, toMillis: atMillis + 1, which: 'any', earliestOnly: true, ...dims(p.slo) });
     }
     succeededQuery.set(i, queries.length);
     queries.push({ jobs: p.slo.job, fromMillis: p.ticks[0] as number, toMillis: atMillis + 1, which: 'succeeded', coalesceMillis: p.f.graceMillis, ...dims(p.slo) });

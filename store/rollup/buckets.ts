@@ -10,9 +10,10 @@
  * Version of the bucket contents. A store whose rollups were built with an
  * older one rebuilds them at migrate (2: minute buckets keep run starts; 3:
  * they also keep run ids, dead-lettering, queued time, cost, CPU, peak RSS
- * and error type, for per-job aggregates and run lists).
+ * and error type, for per-job aggregates and run lists; 4: hour buckets keep
+ * the earliest run start, for the first run seen of freshness SLOs).
  */
-export const ROLLUP_FORMAT = 3;
+export const ROLLUP_FORMAT = 4;
 
 /** Width of a minute bucket, ns. */
 export const MINUTE_NS = 60_000_000_000n;

@@ -34,6 +34,9 @@ const EXTRA_MINUTE_COLUMNS = [
   'error_type Array(String)',
 ];
 
+/** Hour-bucket columns of format 4: the earliest start of the hour's runs that have one and were not skipped. */
+const FIRST_START_COLUMNS = ['first_start_ns Int64', 'has_first_start UInt8'];
+
 /** Rollup tables, `{db}` replaced by the quoted database. */
 const TABLES: readonly string[] = [
   `CREATE TABLE IF NOT EXISTS {db}.rollup_marks (inserted_ns Int64, job String, run_id String, end_ns Int64, terminal UInt8)
@@ -44,7 +47,7 @@ const TABLES: readonly string[] = [
    ENGINE = ReplacingMergeTree(version) PARTITION BY toYYYYMMDD(toDateTime(intDiv(minute_ns, 1000000000))) ORDER BY (job, minute_ns)`,
   `CREATE TABLE IF NOT EXISTS {db}.rollup_hour (job String, hour_ns Int64, version Int64,
      succeeded UInt64, failed UInt64, timed_out UInt64, cancelled UInt64, skipped UInt64, other UInt64, attempts UInt64,
-     thresholds_ns Array(Int64), good Array(UInt64), sketch_keys Array(Int32), sketch_counts Array(UInt64))
+     thresholds_ns Array(Int64), good Array(UInt64), sketch_keys Array(Int32), sketch_counts Array(UInt64), ${FIRST_START_COLUMNS.join(', ')})
    ENGINE = ReplacingMergeTree(version) PARTITION BY toYYYYMM(toDateTime(intDiv(hour_ns, 1000000000))) ORDER BY (job, hour_ns)`,
   `CREATE TABLE IF NOT EXISTS {db}.rollup_thresholds (jobs String, threshold_ns Int64) ENGINE = ReplacingMergeTree ORDER BY (jobs, threshold_ns)`,
   `CREATE TABLE IF NOT EXISTS {db}.rollup_state (key String, value Int64) ENGINE = MergeTree ORDER BY key`,
@@ -110,6 +113,12 @@ export class ClickHouseRollups implements RollupReadBackend {
     const missing = EXTRA_MINUTE_COLUMNS.filter((c) => !cols.some((k) => k['name'] === c.split(' ')[0]));
     if (missing.length > 0) {
       await this.host.command(`ALTER TABLE ${this.db}.rollup_minute ${missing.map((c) => `ADD COLUMN ${c}`).join(', ')}`, 'add rollup run details');
+    }
+    // Format 3 had no earliest start per hour.
+    const hourCols = await this.host.select(`SELECT name FROM system.columns WHERE database = ${database} AND table = 'rollup_hour'`, 'rollup hour columns');
+    const missingHour = FIRST_START_COLUMNS.filter((c) => !hourCols.some((k) => k['name'] === c.split(' ')[0]));
+    if (missingHour.length > 0) {
+      await this.host.command(`ALTER TABLE ${this.db}.rollup_hour ${missingHour.map((c) => `ADD COLUMN ${c}`).join(', ')}`, 'add rollup first starts');
     }
     const [state] = await this.host.select(
       `SELECT countIf(key = 'built') AS built, maxIf(value, key = 'format') AS format FROM ${this.db}.rollup_state`,
@@ -187,6 +196,39 @@ export class ClickHouseRollups implements RollupReadBackend {
       chunk.forEach((i, k) => {
         out[i] = coalescedStarts(byQuery.get(k) ?? []);
       });
+    }
+    return out;
+  }
+
+  /**
+   * {@link RollupReadBackend.firstStarts}: the hour buckets from the first UTC
+   * day that has minute buckets (hour buckets of earlier days outlive their
+   * runs), newest versions, in requests of up to {@link STARTS_PER_REQUEST}
+   * selectors.
+   */
+  async firstStarts(jobs: readonly JobSelector[]): Promise<(bigint | null)[]> {
+    const out: (bigint | null)[] = jobs.map(() => null);
+    const database = quoteString(this.db.slice(1, -1));
+    const parts = await this.host.select(
+      `SELECT DISTINCT partition_id FROM system.parts WHERE database = ${database} AND table = 'rollup_minute' AND active`,
+      'rollup_minute partition list',
+    );
+    const days = parts.map((r) => String(r['partition_id'])).filter((id) => /^\d{8}$/.test(id));
+    if (days.length === 0) return out;
+    const first = days.reduce((a, b) => (b < a ? b : a));
+    const fromNs = BigInt(Date.UTC(Number(first.slice(0, 4)), Number(first.slice(4, 6)) - 1, Number(first.slice(6, 8)))) * 1_000_000n;
+    for (let c = 0; c < jobs.length; c += STARTS_PER_REQUEST) {
+      const chunk = jobs.slice(c, c + STARTS_PER_REQUEST);
+      const branches = chunk.map((j, k) => {
+        const cond = isGlob(j) ? `job LIKE ${quoteString(globToLike(j))}` : `job = ${quoteString(j)}`;
+        return `SELECT toUInt32(${k}) AS k, min(fs) AS lo, count() AS n FROM (
+            SELECT argMax(first_start_ns, version) AS fs, argMax(has_first_start, version) AS hf
+            FROM ${this.db}.rollup_hour WHERE hour_ns >= ${fromNs} AND ${cond}
+            GROUP BY job, hour_ns
+          ) WHERE hf = 1`;
+      });
+      const rows = await this.host.select(`SELECT k, lo, n FROM (${branches.join(' UNION ALL ')})`, 'rollup first starts');
+      for (const r of rows) if (Number(r['n']) > 0) out[c + Number(r['k'])] = big(r['lo']);
     }
     return out;
   }
@@ -487,12 +529,13 @@ export class ClickHouseRollups implements RollupReadBackend {
         const sk = [...h.sketch].sort((a, b) => a[0] - b[0]);
         body +=
           `${tsv(h.job)}\t${h.hourNs}\t${version}\t${h.byOutcome.slice(0, 6).join('\t')}\t${h.attempts}\t` +
-          `${arr(h.thresholdsNs)}\t${arr(h.good)}\t${arr(sk.map((e) => e[0]))}\t${arr(sk.map((e) => e[1]))}\n`;
+          `${arr(h.thresholdsNs)}\t${arr(h.good)}\t${arr(sk.map((e) => e[0]))}\t${arr(sk.map((e) => e[1]))}\t` +
+          `${h.firstStartNs ?? 0n}\t${h.firstStartNs === null ? 0 : 1}\n`;
       }
       await this.host.insertTsv(
         'rollup_hour',
         body,
-        ['job', 'hour_ns', 'version', 'succeeded', 'failed', 'timed_out', 'cancelled', 'skipped', 'other', 'attempts', 'thresholds_ns', 'good', 'sketch_keys', 'sketch_counts'],
+        ['job', 'hour_ns', 'version', 'succeeded', 'failed', 'timed_out', 'cancelled', 'skipped', 'other', 'attempts', 'thresholds_ns', 'good', 'sketch_keys', 'sketch_counts', 'first_start_ns', 'has_first_start'],
         `insert of ${hours.length} hour buckets`,
       );
     }

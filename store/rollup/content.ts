@@ -112,6 +112,12 @@ export interface HourContent {
   good: number[];
   /** Latency sketch of counted runs that ran (keys of {@link sketchKey}). */
   sketch: Sketch;
+  /**
+   * Earliest start, ns, of the hour's runs that have a start and were not
+   * skipped (the runs a freshness SLO's first run seen is taken from); null
+   * when none.
+   */
+  firstStartNs: bigint | null;
 }
 
 /** The hour bucket of a job from its runs (all of which end in that hour). */
@@ -120,9 +126,11 @@ export function hourContent(job: string, hourNs: bigint, runs: readonly RunFact[
   const good = new Array<number>(thresholdsNs.length).fill(0);
   const sketch: Sketch = new Map();
   let attempts = 0;
+  let firstStartNs: bigint | null = null;
   for (const r of runs) {
     const code = outcomeCode(r.outcome);
     byOutcome[code] = (byOutcome[code] ?? 0) + 1;
+    if (r.startNs !== null && r.outcome !== 'skipped' && (firstStartNs === null || r.startNs < firstStartNs)) firstStartNs = r.startNs;
     if (!isCounted(r.outcome)) continue;
     attempts += r.attempts;
     if (r.ran && r.latencyNs !== null) sketchAdd(sketch, sketchKey(Number(r.latencyNs) / 1e6));
@@ -130,7 +138,7 @@ export function hourContent(job: string, hourNs: bigint, runs: readonly RunFact[
       if (isGood(r, t)) good[i] = (good[i] ?? 0) + 1;
     });
   }
-  return { job, hourNs, byOutcome, attempts, thresholdsNs: [...thresholdsNs], good, sketch };
+  return { job, hourNs, byOutcome, attempts, thresholdsNs: [...thresholdsNs], good, sketch, firstStartNs };
 }
 
 /** Good and total counted runs. */

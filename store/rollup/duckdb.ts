@@ -14,7 +14,7 @@ import type { NsRange } from './buckets.js';
 import { globToLike, isGlob } from '../_sql.js';
 import { rowObjects } from '../_duckdb.js';
 import type { DimensionFilter, JobSelector } from '../types.js';
-import { MINUTE_NS, ROLLUP_FORMAT, ceilDiv, floorDiv } from './buckets.js';
+import { HOUR_NS, MINUTE_NS, ROLLUP_FORMAT, ceilDiv, floorDiv } from './buckets.js';
 import { OUTCOME_CODES, outcomeCode } from './content.js';
 import type { HourContent, RegisteredThreshold, RunFact } from './content.js';
 import { buildRollups, refreshRollups } from './maintain.js';
@@ -33,7 +33,7 @@ const TABLES: readonly string[] = [
     run_id VARCHAR, dead_lettered BOOLEAN, queued_ns BIGINT, cost DOUBLE, cpu_seconds DOUBLE, max_rss_bytes DOUBLE, error_type VARCHAR)`,
   `CREATE TABLE IF NOT EXISTS rollup_hour (
     job VARCHAR NOT NULL, hour_ns BIGINT NOT NULL, succeeded BIGINT NOT NULL, failed BIGINT NOT NULL, timed_out BIGINT NOT NULL,
-    cancelled BIGINT NOT NULL, skipped BIGINT NOT NULL, other BIGINT NOT NULL, attempts BIGINT NOT NULL)`,
+    cancelled BIGINT NOT NULL, skipped BIGINT NOT NULL, other BIGINT NOT NULL, attempts BIGINT NOT NULL, first_start_ns BIGINT)`,
   // Good runs per registered threshold, a row per threshold the hour counts (zeros included).
   `CREATE TABLE IF NOT EXISTS rollup_hour_good (job VARCHAR NOT NULL, hour_ns BIGINT NOT NULL, threshold_ns BIGINT NOT NULL, good BIGINT NOT NULL)`,
   `CREATE TABLE IF NOT EXISTS rollup_hour_sketch (job VARCHAR NOT NULL, hour_ns BIGINT NOT NULL, key INTEGER NOT NULL, n BIGINT NOT NULL)`,
@@ -90,6 +90,8 @@ export class DuckDbRollups implements RollupReadBackend {
   async migrate(onProgress?: (done: number, total: number) => void): Promise<void> {
     const state = await this.host.exclusive(async (conn) => {
       for (const t of TABLES) await conn.run(t);
+      // Format 3 had no earliest start per hour (the rebuild below fills it).
+      await conn.run('ALTER TABLE rollup_hour ADD COLUMN IF NOT EXISTS first_start_ns BIGINT');
       const [r] = await this.rows(
         conn,
         `SELECT count(*) FILTER (WHERE key = 'built') AS built, coalesce(max(value) FILTER (WHERE key = 'format'), 1) AS format FROM rollup_state`,
@@ -216,6 +218,26 @@ export class DuckDbRollups implements RollupReadBackend {
     batched.forEach((i, k) => {
       out[i] = coalescedStarts(byQuery.get(k) ?? []);
     });
+    return out;
+  }
+
+  /**
+   * {@link RollupReadBackend.firstStarts}: the hour buckets from the hour of
+   * the earliest minute bucket (hour buckets of earlier days outlive their
+   * runs), all selectors in one read.
+   */
+  async firstStarts(jobs: readonly JobSelector[]): Promise<(bigint | null)[]> {
+    if (jobs.length === 0) return [];
+    const branches = jobs.map((j, k) => `SELECT ${k} AS k, min(h.first_start_ns) AS lo FROM rollup_hour h, b WHERE h.hour_ns >= b.from_ns AND h.${jobCondition(j)}`);
+    const rows = await this.read(
+      `WITH b AS (SELECT (min(minute_ns) // ${HOUR_NS}) * ${HOUR_NS} AS from_ns FROM rollup_minute_runs)
+       ${branches.join(' UNION ALL ')}`,
+    );
+    const out: (bigint | null)[] = jobs.map(() => null);
+    for (const r of rows) {
+      const lo = r['lo'];
+      if (lo !== null && lo !== undefined) out[Number(r['k'])] = BigInt(String(lo));
+    }
     return out;
   }
 
@@ -482,6 +504,8 @@ export class DuckDbRollups implements RollupReadBackend {
               a.appendBigInt(h.hourNs);
               for (let i = 0; i < 6; i++) a.appendBigInt(BigInt(h.byOutcome[i] ?? 0));
               a.appendBigInt(BigInt(h.attempts));
+              if (h.firstStartNs === null) a.appendNull();
+              else a.appendBigInt(h.firstStartNs);
             });
         });
         await append(conn, 'rollup_hour_good', (a) => {

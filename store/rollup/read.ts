@@ -50,6 +50,8 @@ export interface StartsQuery {
   coalesceMillis?: number | undefined;
   /** A dimension filter: the rollups (per job) cannot answer it. */
   where?: DimensionFilter | undefined;
+  /** Only the earliest start (see {@link RunStartsOptions.earliestOnly}); `coalesceMillis` then covers the whole range. */
+  earliestOnly?: boolean | undefined;
 }
 
 /** A time series read from the minute buckets: runs that end in `(fromNs, toNs]`, bucketed by `bucketNs`. */
@@ -75,6 +77,14 @@ export interface RollupReadBackend extends RollupBackend {
   startsOf(query: StartsQuery): Promise<number[]>;
   /** {@link startsOf} of each query (none with a dimension filter), in order; a backend may answer them in one scan. */
   startsOfMany(queries: readonly StartsQuery[]): Promise<number[][]>;
+  /**
+   * Per job selector, the earliest start (ns) of the runs the minute buckets
+   * keep that have a start and were not skipped, whenever they ended; null
+   * when there is none. Read from the hour buckets of the days the minute
+   * buckets still cover (hour buckets may be kept longer), a few rows per job
+   * and hour instead of one per run.
+   */
+  firstStarts(jobs: readonly JobSelector[]): Promise<(bigint | null)[]>;
   countHours(parts: readonly HourPart[]): Promise<Map<number, PartCount>>;
   countEdges(parts: readonly EdgePart[]): Promise<Map<number, PartCount>>;
   /** Adds thresholds to the registry (idempotent). */
@@ -183,10 +193,25 @@ export async function rollupRunStartsMany(backend: RollupReadBackend, queries: r
     if (after === undefined) startsAfter.set(q.toNs, (after = await backend.rowStartsAfter(q.toNs)));
     if (after) answerable[i] = false;
   }
-  const read = queries.filter((q, i) => answerable[i] && q.toNs > q.fromNs);
+  // The earliest start of every run: from the hour buckets, unless it is before the query's range
+  // (then some run in the range may start later, and the minute buckets are read).
+  const earliest = new Map<number, number[]>();
+  const firstOf = queries.map((q, i) => answerable[i] && q.earliestOnly === true && q.which === 'any' && q.toNs > q.fromNs);
+  const selectors = [...new Set(queries.filter((_, i) => firstOf[i]).map((q) => q.jobs))];
+  if (selectors.length > 0) {
+    const firsts = await backend.firstStarts(selectors);
+    const bySelector = new Map(selectors.map((s, k) => [s, firsts[k] ?? null]));
+    for (const [i, q] of queries.entries()) {
+      if (!firstOf[i]) continue;
+      const first = bySelector.get(q.jobs) ?? null;
+      if (first === null || first >= q.toNs) earliest.set(i, []);
+      else if (first >= q.fromNs) earliest.set(i, [Number(first / 1_000_000n)]);
+    }
+  }
+  const read = queries.filter((q, i) => answerable[i] && q.toNs > q.fromNs && !earliest.has(i));
   const got = read.length > 0 ? await backend.startsOfMany(read) : [];
   let k = 0;
-  return queries.map((q, i) => (!answerable[i] ? null : q.toNs <= q.fromNs ? [] : (got[k++] ?? [])));
+  return queries.map((q, i) => (!answerable[i] ? null : q.toNs <= q.fromNs ? [] : (earliest.get(i) ?? got[k++] ?? [])));
 }
 
 /**

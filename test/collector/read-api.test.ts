@@ -81,6 +81,7 @@ describe('read API: safe for a loopback listener', () => {
     { name: 'a where with too many keys', body: query('runDistributions', [{ ...RANGE, jobs: '*', latencyEdgesMillis: [1], where: Object.fromEntries(Array.from({ length: 65 }, (_, i) => [`k${i}`, 'v'])) }]), status: 400, message: /65 keys exceed the limit of 64/ },
     { name: 'run start options that are a string', body: query('runStarts', ['*', RANGE, 'any', 'prod']), status: 400, message: /args\[3\]: expected an object of run start options/ },
     { name: 'a run start where value that is a number', body: query('runStarts', ['*', RANGE, 'any', { where: { shard: 3 } }]), status: 400, message: /args\[3\]\.where\["shard"\]: expected a string/ },
+    { name: 'an earliestOnly that is not a boolean', body: query('runStarts', ['*', RANGE, 'any', { earliestOnly: 'yes' }]), status: 400, message: /args\[3\]\.earliestOnly: expected true or false/ },
     { name: 'a negative run start coalesce width', body: query('runStarts', ['*', RANGE, 'any', { coalesceMillis: -1 }]), status: 400, message: /args\[3\]\.coalesceMillis: expected a non-negative number/ },
     { name: 'run start queries that are not a list', body: query('runStartsMany', [{ jobs: '*' }]), status: 400, message: /args\[0\]: expected an array of at most \d+ run start queries/ },
     { name: 'a run start query without which', body: query('runStartsMany', [[{ jobs: '*', ...RANGE }]]), status: 400, message: /args\[0\]\[0\]\.which/ },

@@ -12,7 +12,7 @@ import { afterEach, describe, expect, it } from 'vitest';
 import { ATTR_ATTEMPT_NUMBER, ATTR_COST_AMOUNT, ATTR_CPU_SECONDS, ATTR_ERROR_TYPE, ATTR_MAX_RSS_BYTES, ATTR_QUEUED_TIME_UNIX_NANO } from '../../contracts/index.js';
 import type { SpanRecord } from '../../contracts/index.js';
 import { evaluateSlos, parseConfig, toSloJson } from '../../analyzer/slo/index.js';
-import type { GoodRunCriterion, JobAggregate, RunStartsQuery, Store, TimeRange, WindowCountsQuery } from '../../store/index.js';
+import type { GoodRunCriterion, JobAggregate, RunStartsOptions, RunStartsQuery, Store, TimeRange, WindowCountsQuery } from '../../store/index.js';
 import { LATENCY_EDGES_MILLIS } from '../../reports/collect.js';
 import { runSpans } from '../support/spans.js';
 
@@ -21,7 +21,7 @@ export interface RollupConformanceOptions {
   open(rollups: boolean): Promise<Store>;
   /** Makes inserted rows visible to queries, if the store needs it. */
   settle?(store: Store): Promise<void>;
-  /** Turns a store's rollups into those of format 1 (minute buckets without run starts), as an older release left them. */
+  /** Turns a store's rollups into those of format 1 (minute buckets without run starts, hour buckets without earliest starts), as an older release left them. */
   toFormat1(store: Store): Promise<void>;
 }
 
@@ -145,14 +145,20 @@ export function defineRollupConformance(name: string, options: RollupConformance
     const wantStarts: number[][] = [];
     for (const jobs of starts ? SELECTORS : []) {
       for (const which of ['succeeded', 'any'] as const) {
-        for (const range of [{ fromMillis: at - 5 * DAY, toMillis: at + 1 }, { fromMillis: at - DAY - 17 * MIN - 3, toMillis: at + 1 }]) {
-          for (const options of [{}, { coalesceMillis: 3 * MIN }]) {
-            const why = `${what}: runStarts ${jobs} ${which} ${JSON.stringify(range)} ${JSON.stringify(options)}`;
-            const raws = await raw.runStarts(jobs, range, which, options);
-            expect(await rolled.runStarts(jobs, range, which, options), why).toEqual(raws);
-            queries.push({ jobs, ...range, which, ...options });
-            wantStarts.push(raws);
-          }
+        const fiveDays = { fromMillis: at - 5 * DAY, toMillis: at + 1 };
+        const oddEdge = { fromMillis: at - DAY - 17 * MIN - 3, toMillis: at + 1 };
+        const combos: { range: TimeRange; options: RunStartsOptions }[] = [
+          ...[fiveDays, oddEdge].flatMap((range) => [{}, { coalesceMillis: 3 * MIN }].map((options) => ({ range, options }))),
+          // The earliest start only: over the whole history (a freshness SLO's first run seen) and after some runs started.
+          { range: { fromMillis: 0, toMillis: at + 1 }, options: { earliestOnly: true } },
+          { range: oddEdge, options: { earliestOnly: true } },
+        ];
+        for (const { range, options } of combos) {
+          const why = `${what}: runStarts ${jobs} ${which} ${JSON.stringify(range)} ${JSON.stringify(options)}`;
+          const raws = await raw.runStarts(jobs, range, which, options);
+          expect(await rolled.runStarts(jobs, range, which, options), why).toEqual(raws);
+          queries.push({ jobs, ...range, which, ...options });
+          wantStarts.push(raws);
         }
       }
     }

@@ -10,6 +10,7 @@ defineRollupConformance('DuckDB', {
   async toFormat1(store) {
     const d = store as DuckDbStore;
     await d.query('ALTER TABLE rollup_minute_runs DROP COLUMN start_ns');
+    await d.query('ALTER TABLE rollup_hour DROP COLUMN first_start_ns');
     await d.query(`DELETE FROM rollup_state WHERE key = 'format'`);
   },
 });

@@ -134,6 +134,13 @@ describe('selectors and thresholds', () => {
     expect(countFromParts({ kind: 'latency', thresholdMillis: 1 }, [h], [])).toBeNull();
     expect(countFromParts({ kind: 'success' }, [h], [])).toEqual({ good: 1, total: 1 });
   });
+
+  it("keeps the hour's earliest start of runs that have one and were not skipped, of any other outcome", () => {
+    const run = (runId: string, startNs: bigint | null, outcome: string) => ({ job: 'j', runId, runEndNs: T + 10n, startNs, outcome, latencyNs: null, attempts: 1, ran: false });
+    expect(hourContent('j', T, [run('a', T - 5n, 'failed'), run('b', T - 9n, 'skipped'), run('c', null, 'succeeded'), run('d', T - 7n, 'cancelled'), run('e', T - 2n, 'succeeded')], []).firstStartNs).toBe(T - 7n);
+    expect(hourContent('j', T, [run('b', T - 9n, 'skipped'), run('c', null, 'succeeded')], []).firstStartNs).toBeNull();
+    expect(hourContent('j', T, [], []).firstStartNs).toBeNull();
+  });
 });
 
 describe('clusterStarts', () => {

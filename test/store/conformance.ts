@@ -426,8 +426,32 @@ export function defineStoreConformance(name: string, options: ConformanceOptions
         { jobs: 'etl', fromMillis: T0 + 1, toMillis: T0 + 3_000, which: 'any' as const, coalesceMillis: 10 },
         { jobs: 'nope', ...RANGE, which: 'any' as const, coalesceMillis: HOUR },
         { jobs: 'etl', fromMillis: T0, toMillis: T0, which: 'any' as const, coalesceMillis: HOUR },
+        // The earliest start only (a freshness SLO's first run seen), coalesceMillis ignored.
+        { jobs: 'etl', ...RANGE, which: 'any' as const, earliestOnly: true },
+        { jobs: 'e*', fromMillis: 0, toMillis: RANGE.toMillis, which: 'any' as const, earliestOnly: true, coalesceMillis: 1 },
+        { jobs: 'etl', fromMillis: T0 + 1, toMillis: T0 + 3_000, which: 'any' as const, earliestOnly: true },
+        { jobs: 'etl', fromMillis: T0 + 1, toMillis: T0 + 1_000, which: 'any' as const, earliestOnly: true },
+        { jobs: 'etl', ...RANGE, which: 'succeeded' as const, earliestOnly: true, where: { 'deployment.environment.name': 'staging' } },
+        { jobs: 'etl', fromMillis: T0 + 1, toMillis: RANGE.toMillis, which: 'succeeded' as const, earliestOnly: true, where: prod },
+        { jobs: 'nope', fromMillis: 0, toMillis: RANGE.toMillis, which: 'any' as const, earliestOnly: true },
       ];
-      expect(await s.runStartsMany(many)).toEqual([[T0, T0 + 3_000], [T0, T0 + 4_000], [T0, T0 + 1_000, T0 + 2_000, T0 + 3_000, T0 + 4_000], [T0, T0 + 1_000, T0 + 2_000, T0 + 3_000, T0 + 4_000], [T0 + 1_000, T0 + 2_000], [], []]);
+      expect(await s.runStartsMany(many)).toEqual([
+        [T0, T0 + 3_000],
+        [T0, T0 + 4_000],
+        [T0, T0 + 1_000, T0 + 2_000, T0 + 3_000, T0 + 4_000],
+        [T0, T0 + 1_000, T0 + 2_000, T0 + 3_000, T0 + 4_000],
+        [T0 + 1_000, T0 + 2_000],
+        [],
+        [],
+        [T0],
+        [T0],
+        [T0 + 1_000],
+        [],
+        [],
+        [T0 + 3_000],
+        [],
+      ]);
+      expect(await s.runStarts('etl', { fromMillis: 0, toMillis: RANGE.toMillis }, 'any', { earliestOnly: true })).toEqual([T0]);
       expect(await s.runStartsMany([])).toEqual([]);
     });
 
@@ -771,6 +795,9 @@ export function defineStoreConformance(name: string, options: ConformanceOptions
       expect(await s.windowCountsMany([q])).toEqual([all]);
       // A latency threshold first asked for now cannot be added to hours whose runs are gone: counted from the raw rows left.
       expect(await s.windowCounts(latency)).toEqual(recentOnly);
+      // The first run seen is the earliest start of the runs stored, not of the kept hours.
+      expect(await s.runStarts('kept', { fromMillis: 0, toMillis: T0 + HOUR }, 'any', { earliestOnly: true })).toEqual([T0]);
+      expect(await s.runStartsMany([{ jobs: 'k*', fromMillis: 0, toMillis: T0 + HOUR, which: 'any', earliestOnly: true }])).toEqual([[T0]]);
 
       // The default drops the hour rollups with the raw data.
       expect((await s.dropBefore(T0)).rollupPartitions).toBe(1);

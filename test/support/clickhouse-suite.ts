@@ -80,6 +80,7 @@ export function defineClickHouseServerSuite(options: ClickHouseServerSuiteOption
     async toFormat1(store) {
       const db = (store as ClickHouseStore).jobRowsTable.replace(/\.job_rows$/, '');
       await exec(`ALTER TABLE ${db}.rollup_minute DROP COLUMN start_ns, DROP COLUMN has_start`);
+      await exec(`ALTER TABLE ${db}.rollup_hour DROP COLUMN first_start_ns, DROP COLUMN has_first_start`);
       await exec(`TRUNCATE TABLE ${db}.rollup_state`);
       await exec(`INSERT INTO ${db}.rollup_state VALUES ('built', 1)`);
     },
