@@ -312,6 +312,9 @@ async function collectJobsBatched(store: RunReader, jobs: readonly JobSlis[], wi
   }));
 }
 
+/** How far back an empty window's report looks for jobs that ran before it (within the read API's range limit). */
+const JOBS_BEFORE_LOOKBACK_MILLIS = 365 * 86_400_000;
+
 /**
  * Reads everything the report site shows from a store: the analyzer's
  * figures for the window and the previous period of the same length, each
@@ -357,7 +360,7 @@ export async function collectReportData(store: RunReader, options: CollectReport
   const { analysis, previous, latestFailures } = first;
   const [latest] = first.latest;
   const details = await collectJobsBatched(store, analysis.jobs, filtered, limits, first, concurrency);
-  const jobsBeforeWindow = analysis.jobs.length === 0 ? (await store.jobNames({ fromMillis: 0, toMillis: window.fromMillis })).length : 0;
+  const jobsBeforeWindow = analysis.jobs.length === 0 ? (await store.jobNames({ fromMillis: window.fromMillis - JOBS_BEFORE_LOOKBACK_MILLIS, toMillis: window.fromMillis })).length : 0;
   const slos = options.slos ? await mapLimit(options.slos, concurrency, (s) => collectSlo(store, s, window)) : null;
   return {
     window,

@@ -201,7 +201,7 @@ export interface ReportData {
   latestFailures: RunSummary[];
   /** End of the newest run in the window, Unix ms; null without runs. */
   latestRunEndMillis: number | null;
-  /** Jobs with runs before the window, when the window has none (so the empty page can say so). */
+  /** Jobs with runs in the year before the window, when the window has none (so the empty page can say so). */
   jobsBeforeWindow: number;
   /** Present only when SLO data was given. */
   slos: ReportSloData[] | null;

@@ -5,6 +5,8 @@ import { ConfigError } from '../../contracts/index.js';
 import { collectReportData, renderIndex, renderReportSite, writeReportSite } from '../../reports/index.js';
 import type { ReportData, ReportSloInput } from '../../reports/index.js';
 import type { DuckDbStore } from '../../store/duckdb.js';
+import { RemoteStore } from '../../store/index.js';
+import { StoreSink, startCollector } from '../../collector/index.js';
 import { attrs, dataCells, decode, tagBalanceProblem } from './_html.js';
 import { DAY, FRESHNESS, HOUR, RANGE, T_END, fillFixture, fixtureSlos, memoryStore } from './_fixture.js';
 import { mkdtempSync, readFileSync, readdirSync, rmSync } from 'node:fs';
@@ -329,7 +331,21 @@ describe('report site: empty store and compatibility', () => {
 
   it('says to widen the window when the store has runs only before it', async () => {
     const data = await collectReportData(store, { range: { fromMillis: T_END + DAY, toMillis: T_END + 2 * DAY }, version: '9.9.9' });
-    expect(pageText(renderReportSite(data).get('index.html') as string)).toContain('The store has runs of 4 job(s) from before this window. Try a longer window');
+    expect(pageText(renderReportSite(data).get('index.html') as string)).toContain('The store has runs of 4 job(s) from the year before this window. Try a longer window');
+  });
+
+  it('says so too when it reads a DuckDB file through the collector that holds it', async () => {
+    const held = await memoryStore();
+    await fillFixture(held);
+    // Closing the collector closes its sink, and so the store.
+    const collector = await startCollector({ sink: new StoreSink(held), port: 0, readStore: held });
+    try {
+      const remote = new RemoteStore(collector.url, 'duckdb::memory:');
+      const data = await collectReportData(remote, { range: { fromMillis: T_END + DAY, toMillis: T_END + 2 * DAY }, version: '9.9.9' });
+      expect(data.jobsBeforeWindow).toBe(4);
+    } finally {
+      await collector.close();
+    }
   });
 
   it('writes the site to a folder and returns the path of index.html', async () => {
