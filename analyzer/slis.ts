@@ -74,6 +74,13 @@ export interface AnalyzeOptions {
   where?: DimensionFilter;
   /** One row per job and value of this dimension key (e.g. `service.name`). @default none */
   groupBy?: string;
+  /**
+   * Read queue depths (`queue_depth`, and jobs whose runs are all still
+   * waiting). False skips that read: every `queue_depth` is zero and only
+   * jobs with finished runs are listed (what a comparison with an earlier
+   * period needs). @default true
+   */
+  queueDepths?: boolean;
 }
 
 /** The document `jobslo analyze --format json` prints. */
@@ -132,7 +139,7 @@ export async function analyze(store: RunReader, range: TimeRange, options: Analy
   const where = options.where !== undefined && Object.keys(options.where).length > 0 ? options.where : undefined;
   const groupBy = options.groupBy;
   const query = { ...range, ...(where === undefined ? {} : { where }), ...(groupBy === undefined ? {} : { groupBy }) };
-  const [aggregates, depths] = await Promise.all([store.jobAggregates(query), store.queueDepths(range)]);
+  const [aggregates, depths] = await Promise.all([store.jobAggregates(query), options.queueDepths === false ? [] : store.queueDepths(range)]);
   const depthOf = new Map(depths.map((d) => [d.job, d]));
   const jobs = aggregates.map((a) => toJobSlis(a, depthOf.get(a.job)));
   // A job whose runs are all still waiting has no finished run yet, but is

@@ -350,7 +350,8 @@ export async function collectReportData(store: RunReader, options: CollectReport
   const first = await allLimit(
     {
       analysis: () => analyze(store, window, where),
-      previous: () => analyze(store, previousWindow, where),
+      // The previous period gives the changes; its queue depths are shown nowhere.
+      previous: () => analyze(store, previousWindow, { ...where, queueDepths: false }),
       ...jobBatches(store, filtered, limits),
       latestFailures: () => store.listRuns({ jobs: '*', ...filtered, filter: 'failed', order: 'latest', limit: options.latestFailures ?? 50 }),
       latest: () => store.listRuns({ jobs: '*', ...filtered, order: 'latest', limit: 1 }),

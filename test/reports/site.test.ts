@@ -216,6 +216,14 @@ describe('report site: on-call view', () => {
       ['payments-sync', 'queue_delay_ms.p95', sync.queue_delay_ms.p95],
     ]);
   });
+
+  it('skips the queue depth read when asked (the previous period a report compares with)', async () => {
+    const without = await analyze(store, RANGE, { queueDepths: false });
+    expect(without.jobs.find((j) => j.job === 'payments-sync')?.queue_depth).toEqual({ now: 0, max: 0 });
+    // Everything else is the same.
+    const zero = (a: Analysis) => a.jobs.map((j) => ({ ...j, queue_depth: { now: 0, max: 0 } }));
+    expect(zero(without)).toEqual(zero(analysis).filter((j) => j.runs > 0 || without.jobs.some((w) => w.job === j.job)));
+  });
 });
 
 describe('report site: debug view (job pages)', () => {
