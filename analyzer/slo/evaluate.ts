@@ -123,10 +123,11 @@ export async function countFreshness(store: RunReader, items: readonly { slo: Sl
     }
     return ticks.length === 0 ? null : { slo, f, windowsMillis, ticks };
   });
-  // One read of run starts for all SLOs: the succeeded starts from the first tick, and for an SLO
-  // without start: the first start of any outcome. The succeeded starts are read from the first
-  // tick even where ticks before the first run seen are dropped below: a start before a judged
-  // tick never decides it, so the answer for the kept ticks is the same.
+  // One read of run starts for all SLOs: the succeeded starts from the minute of the first tick, and
+  // for an SLO without start: the first start of any outcome. The succeeded starts are read from
+  // there even where ticks before the first run seen are dropped below: a start before a judged
+  // tick never decides it (nor, coalesced, hides one that does), so the answer for the kept ticks
+  // is the same. A range from a whole minute lets rollups read hour buckets.
   const queries: RunStartsQuery[] = [];
   const firstQuery = new Map<number, number>();
   const succeededQuery = new Map<number, number>();
@@ -137,7 +138,8 @@ export async function countFreshness(store: RunReader, items: readonly { slo: Sl
       queries.push({ jobs: p.slo.job, fromMillis: 0, toMillis: atMillis + 1, which: 'any', earliestOnly: true, ...dims(p.slo) });
     }
     succeededQuery.set(i, queries.length);
-    queries.push({ jobs: p.slo.job, fromMillis: p.ticks[0] as number, toMillis: atMillis + 1, which: 'succeeded', coalesceMillis: p.f.graceMillis, ...dims(p.slo) });
+    const fromMillis = Math.floor((p.ticks[0] as number) / 60_000) * 60_000;
+    queries.push({ jobs: p.slo.job, fromMillis, toMillis: atMillis + 1, which: 'succeeded', coalesceMillis: p.f.graceMillis, ...dims(p.slo) });
   });
   const starts = queries.length > 0 ? await store.runStartsMany(queries) : [];
   return plans.map((p, i) => {

@@ -11,9 +11,10 @@
  * older one rebuilds them at migrate (2: minute buckets keep run starts; 3:
  * they also keep run ids, dead-lettering, queued time, cost, CPU, peak RSS
  * and error type, for per-job aggregates and run lists; 4: hour buckets keep
- * the earliest run start, for the first run seen of freshness SLOs).
+ * the earliest run start, for the first run seen of freshness SLOs; 5: and
+ * their succeeded runs' starts per start minute, for freshness ticks).
  */
-export const ROLLUP_FORMAT = 4;
+export const ROLLUP_FORMAT = 5;
 
 /** Width of a minute bucket, ns. */
 export const MINUTE_NS = 60_000_000_000n;

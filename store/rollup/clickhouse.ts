@@ -10,7 +10,7 @@
  */
 import { interpolatedQuantileSql, quoteString } from '../_clickhouse.js';
 import { globToLike, isGlob } from '../_sql.js';
-import { MINUTE_NS, ROLLUP_FORMAT, ceilDiv, floorDiv } from './buckets.js';
+import { HOUR_NS, MINUTE_NS, ROLLUP_FORMAT, ceilDiv, floorDiv } from './buckets.js';
 import type { DimensionFilter, JobSelector, WindowCount, WindowCountsQuery } from '../types.js';
 import type { JobRow } from '../derive/index.js';
 import type { NsRange } from './buckets.js';
@@ -34,8 +34,12 @@ const EXTRA_MINUTE_COLUMNS = [
   'error_type Array(String)',
 ];
 
-/** Hour-bucket columns of format 4: the earliest start of the hour's runs that have one and were not skipped. */
-const FIRST_START_COLUMNS = ['first_start_ns Int64', 'has_first_start UInt8'];
+/**
+ * Hour-bucket columns of formats 4 and 5: the earliest start of the hour's
+ * runs that have one and were not skipped (4), and the succeeded runs' starts
+ * per start minute (5: earliest and latest, parallel arrays).
+ */
+const FIRST_START_COLUMNS = ['first_start_ns Int64', 'has_first_start UInt8', 'ss_minute_ns Array(Int64)', 'ss_lo_ns Array(Int64)', 'ss_hi_ns Array(Int64)'];
 
 /** Rollup tables, `{db}` replaced by the quoted database. */
 const TABLES: readonly string[] = [
@@ -114,7 +118,7 @@ export class ClickHouseRollups implements RollupReadBackend {
     if (missing.length > 0) {
       await this.host.command(`ALTER TABLE ${this.db}.rollup_minute ${missing.map((c) => `ADD COLUMN ${c}`).join(', ')}`, 'add rollup run details');
     }
-    // Format 3 had no earliest start per hour.
+    // Format 3 had no earliest start per hour, format 4 no succeeded starts per minute.
     const hourCols = await this.host.select(`SELECT name FROM system.columns WHERE database = ${database} AND table = 'rollup_hour'`, 'rollup hour columns');
     const missingHour = FIRST_START_COLUMNS.filter((c) => !hourCols.some((k) => k['name'] === c.split(' ')[0]));
     if (missingHour.length > 0) {
@@ -174,9 +178,12 @@ export class ClickHouseRollups implements RollupReadBackend {
    */
   async startsOfMany(queries: readonly StartsQuery[]): Promise<number[][]> {
     const out: number[][] = queries.map(() => []);
+    const fromHours = await this.startsFromHours(queries);
     const coalesced: number[] = [];
     for (const [i, q] of queries.entries()) {
-      if (q.coalesceMillis !== undefined) coalesced.push(i);
+      const hours = fromHours[i];
+      if (hours) out[i] = hours;
+      else if (q.coalesceMillis !== undefined) coalesced.push(i);
       else out[i] = await this.startsOf(q);
     }
     for (let c = 0; c < coalesced.length; c += STARTS_PER_REQUEST) {
@@ -208,15 +215,8 @@ export class ClickHouseRollups implements RollupReadBackend {
    */
   async firstStarts(jobs: readonly JobSelector[]): Promise<(bigint | null)[]> {
     const out: (bigint | null)[] = jobs.map(() => null);
-    const database = quoteString(this.db.slice(1, -1));
-    const parts = await this.host.select(
-      `SELECT DISTINCT partition_id FROM system.parts WHERE database = ${database} AND table = 'rollup_minute' AND active`,
-      'rollup_minute partition list',
-    );
-    const days = parts.map((r) => String(r['partition_id'])).filter((id) => /^\d{8}$/.test(id));
-    if (days.length === 0) return out;
-    const first = days.reduce((a, b) => (b < a ? b : a));
-    const fromNs = BigInt(Date.UTC(Number(first.slice(0, 4)), Number(first.slice(4, 6)) - 1, Number(first.slice(6, 8)))) * 1_000_000n;
+    const fromNs = await this.minuteDaysFromNs();
+    if (fromNs === null) return out;
     for (let c = 0; c < jobs.length; c += STARTS_PER_REQUEST) {
       const chunk = jobs.slice(c, c + STARTS_PER_REQUEST);
       const branches = chunk.map((j, k) => {
@@ -229,6 +229,67 @@ export class ClickHouseRollups implements RollupReadBackend {
       });
       const rows = await this.host.select(`SELECT k, lo, n FROM (${branches.join(' UNION ALL ')})`, 'rollup first starts');
       for (const r of rows) if (Number(r['n']) > 0) out[c + Number(r['k'])] = big(r['lo']);
+    }
+    return out;
+  }
+
+  /** Start of the first UTC day that has minute buckets (from the partition list); null when none has. */
+  private async minuteDaysFromNs(): Promise<bigint | null> {
+    const parts = await this.host.select(
+      `SELECT DISTINCT partition_id FROM system.parts WHERE database = ${quoteString(this.db.slice(1, -1))} AND table = 'rollup_minute' AND active`,
+      'rollup_minute partition list',
+    );
+    const days = parts.map((r) => String(r['partition_id'])).filter((id) => /^\d{8}$/.test(id));
+    if (days.length === 0) return null;
+    const first = days.reduce((a, b) => (b < a ? b : a));
+    return BigInt(Date.UTC(Number(first.slice(0, 4)), Number(first.slice(4, 6)) - 1, Number(first.slice(6, 8)))) * 1_000_000n;
+  }
+
+  /**
+   * Coalesced succeeded starts from the hour buckets' start minutes, for a
+   * query whose range starts on a minute and whose width is whole minutes
+   * (each interval is then whole start minutes, so merging their earliest
+   * and latest starts is exact); null for other queries, and when a start
+   * at or after the range's end shares its last minute (the minute buckets
+   * then answer).
+   */
+  private async startsFromHours(queries: readonly StartsQuery[]): Promise<(number[] | null)[]> {
+    const out: (number[] | null)[] = queries.map(() => null);
+    const fit = queries.map((q, i) => ({ q, i })).filter(({ q }) => q.which === 'succeeded' && q.coalesceMillis !== undefined && q.coalesceMillis % 60_000 === 0 && q.fromNs % MINUTE_NS === 0n);
+    if (fit.length === 0) return out;
+    const daysFromNs = await this.minuteDaysFromNs();
+    if (daysFromNs === null) {
+      for (const { i } of fit) out[i] = [];
+      return out;
+    }
+    for (let c = 0; c < fit.length; c += STARTS_PER_REQUEST) {
+      const chunk = fit.slice(c, c + STARTS_PER_REQUEST);
+      const branches = chunk.map(({ q }, k) => {
+        const cond = isGlob(q.jobs) ? `job LIKE ${quoteString(globToLike(q.jobs))}` : `job = ${quoteString(q.jobs)}`;
+        // A run that started at fromNs ended at or after it: in its hour bucket or a later one.
+        const hourFrom = floorDiv(q.fromNs, HOUR_NS) * HOUR_NS - HOUR_NS;
+        return `SELECT toUInt32(${k}) AS k, min(l0) AS lo, max(h0) AS hi FROM (
+            SELECT argMax(ss_minute_ns, version) AS sm, argMax(ss_lo_ns, version) AS sl, argMax(ss_hi_ns, version) AS sh
+            FROM ${this.db}.rollup_hour WHERE hour_ns >= ${hourFrom > daysFromNs ? hourFrom : daysFromNs} AND ${cond}
+            GROUP BY job, hour_ns
+          ) ARRAY JOIN sm AS m0, sl AS l0, sh AS h0
+          WHERE m0 >= ${q.fromNs} AND m0 < ${q.toNs}
+          GROUP BY intDiv(m0, ${BigInt(Math.trunc(q.coalesceMillis ?? 60_000)) * 1_000_000n})`;
+      });
+      const rows = await this.host.select(`SELECT k, lo, hi FROM (${branches.join(' UNION ALL ')}) ORDER BY k, lo`, 'rollup hour run starts');
+      const byQuery = new Map<number, { lo: bigint; hi: bigint }[]>();
+      for (const r of rows) {
+        const k = Number(r['k']);
+        const e = { lo: big(r['lo']), hi: big(r['hi']) };
+        const list = byQuery.get(k);
+        if (list) list.push(e);
+        else byQuery.set(k, [e]);
+      }
+      chunk.forEach(({ q, i }, k) => {
+        const got = byQuery.get(k) ?? [];
+        if (got.some((e) => e.hi >= q.toNs)) return;
+        out[i] = coalescedStarts(got.map((e) => ({ lo: e.lo / 1_000_000n, hi: e.hi / 1_000_000n })));
+      });
     }
     return out;
   }
@@ -530,12 +591,13 @@ export class ClickHouseRollups implements RollupReadBackend {
         body +=
           `${tsv(h.job)}\t${h.hourNs}\t${version}\t${h.byOutcome.slice(0, 6).join('\t')}\t${h.attempts}\t` +
           `${arr(h.thresholdsNs)}\t${arr(h.good)}\t${arr(sk.map((e) => e[0]))}\t${arr(sk.map((e) => e[1]))}\t` +
-          `${h.firstStartNs ?? 0n}\t${h.firstStartNs === null ? 0 : 1}\n`;
+          `${h.firstStartNs ?? 0n}\t${h.firstStartNs === null ? 0 : 1}\t` +
+          `${arr(h.succeededStarts.map((m) => m.minuteNs))}\t${arr(h.succeededStarts.map((m) => m.loNs))}\t${arr(h.succeededStarts.map((m) => m.hiNs))}\n`;
       }
       await this.host.insertTsv(
         'rollup_hour',
         body,
-        ['job', 'hour_ns', 'version', 'succeeded', 'failed', 'timed_out', 'cancelled', 'skipped', 'other', 'attempts', 'thresholds_ns', 'good', 'sketch_keys', 'sketch_counts', 'first_start_ns', 'has_first_start'],
+        ['job', 'hour_ns', 'version', 'succeeded', 'failed', 'timed_out', 'cancelled', 'skipped', 'other', 'attempts', 'thresholds_ns', 'good', 'sketch_keys', 'sketch_counts', ...FIRST_START_COLUMNS.map((c) => c.split(' ')[0] as string)],
         `insert of ${hours.length} hour buckets`,
       );
     }

@@ -7,6 +7,7 @@
  */
 import { COUNTED_OUTCOMES } from '../../contracts/index.js';
 import type { GoodRunCriterion, JobSelector } from '../types.js';
+import { MINUTE_NS, floorDiv } from './buckets.js';
 import { sketchAdd, sketchKey } from './sketch.js';
 import type { Sketch } from './sketch.js';
 
@@ -118,6 +119,20 @@ export interface HourContent {
    * when none.
    */
   firstStartNs: bigint | null;
+  /**
+   * The starts of the hour's succeeded runs by the minute they started in
+   * (whenever that was), ascending: each minute's earliest and latest start,
+   * ns. Merged across hours they give the run starts of freshness SLOs
+   * coalesced per grace period, for any period of whole minutes.
+   */
+  succeededStarts: StartMinute[];
+}
+
+/** The earliest and latest start, ns, of some runs that started in one minute. */
+export interface StartMinute {
+  minuteNs: bigint;
+  loNs: bigint;
+  hiNs: bigint;
 }
 
 /** The hour bucket of a job from its runs (all of which end in that hour). */
@@ -127,7 +142,15 @@ export function hourContent(job: string, hourNs: bigint, runs: readonly RunFact[
   const sketch: Sketch = new Map();
   let attempts = 0;
   let firstStartNs: bigint | null = null;
+  const byMinute = new Map<bigint, StartMinute>();
   for (const r of runs) {
+    if (r.startNs !== null && r.outcome === 'succeeded') {
+      const minuteNs = floorDiv(r.startNs, MINUTE_NS) * MINUTE_NS;
+      const m = byMinute.get(minuteNs);
+      if (!m) byMinute.set(minuteNs, { minuteNs, loNs: r.startNs, hiNs: r.startNs });
+      else if (r.startNs < m.loNs) m.loNs = r.startNs;
+      else if (r.startNs > m.hiNs) m.hiNs = r.startNs;
+    }
     const code = outcomeCode(r.outcome);
     byOutcome[code] = (byOutcome[code] ?? 0) + 1;
     if (r.startNs !== null && r.outcome !== 'skipped' && (firstStartNs === null || r.startNs < firstStartNs)) firstStartNs = r.startNs;
@@ -138,7 +161,8 @@ export function hourContent(job: string, hourNs: bigint, runs: readonly RunFact[
       if (isGood(r, t)) good[i] = (good[i] ?? 0) + 1;
     });
   }
-  return { job, hourNs, byOutcome, attempts, thresholdsNs: [...thresholdsNs], good, sketch, firstStartNs };
+  const succeededStarts = [...byMinute.values()].sort((a, b) => (a.minuteNs < b.minuteNs ? -1 : a.minuteNs > b.minuteNs ? 1 : 0));
+  return { job, hourNs, byOutcome, attempts, thresholdsNs: [...thresholdsNs], good, sketch, firstStartNs, succeededStarts };
 }
 
 /** Good and total counted runs. */

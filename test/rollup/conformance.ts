@@ -147,8 +147,12 @@ export function defineRollupConformance(name: string, options: RollupConformance
       for (const which of ['succeeded', 'any'] as const) {
         const fiveDays = { fromMillis: at - 5 * DAY, toMillis: at + 1 };
         const oddEdge = { fromMillis: at - DAY - 17 * MIN - 3, toMillis: at + 1 };
+        // From a whole minute, coalesced by whole minutes: what ClickHouse reads from the hour buckets.
+        const fromMinute = { fromMillis: Math.floor((at - 2 * DAY - 7 * MIN) / MIN) * MIN, toMillis: at + 1 };
         const combos: { range: TimeRange; options: RunStartsOptions }[] = [
           ...[fiveDays, oddEdge].flatMap((range) => [{}, { coalesceMillis: 3 * MIN }].map((options) => ({ range, options }))),
+          { range: fromMinute, options: { coalesceMillis: 3 * MIN } },
+          { range: fromMinute, options: { coalesceMillis: 30 * MIN } },
           // The earliest start only: over the whole history (a freshness SLO's first run seen) and after some runs started.
           { range: { fromMillis: 0, toMillis: at + 1 }, options: { earliestOnly: true } },
           { range: oddEdge, options: { earliestOnly: true } },
