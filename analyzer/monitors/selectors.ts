@@ -28,7 +28,7 @@ export interface UnmatchedSelector {
    * value is seen on its own but no run has them all.
    */
   dimension?: string;
-  /** Values of `dimension` that runs of the job have, most runs first (at most 10; `''` = runs without it). */
+  /** Values of `dimension` that runs of the job have, most runs first (at most 10; `''` = runs without it, shown as (unset)). */
   valuesSeen?: string[];
   /**
    * Closest first (at most 3): job names seen in the window close to the
@@ -157,7 +157,7 @@ export function describeUnmatched(u: UnmatchedSelector): string {
       const all = Object.entries(u.where).map(([k, v]) => dimensionText(k, v)).join(', ');
       return `${what}: no run of job ${JSON.stringify(u.job)} in the last ${window} has all of ${all} (each is seen on its own), so ${consequence}; check the where: combination`;
     }
-    const seen = (u.valuesSeen ?? []).map((v) => (v === '' ? '(none)' : JSON.stringify(v))).join(', ');
+    const seen = (u.valuesSeen ?? []).map((v) => (v === '' ? '(unset)' : JSON.stringify(v))).join(', ');
     const hint = u.suggestions.length > 0 ? `; did you mean ${u.suggestions.map((s) => dimensionText(key, s)).join(' or ')}?` : '';
     return `${what}: no run of job ${JSON.stringify(u.job)} in the last ${window} has ${dimensionText(key, u.where[key] ?? '')} (values seen: ${seen || 'none'}), so ${consequence}${hint}`;
   }

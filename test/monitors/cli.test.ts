@@ -63,6 +63,23 @@ describe('a job selector that matches no job', () => {
     expect((JSON.parse(json.stdout) as { unmatched: unknown }).unmatched).toEqual([{ kind: 'slo', name: 'sync-ok', job: 'flaky-synk', suggestions: ['flaky-sync'] }]);
   });
 
+  it("analyze names a where: that no run of the job has, and the values its runs have", async () => {
+    const t = tempDir();
+    cleanups.push(t.cleanup);
+    const store = await seed(t.dir);
+    writeFileSync(join(t.dir, 'jobslo.yaml'), `store: ${store}\nslos:\n  - {name: sync-prod, job: flaky-sync, where: {deployment.environment.name: production}, objective: 0.99}\n`);
+    const ctx = ctxFor(t.dir);
+    expect(await dispatch(['analyze'], ctx)).toBe(1);
+    expect(ctx.stderr).toBe(
+      'jobslo analyze: warning: SLO "sync-prod": no run of job "flaky-sync" in the last 30d has deployment.environment.name: "production" (values seen: (unset)), so its SLI has no data\n',
+    );
+    const json = ctxFor(t.dir);
+    expect(await dispatch(['analyze', '--format', 'json'], json)).toBe(1);
+    expect((JSON.parse(json.stdout) as { unmatched: unknown }).unmatched).toEqual([
+      { kind: 'slo', name: 'sync-prod', job: 'flaky-sync', where: { 'deployment.environment.name': 'production' }, dimension: 'deployment.environment.name', values_seen: [''], suggestions: [] },
+    ]);
+  });
+
   it('alerts --once warns and exits 1 even when nothing fires', async () => {
     const t = tempDir();
     cleanups.push(t.cleanup);
