@@ -151,11 +151,17 @@ export function defineRollupConformance(name: string, options: RollupConformance
         const fromMinute = { fromMillis: Math.floor((at - 2 * DAY - 7 * MIN) / MIN) * MIN, toMillis: at + 1 };
         const combos: { range: TimeRange; options: RunStartsOptions }[] = [
           ...[fiveDays, oddEdge].flatMap((range) => [{}, { coalesceMillis: 3 * MIN }].map((options) => ({ range, options }))),
-          { range: fromMinute, options: { coalesceMillis: 3 * MIN } },
-          { range: fromMinute, options: { coalesceMillis: 30 * MIN } },
-          // The earliest start only: over the whole history (a freshness SLO's first run seen) and after some runs started.
-          { range: { fromMillis: 0, toMillis: at + 1 }, options: { earliestOnly: true } },
-          { range: oddEdge, options: { earliestOnly: true } },
+          // Each of the paths below only for the kind of start it serves (the suite's time goes to the raw path).
+          ...(which === 'succeeded'
+            ? [
+                { range: fromMinute, options: { coalesceMillis: 3 * MIN } },
+                { range: fromMinute, options: { coalesceMillis: 30 * MIN } },
+              ]
+            : [
+                // The earliest start only: over the whole history (a freshness SLO's first run seen) and after some runs started.
+                { range: { fromMillis: 0, toMillis: at + 1 }, options: { earliestOnly: true } },
+                { range: oddEdge, options: { earliestOnly: true } },
+              ]),
         ];
         for (const { range, options } of combos) {
           const why = `${what}: runStarts ${jobs} ${which} ${JSON.stringify(range)} ${JSON.stringify(options)}`;
