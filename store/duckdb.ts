@@ -189,8 +189,6 @@ class Params {
 interface RunsSelection {
   where?: DimensionFilter | undefined;
   groupBy?: string | undefined;
-  /** A query of (job, run_id): only these runs are derived (their rows alone are read and grouped). */
-  only?: string | undefined;
 }
 
 const NANOS_PER_DAY = 86_400_000_000_000n;
@@ -456,7 +454,7 @@ export class DuckDbStore implements Store {
     const sql = `
       WITH ${this.runsCte({ fromMillis: ms(range.loNs), toMillis: ms(range.hiNs + RUN_LOOKBACK_NANOS) }, cond, p)}
       SELECT job, run_id, run_end_ns, first_start_ns, outcome, last_end_ns - first_start_ns AS latency_ns, attempts, ran,
-        dead_lettered, queued_ns, cost, cpu_seconds, max_rss_bytes, error_type FROM runs
+        dead_lettered, queued_ns, cost, cpu_seconds, max_rss_bytes, error_type, trace_id, span_id, exit_code, message FROM runs
       WHERE run_end_ns > ${range.loNs} AND run_end_ns <= ${range.hiNs}`;
     const bigOrNull = (v: unknown): bigint | null => (v === null || v === undefined ? null : BigInt(v as bigint));
     return (await this.query(sql, p.values)).map((r) => ({
@@ -474,6 +472,10 @@ export class DuckDbStore implements Store {
       cpuSeconds: numOrNull(r['cpu_seconds']),
       maxRssBytes: numOrNull(r['max_rss_bytes']),
       errorType: String(r['error_type'] ?? ''),
+      traceId: String(r['trace_id'] ?? ''),
+      spanId: String(r['span_id'] ?? ''),
+      exitCode: numOrNull(r['exit_code']),
+      message: String(r['message'] ?? ''),
     }));
   }
 
@@ -586,7 +588,6 @@ export class DuckDbStore implements Store {
     const dim = (key: string): string => `max(split_part(split_part(dims, chr(30) || ${p.add(key)} || chr(31), 2), chr(30), 1))`;
     const having = Object.entries(sel.where ?? {}).map(([k, v]) => ` AND ${dim(k)} = ${p.add(v)}`).join('');
     const group = sel.groupBy !== undefined ? `,\n          ${dim(sel.groupBy)} AS grp` : '';
-    const only = (t: string): string => (sel.only === undefined ? '' : ` SEMI JOIN (${sel.only}) only_runs ON ${t}.job = only_runs.job AND ${t}.run_id = only_runs.run_id`);
     return `runs AS (
         SELECT job, run_id,
           arg_max(trace_id, ${last}) FILTER (WHERE terminal) AS trace_id,
@@ -610,10 +611,10 @@ export class DuckDbStore implements Store {
           max(cpu_seconds) AS cpu_seconds,
           max(max_rss_bytes) AS max_rss_bytes${group}
         FROM (
-          SELECT job_rows.* FROM job_rows${only('job_rows')}
+          SELECT job_rows.* FROM job_rows
           WHERE end_ns > ${cutoff} AND start_ns <= ${to} AND ${jobFilter}
           UNION ALL
-          SELECT r.* FROM job_rows r${only('r')} SEMI JOIN (
+          SELECT r.* FROM job_rows r SEMI JOIN (
             SELECT job, run_id FROM job_rows
             WHERE terminal AND end_ns > ${from} AND end_ns <= ${to} AND ${jobFilter}
               AND ((role IN ${RUN_ROLES_SQL} AND start_ns <= ${cutoff}) OR (role = 'attempt' AND attempt <> 1))
@@ -795,20 +796,23 @@ export class DuckDbStore implements Store {
    * keeps, picked from the minute buckets, so that only those runs are
    * derived from the raw rows; undefined when the rollups cannot answer.
    */
-  private async listSelection(query: ListRunsByJobQuery, perJob: boolean): Promise<string | undefined> {
+  /** A run list from the minute buckets (exactly the raw list); undefined when they cannot answer it. */
+  private async listFromRollups(query: ListRunsByJobQuery, perJob: boolean): Promise<RunSummary[] | undefined> {
     const rollups = this.readRollups;
     const fromNs = BigInt(nanosLiteral(query.fromMillis));
     const toNs = BigInt(nanosLiteral(query.toMillis));
     if (!rollups || !(await rollups.readable(fromNs, toNs, query.where))) return undefined;
     const limit = Math.max(1, Math.min(10_000, Math.trunc(query.limitPerJob)));
-    return rollups.selectionSql({ jobs: query.jobs, fromNs, toNs, failed: query.filter === 'failed', slowest: query.order === 'slowest', limit, perJob });
+    const rows = await rollups.listRows({ jobs: query.jobs, fromNs, toNs, failed: query.filter === 'failed', slowest: query.order === 'slowest', limit, perJob });
+    return rows.map((r) => toRunSummary(r));
   }
 
   async listRuns(query: ListRunsQuery): Promise<RunSummary[]> {
     const limit = Math.max(1, Math.min(10_000, Math.trunc(query.limit ?? 20)));
-    const only = await this.listSelection({ ...query, limitPerJob: limit }, false);
+    const rolled = await this.listFromRollups({ ...query, limitPerJob: limit }, false);
+    if (rolled) return rolled;
     const p = new Params();
-    const cte = this.runsCte(query, this.jobCondition(query.jobs, p), p, { where: query.where, only });
+    const cte = this.runsCte(query, this.jobCondition(query.jobs, p), p, { where: query.where });
     const where = `run_end_ns > ${nanosLiteral(query.fromMillis)} AND run_end_ns <= ${nanosLiteral(query.toMillis)}`;
     const filter = query.filter === 'failed' ? `AND outcome IN ('failed', 'timed_out')` : '';
     const order = query.order === 'slowest' ? 'last_end_ns - first_start_ns DESC, run_end_ns DESC, run_id, job' : 'run_end_ns DESC, run_id, job';
@@ -854,9 +858,10 @@ export class DuckDbStore implements Store {
 
   /** {@link listRuns} with the limit applied per job (a window function), for all selected jobs at once. */
   async listRunsByJob(query: ListRunsByJobQuery): Promise<RunSummary[]> {
-    const only = await this.listSelection(query, true);
+    const rolled = await this.listFromRollups(query, true);
+    if (rolled) return rolled.sort((a, b) => compareStrings(a.job, b.job));
     const p = new Params();
-    const cte = this.runsCte(query, this.jobCondition(query.jobs, p), p, { where: query.where, only });
+    const cte = this.runsCte(query, this.jobCondition(query.jobs, p), p, { where: query.where });
     const where = `run_end_ns > ${nanosLiteral(query.fromMillis)} AND run_end_ns <= ${nanosLiteral(query.toMillis)}`;
     const limit = Math.max(1, Math.min(10_000, Math.trunc(query.limitPerJob)));
     const filter = query.filter === 'failed' ? `AND outcome IN ('failed', 'timed_out')` : '';

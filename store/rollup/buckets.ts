@@ -7,14 +7,17 @@
  */
 
 /**
- * Version of the bucket contents. A store whose rollups were built with an
- * older one rebuilds them at migrate (2: minute buckets keep run starts; 3:
- * they also keep run ids, dead-lettering, queued time, cost, CPU, peak RSS
- * and error type, for per-job aggregates and run lists; 4: hour buckets keep
- * the earliest run start, for the first run seen of freshness SLOs; 5: and
- * their succeeded runs' starts per start minute, for freshness ticks).
+ * Version of the bucket contents, per store. A store whose rollups were built
+ * with an older one rebuilds them at migrate (2: minute buckets keep run
+ * starts; 3: they also keep run ids, dead-lettering, queued time, cost, CPU,
+ * peak RSS and error type, for per-job aggregates and run lists; 4: hour
+ * buckets keep the earliest run start, for the first run seen of freshness
+ * SLOs; 5: ClickHouse's hour buckets keep their succeeded runs' starts per
+ * start minute, for freshness ticks; 6: DuckDB's minute buckets keep the
+ * trace id, span id, exit code, message and any outcome outside the known
+ * ones, so run lists read them alone).
  */
-export const ROLLUP_FORMAT = 5;
+export const ROLLUP_FORMAT = { duckdb: 6, clickhouse: 5 } as const;
 
 /** Width of a minute bucket, ns. */
 export const MINUTE_NS = 60_000_000_000n;

@@ -129,7 +129,7 @@ export class ClickHouseRollups implements RollupReadBackend {
       'rollup state',
     );
     const built = Number(state?.['built'] ?? 0) > 0;
-    if (built && Number(state?.['format'] ?? 0) >= ROLLUP_FORMAT) return;
+    if (built && Number(state?.['format'] ?? 0) >= ROLLUP_FORMAT.clickhouse) return;
     // Marks from now on are applied by refreshes; the build covers what is stored. A rebuild of an older
     // format writes every bucket with runs again, at a higher version.
     const startNs = BigInt(Date.now()) * 1_000_000n;
@@ -147,7 +147,7 @@ export class ClickHouseRollups implements RollupReadBackend {
       const minutes = stale.map((r) => ({ job: String(r['job']), minuteNs: big(r['minute_ns']), runs: [] }));
       if (minutes.length > 0) await this.writeBuckets(minutes, [], BigInt(Date.now()) * 1_000_000n);
     }
-    await this.host.command(`INSERT INTO ${this.db}.rollup_state VALUES ('built', ${startNs}), ('format', ${ROLLUP_FORMAT})`, 'rollup state');
+    await this.host.command(`INSERT INTO ${this.db}.rollup_state VALUES ('built', ${startNs}), ('format', ${ROLLUP_FORMAT.clickhouse})`, 'rollup state');
   }
 
   /** Records a mark per job row; call after the rows are stored. */

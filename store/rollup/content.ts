@@ -42,6 +42,18 @@ export interface RunFact {
   maxRssBytes?: number | null;
   /** The run's `error.type` (its run row's, else its last attempt's); `''` when none. */
   errorType?: string;
+  /*
+   * What a run list shows besides the above (DuckDB's minute buckets keep
+   * them, from format 6); the run derivation gives them.
+   */
+  /** Trace id of the row that gave the run its final outcome. */
+  traceId?: string;
+  /** Span id of that row. */
+  spanId?: string;
+  /** The run row's exit code, else the last attempt's; null when none was reported. */
+  exitCode?: number | null;
+  /** Status message of the run row, else of the last attempt; `''` when none. */
+  message?: string;
 }
 
 /** Outcome codes as minute buckets store them; the first three are counted. */

@@ -15,7 +15,7 @@ import { globToLike, isGlob } from '../_sql.js';
 import { rowObjects } from '../_duckdb.js';
 import type { DimensionFilter, JobSelector } from '../types.js';
 import { HOUR_NS, MINUTE_NS, ROLLUP_FORMAT, ceilDiv, floorDiv } from './buckets.js';
-import { OUTCOME_CODES, outcomeCode } from './content.js';
+import { OTHER_OUTCOME_CODE, OUTCOME_CODES, outcomeCode } from './content.js';
 import type { HourContent, RegisteredThreshold, RunFact } from './content.js';
 import { buildRollups, refreshRollups } from './maintain.js';
 import type { MinuteContent, RefreshResult, RollupMark } from './maintain.js';
@@ -25,12 +25,14 @@ import type { EdgePart, HourPart, PartCount, RollupReadBackend, SeriesRollupQuer
 /** Rollup tables; created by the store's migrate, idempotently. */
 const TABLES: readonly string[] = [
   `CREATE TABLE IF NOT EXISTS rollup_marks (seq BIGINT NOT NULL, job VARCHAR NOT NULL, run_id VARCHAR NOT NULL, end_ns BIGINT NOT NULL, terminal BOOLEAN NOT NULL)`,
-  // One row per run that a minute bucket holds. Formats 1 and 2 lacked columns: the rebuild that migrate runs for a
-  // format below ROLLUP_FORMAT creates the table anew (the appender writes columns in this order).
+  // One row per run that a minute bucket holds. Older formats lacked columns: the rebuild that migrate runs for a
+  // format below ROLLUP_FORMAT.duckdb creates the table anew (the appender writes columns in this order).
+  // outcome_text is the run's outcome when it is none of OUTCOME_CODES (code OTHER_OUTCOME_CODE), else null.
   `CREATE TABLE IF NOT EXISTS rollup_minute_runs (
     job VARCHAR NOT NULL, minute_ns BIGINT NOT NULL, end_ns BIGINT NOT NULL, outcome UTINYINT NOT NULL,
     latency_ns BIGINT, attempts INTEGER NOT NULL, ran BOOLEAN NOT NULL, start_ns BIGINT,
-    run_id VARCHAR, dead_lettered BOOLEAN, queued_ns BIGINT, cost DOUBLE, cpu_seconds DOUBLE, max_rss_bytes DOUBLE, error_type VARCHAR)`,
+    run_id VARCHAR, dead_lettered BOOLEAN, queued_ns BIGINT, cost DOUBLE, cpu_seconds DOUBLE, max_rss_bytes DOUBLE, error_type VARCHAR,
+    trace_id VARCHAR, span_id VARCHAR, exit_code BIGINT, message VARCHAR, outcome_text VARCHAR)`,
   `CREATE TABLE IF NOT EXISTS rollup_hour (
     job VARCHAR NOT NULL, hour_ns BIGINT NOT NULL, succeeded BIGINT NOT NULL, failed BIGINT NOT NULL, timed_out BIGINT NOT NULL,
     cancelled BIGINT NOT NULL, skipped BIGINT NOT NULL, other BIGINT NOT NULL, attempts BIGINT NOT NULL, first_start_ns BIGINT)`,
@@ -98,7 +100,7 @@ export class DuckDbRollups implements RollupReadBackend {
       );
       return { built: Number(r?.['built'] ?? 0) > 0, format: Number(r?.['format'] ?? 1) };
     });
-    if (state.built && state.format >= ROLLUP_FORMAT) return;
+    if (state.built && state.format >= ROLLUP_FORMAT.duckdb) return;
     if (state.built) {
       // Buckets of an older format lack columns: rebuild them all from the job rows.
       await this.host.exclusive(async (conn) => {
@@ -110,7 +112,7 @@ export class DuckDbRollups implements RollupReadBackend {
     await buildRollups(this, onProgress);
     await this.host.exclusive(async (conn) => {
       await conn.run(`DELETE FROM rollup_state WHERE key IN ('built', 'format')`);
-      await conn.run(`INSERT INTO rollup_state VALUES ('built', ${BigInt(Date.now())}), ('format', ${ROLLUP_FORMAT})`);
+      await conn.run(`INSERT INTO rollup_state VALUES ('built', ${BigInt(Date.now())}), ('format', ${ROLLUP_FORMAT.duckdb})`);
     });
   }
 
@@ -433,12 +435,22 @@ export class DuckDbRollups implements RollupReadBackend {
    * list's order (latest: by end, newest first; slowest: by latency, longest
    * first, then by end; run id, then job, break ties), `limit` per job or in all.
    */
-  selectionSql(q: { jobs: JobSelector; fromNs: bigint; toNs: bigint; failed: boolean; slowest: boolean; limit: number; perJob: boolean }): string {
+  /**
+   * A run list from the minute buckets alone (format 6 keeps every column a
+   * list shows): the latest or slowest `limit` runs ending in the range, in
+   * all or per job, in the raw list's order, as run list rows.
+   */
+  listRows(q: { jobs: JobSelector; fromNs: bigint; toNs: bigint; failed: boolean; slowest: boolean; limit: number; perJob: boolean }): Promise<Record<string, unknown>[]> {
     const order = q.slowest ? 'latency_ns DESC NULLS LAST, end_ns DESC, run_id, job' : 'end_ns DESC, run_id, job';
     const cond = `${minuteRange(q.fromNs, q.toNs)} AND ${jobCondition(q.jobs)}${q.failed ? ' AND outcome IN (1, 2)' : ''}`;
-    return q.perJob
-      ? `SELECT job, run_id FROM rollup_minute_runs WHERE ${cond} QUALIFY row_number() OVER (PARTITION BY job ORDER BY ${order}) <= ${q.limit}`
-      : `SELECT job, run_id FROM rollup_minute_runs WHERE ${cond} ORDER BY ${order} LIMIT ${q.limit}`;
+    const names = `[${OUTCOME_CODES.map(lit).join(', ')}]`;
+    const columns = `job, run_id, trace_id, span_id, coalesce(outcome_text, ${names}[outcome + 1]) AS outcome, start_ns AS first_start_ns,
+      start_ns + latency_ns AS last_end_ns, attempts, error_type, exit_code, message, dead_lettered`;
+    return this.read(
+      q.perJob
+        ? `SELECT ${columns} FROM rollup_minute_runs WHERE ${cond} QUALIFY row_number() OVER (PARTITION BY job ORDER BY ${order}) <= ${q.limit} ORDER BY job, ${order}`
+        : `SELECT ${columns} FROM rollup_minute_runs WHERE ${cond} ORDER BY ${order} LIMIT ${q.limit}`,
+    );
   }
 
   async minuteRuns(jobs: readonly string[], fromNs: bigint, toNs: bigint): Promise<RunFact[]> {
@@ -495,6 +507,13 @@ export class DuckDbRollups implements RollupReadBackend {
                   else a.appendDouble(v);
                 }
                 a.appendVarchar(r.errorType ?? '');
+                a.appendVarchar(r.traceId ?? '');
+                a.appendVarchar(r.spanId ?? '');
+                if (r.exitCode === null || r.exitCode === undefined) a.appendNull();
+                else a.appendBigInt(BigInt(Math.trunc(r.exitCode)));
+                a.appendVarchar(r.message ?? '');
+                if (outcomeCode(r.outcome) === OTHER_OUTCOME_CODE) a.appendVarchar(r.outcome);
+                else a.appendNull();
               });
         });
         await append(conn, 'rollup_hour', (a) => {

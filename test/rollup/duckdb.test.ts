@@ -1,4 +1,9 @@
+import { describe, expect, it } from 'vitest';
 import { DuckDbStore } from '../../store/duckdb.js';
+import type { RunSummary } from '../../store/index.js';
+import { MINUTE_NS } from '../../store/rollup/index.js';
+import type { RunFact } from '../../store/rollup/index.js';
+import type { DuckDbRollups } from '../../store/rollup/duckdb.js';
 import { defineRollupConformance } from './conformance.js';
 
 defineRollupConformance('DuckDB', {
@@ -13,4 +18,29 @@ defineRollupConformance('DuckDB', {
     await d.query('ALTER TABLE rollup_hour DROP COLUMN first_start_ns');
     await d.query(`DELETE FROM rollup_state WHERE key = 'format'`);
   },
+});
+
+describe('DuckDB minute buckets as run lists', () => {
+  it('keep every column a run list shows, an outcome outside the known ones included', async () => {
+    const store = await DuckDbStore.open({ path: ':memory:', rollups: true });
+    try {
+      await store.migrate();
+      const rollups = (store as unknown as { rollups: DuckDbRollups }).rollups;
+      const endNs = BigInt(Date.UTC(2026, 10, 20, 10, 0, 30)) * 1_000_000n;
+      const run = (runId: string, outcome: string, latencyNs: bigint): RunFact => ({
+        job: 'j', runId, runEndNs: endNs, startNs: endNs - latencyNs, outcome, latencyNs, attempts: 2, ran: true,
+        deadLettered: outcome !== 'succeeded', errorType: 'E', traceId: `t-${runId}`, spanId: `s-${runId}`, exitCode: 3, message: `m-${runId}`,
+      });
+      await rollups.writeBuckets([{ job: 'j', minuteNs: (endNs / MINUTE_NS) * MINUTE_NS, runs: [run('r1', 'weird', 5_000_000n), run('r2', 'failed', 9_000_000n)] }], []);
+      const range = { jobs: 'j', fromMillis: Date.UTC(2026, 10, 20, 9), toMillis: Date.UTC(2026, 10, 20, 11) };
+      const expected = (runId: string, outcome: string, latencyMillis: number): RunSummary => ({
+        job: 'j', runId, traceId: `t-${runId}`, spanId: `s-${runId}`, outcome, startMillis: Number(endNs / 1_000_000n) - latencyMillis, endMillis: Number(endNs / 1_000_000n),
+        latencyMillis, attempts: 2, errorType: 'E', exitCode: 3, message: `m-${runId}`, deadLettered: true,
+      });
+      expect(await store.listRuns({ ...range, order: 'slowest' })).toEqual([expected('r2', 'failed', 9), expected('r1', 'weird', 5)]);
+      expect(await store.listRunsByJob({ ...range, filter: 'failed', limitPerJob: 5 })).toEqual([expected('r2', 'failed', 9)]);
+    } finally {
+      await store.close();
+    }
+  });
 });
