@@ -49,7 +49,7 @@ export interface ReadApiLimits {
   maxWindows?: number;
   /** Windows per store query when `windowCountsMany` is split. @default 64 */
   windowsPerChunk?: number;
-  /** Runs one list may return (`limit`, `limitPerJob`). @default 10_000 */
+  /** Runs one list may return (`limit`, `limitPerJob`), and job names a time series may name (`onlyJobs`). @default 10_000 */
   maxRows?: number;
   /** Buckets of one time series. @default 10_000 */
   maxBuckets?: number;
@@ -319,6 +319,11 @@ export class ReadApi {
         const buckets = Math.ceil(((q['toMillis'] as number) - (q['fromMillis'] as number)) / bucket);
         if (buckets > this.limits.maxBuckets) throw new BadRequest(400, `args[0]: ${buckets} buckets exceed the limit of ${this.limits.maxBuckets}`);
         if (q['criterion'] !== undefined) this.criterion(q['criterion'], 'args[0].criterion');
+        const only = q['onlyJobs'];
+        if (only !== undefined) {
+          if (!Array.isArray(only) || only.length > this.limits.maxRows) throw new BadRequest(400, `args[0].onlyJobs: expected an array of at most ${this.limits.maxRows} job names`);
+          only.forEach((j, i) => this.selector(j, `args[0].onlyJobs[${i}]`));
+        }
         this.dimensions(q, 'args[0]', false);
         return;
       }

@@ -272,6 +272,9 @@ async function allLimit<T extends Record<string, unknown>>(thunks: Thunks<T>, li
   return Object.fromEntries(keys.map((k, i) => [k, values[i]])) as T;
 }
 
+/** Most job names one time series query lists (`onlyJobs`; the read API's limit). */
+const MAX_ONLY_JOBS = 10_000;
+
 /**
  * Per-job detail of every job with the store's batch queries: one scan per
  * distinct bucket width for the series, two for the run lists and one for
@@ -283,7 +286,12 @@ async function collectJobsBatched(store: RunReader, jobs: readonly JobSlis[], wi
   const bucketOf = new Map(jobs.map((j) => [j.job, chooseBucketMillis(span, j.runs)]));
   const series = new Map<string, SeriesPoint[]>();
   const widths = [...new Set(bucketOf.values())];
-  const byWidth = await mapLimit(widths, concurrency, (bucketMillis) => store.timeSeriesByJob({ jobs: '*', ...window, bucketMillis }));
+  // Each width's query reads only its own jobs (a list the read API accepts); with one width, every job.
+  const onlyJobs = (bucketMillis: number): { onlyJobs?: string[] } => {
+    const names = jobs.filter((j) => bucketOf.get(j.job) === bucketMillis).map((j) => j.job);
+    return widths.length > 1 && names.length <= MAX_ONLY_JOBS ? { onlyJobs: names } : {};
+  };
+  const byWidth = await mapLimit(widths, concurrency, (bucketMillis) => store.timeSeriesByJob({ jobs: '*', ...window, bucketMillis, ...onlyJobs(bucketMillis) }));
   widths.forEach((bucketMillis, i) => {
     for (const s of byWidth[i] ?? []) {
       if (bucketOf.get(s.job) === bucketMillis) series.set(s.job, s.points);

@@ -52,7 +52,7 @@ import { STORED_SPAN_COLUMNS, spanFromStored } from './_backfill.js';
 import type { StoredSpan } from './_backfill.js';
 import { redact } from './url.js';
 import { ClickHouseRollups } from './rollup/clickhouse.js';
-import { coalescedStarts, seriesByJob, seriesRollupQuery } from './rollup/index.js';
+import { coalescedStarts, onlyJobsCondition, seriesByJob, seriesRollupQuery } from './rollup/index.js';
 import type { NsRange, RunFact } from './rollup/index.js';
 
 /**
@@ -839,7 +839,7 @@ export class ClickHouseStore implements Store {
           countIf(outcome = 'succeeded') AS succeeded,
           countIf(${good}) AS good,
           arraySort(groupArrayIf((last_end_ns - first_start_ns) / 1e6, ran)) AS lat
-        FROM ${this.runsSubquery(query, this.jobCondition(query.jobs), false, { where: query.where })}
+        FROM ${this.runsSubquery(query, `${this.jobCondition(query.jobs)}${onlyJobsCondition(query.onlyJobs, quoteString)}`, false, { where: query.where })}
         WHERE outcome IN (${COUNTED_SQL_LIST}) AND ${ClickHouseStore.inRange(query)}
         GROUP BY bucket_ns
       )
@@ -900,7 +900,7 @@ export class ClickHouseStore implements Store {
           countIf(outcome = 'succeeded') AS succeeded,
           countIf(${good}) AS good,
           arraySort(groupArrayIf((last_end_ns - first_start_ns) / 1e6, ran)) AS lat
-        FROM ${this.runsSubquery(query, this.jobCondition(query.jobs), false, { where: query.where })}
+        FROM ${this.runsSubquery(query, `${this.jobCondition(query.jobs)}${onlyJobsCondition(query.onlyJobs, quoteString)}`, false, { where: query.where })}
         WHERE outcome IN (${COUNTED_SQL_LIST}) AND ${ClickHouseStore.inRange(query)}
         GROUP BY job, bucket_ns
       )

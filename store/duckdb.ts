@@ -762,9 +762,10 @@ export class DuckDbStore implements Store {
   }
 
   /** Runs of a query's jobs with a final outcome in its range: the shared FROM/WHERE of the range queries. */
-  private inRange(query: TimeRange & { jobs: JobSelector; where?: DimensionFilter | undefined }, p: Params): { cte: string; where: string } {
+  private inRange(query: TimeRange & { jobs: JobSelector; onlyJobs?: readonly string[] | undefined; where?: DimensionFilter | undefined }, p: Params): { cte: string; where: string } {
+    const only = query.onlyJobs === undefined ? '' : query.onlyJobs.length === 0 ? ' AND false' : ` AND job IN (${query.onlyJobs.map((j) => p.add(j)).join(', ')})`;
     return {
-      cte: this.runsCte(query, this.jobCondition(query.jobs, p), p, { where: query.where }),
+      cte: this.runsCte(query, `${this.jobCondition(query.jobs, p)}${only}`, p, { where: query.where }),
       where: `run_end_ns > ${nanosLiteral(query.fromMillis)} AND run_end_ns <= ${nanosLiteral(query.toMillis)}`,
     };
   }
@@ -791,11 +792,6 @@ export class DuckDbStore implements Store {
     return rows.map((r) => toSeriesPoint(r));
   }
 
-  /**
-   * For a run list from the rollups: the query of the (job, run_id) the list
-   * keeps, picked from the minute buckets, so that only those runs are
-   * derived from the raw rows; undefined when the rollups cannot answer.
-   */
   /** A run list from the minute buckets (exactly the raw list); undefined when they cannot answer it. */
   private async listFromRollups(query: ListRunsByJobQuery, perJob: boolean): Promise<RunSummary[] | undefined> {
     const rollups = this.readRollups;

@@ -128,6 +128,12 @@ export interface SeriesPoint {
 /** Query of {@link RunReader.timeSeries}. */
 export interface TimeSeriesQuery extends TimeRange, DimensionSelector {
   jobs: JobSelector;
+  /**
+   * Only these jobs (exact names) of those `jobs` selects, e.g. the jobs that
+   * share a bucket width when each width is its own query.
+   * @default every job `jobs` selects
+   */
+  onlyJobs?: readonly string[];
   /** Bucket width, ms (buckets are aligned to multiples of it since the epoch). */
   bucketMillis: number;
   /** @default { kind: 'success' } */

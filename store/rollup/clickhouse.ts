@@ -18,7 +18,7 @@ import { OUTCOME_CODES, outcomeCode } from './content.js';
 import type { HourContent, RegisteredThreshold, RunFact } from './content.js';
 import { buildRollups, refreshRollups } from './maintain.js';
 import type { MinuteContent, RefreshResult, RollupMark } from './maintain.js';
-import { coalescedStarts, distinctRanges, distinctThresholds, rollupRunStartsMany, rollupRunsReadable, rollupSeries, rollupWindowCounts, sumParts } from './read.js';
+import { coalescedStarts, distinctRanges, distinctThresholds, onlyJobsCondition, rollupRunStartsMany, rollupRunsReadable, rollupSeries, rollupWindowCounts, sumParts } from './read.js';
 import type { EdgePart, HourPart, PartCount, RollupReadBackend, SeriesRollupQuery, StartsQuery } from './read.js';
 
 type Row = Record<string, unknown>;
@@ -338,7 +338,7 @@ export class ClickHouseRollups implements RollupReadBackend {
            SELECT job, argMax(end_ns, version) AS e, argMax(outcome, version) AS oc, argMax(latency_ns, version) AS lt,
              argMax(has_latency, version) AS hl, argMax(ran, version) AS rn
            FROM ${this.db}.rollup_minute
-           WHERE minute_ns >= ${floorDiv(q.fromNs, MINUTE_NS) * MINUTE_NS} AND minute_ns < ${ceilDiv(q.toNs, MINUTE_NS) * MINUTE_NS} AND ${cond}
+           WHERE minute_ns >= ${floorDiv(q.fromNs, MINUTE_NS) * MINUTE_NS} AND minute_ns < ${ceilDiv(q.toNs, MINUTE_NS) * MINUTE_NS} AND ${cond}${onlyJobsCondition(q.onlyJobs, quoteString)}
            GROUP BY job, minute_ns
          ) ARRAY JOIN e AS te, oc AS o, lt AS l, hl AS h, rn AS r
          WHERE te > ${q.fromNs} AND te <= ${q.toNs} AND o IN (0, 1, 2)

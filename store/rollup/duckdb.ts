@@ -19,7 +19,7 @@ import { OTHER_OUTCOME_CODE, OUTCOME_CODES, outcomeCode } from './content.js';
 import type { HourContent, RegisteredThreshold, RunFact } from './content.js';
 import { buildRollups, refreshRollups } from './maintain.js';
 import type { MinuteContent, RefreshResult, RollupMark } from './maintain.js';
-import { coalescedStarts, distinctRanges, distinctThresholds, rollupRunStartsMany, rollupRunsReadable, rollupSeries, rollupWindowCounts, sumParts } from './read.js';
+import { coalescedStarts, distinctRanges, onlyJobsCondition, distinctThresholds, rollupRunStartsMany, rollupRunsReadable, rollupSeries, rollupWindowCounts, sumParts } from './read.js';
 import type { EdgePart, HourPart, PartCount, RollupReadBackend, SeriesRollupQuery, StartsQuery } from './read.js';
 
 /** Rollup tables; created by the store's migrate, idempotently. */
@@ -271,7 +271,7 @@ export class DuckDbRollups implements RollupReadBackend {
          quantile_cont(latency_ns / 1e6, [0.5, 0.95, 0.99]) FILTER (WHERE ran) AS latency
        FROM rollup_minute_runs
        WHERE minute_ns >= ${floorDiv(q.fromNs, MINUTE_NS) * MINUTE_NS} AND minute_ns < ${ceilDiv(q.toNs, MINUTE_NS) * MINUTE_NS}
-         AND end_ns > ${q.fromNs} AND end_ns <= ${q.toNs} AND outcome IN (0, 1, 2) AND ${jobCondition(q.jobs)}
+         AND end_ns > ${q.fromNs} AND end_ns <= ${q.toNs} AND outcome IN (0, 1, 2) AND ${jobCondition(q.jobs)}${onlyJobsCondition(q.onlyJobs, lit)}
        GROUP BY ${job}bucket_ns
        ORDER BY ${job}bucket_ns`,
     );

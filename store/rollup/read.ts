@@ -57,6 +57,8 @@ export interface StartsQuery {
 /** A time series read from the minute buckets: runs that end in `(fromNs, toNs]`, bucketed by `bucketNs`. */
 export interface SeriesRollupQuery {
   jobs: JobSelector;
+  /** Only these of the selected jobs; undefined: all. */
+  onlyJobs: readonly string[] | undefined;
   fromNs: bigint;
   toNs: bigint;
   bucketNs: bigint;
@@ -247,10 +249,16 @@ export async function rollupRunsReadable(backend: RollupReadBackend, fromNs: big
   return !(await backend.runsStraddle(fromNs, toNs));
 }
 
+/** ` AND job IN (...)` for a query's `onlyJobs` (names quoted by `quote`); '' when it has none. */
+export function onlyJobsCondition(onlyJobs: readonly string[] | undefined, quote: (s: string) => string): string {
+  if (onlyJobs === undefined) return '';
+  return onlyJobs.length === 0 ? ' AND 0 = 1' : ` AND job IN (${onlyJobs.map(quote).join(', ')})`;
+}
+
 /** The rollup form of a time series query. */
 export function seriesRollupQuery(query: TimeSeriesQuery, byJob: boolean): SeriesRollupQuery {
   const ns = (ms: number): bigint => BigInt(nanosLiteral(ms));
-  return { jobs: query.jobs, fromNs: ns(query.fromMillis), toNs: ns(query.toMillis), bucketNs: ns(query.bucketMillis), thresholdNs: criterionThresholdNs(query.criterion ?? { kind: 'success' }), byJob };
+  return { jobs: query.jobs, onlyJobs: query.onlyJobs, fromNs: ns(query.fromMillis), toNs: ns(query.toMillis), bucketNs: ns(query.bucketMillis), thresholdNs: criterionThresholdNs(query.criterion ?? { kind: 'success' }), byJob };
 }
 
 /** Series rows (with `job`) grouped into one series per job, in the order the jobs first appear. */

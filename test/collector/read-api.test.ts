@@ -73,6 +73,8 @@ describe('read API: safe for a loopback listener', () => {
     { name: 'a bad criterion', body: query('windowCounts', [{ jobs: '*', criterion: { kind: 'nope' }, endMillis: T0, windowsMillis: [1] }]), status: 400, message: /criterion/ },
     { name: 'a list limit past the row bound', body: query('listRuns', [{ ...RANGE, jobs: '*', limit: 1e9 }]), status: 400, message: /limit: expected an integer in 1\.\.10000/ },
     { name: 'too many buckets', body: query('timeSeries', [{ ...RANGE, jobs: '*', bucketMillis: 1 }]), status: 400, message: /buckets exceed/ },
+    { name: 'onlyJobs that is a string', body: query('timeSeriesByJob', [{ ...RANGE, jobs: '*', bucketMillis: 60_000, onlyJobs: 'a' }]), status: 400, message: /args\[0\]\.onlyJobs: expected an array of at most 10000 job names/ },
+    { name: 'onlyJobs with a number', body: query('timeSeries', [{ ...RANGE, jobs: '*', bucketMillis: 60_000, onlyJobs: ['a', 7] }]), status: 400, message: /args\[0\]\.onlyJobs\[1\]: expected a job name/ },
     { name: 'a where that is a string', body: query('jobAggregates', [{ ...RANGE, where: 'env=prod' }]), status: 400, message: /args\[0\]\.where: expected an object of dimension keys to string values/ },
     { name: 'a where that is a list', body: query('listRuns', [{ ...RANGE, jobs: '*', where: ['prod'] }]), status: 400, message: /args\[0\]\.where: expected an object/ },
     { name: 'a where value that is a number', body: query('windowCounts', [{ jobs: '*', criterion: { kind: 'success' }, endMillis: T0, windowsMillis: [1], where: { shard: 3 } }]), status: 400, message: /args\[0\]\.where\["shard"\]: expected a string/ },

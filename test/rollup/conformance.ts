@@ -190,7 +190,9 @@ export function defineRollupConformance(name: string, options: RollupConformance
           expect(await rolled.timeSeries(q), `${what}: timeSeries ${JSON.stringify(q)}`).toEqual(await raw.timeSeries(q));
         }
         const q = { jobs: '*', ...range, bucketMillis, criterion };
-        expect(await rolled.timeSeriesByJob?.(q), `${what}: timeSeriesByJob ${JSON.stringify(q)}`).toEqual(await raw.timeSeriesByJob?.(q));
+        expect(await rolled.timeSeriesByJob(q), `${what}: timeSeriesByJob ${JSON.stringify(q)}`).toEqual(await raw.timeSeriesByJob(q));
+        const only = { ...q, jobs: 'etl-*', onlyJobs: ['etl-2', 'a'] };
+        expect(await rolled.timeSeriesByJob(only), `${what}: timeSeriesByJob ${JSON.stringify(only)}`).toEqual(await raw.timeSeriesByJob(only));
       }
     }
   };

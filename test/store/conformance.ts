@@ -839,6 +839,12 @@ export function defineStoreConformance(name: string, options: ConformanceOptions
         ['b-one', [1, 0]],
         ['b-two', [1]],
       ]);
+      // onlyJobs narrows the selection to those names, glob characters taken literally; none named, none returned.
+      const only = await s.timeSeriesByJob({ ...RANGE, jobs: '*', onlyJobs: ['other', 'b-two', 'b-*', 'missing'], bucketMillis: 60_000 });
+      expect(only).toEqual(byJob.filter((j) => j.job === 'b-two' || j.job === 'other'));
+      expect(await s.timeSeriesByJob({ ...RANGE, jobs: 'b-*', onlyJobs: ['other', 'b-one'], bucketMillis: 60_000 })).toEqual(byJob.filter((j) => j.job === 'b-one'));
+      expect(await s.timeSeriesByJob({ ...RANGE, jobs: '*', onlyJobs: [], bucketMillis: 60_000 })).toEqual([]);
+      expect(await s.timeSeries({ ...RANGE, jobs: '*', onlyJobs: ['flaky'], bucketMillis: 60_000 })).toEqual(await s.timeSeries({ ...RANGE, jobs: 'flaky', bucketMillis: 60_000 }));
     });
 
     it('listRunsByJob keeps the first limitPerJob runs of each job in the asked order', async () => {
