@@ -2,7 +2,7 @@
 // (overview, on-call page, one page per job) for 1,000 jobs over 30 days.
 //
 //   npx tsc -p tsconfig.build.json
-//   node bench/report.mjs [--jobs 1000] [--days 30] [--rounds 3] [--store-path .jobslo/bench-report.duckdb] [--fresh] [--per-job] [--raw]
+//   node bench/report.mjs [--jobs 1000] [--days 30] [--rounds 3] [--store-path .jobslo/bench-report.duckdb] [--fresh] [--raw]
 //   node bench/report.mjs --store clickhouse:http://127.0.0.1:8123/bench_report_1000 [...]
 //
 // Seeds a DuckDB file (or, with --store clickhouse:URL/DATABASE, a ClickHouse
@@ -14,9 +14,7 @@
 // half the jobs. Spans go in through Store.insertSpans in batches of 50,000.
 // Then, per round: collectReportData (all store queries) and
 // renderReportSite (templates and SVG, all in memory), and the median of the
-// rounds for each and for their sum. --per-job hides the store's optional
-// per-job batch queries, to time the fallback a store without them gets
-// (three queries per job). --raw also collects, in every round and in
+// rounds for each and for their sum. --raw also collects, in every round and in
 // alternating order, with the store's rollups switched off for reads
 // (`useRollups(false)`: every query from raw runs), checks that both collect
 // the same data and prints both medians and the median per-round ratio.
@@ -52,7 +50,6 @@ const { values } = parseArgs({
     'store-path': { type: 'string', default: '.jobslo/bench-report.duckdb' },
     store: { type: 'string' },
     fresh: { type: 'boolean', default: false },
-    'per-job': { type: 'boolean', default: false },
     raw: { type: 'boolean', default: false },
   },
 });
@@ -206,10 +203,7 @@ const opened = await openBenchStore(true);
   await opened.migrate();
   console.log(`migrate (builds the rollups a store lacks): ${((performance.now() - t0) / 1000).toFixed(1)} s`);
 }
-const BATCH = new Set(['timeSeriesByJob', 'listRunsByJob', 'runDistributions']);
-const store = values['per-job']
-  ? new Proxy(opened, { get: (t, p) => (BATCH.has(p) ? undefined : typeof t[p] === 'function' ? t[p].bind(t) : t[p]) })
-  : opened;
+const store = opened;
 const collect = [];
 const render = [];
 const rawCollect = [];
@@ -254,5 +248,5 @@ if (values.raw) console.log(`median raw collect ${(median(rawCollect) / 1000).to
 const total = collect.map((c, i) => c + render[i]);
 console.log(
   `median of ${ROUNDS}: collect ${(median(collect) / 1000).toFixed(2)} s + render ${(median(render) / 1000).toFixed(2)} s = ${(median(total) / 1000).toFixed(2)} s ` +
-    `for ${pages} pages (${JOBS} jobs, ${DAYS}-day window${values['per-job'] ? ', per-job queries' : ''}; ${opened.kind}); ${process.version}`,
+    `for ${pages} pages (${JOBS} jobs, ${DAYS}-day window; ${opened.kind}); ${process.version}`,
 );
