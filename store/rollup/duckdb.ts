@@ -418,23 +418,18 @@ export class DuckDbRollups implements RollupReadBackend {
   distributionRows(jobs: JobSelector, fromNs: bigint, toNs: bigint, edgesSql: readonly string[]): Promise<Record<string, unknown>[]> {
     const where = `${minuteRange(fromNs, toNs)} AND outcome IN (0, 1, 2) AND ${jobCondition(jobs)}`;
     if (edgesSql.length === 0) return this.read(`SELECT job, 0 AS bin, attempts, count(*) AS n FROM rollup_minute_runs WHERE ${where} GROUP BY ALL`);
-    // Bins as ranges [edge i-1, edge i), joined on the latency (a range join, not a list scan per run).
-    const bounds = ["'-inf'::DOUBLE", ...edgesSql.map((e) => `${e}::DOUBLE`), "'inf'::DOUBLE"];
-    const bins = bounds.slice(0, -1).map((lo, i) => `(${i}, ${lo}, ${bounds[i + 1] as string})`);
+    // Bin i starts at edge i-1 (bin 0 at -inf, for runs without a latency too); a run falls in the bin with the
+    // greatest start at or below its latency: an ASOF join (a sort-merge, not a list scan or a range join per run).
+    const starts = ["'-inf'::DOUBLE", ...edgesSql.map((e) => `${e}::DOUBLE`)].map((lo, i) => `(${i}, ${lo})`);
     return this.read(
-      `WITH bins(bin, lo, hi) AS (VALUES ${bins.join(', ')})
+      `WITH bins(bin, lo) AS (VALUES ${starts.join(', ')})
        SELECT r.job, b.bin, r.attempts, count(*) AS n
        FROM (SELECT job, attempts, coalesce(latency_ns / 1e6, '-inf'::DOUBLE) AS lat FROM rollup_minute_runs WHERE ${where}) r
-       JOIN bins b ON r.lat >= b.lo AND r.lat < b.hi
+       ASOF JOIN bins b ON r.lat >= b.lo
        GROUP BY ALL`,
     );
   }
 
-  /**
-   * A query of the (job, run_id) of the kept runs a run list keeps, in the raw
-   * list's order (latest: by end, newest first; slowest: by latency, longest
-   * first, then by end; run id, then job, break ties), `limit` per job or in all.
-   */
   /**
    * A run list from the minute buckets alone (format 6 keeps every column a
    * list shows): the latest or slowest `limit` runs ending in the range, in
@@ -446,10 +441,18 @@ export class DuckDbRollups implements RollupReadBackend {
     const names = `[${OUTCOME_CODES.map(lit).join(', ')}]`;
     const columns = `job, run_id, trace_id, span_id, coalesce(outcome_text, ${names}[outcome + 1]) AS outcome, start_ns AS first_start_ns,
       start_ns + latency_ns AS last_end_ns, attempts, error_type, exit_code, message, dead_lettered`;
+    if (!q.perJob) return this.read(`SELECT ${columns} FROM rollup_minute_runs WHERE ${cond} ORDER BY ${order} LIMIT ${q.limit}`);
+    // Per job, the window function ranks only the runs at or above the job's limit-th greatest sort key (every run
+    // of a job with fewer keys): those hold the first `limit` in the order, ties included, and are few.
+    const key = q.slowest ? 'latency_ns' : 'end_ns';
     return this.read(
-      q.perJob
-        ? `SELECT ${columns} FROM rollup_minute_runs WHERE ${cond} QUALIFY row_number() OVER (PARTITION BY job ORDER BY ${order}) <= ${q.limit} ORDER BY job, ${order}`
-        : `SELECT ${columns} FROM rollup_minute_runs WHERE ${cond} ORDER BY ${order} LIMIT ${q.limit}`,
+      `WITH cut AS (
+         SELECT job, CASE WHEN count(${key}) >= ${q.limit} THEN list_min(max(${key}, ${q.limit})) END AS lo FROM rollup_minute_runs WHERE ${cond} GROUP BY job
+       )
+       SELECT ${columns} FROM rollup_minute_runs JOIN cut USING (job)
+       WHERE ${cond} AND (cut.lo IS NULL OR ${key} >= cut.lo)
+       QUALIFY row_number() OVER (PARTITION BY job ORDER BY ${order}) <= ${q.limit}
+       ORDER BY job, ${order}`,
     );
   }
 
