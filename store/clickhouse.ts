@@ -348,7 +348,7 @@ export class ClickHouseStore implements Store {
     // Rows that start up to the look-back after the range still shape its runs.
     const rows = await this.select(
       `SELECT job, run_id, run_end_ns, first_start_ns, outcome, last_end_ns - first_start_ns AS latency_ns, attempts, ran,
-         dead_lettered, queued_ns, cost, cpu_seconds, max_rss_bytes, error_type
+         dead_lettered, queued_ns, cost, cpu_seconds, max_rss_bytes, error_type, trace_id, span_id, exit_code, message
        FROM ${this.runsSubquery({ fromMillis: ms(range.loNs), toMillis: ms(range.hiNs + RUN_LOOKBACK_NANOS) }, cond)}
        WHERE run_end_ns > ${range.loNs} AND run_end_ns <= ${range.hiNs}`,
       'rollup run derivation',
@@ -368,6 +368,10 @@ export class ClickHouseStore implements Store {
       cpuSeconds: numOrNull(r['cpu_seconds']),
       maxRssBytes: numOrNull(r['max_rss_bytes']),
       errorType: String(r['error_type'] ?? ''),
+      traceId: String(r['trace_id'] ?? ''),
+      spanId: String(r['span_id'] ?? ''),
+      exitCode: numOrNull(r['exit_code']),
+      message: String(r['message'] ?? ''),
     }));
   }
 
@@ -862,6 +866,8 @@ export class ClickHouseStore implements Store {
    */
   async listRuns(query: ListRunsQuery): Promise<RunSummary[]> {
     const limit = Math.max(1, Math.min(10_000, Math.trunc(query.limit ?? 20)));
+    const rolled = await this.listFromRollups({ ...query, limitPerJob: limit }, false);
+    if (rolled) return rolled;
     const span = query.toMillis - query.fromMillis;
     if (query.order === 'slowest' || span <= NARROW_MIN_SPAN_MILLIS) return this.listRunsIn(query, limit);
     for (let width = Math.max(3_600_000, Math.ceil(span / 64)); ; width *= 8) {
@@ -915,9 +921,22 @@ export class ClickHouseStore implements Store {
     return [...byJob].map(([job, points]) => ({ job, points })).sort((a, b) => compareStrings(a.job, b.job));
   }
 
+  /** A run list from the minute buckets (exactly the raw list); undefined when they cannot answer it. */
+  private async listFromRollups(query: ListRunsByJobQuery, perJob: boolean): Promise<RunSummary[] | undefined> {
+    const rollups = this.readRollups;
+    const fromNs = BigInt(nanosLiteral(query.fromMillis));
+    const toNs = BigInt(nanosLiteral(query.toMillis));
+    if (!rollups || !(await rollups.readable(fromNs, toNs, query.where))) return undefined;
+    const limit = Math.max(1, Math.min(10_000, Math.trunc(query.limitPerJob)));
+    const rows = await rollups.listRows({ jobs: query.jobs, fromNs, toNs, failed: query.filter === 'failed', slowest: query.order === 'slowest', limit, perJob });
+    return rows.map(toRunSummary);
+  }
+
   /** {@link listRuns} with the limit applied per job (`LIMIT n BY job`: 18.16 has no window functions). */
   async listRunsByJob(query: ListRunsByJobQuery): Promise<RunSummary[]> {
     const limit = Math.max(1, Math.min(10_000, Math.trunc(query.limitPerJob)));
+    const rolled = await this.listFromRollups(query, true);
+    if (rolled) return rolled.sort((a, b) => compareStrings(a.job, b.job));
     const filter = query.filter === 'failed' ? `AND outcome IN ('failed', 'timed_out')` : '';
     const order = query.order === 'slowest' ? 'last_end_ns - first_start_ns DESC, run_end_ns DESC, run_id' : 'run_end_ns DESC, run_id';
     const sql = `

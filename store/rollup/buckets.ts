@@ -13,11 +13,11 @@
  * peak RSS and error type, for per-job aggregates and run lists; 4: hour
  * buckets keep the earliest run start, for the first run seen of freshness
  * SLOs; 5: ClickHouse's hour buckets keep their succeeded runs' starts per
- * start minute, for freshness ticks; 6: DuckDB's minute buckets keep the
- * trace id, span id, exit code, message and any outcome outside the known
- * ones, so run lists read them alone).
+ * start minute, for freshness ticks; 6: minute buckets keep the trace id,
+ * span id, exit code, message and any outcome outside the known ones, so run
+ * lists read them alone).
  */
-export const ROLLUP_FORMAT = { duckdb: 6, clickhouse: 5 } as const;
+export const ROLLUP_FORMAT = { duckdb: 6, clickhouse: 6 } as const;
 
 /** Width of a minute bucket, ns. */
 export const MINUTE_NS = 60_000_000_000n;

@@ -43,8 +43,8 @@ export interface RunFact {
   /** The run's `error.type` (its run row's, else its last attempt's); `''` when none. */
   errorType?: string;
   /*
-   * What a run list shows besides the above (DuckDB's minute buckets keep
-   * them, from format 6); the run derivation gives them.
+   * What a run list shows besides the above (minute buckets keep them from
+   * format 6); the run derivation gives them.
    */
   /** Trace id of the row that gave the run its final outcome. */
   traceId?: string;

@@ -79,7 +79,9 @@ export function defineClickHouseServerSuite(options: ClickHouseServerSuiteOption
     },
     async toFormat1(store) {
       const db = (store as ClickHouseStore).jobRowsTable.replace(/\.job_rows$/, '');
-      await exec(`ALTER TABLE ${db}.rollup_minute DROP COLUMN start_ns, DROP COLUMN has_start`);
+      await exec(
+        `ALTER TABLE ${db}.rollup_minute DROP COLUMN start_ns, DROP COLUMN has_start, DROP COLUMN trace_id, DROP COLUMN span_id, DROP COLUMN exit_code, DROP COLUMN message, DROP COLUMN outcome_text`,
+      );
       await exec(`ALTER TABLE ${db}.rollup_hour DROP COLUMN first_start_ns, DROP COLUMN has_first_start, DROP COLUMN ss_minute_ns, DROP COLUMN ss_lo_ns, DROP COLUMN ss_hi_ns`);
       await exec(`TRUNCATE TABLE ${db}.rollup_state`);
       await exec(`INSERT INTO ${db}.rollup_state VALUES ('built', 1)`);
