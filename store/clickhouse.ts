@@ -862,12 +862,11 @@ export class ClickHouseStore implements Store {
    * older): `latest` lists try the last 1/64 of a range longer than
    * {@link NARROW_MIN_SPAN_MILLIS}, then 8 times as much, then the whole
    * range, so the report's latest failures over 30 days derive the runs of
-   * about half a day instead of the month.
+   * about half a day instead of the month (from the minute buckets as from
+   * the job rows).
    */
   async listRuns(query: ListRunsQuery): Promise<RunSummary[]> {
     const limit = Math.max(1, Math.min(10_000, Math.trunc(query.limit ?? 20)));
-    const rolled = await this.listFromRollups({ ...query, limitPerJob: limit }, false);
-    if (rolled) return rolled;
     const span = query.toMillis - query.fromMillis;
     if (query.order === 'slowest' || span <= NARROW_MIN_SPAN_MILLIS) return this.listRunsIn(query, limit);
     for (let width = Math.max(3_600_000, Math.ceil(span / 64)); ; width *= 8) {
@@ -877,7 +876,12 @@ export class ClickHouseStore implements Store {
     }
   }
 
+  /** The first `limit` runs of one range: from the minute buckets when they can answer, else derived from the job rows. */
   private async listRunsIn(query: ListRunsQuery, limit: number): Promise<RunSummary[]> {
+    return (await this.listFromRollups({ ...query, limitPerJob: limit }, false)) ?? this.listRunsRaw(query, limit);
+  }
+
+  private async listRunsRaw(query: ListRunsQuery, limit: number): Promise<RunSummary[]> {
     const filter = query.filter === 'failed' ? `AND outcome IN ('failed', 'timed_out')` : '';
     const order = query.order === 'slowest' ? 'last_end_ns - first_start_ns DESC, run_end_ns DESC, run_id, job' : 'run_end_ns DESC, run_id, job';
     const sql = `
