@@ -52,7 +52,7 @@ import { STORED_SPAN_COLUMNS, spanFromStored } from './_backfill.js';
 import type { StoredSpan } from './_backfill.js';
 import { redact } from './url.js';
 import { ClickHouseRollups } from './rollup/clickhouse.js';
-import { coalescedStarts, onlyJobsCondition, seriesByJob, seriesRollupQuery } from './rollup/index.js';
+import { coalescedStarts, onlyJobsCondition, rollupRunList, seriesByJob, seriesRollupQuery } from './rollup/index.js';
 import type { NsRange, RunFact } from './rollup/index.js';
 
 /**
@@ -927,13 +927,8 @@ export class ClickHouseStore implements Store {
 
   /** A run list from the minute buckets (exactly the raw list); undefined when they cannot answer it. */
   private async listFromRollups(query: ListRunsByJobQuery, perJob: boolean): Promise<RunSummary[] | undefined> {
-    const rollups = this.readRollups;
-    const fromNs = BigInt(nanosLiteral(query.fromMillis));
-    const toNs = BigInt(nanosLiteral(query.toMillis));
-    if (!rollups || !(await rollups.readable(fromNs, toNs, query.where))) return undefined;
-    const limit = Math.max(1, Math.min(10_000, Math.trunc(query.limitPerJob)));
-    const rows = await rollups.listRows({ jobs: query.jobs, fromNs, toNs, failed: query.filter === 'failed', slowest: query.order === 'slowest', limit, perJob });
-    return rows.map(toRunSummary);
+    const rows = this.readRollups ? await rollupRunList(this.readRollups, query, perJob) : null;
+    return rows?.map((r) => toRunSummary(r));
   }
 
   /** {@link listRuns} with the limit applied per job (`LIMIT n BY job`: 18.16 has no window functions). */

@@ -11,7 +11,7 @@ import { toSpanRow } from './rows.js';
 import type { SpanRow } from './rows.js';
 import { DuckDbRollups } from './rollup/duckdb.js';
 import { rowObjects } from './_duckdb.js';
-import { coalescedStarts, seriesByJob, seriesRollupQuery } from './rollup/index.js';
+import { coalescedStarts, rollupRunList, seriesByJob, seriesRollupQuery } from './rollup/index.js';
 import type { NsRange, RunFact } from './rollup/index.js';
 import { checkSpan, deriveSpan } from './derive/index.js';
 import type { JobRow } from './derive/index.js';
@@ -794,13 +794,8 @@ export class DuckDbStore implements Store {
 
   /** A run list from the minute buckets (exactly the raw list); undefined when they cannot answer it. */
   private async listFromRollups(query: ListRunsByJobQuery, perJob: boolean): Promise<RunSummary[] | undefined> {
-    const rollups = this.readRollups;
-    const fromNs = BigInt(nanosLiteral(query.fromMillis));
-    const toNs = BigInt(nanosLiteral(query.toMillis));
-    if (!rollups || !(await rollups.readable(fromNs, toNs, query.where))) return undefined;
-    const limit = Math.max(1, Math.min(10_000, Math.trunc(query.limitPerJob)));
-    const rows = await rollups.listRows({ jobs: query.jobs, fromNs, toNs, failed: query.filter === 'failed', slowest: query.order === 'slowest', limit, perJob });
-    return rows.map((r) => toRunSummary(r));
+    const rows = this.readRollups ? await rollupRunList(this.readRollups, query, perJob) : null;
+    return rows?.map((r) => toRunSummary(r));
   }
 
   async listRuns(query: ListRunsQuery): Promise<RunSummary[]> {

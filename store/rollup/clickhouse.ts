@@ -19,7 +19,7 @@ import type { HourContent, RegisteredThreshold, RunFact } from './content.js';
 import { buildRollups, refreshRollups } from './maintain.js';
 import type { MinuteContent, RefreshResult, RollupMark } from './maintain.js';
 import { coalescedStarts, distinctRanges, distinctThresholds, onlyJobsCondition, rollupRunStartsMany, rollupRunsReadable, rollupSeries, rollupWindowCounts, sumParts } from './read.js';
-import type { EdgePart, HourPart, PartCount, RollupReadBackend, SeriesRollupQuery, StartsQuery } from './read.js';
+import type { EdgePart, HourPart, PartCount, RollupReadBackend, RunListRollupQuery, SeriesRollupQuery, StartsQuery } from './read.js';
 
 type Row = Record<string, unknown>;
 
@@ -543,7 +543,7 @@ export class ClickHouseRollups implements RollupReadBackend {
    * all or per job (`LIMIT n BY job`), in the raw list's order, as run list
    * rows.
    */
-  listRows(q: { jobs: JobSelector; fromNs: bigint; toNs: bigint; failed: boolean; slowest: boolean; limit: number; perJob: boolean }): Promise<Row[]> {
+  listRows(q: RunListRollupQuery): Promise<Row[]> {
     const order = q.slowest ? 'l DESC, te DESC, rid' : 'te DESC, rid';
     const names = `[${OUTCOME_CODES.map(quoteString).join(', ')}]`;
     return this.host.select(

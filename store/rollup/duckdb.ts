@@ -20,7 +20,7 @@ import type { HourContent, RegisteredThreshold, RunFact } from './content.js';
 import { buildRollups, refreshRollups } from './maintain.js';
 import type { MinuteContent, RefreshResult, RollupMark } from './maintain.js';
 import { coalescedStarts, distinctRanges, onlyJobsCondition, distinctThresholds, rollupRunStartsMany, rollupRunsReadable, rollupSeries, rollupWindowCounts, sumParts } from './read.js';
-import type { EdgePart, HourPart, PartCount, RollupReadBackend, SeriesRollupQuery, StartsQuery } from './read.js';
+import type { EdgePart, HourPart, PartCount, RollupReadBackend, RunListRollupQuery, SeriesRollupQuery, StartsQuery } from './read.js';
 
 /** Rollup tables; created by the store's migrate, idempotently. */
 const TABLES: readonly string[] = [
@@ -435,7 +435,7 @@ export class DuckDbRollups implements RollupReadBackend {
    * list shows): the latest or slowest `limit` runs ending in the range, in
    * all or per job, in the raw list's order, as run list rows.
    */
-  listRows(q: { jobs: JobSelector; fromNs: bigint; toNs: bigint; failed: boolean; slowest: boolean; limit: number; perJob: boolean }): Promise<Record<string, unknown>[]> {
+  listRows(q: RunListRollupQuery): Promise<Record<string, unknown>[]> {
     const order = q.slowest ? 'latency_ns DESC NULLS LAST, end_ns DESC, run_id, job' : 'end_ns DESC, run_id, job';
     const cond = `${minuteRange(q.fromNs, q.toNs)} AND ${jobCondition(q.jobs)}${q.failed ? ' AND outcome IN (1, 2)' : ''}`;
     const names = `[${OUTCOME_CODES.map(lit).join(', ')}]`;

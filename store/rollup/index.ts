@@ -18,5 +18,5 @@ export { SKETCH_RELATIVE_ACCURACY, SKETCH_ZERO_KEY, sketchAdd, sketchKey, sketch
 export type { Sketch } from './sketch.js';
 export { PREVIOUS_ROW_LOOKBACK_NS, buildRollups, clusterStarts, rebuildHours, recomputeMinutes, refreshRollups } from './maintain.js';
 export type { MinuteContent, RefreshResult, RollupBackend, RollupMark } from './maintain.js';
-export { coalescedStarts, ensureThresholds, onlyJobsCondition, rollupCanAnswer, rollupRunStartsMany, rollupSeries, rollupWindowCounts, seriesByJob, seriesRollupQuery } from './read.js';
+export { coalescedStarts, ensureThresholds, onlyJobsCondition, rollupRunList, rollupCanAnswer, rollupRunStartsMany, rollupSeries, rollupWindowCounts, seriesByJob, seriesRollupQuery } from './read.js';
 export type { EdgePart, HourPart, PartCount, RollupReadBackend, SeriesRollupQuery, StartsQuery } from './read.js';

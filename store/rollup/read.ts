@@ -5,7 +5,7 @@
  * rows per job whatever the number of stored runs.
  */
 import { nanosLiteral } from '../_sql.js';
-import type { DimensionFilter, JobSelector, TimeSeriesQuery, WindowCount, WindowCountsQuery } from '../types.js';
+import type { DimensionFilter, JobSelector, ListRunsByJobQuery, TimeSeriesQuery, WindowCount, WindowCountsQuery } from '../types.js';
 import { coverWindow } from './buckets.js';
 import { criterionThresholdNs, selectorMatcher } from './content.js';
 import type { RegisteredThreshold } from './content.js';
@@ -101,6 +101,39 @@ export interface RollupReadBackend extends RollupBackend {
   runsStraddle(fromNs: bigint, toNs: bigint): Promise<boolean>;
   /** Jobs with hour buckets, and the range of their hour starts. */
   rolledJobs(): Promise<{ jobs: string[]; fromNs: bigint; toNs: bigint }>;
+  /**
+   * A run list from the minute buckets alone: the latest or slowest `limit`
+   * runs ending in the range, in all or per job, in the raw list's order, as
+   * rows of the store's run list columns.
+   */
+  listRows(query: RunListRollupQuery): Promise<Record<string, unknown>[]>;
+}
+
+/** The rollup form of a run list query. */
+export interface RunListRollupQuery {
+  jobs: JobSelector;
+  fromNs: bigint;
+  toNs: bigint;
+  /** Failed and timed-out runs only. */
+  failed: boolean;
+  /** By latency (longest first) instead of by end (latest first). */
+  slowest: boolean;
+  limit: number;
+  /** `limit` per job instead of in all. */
+  perJob: boolean;
+}
+
+/**
+ * The rows of a run list (`listRuns`, or `listRunsByJob` when `perJob`) from
+ * the minute buckets: exactly the raw list, when the buckets hold the range's
+ * runs ({@link rollupRunsReadable}); null when they do not.
+ */
+export async function rollupRunList(backend: RollupReadBackend, query: ListRunsByJobQuery, perJob: boolean): Promise<Record<string, unknown>[] | null> {
+  const fromNs = BigInt(nanosLiteral(query.fromMillis));
+  const toNs = BigInt(nanosLiteral(query.toMillis));
+  if (!(await rollupRunsReadable(backend, fromNs, toNs, query.where))) return null;
+  const limit = Math.max(1, Math.min(10_000, Math.trunc(query.limitPerJob)));
+  return backend.listRows({ jobs: query.jobs, fromNs, toNs, failed: query.filter === 'failed', slowest: query.order === 'slowest', limit, perJob });
 }
 
 /** True when the rollups can answer a query: no dimension filter (rollups are per job). */
