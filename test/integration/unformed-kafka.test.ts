@@ -73,7 +73,12 @@ describe.skipIf(!up)('spans that form no run, through Kafka into ClickHouse', ()
         const got = await store.unformedSpans(RANGE);
         return JSON.stringify(got) === JSON.stringify(want) ? got : undefined;
       }, 60_000);
-      expect((await store.jobAggregates(RANGE)).map((a) => [a.job, a.runs])).toEqual([['formed', 1]]);
+      // A batch's inserts (spans, job rows, unformed spans) run at once: the formed run may show a moment later.
+      const runs = await waitFor('the formed run in ClickHouse', async () => {
+        const got = (await store.jobAggregates(RANGE)).map((a) => [a.job, a.runs]);
+        return got.length > 0 ? got : undefined;
+      }, 60_000);
+      expect(runs).toEqual([['formed', 1]]);
     } finally {
       await ingest.stop();
       await grpc.close(2_000);
