@@ -102,7 +102,16 @@ describe.skipIf(!up)('hostile and odd-byte names and values round-trip through K
               : await fetch(`${collector.url}/v1/traces`, { method: 'POST', body: otlpJson(spans), headers: { 'content-type': 'application/json' } });
           expect(res.status, job).toBe(200);
         }
-        await waitFor('all runs stored', async () => (await store.jobNames(RANGE)).length === HOSTILE.length, 30_000, 200);
+        // A batch's inserts (spans, job rows and their rollup marks) run at once: wait for all of what is read below.
+        await waitFor(
+          'all runs stored',
+          async () =>
+            (await store.jobNames(RANGE)).length === HOSTILE.length &&
+            (await store.jobAggregates(RANGE)).length === HOSTILE.length &&
+            Number((await store.query(`SELECT count() AS n FROM ${store.spansTable}`))[0]?.['n']) >= sent.length,
+          30_000,
+          200,
+        );
 
         expect(await store.jobNames(RANGE)).toEqual([...HOSTILE].sort((a, b) => (a < b ? -1 : a > b ? 1 : 0)));
         const aggs = await store.jobAggregates(RANGE);
