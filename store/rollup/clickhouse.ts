@@ -537,6 +537,15 @@ export class ClickHouseRollups implements RollupReadBackend {
     );
   }
 
+  private listColumns = false;
+
+  async listColumnsReady(): Promise<boolean> {
+    if (this.listColumns) return true;
+    const [r] = await this.host.select(`SELECT countIf(key = 'built') AS built, maxIf(value, key = 'format') AS format FROM ${this.db}.rollup_state`, 'rollup format');
+    this.listColumns = Number(r?.['built'] ?? 0) > 0 && Number(r?.['format'] ?? 0) >= ROLLUP_FORMAT.clickhouse;
+    return this.listColumns;
+  }
+
   /**
    * A run list from the minute buckets alone (format 6 keeps every column a
    * list shows): the latest or slowest `limit` runs ending in the range, in

@@ -430,6 +430,17 @@ export class DuckDbRollups implements RollupReadBackend {
     );
   }
 
+  private listColumns = false;
+
+  async listColumnsReady(): Promise<boolean> {
+    if (this.listColumns) return true;
+    const [r] = await this.read(
+      `SELECT count(*) FILTER (WHERE key = 'built') AS built, coalesce(max(value) FILTER (WHERE key = 'format'), 1) AS format FROM rollup_state`,
+    );
+    this.listColumns = Number(r?.['built'] ?? 0) > 0 && Number(r?.['format'] ?? 1) >= ROLLUP_FORMAT.duckdb;
+    return this.listColumns;
+  }
+
   /**
    * A run list from the minute buckets alone (format 6 keeps every column a
    * list shows): the latest or slowest `limit` runs ending in the range, in

@@ -107,6 +107,13 @@ export interface RollupReadBackend extends RollupBackend {
    * rows of the store's run list columns.
    */
   listRows(query: RunListRollupQuery): Promise<Record<string, unknown>[]>;
+  /**
+   * True once the stored buckets are of a format whose minute buckets keep
+   * the run list columns (6): false while a rebuild from an older format is
+   * still going on (in this or another process) or before the first
+   * migrate. Read until true, then remembered.
+   */
+  listColumnsReady(): Promise<boolean>;
 }
 
 /** The rollup form of a run list query. */
@@ -125,13 +132,14 @@ export interface RunListRollupQuery {
 
 /**
  * The rows of a run list (`listRuns`, or `listRunsByJob` when `perJob`) from
- * the minute buckets: exactly the raw list, when the buckets hold the range's
- * runs ({@link rollupRunsReadable}); null when they do not.
+ * the minute buckets: exactly the raw list, when the buckets keep the list
+ * columns and hold the range's runs ({@link rollupRunsReadable}); null when
+ * they do not.
  */
 export async function rollupRunList(backend: RollupReadBackend, query: ListRunsByJobQuery, perJob: boolean): Promise<Record<string, unknown>[] | null> {
   const fromNs = BigInt(nanosLiteral(query.fromMillis));
   const toNs = BigInt(nanosLiteral(query.toMillis));
-  if (!(await rollupRunsReadable(backend, fromNs, toNs, query.where))) return null;
+  if (!(await backend.listColumnsReady()) || !(await rollupRunsReadable(backend, fromNs, toNs, query.where))) return null;
   const limit = Math.max(1, Math.min(10_000, Math.trunc(query.limitPerJob)));
   return backend.listRows({ jobs: query.jobs, fromNs, toNs, failed: query.filter === 'failed', slowest: query.order === 'slowest', limit, perJob });
 }
