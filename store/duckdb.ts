@@ -11,7 +11,7 @@ import { toSpanRow } from './rows.js';
 import type { SpanRow } from './rows.js';
 import { DuckDbRollups } from './rollup/duckdb.js';
 import { rowObjects } from './_duckdb.js';
-import { coalescedStarts, rollupRunList, seriesByJob, seriesRollupQuery } from './rollup/index.js';
+import { coalescedStarts, onlyJobsCondition, rollupRunList, seriesByJob, seriesRollupQuery } from './rollup/index.js';
 import type { NsRange, RunFact } from './rollup/index.js';
 import { checkSpan, deriveSpan } from './derive/index.js';
 import type { JobRow } from './derive/index.js';
@@ -763,9 +763,8 @@ export class DuckDbStore implements Store {
 
   /** Runs of a query's jobs with a final outcome in its range: the shared FROM/WHERE of the range queries. */
   private inRange(query: TimeRange & { jobs: JobSelector; onlyJobs?: readonly string[] | undefined; where?: DimensionFilter | undefined }, p: Params): { cte: string; where: string } {
-    const only = query.onlyJobs === undefined ? '' : query.onlyJobs.length === 0 ? ' AND false' : ` AND job IN (${query.onlyJobs.map((j) => p.add(j)).join(', ')})`;
     return {
-      cte: this.runsCte(query, `${this.jobCondition(query.jobs, p)}${only}`, p, { where: query.where }),
+      cte: this.runsCte(query, `${this.jobCondition(query.jobs, p)}${onlyJobsCondition(query.onlyJobs, (j) => p.add(j))}`, p, { where: query.where }),
       where: `run_end_ns > ${nanosLiteral(query.fromMillis)} AND run_end_ns <= ${nanosLiteral(query.toMillis)}`,
     };
   }

@@ -114,6 +114,11 @@ export class ClickHouseRollups implements RollupReadBackend {
     return this.host.db;
   }
 
+  /** Whether the rollups were built, and the format of their buckets (0 before formats were recorded). */
+  private get stateSql(): string {
+    return `SELECT countIf(key = 'built') AS built, maxIf(value, key = 'format') AS format FROM ${this.db}.rollup_state`;
+  }
+
   /** Creates the rollup tables and builds them for a store that has none yet (reporting each day built). */
   async migrate(onProgress?: (done: number, total: number) => void): Promise<void> {
     for (const t of TABLES) await this.host.command(t.replaceAll('{db}', this.db), 'create rollup table');
@@ -135,7 +140,7 @@ export class ClickHouseRollups implements RollupReadBackend {
       await this.host.command(`ALTER TABLE ${this.db}.rollup_hour ${missingHour.map((c) => `ADD COLUMN ${c}`).join(', ')}`, 'add rollup first starts');
     }
     const [state] = await this.host.select(
-      `SELECT countIf(key = 'built') AS built, maxIf(value, key = 'format') AS format FROM ${this.db}.rollup_state`,
+      this.stateSql,
       'rollup state',
     );
     const built = Number(state?.['built'] ?? 0) > 0;
@@ -541,7 +546,7 @@ export class ClickHouseRollups implements RollupReadBackend {
 
   async listColumnsReady(): Promise<boolean> {
     if (this.listColumns) return true;
-    const [r] = await this.host.select(`SELECT countIf(key = 'built') AS built, maxIf(value, key = 'format') AS format FROM ${this.db}.rollup_state`, 'rollup format');
+    const [r] = await this.host.select(this.stateSql, 'rollup format');
     this.listColumns = Number(r?.['built'] ?? 0) > 0 && Number(r?.['format'] ?? 0) >= ROLLUP_FORMAT.clickhouse;
     return this.listColumns;
   }

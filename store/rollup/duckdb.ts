@@ -22,6 +22,9 @@ import type { MinuteContent, RefreshResult, RollupMark } from './maintain.js';
 import { coalescedStarts, distinctRanges, onlyJobsCondition, distinctThresholds, rollupRunStartsMany, rollupRunsReadable, rollupSeries, rollupWindowCounts, sumParts } from './read.js';
 import type { EdgePart, HourPart, PartCount, RollupReadBackend, RunListRollupQuery, SeriesRollupQuery, StartsQuery } from './read.js';
 
+/** Whether the rollups were built, and the format of their buckets (1 before formats were recorded). */
+const STATE_SQL = `SELECT count(*) FILTER (WHERE key = 'built') AS built, coalesce(max(value) FILTER (WHERE key = 'format'), 1) AS format FROM rollup_state`;
+
 /** Rollup tables; created by the store's migrate, idempotently. */
 const TABLES: readonly string[] = [
   `CREATE TABLE IF NOT EXISTS rollup_marks (seq BIGINT NOT NULL, job VARCHAR NOT NULL, run_id VARCHAR NOT NULL, end_ns BIGINT NOT NULL, terminal BOOLEAN NOT NULL)`,
@@ -94,10 +97,7 @@ export class DuckDbRollups implements RollupReadBackend {
       for (const t of TABLES) await conn.run(t);
       // Format 3 had no earliest start per hour (the rebuild below fills it).
       await conn.run('ALTER TABLE rollup_hour ADD COLUMN IF NOT EXISTS first_start_ns BIGINT');
-      const [r] = await this.rows(
-        conn,
-        `SELECT count(*) FILTER (WHERE key = 'built') AS built, coalesce(max(value) FILTER (WHERE key = 'format'), 1) AS format FROM rollup_state`,
-      );
+      const [r] = await this.rows(conn, STATE_SQL);
       return { built: Number(r?.['built'] ?? 0) > 0, format: Number(r?.['format'] ?? 1) };
     });
     if (state.built && state.format >= ROLLUP_FORMAT.duckdb) return;
@@ -434,9 +434,7 @@ export class DuckDbRollups implements RollupReadBackend {
 
   async listColumnsReady(): Promise<boolean> {
     if (this.listColumns) return true;
-    const [r] = await this.read(
-      `SELECT count(*) FILTER (WHERE key = 'built') AS built, coalesce(max(value) FILTER (WHERE key = 'format'), 1) AS format FROM rollup_state`,
-    );
+    const [r] = await this.read(STATE_SQL);
     this.listColumns = Number(r?.['built'] ?? 0) > 0 && Number(r?.['format'] ?? 1) >= ROLLUP_FORMAT.duckdb;
     return this.listColumns;
   }

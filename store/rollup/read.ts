@@ -290,7 +290,7 @@ export async function rollupRunsReadable(backend: RollupReadBackend, fromNs: big
   return !(await backend.runsStraddle(fromNs, toNs));
 }
 
-/** ` AND job IN (...)` for a query's `onlyJobs` (names quoted by `quote`); '' when it has none. */
+/** ` AND job IN (...)` for a query's `onlyJobs` (each name as `quote` gives it: a literal or a parameter); '' when it has none. */
 export function onlyJobsCondition(onlyJobs: readonly string[] | undefined, quote: (s: string) => string): string {
   if (onlyJobs === undefined) return '';
   return onlyJobs.length === 0 ? ' AND 0 = 1' : ` AND job IN (${onlyJobs.map(quote).join(', ')})`;
