@@ -15,6 +15,7 @@ import { afterEach, expect, it } from 'vitest';
 import { StoreError } from '../../contracts/index.js';
 import { openStore } from '../../store/index.js';
 import { ClickHouseStore } from '../../store/clickhouse.js';
+import type { ClickHouseRollups } from '../../store/rollup/clickhouse.js';
 import { clickHouseErrorCode } from '../../store/_clickhouse.js';
 import { defineStoreConformance } from '../store/conformance.js';
 import { defineRollupConformance } from '../rollup/conformance.js';
@@ -76,6 +77,9 @@ export function defineClickHouseServerSuite(options: ClickHouseServerSuiteOption
       const store = await ClickHouseStore.open({ url: options.url(), database: freshDatabase(), rollups, requestTimeoutMillis: 300_000 });
       await store.migrate();
       return store;
+    },
+    async writeMinutes(store, minutes) {
+      await (store as unknown as { rollups: ClickHouseRollups }).rollups.writeBuckets(minutes, [], BigInt(Date.now()) * 1_000_000n);
     },
     async toFormat1(store) {
       const db = (store as ClickHouseStore).jobRowsTable.replace(/\.job_rows$/, '');
